@@ -1,0 +1,108 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditChainVerifier, ChainVerdict, GENESIS_HASH, chain } from '../core/audit-chain';
+import { AuditEntryEntity } from '../entities/audit-entry.entity';
+
+export interface AuditInput {
+  actor: string;
+  organizationId?: string | null;
+  action: string;
+  resource?: string | null;
+  outcome: string;
+  details?: Record<string, unknown>;
+}
+
+const AUDIT_LOCK_KEY = 0x41756474; // 'Audt'
+
+/**
+ * Appends to the hash-chained audit log. Appends are batched: callers queue an entry and await it;
+ * one flush at a time writes every queued entry in a transaction that holds an advisory lock (so
+ * several service instances on one PostgreSQL still build one chain). An entry is acknowledged
+ * only once committed.
+ */
+@Injectable()
+export class AuditService implements OnModuleDestroy {
+  private readonly logger = new Logger('Audit');
+  private queue: Array<{ input: AuditInput; at: Date; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  append(input: AuditInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, at: new Date(), resolve, reject });
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, 500);
+        try {
+          await this.ds.transaction(async (m) => {
+            await m.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+            const head: Array<{ seq: string; hash: string }> = await m.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+            let seq = head.length ? Number(head[0].seq) : 0;
+            let prev = head.length ? head[0].hash : GENESIS_HASH;
+            const rows: AuditEntryEntity[] = [];
+            for (const { input, at } of batch) {
+              seq++;
+              const c = chain(prev, {
+                seq,
+                at: at.toISOString(),
+                actor: input.actor,
+                organizationId: input.organizationId ?? null,
+                action: input.action,
+                resource: input.resource ?? null,
+                outcome: input.outcome,
+                details: input.details ?? {},
+              });
+              prev = c.hash;
+              rows.push(m.create(AuditEntryEntity, { ...c, at }));
+            }
+            await m.getRepository(AuditEntryEntity).save(rows, { reload: false });
+          });
+          batch.forEach((b) => b.resolve());
+        } catch (e) {
+          this.logger.error(`audit append failed: ${(e as Error).message}`);
+          batch.forEach((b) => b.reject(e));
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async list(opts: { afterSeq?: number; limit: number; organizationId?: string }): Promise<AuditEntryEntity[]> {
+    const qb = this.ds.getRepository(AuditEntryEntity).createQueryBuilder('a').orderBy('a.seq', 'ASC').limit(opts.limit);
+    if (opts.afterSeq) qb.andWhere('a.seq > :after', { after: opts.afterSeq });
+    if (opts.organizationId) qb.andWhere('a.organization_id = :org', { org: opts.organizationId });
+    return qb.getMany();
+  }
+
+  /** Recomputes the whole chain in batches and names the first broken link. */
+  async verify(): Promise<ChainVerdict> {
+    const v = new AuditChainVerifier();
+    let after = 0;
+    for (;;) {
+      const batch = await this.ds
+        .getRepository(AuditEntryEntity)
+        .createQueryBuilder('a')
+        .where('a.seq > :after', { after })
+        .orderBy('a.seq', 'ASC')
+        .limit(5000)
+        .getMany();
+      if (!batch.length) break;
+      const ok = v.feed(batch.map((e) => ({ ...e, at: e.at.toISOString(), details: e.details ?? {} })));
+      after = batch[batch.length - 1].seq;
+      if (!ok) break;
+    }
+    return v.result();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.flushing;
+  }
+}

@@ -1,0 +1,100 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import { AppConfig, conflict, invalid, notFound } from '@fleetguard/common';
+import { APP_CONFIG } from '@fleetguard/platform';
+import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, secretMatches } from '../core/api-key';
+import { ApiKeyEntity } from '../entities/api-key.entity';
+import { OrganizationEntity } from '../entities/organization.entity';
+import { Principal } from './principal';
+
+const CACHE_TTL_MS = 5_000;
+
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Auth');
+  private readonly cache = new Map<string, { principal: Principal | null; hash: string; until: number }>();
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Resolves a bearer token to a principal, or null (unknown, wrong secret, revoked). */
+  async authenticate(token: string): Promise<Principal | null> {
+    for (const { id, secret } of keyCandidates(token)) {
+      const now = Date.now();
+      let cached = this.cache.get(id);
+      if (!cached || cached.until < now) {
+        const key = await this.ds.getRepository(ApiKeyEntity).findOne({ where: { id } });
+        const org = key ? await this.ds.getRepository(OrganizationEntity).findOne({ where: { id: key.organizationId } }) : null;
+        cached = {
+          hash: key?.secretHash ?? '',
+          principal:
+            key && org && !key.revokedAt
+              ? { keyId: key.id, organizationId: org.id, organizationKind: org.kind, roles: key.roles }
+              : null,
+          until: now + CACHE_TTL_MS,
+        };
+        this.cache.set(id, cached);
+      }
+      if (cached.principal && secretMatches(secret, cached.hash)) return cached.principal;
+    }
+    return null;
+  }
+
+  async createOrganization(name: string, kind: Exclude<OrganizationKind, 'system'>): Promise<OrganizationEntity> {
+    const repo = this.ds.getRepository(OrganizationEntity);
+    if (await repo.findOne({ where: { name } })) throw conflict('organization.exists', `an organization named '${name}' exists already`);
+    return repo.save(repo.create({ id: randomUUID(), name, kind }));
+  }
+
+  listOrganizations(): Promise<OrganizationEntity[]> {
+    return this.ds.getRepository(OrganizationEntity).find({ order: { createdAt: 'ASC' } });
+  }
+
+  async findOrganization(id: string): Promise<OrganizationEntity | null> {
+    return this.ds.getRepository(OrganizationEntity).findOne({ where: { id } });
+  }
+
+  async createApiKey(organizationId: string, roles: Role[], label?: string): Promise<{ id: string; key: string; organizationId: string; roles: Role[] }> {
+    const org = await this.findOrganization(organizationId);
+    if (!org) throw notFound('organization.not-found', `no organization ${organizationId}`);
+    const allowed = ROLES_BY_KIND[org.kind];
+    const bad = roles.filter((r) => !allowed.includes(r));
+    if (bad.length) throw invalid('api-key.role-not-allowed', `an organization of kind '${org.kind}' cannot hold the role(s) ${bad.join(', ')} (allowed: ${allowed.join(', ')})`);
+    const g = generateApiKey();
+    await this.ds.getRepository(ApiKeyEntity).insert({ id: g.id, organizationId, roles: [...new Set(roles)], secretHash: g.secretHash, label: label ?? null, revokedAt: null });
+    return { id: g.id, key: g.key, organizationId, roles };
+  }
+
+  async revokeApiKey(id: string): Promise<void> {
+    const res = await this.ds.getRepository(ApiKeyEntity).update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
+    if (!res.affected) throw notFound('api-key.not-found', `no active API key ${id}`);
+    this.cache.delete(id);
+  }
+
+  /** First start on an empty database: a system organization and an admin key, printed once (or taken from FLEETGUARD_ADMIN_KEY). */
+  async onApplicationBootstrap(): Promise<void> {
+    const orgs = this.ds.getRepository(OrganizationEntity);
+    const keys = this.ds.getRepository(ApiKeyEntity);
+    let system = await orgs.findOne({ where: { kind: 'system' } });
+    if (!system) system = await orgs.save(orgs.create({ id: randomUUID(), name: 'fleetguard-system', kind: 'system' }));
+    if (this.config.adminKey) {
+      const k = apiKeyFromText(this.config.adminKey);
+      const existing = await keys.findOne({ where: { id: k.id } });
+      if (!existing) {
+        await keys.insert({ id: k.id, organizationId: system.id, roles: ['admin', 'auditor'], secretHash: k.secretHash, label: 'bootstrap (FLEETGUARD_ADMIN_KEY)', revokedAt: null });
+        this.logger.log('bootstrap admin key taken from FLEETGUARD_ADMIN_KEY');
+      }
+      return;
+    }
+    if ((await keys.count()) === 0) {
+      const g = generateApiKey();
+      await keys.insert({ id: g.id, organizationId: system.id, roles: ['admin', 'auditor'], secretHash: g.secretHash, label: 'bootstrap (generated)', revokedAt: null });
+      // Printed once, outside the structured log (which never carries secrets).
+      process.stdout.write(`\nFleetguard admin API key (shown once, store it now):\n  ${g.key}\n\n`);
+    }
+  }
+}

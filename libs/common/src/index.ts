@@ -1,0 +1,3 @@
+// Plain values and errors shared by every lib core: no Nest, no TypeORM.
+export * from './core/domain-error';
+export * from './core/app-config';

@@ -1,0 +1,5 @@
+import { Foundation1764090000000 } from './1764090000000-foundation';
+import { DevicesAndPki1764090100000 } from './1764090100000-devices-and-pki';
+
+/** Every migration, in order. New ones are appended here (timestamped class names). */
+export const ALL_MIGRATIONS = [Foundation1764090000000, DevicesAndPki1764090100000];

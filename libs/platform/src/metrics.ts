@@ -1,0 +1,32 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+
+/** One Prometheus registry for the process; modules register their instruments here. */
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry, prefix: 'fleetguard_' });
+
+export const httpRequests = new Counter({
+  name: 'fleetguard_http_requests_total',
+  help: 'HTTP requests by listener, method, route and status',
+  labelNames: ['listener', 'method', 'route', 'status'] as const,
+  registers: [metricsRegistry],
+});
+
+export const httpDuration = new Histogram({
+  name: 'fleetguard_http_request_duration_seconds',
+  help: 'HTTP request duration',
+  labelNames: ['listener', 'method', 'route'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  registers: [metricsRegistry],
+});
+
+export function counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+  return (metricsRegistry.getSingleMetric(name) as Counter<string>) ?? new Counter({ name, help, labelNames, registers: [metricsRegistry] });
+}
+
+export function gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
+  return (metricsRegistry.getSingleMetric(name) as Gauge<string>) ?? new Gauge({ name, help, labelNames, registers: [metricsRegistry] });
+}
+
+export function histogram(name: string, help: string, labelNames: string[] = [], buckets?: number[]): Histogram<string> {
+  return (metricsRegistry.getSingleMetric(name) as Histogram<string>) ?? new Histogram({ name, help, labelNames, registers: [metricsRegistry], ...(buckets ? { buckets } : {}) });
+}
