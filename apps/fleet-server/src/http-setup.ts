@@ -1,0 +1,67 @@
+import { BadRequestException, INestApplication, ValidationError, ValidationPipe } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Logger } from 'pino';
+import pinoHttp from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { AppConfig } from '@fleetguard/common';
+import { AllExceptionsFilter, httpDuration, httpRequests } from '@fleetguard/platform';
+
+function flattenValidationError(e: ValidationError): string[] {
+  const own = Object.values(e.constraints ?? {});
+  return [...own, ...(e.children ?? []).flatMap((c) => flattenValidationError(c).map((m) => `${e.property}.${m}`))];
+}
+
+/** Validation, errors, body limits, request ids, logs, metrics and OpenAPI for the HTTP listeners. */
+export function configureHttp(app: INestApplication, config: AppConfig, logger: Logger): void {
+  const server = app.getHttpAdapter().getInstance() as express.Express;
+  server.disable('x-powered-by');
+  server.set('query parser', 'simple');
+  server.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+      serializers: { req: (r) => ({ id: r.id, method: r.method, url: r.url }), res: (r) => ({ statusCode: r.statusCode }) },
+    }),
+  );
+  server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const end = httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const listener = (req as unknown as { listener?: string }).listener ?? 'operator';
+      httpRequests.inc({ listener, method: req.method, route, status: String(res.statusCode) });
+      end({ listener, method: req.method, route });
+    });
+    next();
+  });
+  server.use(express.json({ limit: config.httpMaxBody, strict: true }));
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) =>
+        new BadRequestException(
+          errors.flatMap(flattenValidationError),
+        ),
+    }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter());
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Fleetguard')
+      .setDescription('Device PKI, firmware verification, remote attestation and IEC 62443-4-2 scoring for IoT fleets')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc);
+}

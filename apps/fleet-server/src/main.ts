@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import { ConfigError, parseConfig, redactConfig } from '@fleetguard/common';
+import { createRootLogger } from '@fleetguard/platform';
+import { startService } from './bootstrap';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`fleetguard: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createRootLogger(config.logLevel);
+  logger.info({ config: redactConfig(config) }, 'starting');
+  const service = await startService(config, logger);
+  // One plain line per listener, for people and for scripts that start the service on port 0.
+  for (const [name, url] of Object.entries(service.urls)) process.stdout.write(`fleetguard ${name} listening ${url}\n`);
+  const stop = async (signal: string) => {
+    logger.info(`${signal}: shutting down`);
+    await service.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`fleetguard: failed to start: ${(e as Error)?.stack ?? e}\n`);
+  process.exit(1);
+});

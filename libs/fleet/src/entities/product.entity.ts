@@ -1,0 +1,14 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { ComponentType, LevelVector } from '../core/product.rules';
+
+@Entity('products')
+export class ProductEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid', { name: 'organization_id' }) organizationId: string;
+  @Column('varchar') name: string;
+  @Column('varchar', { name: 'component_type' }) componentType: ComponentType;
+  @Column('jsonb', { name: 'declared_requirements' }) declaredRequirements: string[];
+  @Column('jsonb', { name: 'target_levels' }) targetLevels: LevelVector;
+  @Column('integer', { name: 'min_security_counter' }) minSecurityCounter: number;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}

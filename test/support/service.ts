@@ -1,0 +1,144 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AppConfig, parseConfig } from '@fleetguard/common';
+import { createRootLogger } from '@fleetguard/platform';
+import { startService, RunningService } from '../../apps/fleet-server/src/bootstrap';
+import { TEST_PG_URL, createPostgresDatabase } from './test-database';
+
+export const ADMIN_KEY = 'fg-test-admin-key-0123456789abcdef';
+
+export interface TestService extends RunningService {
+  config: AppConfig;
+  dir: string;
+  api: Api;
+  stop(): Promise<void>;
+}
+
+/** Starts the whole service in this process on ephemeral ports, on PGlite in a temp dir or a fresh PostgreSQL database. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-test-'));
+  const db = TEST_PG_URL ? await createPostgresDatabase(TEST_PG_URL) : null;
+  const config = parseConfig({
+    FLEETGUARD_ENV: 'test',
+    FLEETGUARD_DATA_DIR: path.join(dir, 'data'),
+    FLEETGUARD_CERTS_DIR: path.join(dir, 'certs'),
+    FLEETGUARD_BIND: '127.0.0.1',
+    FLEETGUARD_HTTP_PORT: '0',
+    FLEETGUARD_DEVICE_PORT: '0',
+    FLEETGUARD_MQTT_PORT: '0',
+    FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
+    FLEETGUARD_CA_PASSPHRASE: 'test-ca-passphrase-123',
+    FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_TEST_LOG ?? 'silent',
+    ...(db ? { DATABASE_URL: db.url } : {}),
+    ...env,
+  });
+  const service = await startService(config, createRootLogger(config.logLevel));
+  return {
+    ...service,
+    config,
+    dir,
+    api: new Api(service.urls.operator),
+    async stop() {
+      await service.close();
+      await db?.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A small HTTP client for the operator API. */
+export class Api {
+  constructor(readonly base: string) {}
+
+  async request<T = any>(method: string, p: string, opts: { key?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+    let body: string | Buffer | undefined;
+    if (opts.raw !== undefined) body = opts.raw;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.base + p, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+  get<T = any>(p: string, key?: string) {
+    return this.request<T>('GET', p, { key });
+  }
+  post<T = any>(p: string, body: unknown, key?: string) {
+    return this.request<T>('POST', p, { key, body });
+  }
+}
+
+/** Factories for tenants: an organization of a kind and a key with roles. */
+export async function createTenant(api: Api, kind: 'manufacturer' | 'operator', roles?: string[]) {
+  const name = `${kind}-${Math.random().toString(36).slice(2, 10)}`;
+  const org = await api.post('/api/v1/organizations', { name, kind }, ADMIN_KEY);
+  if (org.status !== 201) throw new Error(`create org: ${org.status} ${JSON.stringify(org.body)}`);
+  const key = await api.post('/api/v1/api-keys', { organizationId: org.body.id, roles: roles ?? [kind] }, ADMIN_KEY);
+  if (key.status !== 201) throw new Error(`create key: ${key.status} ${JSON.stringify(key.body)}`);
+  return { orgId: org.body.id as string, key: key.body.key as string, keyId: key.body.id as string };
+}
+
+export const FULL_TARGET = { FR1: 2, FR2: 2, FR3: 2, FR4: 2, FR5: 2, FR6: 2, FR7: 2 };
+
+export async function createProduct(api: Api, key: string, over: Record<string, unknown> = {}) {
+  const res = await api.post(
+    '/api/v1/products',
+    { name: `PLC-${Math.random().toString(36).slice(2, 8)}`, componentType: 'EDR', declaredRequirements: ['CR 1.1'], targetLevels: FULL_TARGET, ...over },
+    key,
+  );
+  if (res.status !== 201) throw new Error(`create product: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Spawns the built service (dist/) as a separate process, the way the README starts it, and waits for its listeners. */
+export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
+  const main = path.resolve(__dirname, '../../dist/apps/fleet-server/src/main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
+  const proc = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const urls: Record<string, string> = {};
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start in time:\n${out}`)), 60_000);
+    const check = () => {
+      for (const m of out.matchAll(/^fleetguard (\w+) listening (\S+)$/gm)) urls[m[1]] = m[2];
+      if (urls.operator && (!env.__WAIT_FOR || urls[env.__WAIT_FOR])) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    proc,
+    urls,
+    output: () => out,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
