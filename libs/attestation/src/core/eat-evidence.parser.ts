@@ -1,0 +1,182 @@
+import { KeyObject } from 'node:crypto';
+import { compactVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
+import { z } from 'zod';
+import { DomainError, invalid } from '@fleetguard/common';
+import { normalizeSha256 } from './digest';
+import { BootEvent, MAX_BOOT_EVENTS, MAX_PCR_INDEX, PcrValues } from './event-log.replay';
+import { decodeNonce } from './nonce';
+import { jwsAlgorithmsFor } from './public-key';
+import { MAX_TPMS_ATTEST_BYTES, MAX_TPMT_SIGNATURE_BYTES } from './tpm-attest.parser';
+
+/** Same as the MQTT payload limit: evidence never needs more. */
+export const MAX_EVIDENCE_CHARS = 64 * 1024;
+
+export interface FirmwareClaims {
+  productId: string;
+  version: string;
+  /** SHA-256 of the image, lowercase hex (the evidence may write it `sha256:<hex>`). */
+  digest: string;
+  securityCounter: number;
+}
+
+export interface BootClaims {
+  alg: 'sha256';
+  events: BootEvent[];
+  pcrs: PcrValues;
+}
+
+export interface TpmClaims {
+  /** Marshalled TPMS_ATTEST. */
+  quote: Buffer;
+  /** Marshalled TPMT_SIGNATURE. */
+  signature: Buffer;
+}
+
+/** The claims of a Fleetguard EAT (RFC 9711), validated. Other top-level claims are ignored. */
+export interface EvidenceClaims {
+  eatNonce: string;
+  ueid: string;
+  iat: number;
+  fw: FirmwareClaims;
+  boot: BootClaims;
+  tpm?: TpmClaims;
+}
+
+const PRINTABLE = /^[\x20-\x7e]+$/;
+const TOKEN = /^[\x21-\x7e]+$/;
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const PCR_KEY = /^(?:[0-9]|1[0-9]|2[0-3])$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const hex64 = z.string().regex(HEX64, 'must be 64 hex characters (SHA-256)');
+const base64Bytes = (max: number) =>
+  z
+    .string()
+    .max(Math.ceil(max / 3) * 4, `must decode to at most ${max} bytes`)
+    .regex(BASE64, 'must be base64')
+    .refine((s) => s.length > 0, 'must not be empty');
+
+const eventSchema = z.strictObject({
+  pcr: z.int().min(0).max(MAX_PCR_INDEX),
+  component: z.string().min(1).max(128).regex(PRINTABLE, 'must be printable ASCII'),
+  digest: hex64,
+});
+
+const claimsSchema = z.looseObject({
+  eat_nonce: z.string().refine((s) => {
+    try {
+      decodeNonce(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be base64url of 16 to 64 bytes'),
+  ueid: z.string().min(1).max(128).regex(TOKEN, 'must be printable ASCII without spaces'),
+  iat: z.int().min(0),
+  fw: z.strictObject({
+    productId: z.string().min(1).max(128).regex(TOKEN, 'must be printable ASCII without spaces'),
+    version: z.string().min(1).max(64).regex(TOKEN, 'must be printable ASCII without spaces'),
+    digest: z.string().refine((s) => normalizeSha256(s) !== null, 'must be SHA-256 hex, optionally prefixed sha256:'),
+    securityCounter: z.int().min(0).max(0xffffffff),
+  }),
+  boot: z.strictObject({
+    alg: z.literal('sha256'),
+    events: z.array(eventSchema).max(MAX_BOOT_EVENTS),
+    pcrs: z.record(z.string().regex(PCR_KEY, 'PCR index must be 0..23'), hex64),
+  }),
+  tpm: z
+    .strictObject({
+      quote: base64Bytes(MAX_TPMS_ATTEST_BYTES),
+      signature: base64Bytes(MAX_TPMT_SIGNATURE_BYTES),
+    })
+    .optional(),
+});
+
+/**
+ * Validates an EAT payload (already authenticated or not: this only checks shapes). Throws
+ * DomainError `evidence-claims-invalid` naming every offending field.
+ */
+export function parseEvidenceClaims(payload: unknown): EvidenceClaims {
+  const parsed = claimsSchema.safeParse(payload);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(claims)'}: ${i.message}`);
+    throw invalid('evidence-claims-invalid', `evidence claims are invalid: ${issues.slice(0, 5).join('; ')}`, { issues });
+  }
+  const c = parsed.data;
+  const pcrs: PcrValues = {};
+  for (const key of Object.keys(c.boot.pcrs).sort((a, b) => Number(a) - Number(b))) pcrs[key] = c.boot.pcrs[key].toLowerCase();
+  return {
+    eatNonce: c.eat_nonce,
+    ueid: c.ueid,
+    iat: c.iat,
+    fw: { ...c.fw, digest: normalizeSha256(c.fw.digest)! },
+    boot: {
+      alg: 'sha256',
+      events: c.boot.events.map((e) => ({ pcr: e.pcr, component: e.component, digest: e.digest.toLowerCase() })),
+      pcrs,
+    },
+    ...(c.tpm ? { tpm: { quote: Buffer.from(c.tpm.quote, 'base64'), signature: Buffer.from(c.tpm.signature, 'base64') } } : {}),
+  };
+}
+
+export interface VerifiedEvidencePayload {
+  alg: string;
+  payload: unknown;
+}
+
+/** Checks that `evidence` is a compact JWS we can read, before any key is involved. */
+export function assertCompactJws(evidence: unknown): asserts evidence is string {
+  if (typeof evidence !== 'string' || evidence.length === 0) throw invalid('evidence-malformed', 'evidence must be a compact JWS string');
+  if (evidence.length > MAX_EVIDENCE_CHARS) throw new DomainError('evidence-too-large', `evidence is larger than ${MAX_EVIDENCE_CHARS} characters`, 'too-large');
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(evidence)) throw invalid('evidence-malformed', 'evidence is not a compact JWS');
+  try {
+    decodeProtectedHeader(evidence);
+  } catch {
+    throw invalid('evidence-malformed', 'evidence JWS header is not readable');
+  }
+}
+
+/**
+ * Verifies the JWS signature with the device's key. The accepted algorithm comes from the key
+ * (P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA, RSA ≥ 2048 → RS256/PS256).
+ * Throws DomainError `evidence-signature-invalid` or `evidence-malformed`.
+ */
+export async function verifyEvidenceSignature(evidence: string, deviceKey: KeyObject): Promise<VerifiedEvidencePayload> {
+  assertCompactJws(evidence);
+  const algorithms = jwsAlgorithmsFor(deviceKey);
+  if (algorithms.length === 0) throw invalid('device-key-unsupported', 'the device key type is not accepted for evidence');
+  try {
+    const { payload, protectedHeader } = await compactVerify(evidence, deviceKey, { algorithms });
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    } catch {
+      throw invalid('evidence-malformed', 'evidence payload is not JSON');
+    }
+    return { alg: protectedHeader.alg, payload: json };
+  } catch (e) {
+    if (e instanceof DomainError) throw e;
+    if (e instanceof joseErrors.JOSEAlgNotAllowed) {
+      throw invalid('evidence-signature-invalid', `evidence is signed with ${safeAlg(evidence)}, but the device key allows only ${algorithms.join(', ')}`);
+    }
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw invalid('evidence-signature-invalid', 'evidence signature does not verify with the device key');
+    }
+    if (e instanceof joseErrors.JOSEError) throw invalid('evidence-malformed', `evidence JWS is invalid: ${e.message}`);
+    throw e;
+  }
+}
+
+function safeAlg(evidence: string): string {
+  try {
+    return String(decodeProtectedHeader(evidence).alg);
+  } catch {
+    return 'an unreadable algorithm';
+  }
+}
+
+/** Signature, then claims: the evidence as a device key vouches for it. */
+export async function verifyEvidence(evidence: string, deviceKey: KeyObject): Promise<EvidenceClaims & { alg: string }> {
+  const { alg, payload } = await verifyEvidenceSignature(evidence, deviceKey);
+  return { ...parseEvidenceClaims(payload), alg };
+}

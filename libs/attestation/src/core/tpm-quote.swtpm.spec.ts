@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { appraiseEvidence } from './appraisal.pipeline';
+import { replayEventLog } from './event-log.replay';
+import { decodeNonce, newNonce } from './nonce';
+import { createAppraisalScenario, sampleBootEvents, sha256Hex } from './testing/appraisal.fixture';
+import { SwtpmAk, SwtpmDriver } from './testing/swtpm.driver';
+import { parseTpmsAttest, parseTpmtSignature } from './tpm-attest.parser';
+import { verifyTpmQuote } from './tpm-quote.verifier';
+
+/**
+ * Real TPM 2.0 quotes from swtpm + tpm2-tools (Debian: swtpm swtpm-tools tpm2-tools).
+ * Skipped only when `swtpm` is not on PATH; if swtpm is there but tpm2-tools is not, it fails.
+ */
+const hasSwtpm = spawnSync('sh', ['-c', 'command -v swtpm'], { stdio: 'ignore' }).status === 0;
+const describeTpm = hasSwtpm ? describe : describe.skip;
+if (!hasSwtpm) {
+  // Said once per run so a skipped real-TPM suite is never mistaken for a passing one.
+  process.stderr.write('tpm-quote.swtpm.spec: SKIPPED, swtpm is not on PATH (apt-get install swtpm swtpm-tools tpm2-tools)\n');
+}
+const title = hasSwtpm
+  ? 'real TPM quotes (swtpm + tpm2-tools)'
+  : 'real TPM quotes: SKIPPED because swtpm is not on PATH (apt-get install swtpm swtpm-tools tpm2-tools)';
+
+describeTpm(title, () => {
+  const events = sampleBootEvents();
+  const quoted = [0, 2, 4, 7];
+  let tpm: SwtpmDriver;
+  let ak: SwtpmAk;
+
+  beforeAll(async () => {
+    tpm = await SwtpmDriver.start();
+    ak = await tpm.createAk('ak');
+    await tpm.extendEvents(events);
+  }, 60_000);
+
+  afterAll(async () => {
+    await tpm?.stop();
+  });
+
+  it('the TPM PCRs equal the event-log replay', async () => {
+    expect(await tpm.readPcrs(quoted)).toEqual(replayEventLog(events));
+  });
+
+  it('a matching quote (TPMT_SIGNATURE in tpm2_quote default format) verifies', async () => {
+    const nonce = decodeNonce(newNonce(60).nonce);
+    const q = await tpm.quote(ak, quoted, nonce);
+    expect(parseTpmtSignature(q.signature).sigAlg).toBe('ecdsa');
+    expect(parseTpmsAttest(q.quote).extraData.equals(nonce)).toBe(true);
+    const r = verifyTpmQuote({ ...q, akPublicKey: ak.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events), requiredPcrs: quoted });
+    expect(r.failures).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.quotedPcrs).toEqual(quoted);
+  });
+
+  it('evidence carrying the real quote is affirming through the whole pipeline', async () => {
+    const s = createAppraisalScenario();
+    s.device.akPublicKey = ak.publicKeyPem;
+    const nonce = s.nonces.issue(s.deviceId);
+    const tpmQuote = await tpm.quote(ak, quoted, decodeNonce(nonce));
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce, tpm: tpmQuote }) }, s.ports);
+    expect(r.reasons).toEqual([]);
+    expect(r.status).toBe('affirming');
+  });
+
+  it('a quote over another nonce fails, naming the nonce', async () => {
+    const s = createAppraisalScenario();
+    s.device.akPublicKey = ak.publicKeyPem;
+    const nonce = s.nonces.issue(s.deviceId);
+    const stale = await tpm.quote(ak, quoted, decodeNonce(newNonce(60).nonce));
+    expect(verifyTpmQuote({ ...stale, akPublicKey: ak.publicKeyPem, expectedNonce: decodeNonce(nonce), pcrs: replayEventLog(events) }).failures.map((f) => f.code)).toEqual([
+      'tpm-nonce-mismatch',
+    ]);
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce, tpm: stale }) }, s.ports);
+    expect(r.status).toBe('contraindicated');
+    expect(r.reasons).toEqual([expect.stringMatching(/TPM quote extraData [0-9a-f]{64} is not the nonce of this challenge/)]);
+  });
+
+  it('a quote signed by another AK fails, naming the signature', async () => {
+    const other = await tpm.createAk('ak-other');
+    expect(other.publicKeyPem).not.toBe(ak.publicKeyPem);
+    const nonce = decodeNonce(newNonce(60).nonce);
+    const q = await tpm.quote(other, quoted, nonce);
+    const r = verifyTpmQuote({ ...q, akPublicKey: ak.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) });
+    expect(r.failures).toEqual([expect.objectContaining({ code: 'tpm-signature-invalid', message: 'TPM quote signature does not verify with the device attestation key' })]);
+  });
+
+  it('RSA AKs (RSASSA and RSAPSS) verify too', async () => {
+    for (const scheme of ['rsassa', 'rsapss'] as const) {
+      const rsa = await tpm.createAk(`ak-${scheme}`, { alg: 'rsa', scheme });
+      const nonce = decodeNonce(newNonce(60).nonce);
+      const q = await tpm.quote(rsa, quoted, nonce);
+      expect(parseTpmtSignature(q.signature).sigAlg).toBe(scheme);
+      expect(verifyTpmQuote({ ...q, akPublicKey: rsa.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) }).failures).toEqual([]);
+    }
+  }, 60_000);
+
+  it('a TPM where one PCR was extended differently fails, naming the PCR digest', async () => {
+    const tampered = await SwtpmDriver.start();
+    try {
+      const tamperedAk = await tampered.createAk('ak');
+      // The kernel measured by the TPM is not the one the event log claims.
+      await tampered.extendEvents(events.map((e) => (e.component === 'kernel' ? { ...e, digest: sha256Hex('evil kernel') } : e)));
+      const s = createAppraisalScenario();
+      s.device.akPublicKey = tamperedAk.publicKeyPem;
+      const nonce = s.nonces.issue(s.deviceId);
+      const q = await tampered.quote(tamperedAk, quoted, decodeNonce(nonce));
+      const check = verifyTpmQuote({ ...q, akPublicKey: tamperedAk.publicKeyPem, expectedNonce: decodeNonce(nonce), pcrs: replayEventLog(events) });
+      expect(check.failures.map((f) => f.code)).toEqual(['tpm-pcr-digest-mismatch']);
+      const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce, tpm: q }) }, s.ports);
+      expect(r.status).toBe('contraindicated');
+      expect(r.trustVector.executables).toBe(96);
+      expect(r.reasons).toEqual([expect.stringContaining('TPM quote PCR digest over PCR 0, 2, 4, 7 is')]);
+    } finally {
+      await tampered.stop();
+    }
+  }, 60_000);
+});
