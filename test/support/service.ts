@@ -67,7 +67,7 @@ export class Api {
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(this.base + p, { method, headers, body });
+    const res = await fetch(this.base + p, { method, headers, body: body as unknown as BodyInit });
     const text = await res.text();
     let parsed: unknown = text;
     try {
