@@ -28,6 +28,10 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
     const status = KIND_STATUS[exception.kind];
     return { statusCode: status, error: reason(status), message: exception.message, code: exception.code };
   }
+  if (exception instanceof HttpException && exception.cause && typeof exception.cause === 'object' && 'type' in exception.cause) {
+    // Nest wraps body-parser errors (malformed JSON, too large) in an HttpException: say it plainly.
+    return toErrorBody(exception.cause, logger);
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const res = exception.getResponse() as string | { message?: string | string[]; code?: string };
