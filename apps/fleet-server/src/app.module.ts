@@ -1,8 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '@fleetguard/common';
-import { AppConfigModule } from '@fleetguard/platform';
+import { AppConfigModule, ListenerGuard } from '@fleetguard/platform';
 import { PersistenceModule } from '@fleetguard/persistence';
 import { AuthModule } from '@fleetguard/auth';
+import { PkiModule } from '@fleetguard/pki';
 import { FleetModule } from '@fleetguard/fleet';
 import { FirmwareModule } from '@fleetguard/firmware';
 import { HealthController } from './health.controller';
@@ -13,8 +15,9 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, FleetModule, FirmwareModule],
+      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, FleetModule, FirmwareModule],
       controllers: [HealthController],
+      providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };
   }
 }

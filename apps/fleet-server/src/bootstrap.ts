@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { INestApplication } from '@nestjs/common';
@@ -7,18 +8,19 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
 import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform';
+import { CaService } from '@fleetguard/pki';
 import { AppModule } from './app.module';
 import { configureHttp } from './http-setup';
 
 export interface RunningService {
   app: INestApplication;
   logger: Logger;
-  urls: { operator: string };
-  ports: { http: number };
+  urls: { operator: string; device: string };
+  ports: { http: number; device: number };
   close(): Promise<void>;
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<number> {
+function listen(server: http.Server | https.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -55,20 +57,33 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
   const host = config.bind;
   const httpPort = await listen(operator, config.httpPort, host);
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const urls = { operator: `http://${shown}:${httpPort}` };
+  const ca = app.get(CaService);
+  ca.setPublicBaseUrl(`http://${shown === '127.0.0.1' ? 'localhost' : shown}:${httpPort}`);
+
+  // The device listener asks for a client certificate but lets the routes decide (enrollment has none yet).
+  const tls = ca.serverTls;
+  const device = https.createServer({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+    (req as unknown as { listener: string }).listener = 'device';
+    expressApp(req, res);
+  });
+  const devicePort = await listen(device, config.devicePort, host);
+  const urls = { operator: `http://${shown}:${httpPort}`, device: `https://${shown === '127.0.0.1' ? 'localhost' : shown}:${devicePort}` };
   logger.info({ listener: 'operator', port: httpPort }, `operator API and dashboard listening on ${urls.operator}`);
+  logger.info({ listener: 'device', port: devicePort }, `device API (enrollment, EST, attestation) listening on ${urls.device}`);
 
   let closed = false;
   return {
     app,
     logger,
     urls,
-    ports: { http: httpPort },
+    ports: { http: httpPort, device: devicePort },
     async close() {
       if (closed) return;
       closed = true;
-      operator.closeAllConnections?.();
-      await new Promise<void>((r) => operator.close(() => r()));
+      for (const server of [operator, device]) {
+        server.closeAllConnections?.();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
       await app.close();
     },
   };

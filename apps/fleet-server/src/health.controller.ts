@@ -3,11 +3,12 @@ import { ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Public } from '@fleetguard/auth';
-import { metricsRegistry } from '@fleetguard/platform';
+import { AnyListener, metricsRegistry } from '@fleetguard/platform';
 
 @ApiTags('health')
 @Controller()
 @Public()
+@AnyListener()
 export class HealthController {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 

@@ -1,13 +1,20 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DeviceEntity } from './entities/device.entity';
+import { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
 import { ProductEntity } from './entities/product.entity';
+import { DevicesController } from './nest/devices.controller';
+import { DevicesService } from './nest/devices.service';
+import { EnrollmentController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
+import { EnrollmentService } from './nest/enrollment.service';
 import { ProductsController } from './nest/products.controller';
 import { ProductsService } from './nest/products.service';
 
+/** Products, devices and their enrollment. Uses the global PKI and auth modules. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ProductEntity])],
-  controllers: [ProductsController],
-  providers: [ProductsService],
-  exports: [ProductsService],
+  imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity])],
+  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController],
+  providers: [ProductsService, EnrollmentService, DevicesService],
+  exports: [ProductsService, DevicesService, EnrollmentService],
 })
 export class FleetModule {}

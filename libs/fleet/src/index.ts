@@ -1,4 +1,10 @@
 export * from './core/product.rules';
+export * from './core/enrollment-token';
 export * from './entities/product.entity';
+export * from './entities/device.entity';
+export * from './entities/enrollment-token.entity';
 export * from './nest/products.service';
+export * from './nest/devices.service';
+export * from './nest/enrollment.service';
+export { toDeviceView, checkDeviceId } from './nest/devices.controller';
 export * from './fleet.module';

@@ -4,3 +4,4 @@ export * from './config.module';
 export * from './http-exception.filter';
 export * from './pino.logger';
 export * from './metrics';
+export * from './listener';

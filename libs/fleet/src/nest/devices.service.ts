@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, SelectQueryBuilder } from 'typeorm';
+import { DomainError, notFound } from '@fleetguard/common';
+import { AuditService, Principal, hasRole } from '@fleetguard/auth';
+import { CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
+import { DeviceEntity } from '../entities/device.entity';
+
+/** Devices as tenants see them: a manufacturer those of its products, an operator those assigned to it. */
+@Injectable()
+export class DevicesService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly status: CertificateStatusService,
+    private readonly crl: CrlService,
+    private readonly audit: AuditService,
+  ) {}
+
+  scope<T extends object>(qb: SelectQueryBuilder<T>, p: Principal, alias = 'd'): SelectQueryBuilder<T> {
+    if (hasRole(p, 'admin')) return qb;
+    const column = p.organizationKind === 'manufacturer' ? 'manufacturer_org_id' : 'operator_org_id';
+    return qb.andWhere(`${alias}.${column} = :scopeOrg`, { scopeOrg: p.organizationId });
+  }
+
+  /** A device the caller may see, else 404 (also another tenant's). */
+  async get(p: Principal, id: string): Promise<DeviceEntity> {
+    const qb = this.ds.getRepository(DeviceEntity).createQueryBuilder('d').where('d.id = :id', { id });
+    const device = await this.scope(qb, p).getOne();
+    if (!device) throw notFound('device.not-found', `no device ${id}`);
+    return device;
+  }
+
+  async findById(id: string): Promise<DeviceEntity | null> {
+    return this.ds.getRepository(DeviceEntity).findOne({ where: { id } });
+  }
+
+  /**
+   * Revokes a device: every certificate it holds is revoked with the RFC 5280 reason, the CRL is
+   * regenerated, and the listeners refuse the device from now on (the broker drops it).
+   */
+  async revoke(p: Principal, id: string, reasonText: string): Promise<{ deviceId: string; revokedSerials: string[]; reason: RevocationReason }> {
+    const reason = parseRevocationReason(reasonText);
+    if (reason === 'removeFromCRL') throw new DomainError('device.bad-reason', 'removeFromCRL is for delta CRLs, not a reason to revoke', 'invalid');
+    const device = await this.get(p, id);
+    if (device.status === 'revoked') throw new DomainError('device.already-revoked', `device ${id} is revoked already`, 'conflict');
+    const now = new Date();
+    const revoked = await this.ds.transaction(async (m) => {
+      await m.getRepository(DeviceEntity).update({ id }, { status: 'revoked' });
+      const rows = await m.query(
+        `UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE device_id = $1 AND status IN ('valid', 'superseded') RETURNING serial, not_after`,
+        [id, now, reason],
+      );
+      return (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ serial: string; not_after: Date }>;
+    });
+    for (const r of revoked) this.status.noteRevoked(r.serial, id, new Date(r.not_after));
+    await this.crl.regenerate();
+    await this.audit.append({ actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: revoked.map((r) => r.serial), reason } });
+    return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };
+  }
+}

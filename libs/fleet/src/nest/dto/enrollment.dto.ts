@@ -1,0 +1,19 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+
+export class CreateTokensDto {
+  @ApiProperty({ minimum: 1, maximum: 1000 }) @IsInt() @Min(1) @Max(1000) count: number;
+  @ApiProperty({ minimum: 60, maximum: 30 * 86400 }) @IsInt() @Min(60) @Max(30 * 86400) expiresInSeconds: number;
+  @ApiProperty({ required: false }) @IsOptional() @IsUUID() operatorOrganizationId?: string;
+}
+
+export class EnrollDto {
+  @ApiProperty() @IsString() @Length(1, 200) token: string;
+  @ApiProperty({ description: 'PKCS#10 request, PEM' }) @IsString() @Length(1, 32768) csr: string;
+  @ApiProperty({ required: false, description: 'TPM attestation key, PEM public key' }) @IsOptional() @IsString() @Length(1, 8192) akPublicKey?: string;
+  @ApiProperty({ required: false, description: 'product the device believes it is; refused if the token is for another' }) @IsOptional() @IsUUID() productId?: string;
+}
+
+export class RevokeDeviceDto {
+  @ApiProperty({ example: 'keyCompromise', description: 'RFC 5280 reason name' }) @IsString() @Length(1, 40) reason: string;
+}

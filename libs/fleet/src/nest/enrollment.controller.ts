@@ -1,0 +1,107 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { DomainError, invalid } from '@fleetguard/common';
+import { DeviceListener } from '@fleetguard/platform';
+import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
+import { AllowExpiredWithinGrace, CaService, DeviceCertificateGuard, DeviceIdentity, EST_CONTENT_TYPES, buildCsrAttrs, estBase64Encode, estDecodeBody, toPkcs7CertsOnly } from '@fleetguard/pki';
+import { CreateTokensDto, EnrollDto } from './dto/enrollment.dto';
+import { EnrollmentService } from './enrollment.service';
+import { readSmallBody } from './raw-body';
+
+@ApiTags('enrollment')
+@ApiBearerAuth()
+@Controller('api/v1/products/:id/enrollment-tokens')
+export class EnrollmentTokensController {
+  constructor(private readonly enrollment: EnrollmentService) {}
+
+  @Post()
+  @Roles('manufacturer')
+  create(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: CreateTokensDto) {
+    return this.enrollment.createTokens(p, id, dto.count, dto.expiresInSeconds, dto.operatorOrganizationId);
+  }
+}
+
+/** Device listener: enrollment with a token, JSON. */
+@ApiTags('device')
+@Public()
+@DeviceListener()
+@Controller()
+export class EnrollmentController {
+  constructor(private readonly enrollment: EnrollmentService) {}
+
+  @Post('enroll')
+  @HttpCode(201)
+  async enroll(@Body() dto: EnrollDto) {
+    const csr = await this.enrollment.checkCsr(dto.csr);
+    const r = await this.enrollment.enroll({ token: dto.token, csr, akPublicKey: dto.akPublicKey, productId: dto.productId, channel: 'enroll' });
+    return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
+  }
+}
+
+/**
+ * EST (RFC 7030) on the device listener: base64 DER bodies with the RFC's content types, so curl
+ * and openssl act as a client. The optional label (`/.well-known/est/<productId>/...`) names the
+ * product; a token of another product is refused.
+ */
+@ApiTags('device')
+@Public()
+@DeviceListener()
+@Controller('.well-known/est')
+export class EstController {
+  constructor(
+    private readonly enrollment: EnrollmentService,
+    private readonly ca: CaService,
+  ) {}
+
+  @Get(['cacerts', ':label/cacerts'])
+  cacerts(@Res() res: Response) {
+    const certs = [this.ca.ca.intermediateCertPem, this.ca.ca.rootCertPem].map((pem) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+    sendEst(res, EST_CONTENT_TYPES.certsOnly, toPkcs7CertsOnly(certs));
+  }
+
+  @Get(['csrattrs', ':label/csrattrs'])
+  csrattrs(@Res() res: Response) {
+    sendEst(res, EST_CONTENT_TYPES.csrattrs, buildCsrAttrs());
+  }
+
+  @Post(['simpleenroll', ':label/simpleenroll'])
+  async simpleenroll(@Req() req: Request, @Res() res: Response, @Param('label') label?: string) {
+    const token = basicPassword(req);
+    if (label !== undefined && !/^[0-9a-f-]{36}$/.test(label)) throw invalid('est.bad-label', 'the EST label is the product id (a UUID)');
+    const csr = await this.enrollment.checkCsr(estDecodeBody(await readSmallBody(req)));
+    const r = await this.enrollment.enroll({ token, csr, productId: label, channel: 'est' });
+    res.status(200);
+    sendEst(res, EST_CONTENT_TYPES.certsOnly, toPkcs7CertsOnly([pemToDer(r.certificate)]));
+  }
+
+  @Post(['simplereenroll', ':label/simplereenroll'])
+  @UseGuards(DeviceCertificateGuard)
+  @AllowExpiredWithinGrace()
+  async simplereenroll(@Req() req: Request & { device: DeviceIdentity }, @Res() res: Response) {
+    const csr = await this.enrollment.checkCsr(estDecodeBody(await readSmallBody(req)));
+    const r = await this.enrollment.reenroll(req.device, csr);
+    res.status(200);
+    sendEst(res, EST_CONTENT_TYPES.certsOnly, toPkcs7CertsOnly([pemToDer(r.certificate)]));
+  }
+}
+
+function sendEst(res: Response, contentType: string, der: Buffer) {
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Transfer-Encoding', 'base64');
+  res.send(estBase64Encode(der));
+}
+
+function pemToDer(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+}
+
+/** EST simpleenroll authenticates with HTTP Basic; the password is the enrollment token (the user name is ignored). */
+function basicPassword(req: Request): string {
+  const h = req.headers.authorization;
+  const m = h ? /^Basic\s+([A-Za-z0-9+/=]{1,1000})$/i.exec(h) : null;
+  if (!m) throw new DomainError('est.no-credentials', 'EST simpleenroll needs HTTP Basic credentials with the enrollment token as password', 'unauthorized');
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i >= 0 ? decoded.slice(i + 1) : decoded;
+}

@@ -1,0 +1,163 @@
+import fc from 'fast-check';
+import { DomainError } from '@fleetguard/common';
+import { parseCsr } from './csr.check';
+import { OpensslKeyKind, OpensslWorkspace } from './testing/openssl.factory';
+
+const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+
+async function rejection(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (e) {
+    expect(e).toBeInstanceOf(DomainError);
+    return e as DomainError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('parseCsr', () => {
+  let ws: OpensslWorkspace;
+  beforeAll(() => {
+    ws = OpensslWorkspace.create();
+  });
+  afterAll(() => ws.cleanup());
+
+  describe.each<[OpensslKeyKind, string, number]>([
+    ['P-256', 'P-256', 256],
+    ['P-384', 'P-384', 384],
+    ['Ed25519', 'Ed25519', 256],
+    ['RSA-2048', 'RSA', 2048],
+  ])('a %s request made by openssl req -new', (kind, keyType, keyBits) => {
+    let csrPem: string;
+    let keyPath: string;
+    beforeAll(() => ({ csrPem, keyPath } = ws.makeCsr(kind)));
+
+    it('is accepted with its key type, size, subject and public key', async () => {
+      const csr = await parseCsr(csrPem);
+      expect(csr.keyType).toBe(keyType);
+      expect(csr.keyBits).toBe(keyBits);
+      expect(csr.commonName).toBe('device-requested-name');
+      expect(csr.subject).toContain('CN=device-requested-name');
+      expect(csr.subject).toContain('O=Requested Org');
+      expect(csr.publicKeySpkiDer.equals(ws.publicKeyDer(keyPath))).toBe(true);
+      expect(csr.raw.equals(pemToDer(csrPem))).toBe(true);
+    });
+
+    it('is refused with csr.bad-signature when a signature byte is flipped', async () => {
+      const der = pemToDer(csrPem);
+      der[der.length - 1] ^= 0x01;
+      expect((await rejection(parseCsr(der))).code).toBe('csr.bad-signature');
+    });
+  });
+
+  it('refuses a request whose signed content was altered (another subject)', async () => {
+    const { csrPem } = ws.makeCsr('P-256', { subject: '/CN=aaaa' });
+    const der = pemToDer(csrPem);
+    const at = der.indexOf(Buffer.from('aaaa'));
+    der[at] = 'b'.charCodeAt(0);
+    expect((await rejection(parseCsr(der))).code).toBe('csr.bad-signature');
+  });
+
+  describe('input forms', () => {
+    let csrPem: string;
+    beforeAll(() => ({ csrPem } = ws.makeCsr('P-256')));
+
+    it('takes DER bytes', async () => {
+      expect((await parseCsr(pemToDer(csrPem))).keyType).toBe('P-256');
+    });
+
+    it('takes base64 DER as EST sends it, with line breaks (string or Buffer)', async () => {
+      const b64 = pemToDer(csrPem).toString('base64').replace(/.{1,64}/g, '$&\r\n');
+      expect((await parseCsr(b64)).keyType).toBe('P-256');
+      expect((await parseCsr(Buffer.from(b64))).keyType).toBe('P-256');
+    });
+
+    it('takes PEM as a Buffer and the old NEW CERTIFICATE REQUEST label', async () => {
+      expect((await parseCsr(Buffer.from(csrPem))).keyType).toBe('P-256');
+      expect((await parseCsr(csrPem.replace(/CERTIFICATE REQUEST/g, 'NEW CERTIFICATE REQUEST'))).keyType).toBe('P-256');
+    });
+  });
+
+  describe('key policy', () => {
+    it.each<[OpensslKeyKind]>([['RSA-1024'], ['secp256k1'], ['P-521'], ['Ed448'], ['DSA']])(
+      'refuses a %s key with csr.key-not-allowed',
+      async (kind) => {
+        const { csrPem } = ws.makeCsr(kind);
+        const error = await rejection(parseCsr(csrPem));
+        expect(error.code).toBe('csr.key-not-allowed');
+        expect(error.kind).toBe('invalid');
+      },
+    );
+
+    it('accepts P-521 when allowed', async () => {
+      const { csrPem } = ws.makeCsr('P-521');
+      expect(await parseCsr(csrPem, { allowP521: true })).toMatchObject({ keyType: 'P-521', keyBits: 521 });
+    });
+
+    it('applies a configured RSA minimum, and refuses one below 2048', async () => {
+      const { csrPem } = ws.makeCsr('RSA-2048');
+      expect((await rejection(parseCsr(csrPem, { minRsaBits: 3072 }))).code).toBe('csr.key-not-allowed');
+      expect((await rejection(parseCsr(csrPem, { minRsaBits: 1024 }))).code).toBe('pki.bad-key-policy');
+    });
+
+    it('refuses a SHA-1 signature with csr.signature-algorithm-not-allowed', async () => {
+      const { keyPath } = ws.makeCsr('P-256');
+      ws.openssl(['req', '-new', '-key', keyPath, '-sha1', '-subj', '/CN=x', '-out', 'sha1.csr']);
+      expect((await rejection(parseCsr(ws.read('sha1.csr')))).code).toBe('csr.signature-algorithm-not-allowed');
+    });
+  });
+
+  describe('malformed input', () => {
+    let csrPem: string;
+    beforeAll(() => ({ csrPem } = ws.makeCsr('P-256')));
+
+    it.each<[string, () => unknown]>([
+      ['an empty string', () => ''],
+      ['an empty buffer', () => Buffer.alloc(0)],
+      ['text that is not base64', () => 'hello, world!'],
+      ['random bytes', () => Buffer.from('30ff00112233445566778899', 'hex')],
+      ['a DER SEQUENCE of nothing', () => Buffer.from([0x30, 0x00])],
+      ['truncated DER', () => pemToDer(csrPem).subarray(0, 100)],
+      ['DER with trailing bytes', () => Buffer.concat([pemToDer(csrPem), Buffer.from([0, 0])])],
+      ['truncated PEM', () => csrPem.slice(0, csrPem.length / 2)],
+      ['PEM whose body was cut short', () => csrPem.replace(/\n[A-Za-z0-9+/=]+\n-----END/, '\n-----END')],
+      ['PEM with a wrong label', () => csrPem.replace(/CERTIFICATE REQUEST/g, 'CERTIFICATE')],
+      ['two requests', () => csrPem + csrPem],
+      ['a number', () => 42],
+      ['null', () => null],
+    ])('refuses %s with csr.malformed', async (_what, make) => {
+      const error = await rejection(parseCsr(make() as string));
+      expect(error.code).toBe('csr.malformed');
+    });
+
+    it('refuses an oversized body with csr.too-large', async () => {
+      expect((await rejection(parseCsr('A'.repeat(200_000)))).code).toBe('csr.too-large');
+    });
+
+    it('throws only DomainErrors for arbitrary bytes, strings and mutated requests', async () => {
+      const der = pemToDer(csrPem);
+      const mutated = fc
+        .array(fc.tuple(fc.nat({ max: der.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })
+        .map((flips) => {
+          const copy = Buffer.from(der);
+          for (const [at, mask] of flips) copy[at] ^= mask;
+          return copy;
+        });
+      const cut = fc.nat({ max: der.length - 1 }).map((n) => der.subarray(0, n));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)), fc.string({ maxLength: 600 }), mutated, cut),
+          async (input) => {
+            try {
+              await parseCsr(input);
+            } catch (e) {
+              if (!(e instanceof DomainError)) throw e;
+              expect(e.code).toMatch(/^csr\./);
+            }
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+  });
+});

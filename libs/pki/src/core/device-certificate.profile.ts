@@ -1,0 +1,142 @@
+/**
+ * The device certificate profile (SPEC "PKI"), and nothing else: whatever subject or extensions a
+ * request asked for are ignored.
+ *
+ *   subject               CN=<deviceId>
+ *   subjectAltName        URI urn:fleetguard:device:<deviceId>
+ *   basicConstraints      critical, CA:FALSE
+ *   keyUsage              critical, digitalSignature
+ *   extKeyUsage           clientAuth
+ *   subjectKeyIdentifier  SHA-1 of the device public key (RFC 5280 method 1)
+ *   authorityKeyIdentifier  the intermediate's key identifier
+ *   cRLDistributionPoints the configured CRL URL
+ *   serial                16 random octets, positive
+ */
+import {
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
+  ExtendedKeyUsage,
+  Extension,
+  Extensions,
+  GeneralName,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectAltName,
+  id_ce_subjectKeyIdentifier,
+  id_kp_clientAuth,
+  KeyIdentifier,
+  KeyUsage,
+  KeyUsageFlags,
+  Name,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Version,
+} from '@peculiar/asn1-x509';
+import { invalid } from '@fleetguard/common';
+import { distinguishedName, extension, keyIdentifierOf, validity } from './certificate-fields.builder';
+import { toArrayBuffer } from './der-input.codec';
+
+export const DEVICE_URN_PREFIX = 'urn:fleetguard:device:';
+/**
+ * Device ids: 1..64 characters (ub-common-name), letters, digits, '.', '_' and '-', starting with
+ * a letter or digit. They appear as certificate CN, URN suffix, MQTT client id and topic level,
+ * so nothing that means something in a DN, a URN or an MQTT topic ('/', '+', '#', ',', '=').
+ */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function assertDeviceId(deviceId: unknown): string {
+  if (typeof deviceId !== 'string' || !DEVICE_ID_PATTERN.test(deviceId)) {
+    throw invalid('pki.bad-device-id', `Device id must match ${DEVICE_ID_PATTERN}`);
+  }
+  return deviceId;
+}
+
+export function deviceUrn(deviceId: string): string {
+  return DEVICE_URN_PREFIX + deviceId;
+}
+
+/** Checks a CRL distribution URL: absolute http(s), no credentials, bounded length. */
+export function assertCrlUrl(url: unknown): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' && url.length <= 2048 ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.username || parsed.password) {
+    throw invalid('pki.bad-crl-url', 'The CRL distribution point must be an absolute http(s) URL without credentials');
+  }
+  return url as string;
+}
+
+export interface DeviceCertificateFields {
+  deviceId: string;
+  publicKey: SubjectPublicKeyInfo;
+  serial: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  crlDistributionUrl: string;
+}
+
+/** Builds device TBSCertificates for one issuer; the extensions common to all are built once. */
+export class DeviceCertificateProfile {
+  private readonly fixedExtensions: Extension[];
+  private readonly authorityKeyIdentifier: Extension;
+  private crlExtension?: { url: string; extension: Extension };
+
+  constructor(
+    private readonly issuer: Name,
+    issuerKeyIdentifier: Buffer,
+  ) {
+    this.fixedExtensions = [
+      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
+      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
+    ];
+    this.authorityKeyIdentifier = extension(
+      id_ce_authorityKeyIdentifier,
+      false,
+      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(issuerKeyIdentifier)) }),
+    );
+  }
+
+  build(fields: DeviceCertificateFields): TBSCertificate {
+    return new TBSCertificate({
+      version: Version.v3,
+      serialNumber: toArrayBuffer(fields.serial),
+      issuer: this.issuer,
+      validity: validity(fields.notBefore, fields.notAfter),
+      subject: distinguishedName(fields.deviceId),
+      subjectPublicKeyInfo: fields.publicKey,
+      extensions: new Extensions([
+        ...this.fixedExtensions,
+        extension(
+          id_ce_subjectAltName,
+          false,
+          new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: deviceUrn(fields.deviceId) })]),
+        ),
+        extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
+        this.authorityKeyIdentifier,
+        this.crlDistributionPoints(fields.crlDistributionUrl),
+      ]),
+    });
+  }
+
+  private crlDistributionPoints(url: string): Extension {
+    if (this.crlExtension?.url !== url) {
+      const point = new DistributionPoint({
+        distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }),
+      });
+      this.crlExtension = { url, extension: extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([point])) };
+    }
+    return this.crlExtension.extension;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Which device keys the CA certifies (SPEC "PKI"): ECDSA P-256 and P-384, Ed25519, RSA of at
+ * least 2048 bits; P-521 only when switched on. The key is decoded by Node (OpenSSL), which also
+ * checks that an EC point lies on its curve, so nothing here reads key bytes by hand.
+ */
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { invalid } from '@fleetguard/common';
+
+export type DeviceKeyType = 'P-256' | 'P-384' | 'P-521' | 'Ed25519' | 'RSA';
+
+export interface KeyPolicy {
+  /** Smallest accepted RSA modulus, in bits. Default 2048; values below 2048 are refused. */
+  minRsaBits?: number;
+  /** Largest accepted RSA modulus, in bits. Default 8192 (bounds the cost of one request). */
+  maxRsaBits?: number;
+  /** Accept ECDSA P-521 keys. Default false: many TLS stacks on devices lack it. */
+  allowP521?: boolean;
+}
+
+export const DEFAULT_KEY_POLICY: Required<KeyPolicy> = { minRsaBits: 2048, maxRsaBits: 8192, allowP521: false };
+
+export interface ClassifiedKey {
+  keyType: DeviceKeyType;
+  keyBits: number;
+  key: KeyObject;
+}
+
+const CURVES: Record<string, { keyType: DeviceKeyType; bits: number }> = {
+  prime256v1: { keyType: 'P-256', bits: 256 },
+  secp384r1: { keyType: 'P-384', bits: 384 },
+  secp521r1: { keyType: 'P-521', bits: 521 },
+};
+
+/**
+ * Decodes a DER SubjectPublicKeyInfo and applies the policy. Throws `<prefix>.key-not-allowed`
+ * for a key of a refused type or size and `<prefix>.malformed` for bytes that are not a key.
+ */
+export function classifyPublicKey(spkiDer: Buffer, policy: KeyPolicy = {}, errorPrefix = 'csr'): ClassifiedKey {
+  const rules = resolvePolicy(policy);
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch {
+    throw invalid(`${errorPrefix}.malformed`, 'The public key cannot be decoded');
+  }
+  const refuse = (what: string) =>
+    invalid(`${errorPrefix}.key-not-allowed`, `${what} keys are not accepted (allowed: ${describePolicy(rules)})`, {
+      allowed: describePolicy(rules),
+    });
+  const details = key.asymmetricKeyDetails ?? {};
+  let keyType: DeviceKeyType;
+  let keyBits: number;
+  switch (key.asymmetricKeyType) {
+    case 'ec': {
+      const curve = details.namedCurve ? CURVES[details.namedCurve] : undefined;
+      if (!curve) throw refuse(`EC ${details.namedCurve ?? 'explicit-parameter'}`);
+      if (curve.keyType === 'P-521' && !rules.allowP521) throw refuse('EC P-521');
+      ({ keyType, bits: keyBits } = curve);
+      break;
+    }
+    case 'ed25519':
+      keyType = 'Ed25519';
+      keyBits = 256;
+      break;
+    case 'rsa': {
+      keyBits = details.modulusLength ?? 0;
+      if (keyBits < rules.minRsaBits || keyBits > rules.maxRsaBits) throw refuse(`RSA-${keyBits}`);
+      keyType = 'RSA';
+      break;
+    }
+    default:
+      throw refuse((key.asymmetricKeyType ?? 'unknown').toUpperCase());
+  }
+  return { keyType, keyBits, key };
+}
+
+function resolvePolicy(policy: KeyPolicy): Required<KeyPolicy> {
+  const rules = { ...DEFAULT_KEY_POLICY, ...stripUndefined(policy) };
+  if (!Number.isInteger(rules.minRsaBits) || rules.minRsaBits < 2048) {
+    throw invalid('pki.bad-key-policy', 'minRsaBits must be an integer of at least 2048');
+  }
+  if (!Number.isInteger(rules.maxRsaBits) || rules.maxRsaBits < rules.minRsaBits) {
+    throw invalid('pki.bad-key-policy', 'maxRsaBits must be an integer not below minRsaBits');
+  }
+  return rules;
+}
+
+function describePolicy(rules: Required<KeyPolicy>): string {
+  return ['P-256', 'P-384', ...(rules.allowP521 ? ['P-521'] : []), 'Ed25519', `RSA ${rules.minRsaBits}..${rules.maxRsaBits}`].join(', ');
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

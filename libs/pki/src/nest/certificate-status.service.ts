@@ -1,0 +1,88 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { EventEmitter } from 'node:events';
+import { DataSource } from 'typeorm';
+import { CertificateEntity } from '../entities/certificate.entity';
+
+export type CertState = 'valid' | 'revoked' | 'expired' | 'unknown';
+
+interface Entry {
+  deviceId: string;
+  revoked: boolean;
+  notAfter: number;
+}
+
+const REFRESH_MS = 2_000;
+
+/**
+ * The certificate status every device-facing listener consults (device HTTPS, MQTT). Revocations
+ * made in this process take effect at once; those made by another instance on the same database
+ * are picked up by a poll every two seconds. Emits `revoked` (deviceId, serial) so the broker can
+ * drop live connections.
+ */
+@Injectable()
+export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('CertStatus');
+  private readonly bySerial = new Map<string, Entry>();
+  readonly events = new EventEmitter();
+  private lastRevocationSeen = new Date(0);
+  private timer?: NodeJS.Timeout;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.events.setMaxListeners(50);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh().catch((e) => this.logger.warn(`refresh failed: ${(e as Error).message}`)), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Status of a certificate by serial (hex); consults the database on a miss. */
+  async status(serialHex: string, at = Date.now()): Promise<CertState> {
+    const serial = serialHex.toLowerCase();
+    let e = this.bySerial.get(serial);
+    if (!e) {
+      const row = await this.ds.getRepository(CertificateEntity).findOne({ where: { serial } });
+      if (!row) return 'unknown';
+      e = { deviceId: row.deviceId, revoked: row.status === 'revoked', notAfter: row.notAfter.getTime() };
+      this.bySerial.set(serial, e);
+    }
+    if (e.revoked) return 'revoked';
+    if (e.notAfter < at) return 'expired';
+    return 'valid';
+  }
+
+  /** Synchronous check for hot paths (MQTT publish): revoked if known revoked. */
+  isRevoked(serialHex: string): boolean {
+    return this.bySerial.get(serialHex.toLowerCase())?.revoked ?? false;
+  }
+
+  noteIssued(serialHex: string, deviceId: string, notAfter: Date): void {
+    this.bySerial.set(serialHex.toLowerCase(), { deviceId, revoked: false, notAfter: notAfter.getTime() });
+  }
+
+  noteRevoked(serialHex: string, deviceId: string, notAfter: Date): void {
+    const serial = serialHex.toLowerCase();
+    const before = this.bySerial.get(serial);
+    this.bySerial.set(serial, { deviceId, revoked: true, notAfter: notAfter.getTime() });
+    if (!before?.revoked) this.events.emit('revoked', deviceId, serial);
+  }
+
+  private async refresh(): Promise<void> {
+    const rows = await this.ds
+      .getRepository(CertificateEntity)
+      .createQueryBuilder('c')
+      .where(`c.status = 'revoked' AND c.revoked_at > :since`, { since: this.lastRevocationSeen })
+      .orderBy('c.revoked_at', 'ASC')
+      .getMany();
+    for (const r of rows) {
+      this.noteRevoked(r.serial, r.deviceId, r.notAfter);
+      if (r.revokedAt && r.revokedAt > this.lastRevocationSeen) this.lastRevocationSeen = r.revokedAt;
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CertificateEntity } from './entities/certificate.entity';
+import { CaService } from './nest/ca.service';
+import { CertificateStatusService } from './nest/certificate-status.service';
+import { CrlService } from './nest/crl.service';
+import { PkiController } from './nest/pki.controller';
+import { DeviceCertificateGuard } from './nest/device-certificate.guard';
+
+/** The device CA, the CRL and the certificate status that device-facing listeners consult. */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([CertificateEntity])],
+  controllers: [PkiController],
+  providers: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard],
+  exports: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard],
+})
+export class PkiModule {}
