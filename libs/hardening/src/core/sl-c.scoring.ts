@@ -1,0 +1,595 @@
+/**
+ * SL-C scoring of one device: every applicable catalog item gets a status from the fact rules,
+ * the attestation result and the product's declared requirements, and two SL-C vectors follow.
+ *
+ * Status, in order of precedence:
+ *   not-applicable  the item's `appliesIf` condition is FALSE for these facts (unknown → applicable)
+ *   contradicted    a fact or the attestation contradicts it (even when declared)
+ *   evidenced       facts or attestation show it is met
+ *   declared        the product claims it and nothing contradicts it
+ *   missing         none of the above
+ *
+ * SL-C(FR) = the largest n ≤ 4 such that every applicable item of the FR with sl ≤ n is met; 0 if
+ * a level-1 item is unmet (i.e. one less than the lowest level of an unmet item). In the
+ * `evidenced` vector only evidenced items are met; in the `declared` vector evidenced and declared
+ * items are. An FR with no applicable items is vacuously 4.
+ *
+ * `createScorer` does all the work that depends only on (catalog, rules, component type) once,
+ * including compiling the rules into a flat program (fact-rules.program.ts). Scoring a device
+ * computes statuses, counts and both vectors eagerly; the per-item detail (`items`: reasons and
+ * deciding facts) is built on first access, from the same facts, so scoring a fleet for its
+ * vectors does not pay for 80-odd reason strings per device.
+ */
+import { invalid } from '@fleetguard/common';
+import {
+  applicableItems,
+  assertComponentType,
+  catalogIds,
+  FR_KEYS,
+  loadCatalog,
+  type ApplicableItem,
+  type Catalog,
+  type ComponentType,
+  type FrKey,
+  type FrNumber,
+  type SecurityLevel,
+  type SlValue,
+  type SlVector,
+} from './catalog';
+import { ATTESTATION_STATUSES, explainCondition, type AttestationStatus, type FactValue, type PreparedCondition } from './fact-condition.evaluator';
+import { compileFactRules, formatFacts, loadFactRules, type CompiledFactRule, type FactRules, type ReasonTemplate } from './fact-rules';
+import { compileFactProgram, type FactProgram } from './fact-rules.program';
+import { hardeningReportShape, type HardeningReport } from './hardening-report.schema';
+
+export const ITEM_STATUSES = ['evidenced', 'declared', 'contradicted', 'missing', 'not-applicable'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+export type ScoreVectorName = 'evidenced' | 'declared';
+
+export interface AttestationInput {
+  status: AttestationStatus;
+  /** When the attestation was appraised (ISO date-time, epoch ms or Date). */
+  at?: string | number | Date;
+}
+
+/** A product's declared requirements, resolved once per scorer (`scorer.declare(ids)`). */
+export interface DeclaredRequirements {
+  readonly componentType: ComponentType;
+  /** The ids as given. */
+  readonly ids: readonly string[];
+  /** Ids that exist in the catalog but are not scored for this component type. */
+  readonly ignored: readonly string[];
+  /** @internal one flag per scorer item */
+  readonly mask: Uint8Array;
+}
+
+export interface ScoreInput {
+  facts: HardeningReport;
+  /** Absent = `{status: 'none'}`. */
+  attestation?: AttestationInput;
+  /** The product's declared requirement ids (a delegated CR id such as `CR 3.14` stands for this component type's item). */
+  declared?: readonly string[] | DeclaredRequirements;
+  /** Reference time for attestation staleness (default: now). */
+  now?: number | Date;
+}
+
+export interface ItemScore {
+  readonly id: string;
+  readonly fr: FrNumber;
+  readonly sl: SecurityLevel;
+  readonly status: ItemStatus;
+  /** Plain words: what decided the status. */
+  readonly reason: string;
+  /** The fact rule that decided it (evidenced / contradicted), or the rule that could have. */
+  readonly rule: string | undefined;
+  /**
+   * The facts behind the status, with their values: for evidenced, contradicted and not-applicable
+   * those that decided it; for declared and missing those the rule lacks (absent or not yet
+   * settling it). Undefined when no rule covers the item.
+   */
+  readonly facts: readonly FactValue[] | undefined;
+  /** The catalog marks the item's level as uncertain. */
+  readonly uncertain: true | undefined;
+}
+
+/**
+ * Per FR, the unmet items the catalog marks `uncertain` that bind the level: were the item met (or
+ * not required at its listed level, as one of the disagreeing sources says), the FR's level would
+ * be higher. A met item never binds a level, whatever its SL, so met uncertain items are not listed.
+ */
+export type UncertainDeciders = Partial<Record<FrKey, string[]>>;
+
+export interface DeviceScore {
+  readonly componentType: ComponentType;
+  readonly catalogVersion: string;
+  readonly rulesVersion: string;
+  /** The attestation status used: `stale` when older than `maxAttestationAgeSeconds`. */
+  readonly attestation: { readonly status: AttestationStatus; readonly reported: AttestationStatus; readonly at?: string };
+  /** SL-C per FR counting only evidenced items as met. */
+  readonly evidenced: SlVector;
+  /** SL-C per FR counting evidenced and declared (not contradicted) items as met. */
+  readonly declared: SlVector;
+  readonly decidedByUncertain: { readonly evidenced: UncertainDeciders; readonly declared: UncertainDeciders };
+  /** How many items have each status. */
+  readonly counts: Readonly<Record<ItemStatus, number>>;
+  /** Declared ids that are not scored for this component type (other types' items, CR 2.3 ...). */
+  readonly ignoredDeclarations: readonly string[];
+  /**
+   * Every scored item with its status and reason, in catalog order. Built on first access from the
+   * facts given to the scorer (which are read again then, so do not mutate them in between).
+   */
+  readonly items: readonly ItemScore[];
+  /** A plain object with every field, `items` included (what JSON.stringify writes). */
+  toJSON(): DeviceScoreJson;
+}
+
+export type DeviceScoreJson = Omit<DeviceScore, 'toJSON'>;
+
+export interface ScorerOptions {
+  /** An attestation older than this (by `at`) counts as `stale`. Unset: only the reported status counts. */
+  maxAttestationAgeSeconds?: number;
+}
+
+export interface Scorer {
+  (input: ScoreInput): DeviceScore;
+  readonly componentType: ComponentType;
+  readonly catalogVersion: string;
+  readonly rulesVersion: string;
+  /** The items scored, in output order. */
+  readonly items: readonly ApplicableItem[];
+  /** Resolves declared ids once for many devices; throws `hardening.unknown-requirement`. */
+  declare(ids: readonly string[]): DeclaredRequirements;
+}
+
+// Status codes in the hot loop; EVIDENCED and CONTRADICTED equal the program's outcomes.
+const NA = 0;
+const EVIDENCED = 1;
+const DECLARED = 2;
+const CONTRADICTED = 3;
+const MISSING = 4;
+const STATUS_NAMES: readonly ItemStatus[] = ['not-applicable', 'evidenced', 'declared', 'contradicted', 'missing'];
+const FALSE = 0;
+
+interface PlanItem {
+  readonly item: ApplicableItem;
+  readonly frIdx: number;
+  readonly sl: number;
+  /** Index into plan.applicability, or -1. */
+  readonly appliesIdx: number;
+  /** Index into plan.rules, or -1. */
+  readonly ruleIdx: number;
+  readonly rule: CompiledFactRule | undefined;
+  readonly uncertain: true | undefined;
+}
+
+interface Plan {
+  readonly items: readonly PlanItem[];
+  readonly applicability: readonly { text: string; cond: PreparedCondition }[];
+  readonly program: FactProgram;
+  /** Per FR, the plan indices of its items. */
+  readonly byFr: readonly (readonly number[])[];
+  /** Per FR, the plan indices of its uncertain items. */
+  readonly uncertainByFr: readonly (readonly number[])[];
+  readonly hasUncertain: boolean;
+  /** The same per item, as typed arrays for the hot loops. */
+  readonly itemApplies: Int32Array;
+  readonly itemRule: Int32Array;
+  readonly itemFr: Uint8Array;
+  readonly itemSl: Uint8Array;
+  /** id (and delegated CR alias) → plan index; -1 for catalog ids not scored for this type. */
+  readonly index: ReadonlyMap<string, number>;
+}
+
+function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentType): Plan {
+  const compiled = compileFactRules(rules, catalog);
+  const list = applicableItems(catalog, componentType);
+  const applicability: { text: string; cond: PreparedCondition }[] = [];
+  const appliesIndex = new Map<string, number>();
+  const ruleList: CompiledFactRule[] = [];
+  const ruleIndex = new Map<CompiledFactRule, number>();
+  const items: PlanItem[] = list.map((item) => {
+    let appliesIdx = -1;
+    if (item.appliesIf) {
+      const cond = compiled.applicability.get(item.appliesIf);
+      if (cond) {
+        appliesIdx = appliesIndex.get(item.appliesIf) ?? -1;
+        if (appliesIdx < 0) {
+          appliesIdx = applicability.push({ text: item.appliesIf, cond }) - 1;
+          appliesIndex.set(item.appliesIf, appliesIdx);
+        }
+      }
+    }
+    const rule = compiled.byItem.get(item.id);
+    let ruleIdx = -1;
+    if (rule) {
+      ruleIdx = ruleIndex.get(rule) ?? -1;
+      if (ruleIdx < 0) {
+        ruleIdx = ruleList.push(rule) - 1;
+        ruleIndex.set(rule, ruleIdx);
+      }
+    }
+    return {
+      item,
+      frIdx: item.fr - 1,
+      sl: item.sl,
+      appliesIdx,
+      ruleIdx,
+      rule,
+      uncertain: item.uncertain,
+    };
+  });
+  const program = compileFactProgram(
+    ruleList.map((r) => ({ evidenced: r.evidenced.source, contradicted: r.contradicted?.source })),
+    applicability.map((a) => a.cond.source),
+    hardeningReportShape(),
+  );
+  const byFr: number[][] = FR_KEYS.map(() => []);
+  const uncertainByFr: number[][] = FR_KEYS.map(() => []);
+  items.forEach((p, i) => {
+    byFr[p.frIdx].push(i);
+    if (p.uncertain) uncertainByFr[p.frIdx].push(i);
+  });
+  const index = new Map<string, number>();
+  for (const id of catalogIds(catalog)) index.set(id, -1);
+  items.forEach((p, i) => index.set(p.item.id, i));
+  for (const e of catalog.items) {
+    // A placeholder CR id stands for this component type's delegate, when it has one.
+    const own = e.delegatedTo?.find((d) => (index.get(d) ?? -1) >= 0);
+    if (own) index.set(e.id, index.get(own)!);
+  }
+  return {
+    items,
+    applicability,
+    program,
+    byFr,
+    uncertainByFr,
+    hasUncertain: uncertainByFr.some((u) => u.length > 0),
+    itemApplies: Int32Array.from(items, (p) => p.appliesIdx),
+    itemRule: Int32Array.from(items, (p) => p.ruleIdx),
+    itemFr: Uint8Array.from(items, (p) => p.frIdx),
+    itemSl: Uint8Array.from(items, (p) => p.sl),
+    index,
+  };
+}
+
+function toEpochMs(v: string | number | Date, what: string): number {
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Date.parse(v);
+  if (!Number.isFinite(ms)) throw invalid('hardening.invalid-attestation', `${what} is not a valid time: ${String(v)}`);
+  return ms;
+}
+
+/** Runs the program and fills `statuses` (plan order). */
+function computeStatuses(plan: Plan, facts: object, att: AttestationStatus, mask: Uint8Array, statuses: Uint8Array): void {
+  const { program, itemApplies, itemRule } = plan;
+  program.run(facts, att);
+  const outcomes = program.outcomes;
+  const applies = program.applies;
+  for (let i = 0; i < statuses.length; i++) {
+    const a = itemApplies[i];
+    if (a >= 0 && applies[a] === FALSE) statuses[i] = NA;
+    else {
+      const r = itemRule[i];
+      const o = r >= 0 ? outcomes[r] : 0;
+      statuses[i] = o !== 0 ? o : mask[i] === 1 ? DECLARED : MISSING;
+    }
+  }
+}
+
+/** The per-item detail for one device: statuses again, then reasons and deciding facts. */
+function describeItems(plan: Plan, facts: object, att: AttestationStatus, mask: Uint8Array): ItemScore[] {
+  const n = plan.items.length;
+  const statuses = new Uint8Array(n);
+  computeStatuses(plan, facts, att, mask, statuses);
+  const out: ItemScore[] = new Array(n);
+  const naExplained: ({ facts: FactValue[]; reason: string } | undefined)[] = new Array(plan.applicability.length);
+  const render = (t: ReasonTemplate) => t.fixed ?? t.render(facts, att);
+  for (let i = 0; i < n; i++) {
+    const p = plan.items[i];
+    const s = statuses[i];
+    const r = p.rule;
+    let reason: string;
+    let decidedBy: FactValue[] | undefined;
+    if (s === NA) {
+      // Items sharing an appliesIf share its explanation.
+      let x = naExplained[p.appliesIdx];
+      if (x === undefined) {
+        const a = plan.applicability[p.appliesIdx];
+        const decided = explainCondition(a.cond, facts, att).facts;
+        x = naExplained[p.appliesIdx] = { facts: decided, reason: `does not apply: "${a.text}" does not hold (${formatFacts(decided)})` };
+      }
+      out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: 'not-applicable', reason: x.reason, rule: undefined, facts: x.facts, uncertain: p.uncertain };
+      continue;
+    }
+    if (!r) {
+      reason = s === DECLARED ? 'declared by the product; no fact rule covers it' : 'not declared; no fact rule covers it';
+    } else if (s === CONTRADICTED) {
+      decidedBy = explainCondition(r.contradicted ?? r.evidenced, facts, att).facts;
+      reason = `${render(r.reasons.contradicted)} (${formatFacts(decidedBy)})`;
+    } else {
+      // Evidenced: the facts that made it true. Declared or missing: the facts it still lacks.
+      decidedBy = explainCondition(r.evidenced, facts, att).facts;
+      const shown = formatFacts(decidedBy);
+      reason =
+        s === EVIDENCED
+          ? `${render(r.reasons.evidenced)} (${shown})`
+          : s === DECLARED
+            ? `declared by the product; the facts do not show it (${shown})`
+            : `not declared, and the facts do not show it (${shown})`;
+    }
+    out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: STATUS_NAMES[s], reason, rule: r?.id, facts: decidedBy, uncertain: p.uncertain };
+  }
+  return out;
+}
+
+class Score implements DeviceScore {
+  // What the lazy `items` needs; private fields stay out of JSON, equality checks and logs.
+  readonly #plan: Plan;
+  readonly #facts: object;
+  readonly #mask: Uint8Array;
+  #detail: readonly ItemScore[] | undefined;
+
+  constructor(
+    plan: Plan,
+    facts: object,
+    mask: Uint8Array,
+    readonly componentType: ComponentType,
+    readonly catalogVersion: string,
+    readonly rulesVersion: string,
+    readonly attestation: { readonly status: AttestationStatus; readonly reported: AttestationStatus; readonly at?: string },
+    readonly evidenced: SlVector,
+    readonly declared: SlVector,
+    readonly decidedByUncertain: { readonly evidenced: UncertainDeciders; readonly declared: UncertainDeciders },
+    readonly counts: Readonly<Record<ItemStatus, number>>,
+    readonly ignoredDeclarations: readonly string[],
+  ) {
+    this.#plan = plan;
+    this.#facts = facts;
+    this.#mask = mask;
+  }
+
+  get items(): readonly ItemScore[] {
+    return (this.#detail ??= Object.freeze(describeItems(this.#plan, this.#facts, this.attestation.status, this.#mask)));
+  }
+
+  toJSON(): DeviceScoreJson {
+    return {
+      componentType: this.componentType,
+      catalogVersion: this.catalogVersion,
+      rulesVersion: this.rulesVersion,
+      attestation: this.attestation,
+      evidenced: this.evidenced,
+      declared: this.declared,
+      decidedByUncertain: this.decidedByUncertain,
+      counts: this.counts,
+      ignoredDeclarations: this.ignoredDeclarations,
+      items: this.items,
+    };
+  }
+}
+
+/**
+ * Precompiles scoring for one component type: applicable items, their rules and applicability
+ * conditions. Throws `hardening.invalid-rules` / `hardening.invalid-component-type`.
+ */
+export function createScorer(
+  catalog: Catalog,
+  rules: FactRules,
+  componentType: ComponentType,
+  options: ScorerOptions = {},
+): Scorer {
+  assertComponentType(componentType);
+  const plan = buildPlan(catalog, rules, componentType);
+  const { items } = plan;
+  const n = items.length;
+  const maxAgeMs = options.maxAttestationAgeSeconds === undefined ? undefined : options.maxAttestationAgeSeconds * 1000;
+  if (maxAgeMs !== undefined && !(maxAgeMs >= 0)) {
+    throw invalid('hardening.invalid-options', 'maxAttestationAgeSeconds must be a non-negative number');
+  }
+  const statuses = new Uint8Array(n);
+  const frozenCache = new WeakMap<readonly string[], DeclaredRequirements>();
+  const noDeclared = declare([]);
+  const minE = new Int32Array(7);
+  const minD = new Int32Array(7);
+  const frozenAttestation = new Map<AttestationStatus, DeviceScore['attestation']>(
+    ATTESTATION_STATUSES.map((s) => [s, Object.freeze({ status: s, reported: s })]),
+  );
+  const EMPTY: UncertainDeciders = Object.freeze({});
+  const NO_UNCERTAIN = Object.freeze({ evidenced: EMPTY, declared: EMPTY });
+
+  function declare(ids: readonly string[]): DeclaredRequirements {
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) {
+      throw invalid('hardening.invalid-declared', 'declared requirements must be a list of catalog ids');
+    }
+    const mask = new Uint8Array(n);
+    const unknown: string[] = [];
+    const ignored: string[] = [];
+    for (const id of ids) {
+      const i = plan.index.get(id);
+      if (i === undefined) unknown.push(id);
+      else if (i < 0) ignored.push(id);
+      else mask[i] = 1;
+    }
+    if (unknown.length) {
+      throw invalid(
+        'hardening.unknown-requirement',
+        `not in catalog ${catalog.version}: ${unknown.slice(0, 20).map((x) => JSON.stringify(x)).join(', ')}`,
+        { unknown },
+      );
+    }
+    return Object.freeze({ componentType, ids: Object.freeze([...ids]), ignored: Object.freeze(ignored), mask });
+  }
+
+  function resolveDeclared(d: ScoreInput['declared']): DeclaredRequirements {
+    if (d === undefined) return noDeclared;
+    if (!Array.isArray(d)) {
+      const r = d as DeclaredRequirements;
+      if (r.componentType !== componentType || !(r.mask instanceof Uint8Array) || r.mask.length !== n) {
+        throw invalid('hardening.invalid-declared', `declared requirements were resolved for another scorer (${r.componentType})`);
+      }
+      return r;
+    }
+    // Frozen lists cannot change, so their resolution can be reused.
+    if (Object.isFrozen(d)) {
+      let r = frozenCache.get(d);
+      if (!r) frozenCache.set(d, (r = declare(d)));
+      return r;
+    }
+    return declare(d);
+  }
+
+  function effectiveAttestation(input: ScoreInput): DeviceScore['attestation'] {
+    const a = input.attestation;
+    if (a === undefined) return frozenAttestation.get('none')!;
+    const fixed = frozenAttestation.get(a.status);
+    if (!fixed) {
+      throw invalid('hardening.invalid-attestation', `attestation status must be one of ${ATTESTATION_STATUSES.join(', ')}`);
+    }
+    if (a.at === undefined) return fixed;
+    const atMs = toEpochMs(a.at, 'attestation time');
+    const at = new Date(atMs).toISOString();
+    if (maxAgeMs !== undefined && (a.status === 'affirming' || a.status === 'warning')) {
+      const now = input.now === undefined ? Date.now() : toEpochMs(input.now, 'now');
+      if (now - atMs > maxAgeMs) return { status: 'stale', reported: a.status, at };
+    }
+    return { status: a.status, reported: a.status, at };
+  }
+
+  const metEvidenced = (s: number) => s === EVIDENCED;
+  const metDeclared = (s: number) => s === EVIDENCED || s === DECLARED;
+
+  /** SL-C of one FR with item `asMet` (a plan index) counted as met. */
+  function frLevelIfMet(fr: number, metIn: (s: number) => boolean, asMet: number): SlValue {
+    let min = 5;
+    for (const i of plan.byFr[fr]) {
+      const s = statuses[i];
+      if (s === NA || i === asMet || metIn(s)) continue;
+      if (items[i].sl < min) min = items[i].sl;
+    }
+    return (min - 1) as SlValue;
+  }
+
+  function uncertainDeciders(levels: SlVector, metIn: (s: number) => boolean): UncertainDeciders {
+    let out: UncertainDeciders | undefined;
+    for (let fr = 0; fr < 7; fr++) {
+      for (const i of plan.uncertainByFr[fr]) {
+        // Only an unmet item can bind the level; a met item's level, certain or not, never does.
+        if (statuses[i] === NA || metIn(statuses[i])) continue;
+        if (frLevelIfMet(fr, metIn, i) !== levels[FR_KEYS[fr]]) ((out ??= {})[FR_KEYS[fr]] ??= []).push(items[i].item.id);
+      }
+    }
+    return out ?? EMPTY;
+  }
+
+  const score = (input: ScoreInput): DeviceScore => {
+    const facts = input.facts as object;
+    if (typeof facts !== 'object' || facts === null) {
+      throw invalid('hardening.invalid-report', 'facts must be a hardening report object');
+    }
+    const attestation = effectiveAttestation(input);
+    const declared = resolveDeclared(input.declared);
+    computeStatuses(plan, facts, attestation.status, declared.mask, statuses);
+
+    minE.fill(5);
+    minD.fill(5);
+    let nNa = 0;
+    let nEv = 0;
+    let nDe = 0;
+    let nCo = 0;
+    const { itemFr, itemSl } = plan;
+    for (let i = 0; i < n; i++) {
+      const s = statuses[i];
+      if (s === EVIDENCED) {
+        nEv++;
+        continue;
+      }
+      if (s === NA) {
+        nNa++;
+        continue;
+      }
+      const fr = itemFr[i];
+      const sl = itemSl[i];
+      if (sl < minE[fr]) minE[fr] = sl;
+      if (s === DECLARED) nDe++;
+      else {
+        if (s === CONTRADICTED) nCo++;
+        if (sl < minD[fr]) minD[fr] = sl;
+      }
+    }
+    const evidenced = vector(minE);
+    const declaredVec = vector(minD);
+    let decidedByUncertain = NO_UNCERTAIN;
+    if (plan.hasUncertain) {
+      const e = uncertainDeciders(evidenced, metEvidenced);
+      const d = uncertainDeciders(declaredVec, metDeclared);
+      if (e !== EMPTY || d !== EMPTY) decidedByUncertain = { evidenced: e, declared: d };
+    }
+    return new Score(
+      plan,
+      facts,
+      declared.mask,
+      componentType,
+      catalog.version,
+      rules.version,
+      attestation,
+      evidenced,
+      declaredVec,
+      decidedByUncertain,
+      {
+        evidenced: nEv,
+        declared: nDe,
+        contradicted: nCo,
+        missing: n - nNa - nEv - nDe - nCo,
+        'not-applicable': nNa,
+      },
+      declared.ignored,
+    );
+  };
+
+  return Object.assign(score, {
+    componentType,
+    catalogVersion: catalog.version,
+    rulesVersion: rules.version,
+    items: Object.freeze(items.map((p) => p.item)),
+    declare,
+  });
+}
+
+function vector(min: Int32Array): SlVector {
+  return {
+    FR1: (min[0] - 1) as SlValue,
+    FR2: (min[1] - 1) as SlValue,
+    FR3: (min[2] - 1) as SlValue,
+    FR4: (min[3] - 1) as SlValue,
+    FR5: (min[4] - 1) as SlValue,
+    FR6: (min[5] - 1) as SlValue,
+    FR7: (min[6] - 1) as SlValue,
+  };
+}
+
+export interface ScoreDeviceInput extends ScoreInput {
+  componentType: ComponentType;
+  /** Default: the shipped catalog. */
+  catalog?: Catalog;
+  /** Default: the shipped fact rules. */
+  rules?: FactRules;
+  options?: ScorerOptions;
+}
+
+const scorerCache = new WeakMap<Catalog, WeakMap<FactRules, Map<string, Scorer>>>();
+
+/**
+ * Scores one device. Convenience over `createScorer`: scorers are cached per catalog, rules,
+ * component type and staleness limit. For many devices, hold a scorer from `createScorer`.
+ */
+export function scoreDevice(input: ScoreDeviceInput): DeviceScore {
+  const catalog = input.catalog ?? loadCatalog();
+  const rules = input.rules ?? loadFactRules();
+  const type = assertComponentType(input.componentType);
+  const key = `${type}|${input.options?.maxAttestationAgeSeconds ?? ''}`;
+  let byRules = scorerCache.get(catalog);
+  if (!byRules) scorerCache.set(catalog, (byRules = new WeakMap()));
+  let byKey = byRules.get(rules);
+  if (!byKey) byRules.set(rules, (byKey = new Map()));
+  let scorer = byKey.get(key);
+  if (!scorer) byKey.set(key, (scorer = createScorer(catalog, rules, type, input.options)));
+  return scorer(input);
+}
