@@ -14,3 +14,7 @@ export * from './core/testing/evidence.factory';
 export * from './core/testing/tpm-quote.factory';
 export * from './core/testing/swtpm.driver';
 export * from './core/testing/appraisal.fixture';
+// Nest layer.
+export * from './entities/attestation-result.entity';
+export * from './nest/attestation.service';
+export * from './attestation.module';

@@ -1,0 +1,104 @@
+import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { IsString, Length } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { invalid } from '@fleetguard/common';
+import { AnyListener, DeviceListener } from '@fleetguard/platform';
+import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
+import { DeviceCertificateGuard, DeviceIdentity } from '@fleetguard/pki';
+import { DevicesService, checkDeviceId } from '@fleetguard/fleet';
+import { AttestationResultEntity } from '../entities/attestation-result.entity';
+import { AttestationService } from './attestation.service';
+import { VerifierKeyService } from './verifier-key.service';
+
+class EvidenceDto {
+  @ApiProperty({ description: 'EAT, compact JWS signed with the enrolled device key' })
+  @IsString()
+  @Length(1, 60_000)
+  evidence: string;
+}
+
+/** Device listener: the HTTP form of the challenge/evidence exchange (client certificate). */
+@ApiTags('device')
+@Public()
+@DeviceListener()
+@UseGuards(DeviceCertificateGuard)
+@Controller('attestation')
+export class DeviceAttestationController {
+  constructor(private readonly attestation: AttestationService) {}
+
+  @Post('challenge')
+  @HttpCode(200)
+  async challenge(@Req() req: { device: DeviceIdentity }) {
+    const c = await this.attestation.challenge(req.device.deviceId);
+    return { nonce: c.nonce, expiresAt: c.expiresAt.toISOString() };
+  }
+
+  @Post('evidence')
+  @HttpCode(200)
+  async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto) {
+    return this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence);
+  }
+}
+
+/** The verifier's public key, for relying parties that check EARs themselves. */
+@ApiTags('attestation')
+@Public()
+@AnyListener()
+@Controller('attestation')
+export class VerifierKeyController {
+  constructor(private readonly keys: VerifierKeyService) {}
+
+  @Get('verifier-key')
+  key() {
+    return this.keys.publicJwk;
+  }
+}
+
+export function toResultView(r: AttestationResultEntity) {
+  return {
+    id: r.id,
+    status: r.status,
+    trustVector: r.trustVector,
+    reasons: r.reasons,
+    findings: r.findings,
+    firmwareVersion: r.firmwareVersion,
+    securityCounter: r.securityCounter,
+    claims: r.claims,
+    ear: r.ear,
+    createdAt: r.createdAt,
+  };
+}
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller('api/v1/devices')
+export class DeviceAttestationsController {
+  constructor(
+    private readonly attestation: AttestationService,
+    private readonly devices: DevicesService,
+    @InjectDataSource() private readonly ds: DataSource,
+  ) {}
+
+  @Post(':id/attest')
+  @Roles('operator', 'manufacturer')
+  @HttpCode(202)
+  async attest(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+    const device = await this.devices.get(p, checkDeviceId(id));
+    if (device.status === 'revoked') throw invalid('device.revoked', `device ${id} is revoked`);
+    return this.attestation.attestNow(device.id);
+  }
+
+  /** Attestation history, newest first; `before` is the createdAt cursor of the last page. */
+  @Get(':id/attestations')
+  @Roles('operator', 'manufacturer', 'auditor')
+  async list(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query('limit', new DefaultValuePipe(20), ParseIntPipe) limit: number, @Query('before') before?: string) {
+    await this.devices.get(p, checkDeviceId(id));
+    if (before !== undefined && Number.isNaN(Date.parse(before))) throw invalid('attestations.bad-cursor', 'before must be an ISO-8601 time');
+    const qb = this.ds.getRepository(AttestationResultEntity).createQueryBuilder('r').where('r.device_id = :id', { id }).orderBy('r.created_at', 'DESC').limit(Math.min(Math.max(limit, 1), 200));
+    if (before) qb.andWhere('r.created_at < :before', { before: new Date(before) });
+    const items = await qb.getMany();
+    return { items: items.map(toResultView), next: items.length ? items[items.length - 1].createdAt.toISOString() : null };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './core/topic-acl';
+export * from './nest/broker.service';
+export * from './broker.module';

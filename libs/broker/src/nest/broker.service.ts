@@ -1,0 +1,217 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { AppConfig, DomainError } from '@fleetguard/common';
+import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
+import { CaService, CertificateStatusService } from '@fleetguard/pki';
+import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscribe, deviceTopic } from '../core/topic-acl';
+
+/**
+ * What an inbound handler answers: `ack` (stored; PUBACK goes out), or `reject` with a reason
+ * (the message is refused, counted and logged, and the device is told on its result topic).
+ */
+export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string };
+export type InboundHandler = (deviceId: string, payload: Buffer) => Promise<InboundOutcome>;
+
+const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections, publishes and subscriptions refused, by reason', ['reason']);
+const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
+const connected = gauge('fleetguard_mqtt_connected_devices', 'Devices connected to the embedded broker');
+
+interface DeviceClient {
+  id: string;
+  conn: net.Socket | tls.TLSSocket;
+  close(cb?: () => void): void;
+  fleetguard?: { serialHex: string };
+}
+
+/**
+ * The embedded MQTT broker (aedes) on a TLS listener that requires a device certificate from our
+ * CA. The client id must equal the certificate CN; a revoked certificate is refused at connect
+ * and a connected device whose certificate is revoked is dropped. Devices publish and subscribe
+ * only under their own id (topic-acl.ts). A device's publish to an inbound topic is acknowledged
+ * (QoS 1 PUBACK) only after its handler has durably recorded it.
+ */
+@Injectable()
+export class BrokerService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Broker');
+  private aedes!: Aedes;
+  private server?: tls.Server;
+  private plainServer?: net.Server;
+  private readonly handlers = new Map<InboundKind, InboundHandler>();
+  private readonly readyListeners: Array<(deviceId: string) => void> = [];
+  private readonly goneListeners: Array<(deviceId: string) => void> = [];
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ca: CaService,
+    private readonly status: CertificateStatusService,
+  ) {}
+
+  /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
+  register(kind: InboundKind, handler: InboundHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /** Called when a device has subscribed to its challenge topic (it can now be challenged). */
+  onDeviceReady(listener: (deviceId: string) => void): void {
+    this.readyListeners.push(listener);
+  }
+
+  onDeviceGone(listener: (deviceId: string) => void): void {
+    this.goneListeners.push(listener);
+  }
+
+  isConnected(deviceId: string): boolean {
+    return !!this.clients()[deviceId];
+  }
+
+  connectedDevices(): string[] {
+    return Object.keys(this.clients());
+  }
+
+  private clients(): Record<string, DeviceClient> {
+    return ((this.aedes as unknown as { clients?: Record<string, DeviceClient> })?.clients) ?? {};
+  }
+
+  publishToDevice(deviceId: string, kind: OutboundKind, payload: object): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish(
+        { cmd: 'publish', topic: deviceTopic(deviceId, kind), payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain: false, dup: false } as never,
+        (err?: Error) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  disconnect(deviceId: string, reason: string): void {
+    const client = this.clients()[deviceId];
+    if (client) {
+      this.logger.warn(`disconnecting ${deviceId}: ${reason}`);
+      client.close();
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000 } as never);
+    this.aedes.authenticate = (client, _u, _p, cb) => void this.authenticate(client as unknown as DeviceClient).then((e) => cb(e as never, !e), (e) => cb(e as never, false));
+    this.aedes.authorizePublish = (client, packet, cb) => void this.authorizePublish(client as unknown as DeviceClient | null, packet as unknown as { topic: string; payload: Buffer; qos: number }).then(cb, cb);
+    this.aedes.authorizeSubscribe = (client, sub, cb) => {
+      const v = checkSubscribe((client as unknown as DeviceClient).id, sub.topic);
+      if (!v.ok) {
+        this.refuse('subscribe-acl', (client as unknown as DeviceClient).id, v.reason);
+        return cb(null, null as never);
+      }
+      cb(null, sub);
+    };
+    // Devices only talk to the service: nothing a device publishes is forwarded to other clients.
+    this.aedes.authorizeForward = (_client, packet) => (packet.topic.endsWith('/challenge') || packet.topic.endsWith('/result') ? packet : (null as never));
+    this.aedes.on('subscribe', (subs, client) => {
+      if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'challenge'))) for (const l of this.readyListeners) l(client.id);
+    });
+    this.aedes.on('client', () => connected.set(this.connectedDevices().length));
+    this.aedes.on('clientDisconnect', (client) => {
+      connected.set(this.connectedDevices().length);
+      for (const l of this.goneListeners) l(client.id);
+    });
+    this.aedes.on('clientError', (client, err) => this.logger.debug(`client ${client?.id}: ${err.message}`));
+    this.aedes.on('connectionError', (client, err) => this.logger.debug(`connection ${client?.id}: ${err.message}`));
+    this.status.events.on('revoked', (deviceId: string) => this.disconnect(deviceId, 'certificate revoked'));
+  }
+
+  /** Starts the TLS listener (and the plain one, if configured); returns the bound ports. */
+  async listen(host: string): Promise<{ tls: number; plain?: number }> {
+    const t = this.ca.serverTls;
+    this.server = tls.createServer({ key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket) => this.aedes.handle(socket as never));
+    this.server.on('tlsClientError', (err) => this.refuse('tls', null, err.message));
+    const tlsPort = await listenOn(this.server, this.config.mqttPort, host);
+    let plain: number | undefined;
+    if (this.config.mqttPlainPort !== undefined) {
+      this.plainServer = net.createServer((socket) => this.aedes.handle(socket as never));
+      plain = await listenOn(this.plainServer, this.config.mqttPlainPort, host);
+      this.logger.warn(`plain-text MQTT enabled on port ${plain} (development only; devices are refused without a certificate)`);
+    }
+    return { tls: tlsPort, plain };
+  }
+
+  private refuse(reason: string, deviceId: string | null, message: string): void {
+    rejections.inc({ reason });
+    this.logger.warn(`refused ${reason}${deviceId ? ` for ${deviceId}` : ''}: ${message}`);
+  }
+
+  private async authenticate(client: DeviceClient): Promise<Error | null> {
+    const socket = client.conn as tls.TLSSocket;
+    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
+    const fail = (reason: string, message: string, returnCode = 5) => {
+      this.refuse(reason, client.id, message);
+      return Object.assign(new Error(message), { returnCode });
+    };
+    if (!peer?.raw) return fail('no-certificate', 'a device client certificate is required');
+    let verified;
+    try {
+      verified = this.ca.ca.verifyDeviceCertificate(peer.raw);
+    } catch (e) {
+      return fail('bad-certificate', e instanceof DomainError ? e.message : 'certificate not accepted');
+    }
+    if (client.id !== verified.deviceId) return fail('client-id-mismatch', `client id '${client.id}' differs from the certificate CN '${verified.deviceId}'`, 2);
+    const state = await this.status.status(verified.serialHex);
+    if (state !== 'valid') return fail(`certificate-${state}`, `the certificate is ${state}`);
+    client.fleetguard = { serialHex: verified.serialHex };
+    return null;
+  }
+
+  private async authorizePublish(client: DeviceClient | null, packet: { topic: string; payload: Buffer; qos: number }): Promise<Error | null> {
+    if (!client) return null; // a will message published by the broker itself after a disconnect
+    const v = checkPublish(client.id, packet.topic);
+    if (!v.ok) {
+      this.refuse('publish-acl', client.id, v.reason);
+      return new Error(v.reason);
+    }
+    if (client.fleetguard && this.status.isRevoked(client.fleetguard.serialHex)) {
+      this.refuse('certificate-revoked', client.id, 'publish from a revoked certificate');
+      return new Error('certificate revoked');
+    }
+    const size = packet.payload?.length ?? 0;
+    if (size > this.config.mqttMaxPayload) {
+      this.refuse('payload-too-large', client.id, `payload of ${size} bytes on ${v.kind} is over the ${this.config.mqttMaxPayload}-byte limit`);
+      return new Error('payload too large');
+    }
+    const handler = this.handlers.get(v.kind as InboundKind);
+    if (!handler || !(DEVICE_PUBLISHES as readonly string[]).includes(v.kind)) return null;
+    let outcome: InboundOutcome;
+    try {
+      outcome = await handler(client.id, packet.payload);
+    } catch (e) {
+      // Not stored: refuse, so no PUBACK goes out and the device sends it again later.
+      inbound.inc({ kind: v.kind, outcome: 'error' });
+      this.logger.error(`handling ${v.kind} from ${client.id} failed: ${(e as Error).message}`);
+      return new Error('temporarily unable to store the message');
+    }
+    if (outcome.ack) {
+      inbound.inc({ kind: v.kind, outcome: 'accepted' });
+      return null;
+    }
+    // A message we read and refused: acknowledged (it will never become acceptable by resending),
+    // counted, logged and answered on the device's result topic.
+    inbound.inc({ kind: v.kind, outcome: 'rejected' });
+    this.refuse(`${v.kind}-${outcome.code}`, client.id, outcome.message);
+    void this.publishToDevice(client.id, 'result', { error: { code: outcome.code, message: outcome.message, topic: v.kind } }).catch(() => undefined);
+    return null;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
+    if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));
+  }
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,4 @@
+export * from './core/fleet-event';
+export * from './core/webhook-signature';
+export * from './nest/event-bus.service';
+export * from './events.module';

@@ -1,0 +1,100 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { Observable, Subject, filter } from 'rxjs';
+import { DataSource } from 'typeorm';
+import { counter } from '@fleetguard/platform';
+import { FleetEvent, FleetEventType } from '../core/fleet-event';
+import { retryDelaysMs, signWebhook } from '../core/webhook-signature';
+
+const delivered = counter('fleetguard_webhook_deliveries_total', 'Webhook deliveries by outcome', ['outcome']);
+
+interface WebhookRow {
+  id: string;
+  organization_id: string;
+  url: string;
+  secret: string;
+  events: string[];
+}
+
+/**
+ * In-process event bus: modules publish fleet events (attestation failures, revocations, score
+ * changes); the dashboard's server-sent event stream and the webhooks consume them. Webhook
+ * deliveries are signed (HMAC-SHA256) and retried with exponential backoff.
+ */
+@Injectable()
+export class EventBusService implements OnModuleDestroy {
+  private readonly logger = new Logger('Events');
+  private readonly subject = new Subject<FleetEvent>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  publish(type: FleetEventType, input: { deviceId?: string; audience: Array<string | null | undefined>; data: Record<string, unknown> }): FleetEvent {
+    const event: FleetEvent = {
+      id: randomUUID(),
+      type,
+      at: new Date().toISOString(),
+      deviceId: input.deviceId,
+      audience: input.audience.filter((x): x is string => !!x),
+      data: input.data,
+    };
+    this.subject.next(event);
+    void this.deliverWebhooks(event).catch((e) => this.logger.warn(`webhook lookup failed: ${(e as Error).message}`));
+    return event;
+  }
+
+  /** Events an organization may see (all of them for the system organization). */
+  stream(organizationId: string | null, types?: FleetEventType[]): Observable<FleetEvent> {
+    return this.subject.pipe(filter((e) => (organizationId === null || e.audience.includes(organizationId)) && (!types || types.includes(e.type))));
+  }
+
+  private async deliverWebhooks(event: FleetEvent): Promise<void> {
+    if (!event.audience.length || this.closed) return;
+    const hooks: WebhookRow[] = await this.ds.query(`SELECT id, organization_id, url, secret, events FROM webhooks WHERE organization_id = ANY($1)`, [event.audience]);
+    for (const hook of hooks) {
+      if (!hook.events.includes(event.type)) continue;
+      void this.deliver(hook, event, retryDelaysMs());
+    }
+  }
+
+  private async deliver(hook: WebhookRow, event: FleetEvent, delays: number[]): Promise<void> {
+    if (this.closed) return;
+    const body = JSON.stringify(event);
+    try {
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-fleetguard-event': event.type, 'x-fleetguard-delivery': event.id, 'x-fleetguard-signature': signWebhook(hook.secret, body) },
+        body,
+        redirect: 'error',
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.ok) {
+        delivered.inc({ outcome: 'ok' });
+        return;
+      }
+      throw new Error(`HTTP ${res.status}`);
+    } catch (e) {
+      const next = delays.shift();
+      if (next === undefined) {
+        delivered.inc({ outcome: 'dropped' });
+        this.logger.warn(`webhook ${hook.id} gave up on event ${event.id}: ${(e as Error).message}`);
+        return;
+      }
+      delivered.inc({ outcome: 'retry' });
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void this.deliver(hook, event, delays);
+      }, next);
+      t.unref();
+      this.timers.add(t);
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.subject.complete();
+  }
+}

@@ -1,0 +1,102 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
+import { TestService, createTenant, startTestService } from './support/service';
+import { productWithRelease } from './support/fleet-fixture';
+
+jest.setTimeout(120_000);
+
+describe('attestation over the embedded MQTT broker and the device HTTP API', () => {
+  let s: TestService;
+  let fixture: Awaited<ReturnType<typeof productWithRelease>>;
+  let operator: Awaited<ReturnType<typeof createTenant>>;
+  const devices: SimulatedDevice[] = [];
+
+  beforeAll(async () => {
+    s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
+    operator = await createTenant(s.api, 'operator');
+    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+  });
+  afterAll(async () => {
+    await Promise.all(devices.map((d) => d.close()));
+    await s?.stop();
+  });
+
+  async function device(behaviour: ConstructorParameters<typeof SimulatedDevice>[0]['behaviour'] = 'good', extra: Partial<ConstructorParameters<typeof SimulatedDevice>[0]> = {}) {
+    const [token] = await fixture.tokens(1);
+    const d = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, behaviour, reconnectPeriodMs: 0, hardening: false, ...extra });
+    devices.push(d);
+    await d.enroll();
+    return d;
+  }
+
+  it('a good device is challenged on connect and gets an affirming EAR that verifies with the published key (jose and node crypto)', async () => {
+    const d = await device('good');
+    await d.connect();
+    const ear = await d.waitForResult(30_000, { since: 0 });
+    const summary = summarizeEar(ear);
+    expect(summary.status).toBe('affirming');
+
+    const jwk = (await s.api.get('/attestation/verifier-key')).body;
+    const { payload } = await jwtVerify(ear, createLocalJWKSet({ keys: [jwk] }));
+    expect(payload.eat_profile).toBe('tag:github.com,2023:veraison/ear');
+    expect((payload as any).submods.device['ear.status']).toBe('affirming');
+    // Independently of jose: ES256 raw r||s over the signing input.
+    const [h, p, sig] = ear.split('.');
+    const ok = cryptoVerify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+    expect(ok).toBe(true);
+
+    const detail = await s.api.get(`/api/v1/devices/${d.deviceId}`, operator.key);
+    expect(detail.body.attestation.status).toBe('affirming');
+    expect(detail.body.firmware).toEqual({ version: fixture.profile.fw.version, securityCounter: fixture.profile.fw.securityCounter });
+    const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
+    expect(history.body.items[0]).toMatchObject({ status: 'affirming', reasons: [] });
+    expect(history.body.items[0].ear).toBe(ear);
+  });
+
+  it.each([
+    ['tampered-component', 'contraindicated', /component 'kernel'|kernel/],
+    ['wrong-nonce', 'contraindicated', /nonce/],
+    ['rollback', 'contraindicated', /security counter|rollback|minimum/i],
+    ['wrong-key', 'contraindicated', /signature/],
+  ] as const)('a %s device gets %s with the reason named', async (behaviour, status, reason) => {
+    const d = await device(behaviour);
+    await d.connect();
+    const ear = await d.waitForResult(30_000, { since: 0 });
+    const summary = summarizeEar(ear);
+    expect(summary.status).toBe(status);
+    const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
+    expect(history.body.items[0].reasons.join(' ')).toMatch(reason);
+  });
+
+  it('the device HTTP API gives the same result, and a replayed nonce is refused', async () => {
+    const d = await device('good');
+    const ear = await d.attestOverHttp();
+    expect(summarizeEar(ear).status).toBe('affirming');
+  });
+
+  it('an operator can trigger attestation of a connected device; not of another tenant\'s', async () => {
+    const d = await device('good');
+    await d.connect();
+    await d.waitForResult(30_000, { since: 0 });
+    const before = d.results.length;
+    const r = await s.api.post(`/api/v1/devices/${d.deviceId}/attest`, {}, operator.key);
+    expect(r.status).toBe(202);
+    await d.waitForResult(30_000, { since: before });
+    expect(d.results.length).toBeGreaterThan(before);
+    const stranger = await createTenant(s.api, 'operator');
+    expect((await s.api.post(`/api/v1/devices/${d.deviceId}/attest`, {}, stranger.key)).status).toBe(404);
+  });
+
+  it('a revoked device is dropped from the broker and refused on reconnect', async () => {
+    const d = await device('good');
+    await d.connect();
+    await d.waitForResult(30_000, { since: 0 });
+    const r = await s.api.post(`/api/v1/devices/${d.deviceId}/revoke`, { reason: 'keyCompromise' }, operator.key);
+    expect(r.status).toBe(200);
+    const deadline = Date.now() + 5000;
+    while (d.isConnected && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(d.isConnected).toBe(false);
+    await expect(d.connect()).rejects.toThrow();
+  });
+});

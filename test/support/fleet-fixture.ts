@@ -1,0 +1,39 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sampleBootEvents } from '@fleetguard/attestation';
+import { Api, createProduct, createTenant } from './service';
+
+const SAMPLES = path.resolve(__dirname, '../../firmware-samples');
+const samples = JSON.parse(fs.readFileSync(path.join(SAMPLES, 'samples.json'), 'utf8'));
+
+/**
+ * A manufacturer with a product whose firmware release (the signed MCUboot sample) and golden boot
+ * measurements are on record, through the real API; what simulated devices of that product run.
+ */
+export async function productWithRelease(api: Api, opts: { operatorOrgId?: string; minSecurityCounter?: number } = {}) {
+  const manufacturer = await createTenant(api, 'manufacturer');
+  const product = await createProduct(api, manufacturer.key, {
+    componentType: 'EDR',
+    declaredRequirements: ['CR 1.1', 'CR 3.4', 'EDR 3.14'],
+    minSecurityCounter: opts.minSecurityCounter ?? 5,
+  });
+  const pub = fs.readFileSync(path.join(SAMPLES, samples.keys['ec-p256'].public), 'utf8');
+  const key = await api.post(`/api/v1/products/${product.id}/signing-keys`, { publicKey: pub }, manufacturer.key);
+  if (key.status !== 201) throw new Error(`signing key: ${JSON.stringify(key.body)}`);
+  const upload = await api.request('POST', `/api/v1/products/${product.id}/firmware`, {
+    key: manufacturer.key,
+    raw: fs.readFileSync(path.join(SAMPLES, 'good-ecdsa-p256.mcuboot.bin')),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  if (upload.status !== 201) throw new Error(`firmware: ${JSON.stringify(upload.body)}`);
+  const events = sampleBootEvents();
+  const refs = await api.request('PUT', `/api/v1/products/${product.id}/firmware/${encodeURIComponent(upload.body.version)}/reference-values`, { key: manufacturer.key, body: { events } });
+  if (refs.status !== 200) throw new Error(`reference values: ${JSON.stringify(refs.body)}`);
+  const profile = { fw: { productId: product.id, version: upload.body.version as string, digest: upload.body.digest as string, securityCounter: upload.body.securityCounter as number }, events };
+  async function tokens(count: number): Promise<string[]> {
+    const r = await api.post(`/api/v1/products/${product.id}/enrollment-tokens`, { count, expiresInSeconds: 3600, ...(opts.operatorOrgId ? { operatorOrganizationId: opts.operatorOrgId } : {}) }, manufacturer.key);
+    if (r.status !== 201) throw new Error(`tokens: ${JSON.stringify(r.body)}`);
+    return r.body.tokens;
+  }
+  return { manufacturer, product, profile, tokens };
+}
