@@ -2,6 +2,7 @@ import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe,
 import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsString, Length } from 'class-validator';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { invalid } from '@fleetguard/common';
 import { AnyListener, DeviceListener } from '@fleetguard/platform';
@@ -66,6 +67,7 @@ export function toResultView(r: AttestationResultEntity) {
     firmwareVersion: r.firmwareVersion,
     securityCounter: r.securityCounter,
     claims: r.claims,
+    evidenceSha256: createHash('sha256').update(r.evidence).digest('hex'),
     ear: r.ear,
     createdAt: r.createdAt,
   };
