@@ -7,6 +7,11 @@ import { AuthModule } from '@fleetguard/auth';
 import { PkiModule } from '@fleetguard/pki';
 import { FleetModule } from '@fleetguard/fleet';
 import { FirmwareModule } from '@fleetguard/firmware';
+import { BrokerModule } from '@fleetguard/broker';
+import { EventsModule } from '@fleetguard/events';
+import { AttestationModule } from '@fleetguard/attestation';
+import { HardeningModule } from '@fleetguard/hardening';
+import { DashboardController } from './dashboard.controller';
 import { HealthController } from './health.controller';
 
 /** Composition root: wires the modules of the libs; holds no rules of its own. */
@@ -15,8 +20,8 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, FleetModule, FirmwareModule],
-      controllers: [HealthController],
+      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule],
+      controllers: [HealthController, DashboardController],
       providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };
   }

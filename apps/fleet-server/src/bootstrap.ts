@@ -9,14 +9,15 @@ import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
 import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform';
 import { CaService } from '@fleetguard/pki';
+import { BrokerService } from '@fleetguard/broker';
 import { AppModule } from './app.module';
 import { configureHttp } from './http-setup';
 
 export interface RunningService {
   app: INestApplication;
   logger: Logger;
-  urls: { operator: string; device: string };
-  ports: { http: number; device: number };
+  urls: { operator: string; device: string; mqtt: string };
+  ports: { http: number; device: number; mqtt: number; mqttPlain?: number };
   close(): Promise<void>;
 }
 
@@ -67,16 +68,19 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
     expressApp(req, res);
   });
   const devicePort = await listen(device, config.devicePort, host);
-  const urls = { operator: `http://${shown}:${httpPort}`, device: `https://${shown === '127.0.0.1' ? 'localhost' : shown}:${devicePort}` };
+  const mqtt = await app.get(BrokerService).listen(host);
+  const deviceHost = shown === '127.0.0.1' ? 'localhost' : shown;
+  const urls = { operator: `http://${shown}:${httpPort}`, device: `https://${deviceHost}:${devicePort}`, mqtt: `mqtts://${deviceHost}:${mqtt.tls}` };
   logger.info({ listener: 'operator', port: httpPort }, `operator API and dashboard listening on ${urls.operator}`);
   logger.info({ listener: 'device', port: devicePort }, `device API (enrollment, EST, attestation) listening on ${urls.device}`);
+  logger.info({ listener: 'mqtt', port: mqtt.tls }, `MQTT broker (mutual TLS) listening on ${urls.mqtt}`);
 
   let closed = false;
   return {
     app,
     logger,
     urls,
-    ports: { http: httpPort, device: devicePort },
+    ports: { http: httpPort, device: devicePort, mqtt: mqtt.tls, mqttPlain: mqtt.plain },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,10 +1,17 @@
 export * from './core/product.rules';
 export * from './core/enrollment-token';
+export * from './core/device-cursor';
+export * from './core/integrity-status';
+export * from './core/fleet-report.format';
+export * from './core/webhook.rules';
 export * from './entities/product.entity';
 export * from './entities/device.entity';
 export * from './entities/enrollment-token.entity';
+export * from './entities/webhook.entity';
 export * from './nest/products.service';
 export * from './nest/devices.service';
 export * from './nest/enrollment.service';
+export * from './nest/fleet-query.service';
+export * from './nest/webhooks.service';
 export { toDeviceView, checkDeviceId } from './nest/devices.controller';
 export * from './fleet.module';

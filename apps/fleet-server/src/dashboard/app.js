@@ -1,0 +1,644 @@
+// Fleetguard dashboard: plain JavaScript, no build step. It reads the operator API with the key
+// the user gives once (kept in localStorage) and renders the fleet at a glance, the device table
+// and a device page (#/devices/<id>). Every value from the API is put in the page as text, never
+// as HTML.
+(function () {
+  'use strict';
+
+  const KEY_STORAGE = 'fleetguard.apiKey';
+  const STATUSES = ['affirming', 'warning', 'contraindicated', 'stale', 'revoked', 'none'];
+  const FAILING = ['contraindicated', 'warning', 'none', 'stale'];
+  const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'];
+  const LEVELS = ['0', '1', '2', '3', '4'];
+  const LEVEL_COLOURS = ['#c62828', '#ef8a17', '#e2c044', '#6bab5a', '#1a7f37'];
+  const PAGE_SIZE = 25;
+  const FAILING_LIMIT = 10;
+  const POLL_MS = 30000;
+  /** The named events of GET /api/v1/events (its keep-alive `ping` is not one of them). */
+  const EVENT_TYPES = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target'];
+
+  const state = {
+    key: localStorage.getItem(KEY_STORAGE) || '',
+    summary: null,
+    products: new Map(),
+    filters: { status: '', productId: '', belowTarget: '' },
+    cursors: [null],
+    chart: null,
+    events: null,
+    pollTimer: null,
+    refreshTimer: null,
+    route: null,
+    next: null,
+  };
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+
+  /** h('td', {class: 'num'}, 'text', child, [more]) builds an element; strings become text nodes. */
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+    const add = (c) => {
+      if (c === undefined || c === null || c === false) return;
+      if (Array.isArray(c)) c.forEach(add);
+      else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    };
+    children.forEach(add);
+    return el;
+  }
+
+  const badge = (status) => h('span', { class: `badge s-${status || 'none'}` }, status || 'none');
+  const dash = (v) => (v === undefined || v === null || v === '' ? '–' : v);
+
+  function relTime(iso) {
+    if (!iso) return h('span', { class: 'muted' }, 'never');
+    const t = new Date(iso);
+    const s = Math.round((Date.now() - t.getTime()) / 1000);
+    const text = s < 60 ? `${Math.max(s, 0)} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : s < 86400 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`;
+    return h('time', { datetime: t.toISOString(), title: t.toISOString() }, text);
+  }
+
+  function vectorText(v) {
+    if (!v || typeof v !== 'object') return '–';
+    return FRS.map((fr) => (typeof v[fr] === 'number' ? v[fr] : '·')).join(' ');
+  }
+
+  function productName(id) {
+    const p = state.products.get(id);
+    return p ? p.name : id ? id.slice(0, 8) : '–';
+  }
+
+  // ---------------------------------------------------------------- API
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, opts) {
+    const res = await fetch(path, { headers: { Authorization: `Bearer ${state.key}`, Accept: 'application/json' }, cache: 'no-store' });
+    let body = null;
+    const text = await res.text();
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch (_) {
+      body = null;
+    }
+    if (res.status === 401 && !(opts && opts.login)) {
+      forgetKey('The service refused the API key (401). Enter a valid key.');
+      throw new ApiError(401, 'unauthorized');
+    }
+    if (!res.ok) throw new ApiError(res.status, (body && body.message) || `${res.status} ${res.statusText}`);
+    return body;
+  }
+
+  /** For endpoints that may not exist yet or may be empty: null instead of an error. */
+  async function apiOptional(path) {
+    try {
+      return await api(path);
+    } catch (e) {
+      if (e instanceof ApiError && e.status !== 401) return null;
+      throw e;
+    }
+  }
+
+  function showError(message) {
+    const el = $('#error');
+    el.textContent = message || '';
+    el.hidden = !message;
+  }
+
+  // ---------------------------------------------------------------- key
+
+  function showLogin(message) {
+    document.body.dataset.state = 'login';
+    $('#login').hidden = false;
+    $('#overview').hidden = true;
+    $('#device').hidden = true;
+    $('#signout').hidden = true;
+    $('#refresh').hidden = true;
+    $('#login-error').textContent = message || '';
+    $('#api-key').focus();
+  }
+
+  function forgetKey(message) {
+    localStorage.removeItem(KEY_STORAGE);
+    state.key = '';
+    stopLive();
+    showLogin(message);
+  }
+
+  async function login(ev) {
+    ev.preventDefault();
+    const key = $('#api-key').value.trim();
+    if (!key) return;
+    state.key = key;
+    try {
+      await api('/api/v1/fleet/summary', { login: true });
+    } catch (e) {
+      state.key = '';
+      $('#login-error').textContent =
+        e.status === 401 ? 'The service does not know this key (401).' : e.status === 403 ? 'This key lacks the operator, manufacturer or auditor role (403).' : `Could not check the key: ${e.message}`;
+      return;
+    }
+    localStorage.setItem(KEY_STORAGE, key);
+    $('#api-key').value = '';
+    start();
+  }
+
+  // ---------------------------------------------------------------- overview
+
+  async function loadProducts() {
+    const list = await apiOptional('/api/v1/products');
+    state.products = new Map((Array.isArray(list) ? list : []).map((p) => [p.id, p]));
+    const select = $('#filter-product');
+    const current = state.filters.productId;
+    select.replaceChildren(h('option', { value: '' }, 'any'), ...[...state.products.values()].map((p) => h('option', { value: p.id }, p.name)));
+    select.value = current;
+  }
+
+  async function loadSummary() {
+    const s = await api('/api/v1/fleet/summary');
+    state.summary = s;
+    for (const st of STATUSES) setCount(st, s.byStatus ? s.byStatus[st] : undefined);
+    setCount('total', s.total);
+    setCount('belowTarget', s.belowTarget);
+    setCount('products', s.products);
+    setCount('scored', s.scored);
+    renderSlDistribution(s.slDistribution || {});
+    renderFirmware(s.firmwareVersions || []);
+  }
+
+  function setCount(name, n) {
+    for (const el of document.querySelectorAll(`[data-count="${name}"]`)) el.textContent = typeof n === 'number' ? String(n) : '–';
+  }
+
+  function renderSlDistribution(dist) {
+    const table = $('#sl-table');
+    table.tHead.replaceChildren(h('tr', null, h('th', null, 'SL-C'), FRS.map((fr) => h('th', { class: 'num' }, fr))));
+    table.tBodies[0].replaceChildren(
+      ...LEVELS.map((l) => h('tr', { dataset: { level: l } }, h('td', null, `SL ${l}`), FRS.map((fr) => h('td', { class: 'num', dataset: { fr } }, String((dist[fr] && dist[fr][l]) || 0))))),
+    );
+    if (!window.Chart) return; // the table above still shows the numbers
+    const datasets = LEVELS.map((l, i) => ({ label: `SL ${l}`, data: FRS.map((fr) => (dist[fr] && dist[fr][l]) || 0), backgroundColor: LEVEL_COLOURS[i] }));
+    if (state.chart) {
+      state.chart.data.datasets.forEach((d, i) => (d.data = datasets[i].data));
+      state.chart.update('none');
+      return;
+    }
+    state.chart = new window.Chart($('#sl-chart'), {
+      type: 'bar',
+      data: { labels: FRS, datasets },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        plugins: { legend: { position: 'right' }, tooltip: { mode: 'index' } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'devices' } } },
+      },
+    });
+  }
+
+  function renderFirmware(rows) {
+    const body = $('#firmware-table').tBodies[0];
+    if (!rows.length) {
+      body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 3 }, 'No device has reported firmware yet.')));
+      return;
+    }
+    body.replaceChildren(...rows.map((r) => h('tr', null, h('td', null, r.productName || productName(r.productId)), h('td', { class: 'mono' }, r.version), h('td', { class: 'num' }, String(r.count)))));
+  }
+
+  async function loadFailing() {
+    const page = await api(`/api/v1/devices?status=${FAILING.join(',')}&limit=${FAILING_LIMIT}`);
+    const body = $('#failing-table').tBodies[0];
+    const items = page.items || [];
+    if (!items.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 5 }, 'None: every active device has a fresh affirming result.')));
+    else
+      body.replaceChildren(
+        ...items.map((d) =>
+          h('tr', { dataset: { deviceId: d.id } }, h('td', { class: 'mono' }, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)), h('td', null, productName(d.productId)), h('td', null, badge(d.integrity)), h('td', null, dash(d.attestation && d.attestation.status), ' ', relTime(d.attestation && d.attestation.at)), h('td', null, relTime(d.attestation && d.attestation.affirmedAt))),
+        ),
+      );
+    const more = $('#failing-more');
+    more.hidden = !page.next;
+    more.textContent = page.next ? `More than ${FAILING_LIMIT}: filter the device table by integrity to see them all.` : '';
+  }
+
+  function listQuery() {
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    for (const [k, v] of Object.entries(state.filters)) if (v) q.set(k, v);
+    const cursor = state.cursors[state.cursors.length - 1];
+    if (cursor) q.set('cursor', cursor);
+    return q;
+  }
+
+  async function loadDevices() {
+    const table = $('#devices-table');
+    table.dataset.loading = 'true';
+    const page = await api(`/api/v1/devices?${listQuery()}`);
+    const items = page.items || [];
+    const body = table.tBodies[0];
+    if (!items.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 8 }, 'No device matches.')));
+    else
+      body.replaceChildren(
+        ...items.map((d) =>
+          h(
+            'tr',
+            { dataset: { deviceId: d.id, integrity: d.integrity } },
+            h('td', { class: 'mono' }, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
+            h('td', null, productName(d.productId)),
+            h('td', null, badge(d.integrity)),
+            h('td', { class: 'mono' }, dash(d.firmware && d.firmware.version)),
+            h('td', null, dash(d.attestation && d.attestation.status), ' ', d.attestation && d.attestation.at ? relTime(d.attestation.at) : ''),
+            h('td', { class: 'mono' }, vectorText(d.levels && d.levels.evidenced)),
+            h('td', null, d.levels && d.levels.belowTarget === true ? h('span', { class: 'below-target' }, 'yes') : d.levels && d.levels.belowTarget === false ? 'no' : '–'),
+            h('td', null, relTime(d.lastSeenAt)),
+          ),
+        ),
+      );
+    state.next = page.next || null;
+    $('#next-page').disabled = !state.next;
+    $('#prev-page').disabled = state.cursors.length <= 1;
+    $('#page-info').textContent = `page ${state.cursors.length}, ${items.length} device${items.length === 1 ? '' : 's'}`;
+    for (const card of document.querySelectorAll('.card[data-status]')) card.classList.toggle('active', card.dataset.status === state.filters.status);
+    table.dataset.loading = 'false';
+  }
+
+  function setFilters(changes) {
+    Object.assign(state.filters, changes);
+    $('#filter-status').value = state.filters.status;
+    $('#filter-product').value = state.filters.productId;
+    $('#filter-below').value = state.filters.belowTarget;
+    state.cursors = [null];
+    loadDevices().catch(report);
+  }
+
+  async function loadOverview() {
+    await loadProducts();
+    await Promise.all([loadSummary(), loadFailing(), loadDevices()]);
+    document.body.dataset.state = 'ready';
+  }
+
+  // ---------------------------------------------------------------- device page
+
+  function section(title, ...content) {
+    return h('section', { class: 'panel' }, h('h2', null, title), ...content);
+  }
+
+  function facts(pairs) {
+    return h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', null, k), h('dd', null, v === undefined || v === null || v === '' ? '–' : v)]));
+  }
+
+  /** The integrity of a device record that does not carry one, by the service's rule (see integrity-status.ts). */
+  function integrityOf(d) {
+    if (d.integrity) return d.integrity;
+    if (d.status === 'revoked') return 'revoked';
+    const last = d.attestation && d.attestation.status;
+    if (['contraindicated', 'warning', 'none'].includes(last)) return last;
+    const staleAfter = state.summary && state.summary.staleAfterSeconds;
+    const affirmed = d.attestation && d.attestation.affirmedAt;
+    if (!affirmed || (staleAfter && Date.now() - new Date(affirmed).getTime() > staleAfter * 1000)) return 'stale';
+    return 'affirming';
+  }
+
+  async function loadDevicePage(id) {
+    const root = $('#device');
+    root.dataset.loaded = 'false';
+    root.replaceChildren(h('p', { class: 'muted' }, `Loading ${id}…`));
+    let d;
+    try {
+      d = await api(`/api/v1/devices/${encodeURIComponent(id)}`);
+    } catch (e) {
+      root.replaceChildren(h('p', null, h('a', { href: '#/' }, '← fleet')), h('p', { class: 'error' }, e.status === 404 ? `No device ${id} (or not one of yours).` : `Could not load ${id}: ${e.message}`));
+      root.dataset.loaded = 'true';
+      return;
+    }
+    if (!state.summary) await loadSummary().catch(() => undefined);
+    const [attestations, score, releases, product] = await Promise.all([
+      apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/attestations?limit=1`),
+      apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/score`),
+      apiOptional(`/api/v1/products/${encodeURIComponent(d.productId)}/firmware`),
+      apiOptional(`/api/v1/products/${encodeURIComponent(d.productId)}`),
+    ]);
+    if (state.route !== `device:${id}`) return; // the user went elsewhere meanwhile
+    const result = attestations && Array.isArray(attestations.items) ? attestations.items[0] || null : null;
+    const releaseList = Array.isArray(releases) ? releases : [];
+    const version = (result && result.firmwareVersion) || (d.firmware && d.firmware.version);
+    const release = releaseList.find((r) => r.version === version) || null;
+    const integrity = integrityOf(d);
+
+    root.replaceChildren(
+      h('p', null, h('a', { href: '#/' }, '← fleet')),
+      h('div', { class: 'device-head' }, h('h1', null, d.id), badge(integrity)),
+      h(
+        'div',
+        { class: 'grid' },
+        section(
+          'Identity',
+          facts([
+            ['device id', h('span', { class: 'mono' }, d.id)],
+            ['product', product ? `${product.name} (${product.componentType})` : productName(d.productId)],
+            ['status', d.status],
+            ['integrity', badge(integrity)],
+            ['operator', d.operatorId],
+            ['enrolled', relTime(d.enrolledAt)],
+            ['last seen', relTime(d.lastSeenAt)],
+          ]),
+        ),
+        section(
+          'Certificate and firmware',
+          facts([
+            ['serial', d.certificate && h('span', { class: 'mono' }, d.certificate.serial)],
+            ['not after', d.certificate && d.certificate.notAfter ? new Date(d.certificate.notAfter).toISOString() : null],
+            ['key type', d.keyType],
+            ['TPM attestation key', d.hasAttestationKey ? 'registered' : 'none'],
+            ['firmware', d.firmware && d.firmware.version],
+            ['security counter', d.firmware && d.firmware.securityCounter],
+            ['release', release ? `${release.status}${release.digest ? ` · ${release.digest}` : ''}` : version ? 'not a known release' : null],
+          ]),
+        ),
+      ),
+      renderResult(result, attestations),
+      renderEventLog(result, release, version),
+      renderScore(score, d, product),
+    );
+    root.dataset.loaded = 'true';
+  }
+
+  function renderResult(result, attestations) {
+    if (!result) {
+      return section('Last attestation result', h('p', { id: 'attestation-none', class: 'muted' }, attestations ? 'No attestation result yet.' : 'Attestation history is not available from the service.'));
+    }
+    const findings = Array.isArray(result.findings) ? result.findings : [];
+    const reasons = Array.isArray(result.reasons) ? result.reasons : [];
+    return section(
+      'Last attestation result',
+      facts([
+        ['status', badge(result.status)],
+        ['at', relTime(result.createdAt)],
+        ['firmware', result.firmwareVersion],
+        ['trust vector', result.trustVector ? h('span', { class: 'mono' }, Object.entries(result.trustVector).map(([k, v]) => `${k}=${v}`).join('  ')) : null],
+      ]),
+      h('h3', null, 'Reasons'),
+      reasons.length ? h('ul', { id: 'attestation-reasons', class: 'reasons' }, reasons.map((r) => h('li', null, r))) : h('p', { class: 'muted' }, 'No reasons given.'),
+      findings.length
+        ? h(
+            'table',
+            { id: 'attestation-findings', class: 'compact' },
+            h('thead', null, h('tr', null, h('th', null, 'stage'), h('th', null, 'code'), h('th', null, 'claim'), h('th', null, 'message'))),
+            h('tbody', null, findings.map((f) => h('tr', null, h('td', null, dash(f.stage)), h('td', { class: 'mono' }, dash(f.code)), h('td', { class: 'mono' }, dash(f.claim)), h('td', null, dash(f.message))))),
+          )
+        : null,
+    );
+  }
+
+  const normDigest = (x) => (typeof x === 'string' ? x.toLowerCase().replace(/^sha256:/, '') : '');
+
+  /** One reported boot event against the reference event at the same position: [matches, why]. */
+  function compareEvent(e, r) {
+    if (!e) return [false, 'missing from the log'];
+    if (!r) return [false, 'not in the reference values'];
+    if (r.component !== e.component) return [false, `expected component ${r.component}`];
+    if (Number(r.pcr) !== Number(e.pcr)) return [false, `expected PCR ${r.pcr}`];
+    if (normDigest(r.digest) !== normDigest(e.digest)) return [false, 'digest differs'];
+    return [true, 'matches'];
+  }
+
+  function renderEventLog(result, release, version) {
+    const events = result && result.claims && result.claims.boot && Array.isArray(result.claims.boot.events) ? result.claims.boot.events : [];
+    const reference = release && release.referenceValues && Array.isArray(release.referenceValues.events) ? release.referenceValues.events : null;
+    if (!events.length) return section('Boot event log against the reference values', h('p', { id: 'event-log-none', class: 'muted' }, 'The last result carries no boot event log.'));
+    const note = reference ? `Reference values of release ${release.version}.` : `No reference values for firmware ${version || '(unknown)'}: the events are shown alone.`;
+    const rows = [];
+    const n = Math.max(events.length, reference ? reference.length : 0);
+    for (let i = 0; i < n; i++) {
+      const e = events[i];
+      const r = reference ? reference[i] : undefined;
+      const [ok, verdict] = reference ? compareEvent(e, r) : [true, ''];
+      rows.push(
+        h(
+          'tr',
+          { class: ok ? '' : 'mismatch', dataset: { component: (e && e.component) || (r && r.component) || '' } },
+          h('td', { class: 'num' }, String(i)),
+          h('td', { class: 'num' }, dash(e ? e.pcr : r && r.pcr)),
+          h('td', null, dash(e ? e.component : r && r.component)),
+          h('td', { class: 'mono digest-actual' }, dash(e && normDigest(e.digest))),
+          reference ? h('td', { class: 'mono' }, dash(r && normDigest(r.digest))) : null,
+          reference ? h('td', null, ok ? h('span', { class: 'badge ok' }, verdict) : h('span', { class: 'badge bad' }, verdict)) : null,
+        ),
+      );
+    }
+    return section(
+      'Boot event log against the reference values',
+      h('p', { class: 'muted' }, note),
+      h(
+        'table',
+        { id: 'event-log', class: 'compact' },
+        h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', { class: 'num' }, 'PCR'), h('th', null, 'component'), h('th', null, 'reported digest'), reference ? h('th', null, 'expected digest') : null, reference ? h('th', null, '') : null)),
+        h('tbody', null, rows),
+      ),
+    );
+  }
+
+  function renderScore(score, d, product) {
+    const evidenced = (score && score.evidenced) || (d.levels && d.levels.evidenced) || null;
+    const declared = (score && score.declared) || (d.levels && d.levels.declared) || null;
+    const target = (score && score.target) || (product && product.targetLevels) || null;
+    if (!evidenced && !declared) return section('SL-C against the target', h('p', { id: 'score-none', class: 'muted' }, 'No score yet: the device has not reported its hardening.'));
+    const gaps = (score && score.gaps) || {};
+    const cell = (v) => h('td', { class: 'num' }, typeof v === 'number' ? String(v) : '–');
+    const rows = FRS.map((fr) => {
+      const e = evidenced && evidenced[fr];
+      const t = target && target[fr];
+      const below = typeof e === 'number' && typeof t === 'number' && e < t;
+      return h(
+        'tr',
+        { dataset: { fr } },
+        h('td', null, fr),
+        cell(e),
+        cell(declared && declared[fr]),
+        cell(t),
+        h('td', null, typeof t !== 'number' || typeof e !== 'number' ? '–' : below ? h('span', { class: 'below-target' }, `below by ${t - e}`) : h('span', { class: 'meets-target' }, 'meets')),
+      );
+    });
+    const gapBlocks = FRS.filter((fr) => gaps[fr] && Array.isArray(gaps[fr].items) && gaps[fr].items.length).map((fr) =>
+      h(
+        'details',
+        { dataset: { gapFr: fr }, open: gaps[fr].items.length <= 5 },
+        h('summary', { class: 'gap-fr' }, `${fr}: target ${dash(gaps[fr].target)}, achieved ${dash(gaps[fr].achieved)} · ${gaps[fr].items.length} unmet`),
+        h('ul', { class: 'reasons' }, gaps[fr].items.map((it) => h('li', null, h('span', { class: 'mono' }, it.id), ` · ${it.status}`, it.reason ? ` · ${it.reason}` : ''))),
+      ),
+    );
+    return section(
+      'SL-C against the target',
+      h(
+        'table',
+        { id: 'sl-vector', class: 'compact' },
+        h('thead', null, h('tr', null, h('th', null, 'FR'), h('th', { class: 'num' }, 'evidenced'), h('th', { class: 'num' }, 'declared'), h('th', { class: 'num' }, 'target'), h('th', null, ''))),
+        h('tbody', null, rows),
+      ),
+      score ? null : h('p', { class: 'muted' }, 'Gaps are not available from the service; the vectors come from the device record.'),
+      gapBlocks.length ? [h('h3', null, 'Gaps'), gapBlocks] : score ? h('p', { class: 'muted' }, 'No gaps against the target.') : null,
+    );
+  }
+
+  /** The report needs the key in a header, so it is fetched and handed to the browser as a file. */
+  async function exportReport(format) {
+    const res = await fetch(`/api/v1/fleet/report?format=${format}`, { headers: { Authorization: `Bearer ${state.key}` }, cache: 'no-store' });
+    if (!res.ok) {
+      let message = `${res.status} ${res.statusText}`;
+      try {
+        message = (await res.json()).message || message;
+      } catch (_) {
+        /* not JSON */
+      }
+      throw new ApiError(res.status, `export refused: ${message}`);
+    }
+    const name = (/filename="([^"]+)"/.exec(res.headers.get('content-disposition') || '') || [])[1] || `fleetguard-report.${format}`;
+    const url = URL.createObjectURL(await res.blob());
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // ---------------------------------------------------------------- live updates
+
+  function setLive(text, on) {
+    const el = $('#live');
+    el.textContent = text;
+    el.classList.toggle('on', !!on);
+  }
+
+  function startLive() {
+    stopLive();
+    if (!window.EventSource) return startPolling();
+    // EventSource cannot send headers: the key rides in the query string.
+    const es = new EventSource(`/api/v1/events?key=${encodeURIComponent(state.key)}`);
+    state.events = es;
+    const onEvent = (ev) => {
+      let data = null;
+      try {
+        data = ev && ev.data ? JSON.parse(ev.data) : null;
+      } catch (_) {
+        data = null;
+      }
+      scheduleRefresh(data);
+    };
+    es.onopen = () => setLive('live', true);
+    es.onmessage = onEvent;
+    for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        state.events = null;
+        startPolling();
+      } else setLive('reconnecting…', false);
+    };
+  }
+
+  function startPolling() {
+    setLive(`polling every ${POLL_MS / 1000} s`, false);
+    clearInterval(state.pollTimer);
+    state.pollTimer = setInterval(() => scheduleRefresh(null), POLL_MS);
+  }
+
+  function stopLive() {
+    if (state.events) state.events.close();
+    state.events = null;
+    clearInterval(state.pollTimer);
+    state.pollTimer = null;
+    setLive('offline', false);
+  }
+
+  /** Many events can come at once (a fleet reconnecting): refresh at most once a second. */
+  function scheduleRefresh(data) {
+    if (state.refreshTimer) return;
+    state.refreshTimer = setTimeout(() => {
+      state.refreshTimer = null;
+      refresh(data).catch(report);
+    }, 1000);
+  }
+
+  async function refresh(data) {
+    if (!state.key) return;
+    if (state.route && state.route.startsWith('device:')) {
+      const id = state.route.slice('device:'.length);
+      if (!data || !data.deviceId || data.deviceId === id) await loadDevicePage(id);
+      return;
+    }
+    await Promise.all([loadSummary(), loadFailing(), loadDevices()]);
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  function report(e) {
+    if (e instanceof ApiError && e.status === 401) return;
+    showError(`Something went wrong: ${e && e.message ? e.message : e}`);
+  }
+
+  function route() {
+    if (!state.key) return showLogin();
+    showError('');
+    $('#login').hidden = true;
+    $('#signout').hidden = false;
+    $('#refresh').hidden = false;
+    const m = /^#\/devices\/(.+)$/.exec(location.hash);
+    if (m) {
+      const id = decodeURIComponent(m[1]);
+      state.route = `device:${id}`;
+      $('#overview').hidden = true;
+      $('#device').hidden = false;
+      window.scrollTo(0, 0);
+      loadDevicePage(id).catch(report);
+    } else {
+      state.route = 'overview';
+      $('#device').hidden = true;
+      $('#overview').hidden = false;
+      loadOverview().catch(report);
+    }
+  }
+
+  function start() {
+    $('#login').hidden = true;
+    startLive();
+    route();
+  }
+
+  function wire() {
+    $('#login-form').addEventListener('submit', login);
+    $('#signout').addEventListener('click', () => forgetKey(''));
+    $('#refresh').addEventListener('click', () => refresh(null).catch(report));
+    $('#filter-status').addEventListener('change', (e) => setFilters({ status: e.target.value }));
+    $('#filter-product').addEventListener('change', (e) => setFilters({ productId: e.target.value }));
+    $('#filter-below').addEventListener('change', (e) => setFilters({ belowTarget: e.target.value }));
+    $('#filter-clear').addEventListener('click', () => setFilters({ status: '', productId: '', belowTarget: '' }));
+    $('#export-csv').addEventListener('click', () => exportReport('csv').catch(report));
+    $('#export-json').addEventListener('click', () => exportReport('json').catch(report));
+    for (const card of document.querySelectorAll('.card[data-status]')) {
+      card.addEventListener('click', () => setFilters({ status: state.filters.status === card.dataset.status ? '' : card.dataset.status }));
+    }
+    $('.card[data-below]').addEventListener('click', () => setFilters({ belowTarget: state.filters.belowTarget === 'true' ? '' : 'true' }));
+    $('#next-page').addEventListener('click', () => {
+      if (!state.next) return;
+      state.cursors.push(state.next);
+      loadDevices().catch(report);
+    });
+    $('#prev-page').addEventListener('click', () => {
+      if (state.cursors.length <= 1) return;
+      state.cursors.pop();
+      loadDevices().catch(report);
+    });
+    window.addEventListener('hashchange', route);
+  }
+
+  wire();
+  if (state.key) start();
+  else showLogin();
+})();

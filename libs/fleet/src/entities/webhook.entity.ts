@@ -1,0 +1,14 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { WebhookEvent } from '../core/webhook.rules';
+
+/** A failure-notification subscription of one organization. The secret keys the HMAC of each delivery. */
+@Entity('webhooks')
+export class WebhookEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid', { name: 'organization_id' }) organizationId: string;
+  @Column('varchar') url: string;
+  /** Secret: written once, never returned by the API nor logged. */
+  @Column('varchar') secret: string;
+  @Column('jsonb') events: WebhookEvent[];
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
