@@ -28,6 +28,7 @@ export const FIRMWARE_ERROR = {
   unknownKey: 'mcuboot.unknown-key',
   unsupportedSignature: 'mcuboot.unsupported-signature',
   badSignature: 'mcuboot.bad-signature',
+  encrypted: 'mcuboot.encrypted',
   badBuildInput: 'mcuboot.bad-build-input',
   // detached manifests
   manifestMalformed: 'manifest.malformed',

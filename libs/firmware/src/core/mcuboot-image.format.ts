@@ -75,6 +75,10 @@ export const UNPROTECTED_ALLOWED_TLVS: ReadonlySet<number> = new Set([
   TLV.ENC_X25519_SHA512,
 ]);
 
+/** Header flags: imgtool hashes and signs the plaintext, then encrypts the body. */
+export const IMAGE_F_ENCRYPTED_AES128 = 0x04;
+export const IMAGE_F_ENCRYPTED_AES256 = 0x08;
+
 export interface McubootVersion {
   readonly major: number;
   readonly minor: number;

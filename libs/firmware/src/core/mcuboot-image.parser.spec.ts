@@ -31,6 +31,14 @@ describe('parseMcubootHeader', () => {
     prot.writeUInt16LE(3, 10);
     expect(outcomeOf(() => parseMcubootHeader(prot))).toBe('mcuboot.length-mismatch');
   });
+
+  it('refuses encrypted images (hash and signature cover the plaintext) as unsupported', () => {
+    for (const flag of [0x04, 0x08]) {
+      const encrypted = Buffer.from(ecdsa.subarray(0, 32));
+      encrypted.writeUInt32LE(flag, 16);
+      expect(() => parseMcubootHeader(encrypted)).toThrow(expect.objectContaining({ code: 'mcuboot.encrypted', kind: 'unsupported' }));
+    }
+  });
 });
 
 describe('parseTlvArea', () => {

@@ -2,6 +2,8 @@ import { createHash, Hash } from 'node:crypto';
 import { DomainError, isDomainError } from '@fleetguard/common';
 import { FIRMWARE_ERROR, firmwareError } from './firmware.errors';
 import {
+  IMAGE_F_ENCRYPTED_AES128,
+  IMAGE_F_ENCRYPTED_AES256,
   MCUBOOT_HEADER_SIZE,
   MCUBOOT_IMAGE_MAGIC,
   McubootHeader,
@@ -46,6 +48,14 @@ export function parseMcubootHeader(bytes: Buffer): McubootHeader {
     throw firmwareError(
       FIRMWARE_ERROR.lengthMismatch,
       `protected TLV size ${header.protectedTlvSize} cannot even hold the 4-byte TLV info`,
+    );
+  }
+  if (header.flags & (IMAGE_F_ENCRYPTED_AES128 | IMAGE_F_ENCRYPTED_AES256)) {
+    // The hash and signature cover the plaintext; the server does not hold the image key.
+    throw firmwareError(
+      FIRMWARE_ERROR.encrypted,
+      'encrypted MCUboot images cannot be verified here (their hash covers the plaintext): upload the signed, unencrypted image',
+      'unsupported',
     );
   }
   return header;
