@@ -100,3 +100,39 @@ describe('attestation over the embedded MQTT broker and the device HTTP API', ()
     await expect(d.connect()).rejects.toThrow();
   });
 });
+
+const haveSwtpm = ['/usr/bin/swtpm', '/usr/bin/tpm2_quote'].every((f) => require('node:fs').existsSync(f));
+(haveSwtpm ? describe : describe.skip)('attestation with a real software TPM (swtpm + tpm2-tools)', () => {
+  let s: TestService;
+  let fixture: Awaited<ReturnType<typeof productWithRelease>>;
+  let operator: Awaited<ReturnType<typeof createTenant>>;
+  const devices: SimulatedDevice[] = [];
+  beforeAll(async () => {
+    s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
+    operator = await createTenant(s.api, 'operator');
+    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+  });
+  afterAll(async () => {
+    await Promise.all(devices.map((d) => d.close()));
+    await s?.stop();
+  });
+
+  it.each([
+    ['good', 'affirming', null],
+    ['tampered-component', 'contraindicated', /kernel/],
+  ] as const)('a swtpm-backed %s device with its AK registered at enrollment gets %s', async (behaviour, status, reason) => {
+    const [token] = await fixture.tokens(1);
+    const d = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, behaviour, hardening: false, reconnectPeriodMs: 0, tpm: { mode: 'swtpm' } });
+    devices.push(d);
+    await d.enroll();
+    expect(d.akPublicKeyPem).toContain('BEGIN PUBLIC KEY');
+    await d.connect();
+    const ear = await d.waitForResult(60_000, { since: 0 });
+    expect(summarizeEar(ear).status).toBe(status);
+    const detail = await s.api.get(`/api/v1/devices/${d.deviceId}`, operator.key);
+    expect(detail.body.hasAttestationKey).toBe(true);
+    const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
+    expect(history.body.items[0].claims.tpm.present).toBe(true);
+    if (reason) expect(history.body.items[0].reasons.join(' ')).toMatch(reason);
+  });
+});
