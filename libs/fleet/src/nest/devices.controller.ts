@@ -5,6 +5,7 @@ import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
 import { DeviceEntity } from '../entities/device.entity';
 import { RevokeDeviceDto } from './dto/enrollment.dto';
 import { DevicesService } from './devices.service';
+import { FleetQueryService } from './fleet-query.service';
 
 export const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export function checkDeviceId(id: string): string {
@@ -34,12 +35,16 @@ export function toDeviceView(d: DeviceEntity) {
 @ApiBearerAuth()
 @Controller('api/v1/devices')
 export class DevicesController {
-  constructor(private readonly devices: DevicesService) {}
+  constructor(
+    private readonly devices: DevicesService,
+    private readonly fleet: FleetQueryService,
+  ) {}
 
   @Get(':id')
-  @Roles('operator', 'manufacturer', 'auditor')
+  @Roles('operator', 'manufacturer', 'auditor', 'admin')
   async get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
-    return toDeviceView(await this.devices.get(p, checkDeviceId(id)));
+    const device = await this.devices.get(p, checkDeviceId(id));
+    return { ...toDeviceView(device), integrity: this.fleet.integrityOf(device) };
   }
 
   @Post(':id/revoke')

@@ -1,0 +1,11 @@
+/** device-sim as a library: for the demo, the e2e tests (test/) and the load benchmarks (bench/). */
+export * from './simulated-device';
+export * from './fleet';
+export * from './device-profile.schema';
+export * from './device-key.generator';
+export * from './device-tpm';
+export * from './evidence.behaviour';
+export * from './hardening-report.presets';
+export * from './ear-result.decoder';
+export { DeviceApiClient, DeviceApiError, fetchCaChain } from './device-api.client';
+export type { ChallengeResponse, EnrollRequest, EnrollResponse } from './device-api.client';
