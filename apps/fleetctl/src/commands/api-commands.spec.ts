@@ -252,6 +252,31 @@ describe('fleetctl API commands (canned server)', () => {
       expect(last()).toMatchObject({ method: 'POST', path: '/api/v1/devices/d1/revoke', json: { reason: 'keyCompromise' } });
     });
 
+    it("device show renders the service's score view: FR objects in gaps, long lists counted", async () => {
+      const gap = (target: number, items: object[]) => ({ target, achieved: 0, items });
+      const score = {
+        deviceId: 'd1',
+        evidenced: { FR1: 0, FR2: 0, FR3: 0, FR4: 0, FR5: 0, FR6: 0, FR7: 0 },
+        target: { FR1: 2, FR2: 1, FR3: 0, FR4: 0, FR5: 0, FR6: 0, FR7: 0 },
+        gaps: { FR1: gap(2, [{ id: 'CR 1.1', sl: 1, status: 'declared', reason: 'declared; not shown' }, { id: 'CR 1.2', sl: 2, status: 'missing', reason: 'r' }]), FR2: gap(1, []), FR3: gap(0, []) },
+        gapsDeclared: { FR1: gap(2, [{ id: 'CR 1.2', sl: 2, status: 'missing', reason: 'r' }]), FR2: gap(1, []) },
+        items: Array.from({ length: 83 }, (_, i) => ({ id: `CR ${i}`, status: 'missing', reason: 'long text' })),
+        history: [{ at: '2025-01-01T00:00:00.000Z', cause: 'enrolled' }],
+      };
+      api.routes.set('GET /api/v1/devices/d1', { json: { id: 'd1', status: 'active' } });
+      api.routes.set('GET /api/v1/devices/d1/score', { json: score });
+
+      const shown = await run(['device', 'show', 'd1']);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/│ target\s+│ 2\s+│ 1\s+│ 0/);
+      expect(shown.stdout).not.toMatch(/│ gaps/);
+      expect(shown.stdout).toContain('gaps:\n  FR1 (target 2, achieved 0): CR 1.1 (declared), CR 1.2 (missing)\n');
+      expect(shown.stdout).toContain('gaps (declared vector):\n  FR1 (target 2, achieved 0): CR 1.2 (missing)\n');
+      expect(shown.stdout).toMatch(/│ items\s+│ 83 requirement\(s\) \(--json for all\)/);
+      expect(shown.stdout).toMatch(/│ history\s+│ 1 entry\(ies\) \(--json for all\)/);
+      expect(shown.stdout).not.toContain('long text');
+    });
+
     it('fleet summary and export (streamed to the file)', async () => {
       api.routes.set('GET /api/v1/fleet/summary', { json: { devices: 3, byStatus: { affirming: 2, stale: 1 } } });
       const csv = 'id,status\n' + Array.from({ length: 5000 }, (_, i) => `d${i},affirming`).join('\n') + '\n';

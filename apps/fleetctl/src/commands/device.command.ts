@@ -134,14 +134,19 @@ function asPage(value: unknown): DevicePage {
 }
 
 /**
- * The score as a table of FR1..FR7 when it has level vectors (evidenced, declared, target...),
- * then the gaps per FR; anything else as a record.
+ * The score (GET /devices/:id/score) for people: its level vectors (evidenced, declared, target)
+ * as a table of FR1..FR7; the gaps per FR (`gaps`, and `gapsDeclared` for the declared vector),
+ * one line per FR with its unmet requirements; the long lists (`items`, `history`) as counts
+ * (`--json` has them whole); anything else as a record.
  */
 export function renderScore(score: Record<string, unknown> | null | undefined): string {
   if (!score || typeof score !== 'object') return formatCell(score);
-  const isVector = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v) && FRS.some((fr) => fr in (v as object));
-  const vectors = Object.entries(score).filter(([, v]) => isVector(v)) as [string, Record<string, unknown>][];
-  const rest = Object.fromEntries(Object.entries(score).filter(([k, v]) => !isVector(v) && k !== 'gaps'));
+  const vectors = Object.entries(score).filter(([k, v]) => !GAP_KEYS.includes(k) && isLevelVector(v)) as [string, Record<string, unknown>][];
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(score)) {
+    if (GAP_KEYS.includes(k) || isLevelVector(v)) continue;
+    rest[k] = k in COUNTED && Array.isArray(v) ? `${v.length} ${COUNTED[k]} (--json for all)` : v;
+  }
   const parts: string[] = [];
   if (vectors.length) {
     parts.push(
@@ -151,15 +156,52 @@ export function renderScore(score: Record<string, unknown> | null | undefined): 
       ),
     );
   }
-  const gaps = score.gaps;
-  if (gaps && typeof gaps === 'object') {
-    const lines = Array.isArray(gaps)
-      ? gaps.map((g) => formatCell(g))
-      : Object.entries(gaps as Record<string, unknown>)
-          .filter(([, ids]) => !Array.isArray(ids) || ids.length > 0)
-          .map(([fr, ids]) => `${fr}: ${formatCell(ids)}`);
-    parts.push(lines.length ? `gaps:\n  ${lines.join('\n  ')}` : 'gaps: none');
+  for (const key of GAP_KEYS) {
+    if (score[key] !== undefined && score[key] !== null) parts.push(renderGaps(key === 'gaps' ? 'gaps' : 'gaps (declared vector)', score[key]));
   }
   if (Object.keys(rest).length) parts.push(renderRecord(rest));
   return parts.join('\n');
+}
+
+const GAP_KEYS = ['gaps', 'gapsDeclared'];
+/** Score fields summarised by their length in the table view. */
+const COUNTED: Readonly<Record<string, string>> = { items: 'requirement(s)', history: 'entry(ies)' };
+
+/** {FR1: 2, ..., FR7: 0}: an SL vector (not the gaps, whose values per FR are lists or objects). */
+function isLevelVector(v: unknown): v is Record<string, number> {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && FRS.some((fr) => typeof (v as Record<string, unknown>)[fr] === 'number');
+}
+
+/**
+ * Gaps per FR as the service gives them, `{FR1: {target, achieved, items: [{id, status, ...}]}}`,
+ * or plain lists of requirement ids `{FR1: ["CR 1.2"]}`; FRs without a gap are left out.
+ */
+function renderGaps(label: string, gaps: unknown): string {
+  let lines: string[];
+  if (Array.isArray(gaps)) lines = gaps.map((g) => formatCell(g));
+  else if (typeof gaps === 'object' && gaps) {
+    lines = [];
+    for (const [fr, gap] of Object.entries(gaps as Record<string, unknown>)) {
+      if (Array.isArray(gap)) {
+        if (gap.length) lines.push(`${fr}: ${formatCell(gap)}`);
+        continue;
+      }
+      const g = gap as { target?: unknown; achieved?: unknown; items?: unknown } | null;
+      if (g && typeof g === 'object' && Array.isArray(g.items)) {
+        if (!g.items.length) continue;
+        const ids = g.items.map((it: unknown) => {
+          const item = it as { id?: unknown; status?: unknown } | null;
+          if (!item || typeof item !== 'object' || typeof item.id !== 'string') return formatCell(it);
+          return typeof item.status === 'string' ? `${item.id} (${item.status})` : item.id;
+        });
+        const levels = typeof g.target === 'number' ? ` (target ${g.target}${typeof g.achieved === 'number' ? `, achieved ${g.achieved}` : ''})` : '';
+        lines.push(`${fr}${levels}: ${ids.join(', ')}`);
+        continue;
+      }
+      lines.push(`${fr}: ${formatCell(gap)}`);
+    }
+  } else {
+    lines = [formatCell(gaps)];
+  }
+  return lines.length ? `${label}:\n  ${lines.join('\n  ')}` : `${label}: none`;
 }
