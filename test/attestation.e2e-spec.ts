@@ -1,5 +1,6 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { createHmac, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import * as http from 'node:http';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
@@ -67,6 +68,40 @@ describe('attestation over the embedded MQTT broker and the device HTTP API', ()
     expect(summary.status).toBe(status);
     const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
     expect(history.body.items[0].reasons.join(' ')).toMatch(reason);
+  });
+
+  it('a failure is delivered to a webhook with an HMAC-SHA256 signature over the body', async () => {
+    const received: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(received.length === 1 ? 503 : 204).end(); // the first attempt fails: the delivery is retried
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+      const secret = 'webhook-secret-0123456789';
+      const hook = await s.api.post('/api/v1/webhooks', { url, secret, events: ['attestation.failed'] }, operator.key);
+      expect(hook.status).toBe(201);
+      expect(hook.body.secret).toBeUndefined();
+      const d = await device('tampered-component');
+      await d.connect();
+      await d.waitForResult(30_000, { since: 0 });
+      const deadline = Date.now() + 15_000;
+      while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(received.length).toBeGreaterThanOrEqual(2);
+      const last = received[received.length - 1];
+      const event = JSON.parse(last.body);
+      expect(event).toMatchObject({ type: 'attestation.failed', deviceId: d.deviceId, data: { status: 'contraindicated' } });
+      const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(last.headers['x-fleetguard-signature']));
+      expect(m).not.toBeNull();
+      expect(createHmac('sha256', secret).update(`${m![1]}.${last.body}`).digest('hex')).toBe(m![2]);
+    } finally {
+      server.close();
+    }
   });
 
   it('the device HTTP API gives the same result, and a replayed nonce is refused', async () => {
