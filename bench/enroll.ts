@@ -1,0 +1,189 @@
+/**
+ * Enrollment end to end: device certificates issued per second through `POST /enroll` on the
+ * device HTTPS listener, the service in this process on a fresh PostgreSQL database.
+ *
+ *   npm run bench:enroll [-- --clients 32 --count 2000 --warmup 200 --openssl-seconds 3]
+ *
+ * Before the clock: `openssl speed -seconds 3 ecdsap256` (the baseline: ECDSA P-256 signatures
+ * per second of one core), one fresh P-256 key + CSR per enrollment (Node's WebCrypto and
+ * @peculiar/x509), the service, a product and its enrollment tokens (minted through the API).
+ * The clients run in a worker thread (its own event loop, as remote devices would have), each of
+ * the `clients` lanes sending one request at a time on a keep-alive HTTPS agent trusting
+ * `GET /pki/ca`; `warmup` enrollments open the connections and warm the JIT. Timed: `count`
+ * enrollments. Every response must be 201; a sample of certificates is checked (CN = deviceId,
+ * the requested key); devices and certificates are counted in PostgreSQL afterwards.
+ *
+ * Prints one JSON line and a one-line summary: certs/s, latency p50/p99, the ratio
+ * certs/s ÷ openssl signs/s, where the CPU went. Goal: >= 1,000 certs/s.
+ */
+import 'reflect-metadata';
+import { X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import * as x509 from '@peculiar/x509';
+import { createProduct, createTenant, mintTokens, queryBenchDb, startBenchService } from './support/bench-service';
+import { fetchCaPem, makeDeviceRequest, postEnroll } from './support/enrollment-client';
+import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
+import { cpuMeter, emit, fail, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler } from './support/measure';
+
+const GOAL_CERTS_PER_SECOND = 1000;
+const CHECKED_SAMPLE = 25;
+
+interface WorkerInput {
+  deviceUrl: string;
+  caPem: string;
+  csrs: string[];
+  tokens: string[];
+  clients: number;
+  warmup: number;
+  count: number;
+}
+
+interface WorkerDone {
+  t: 'done';
+  elapsedMs: number;
+  latencies: Float64Array;
+  statuses: Record<string, number>;
+  errors: string[];
+  checked: number;
+}
+
+async function main(): Promise<void> {
+  const clients = numberArg('clients', 32, { integer: true, min: 1 });
+  const count = numberArg('count', 2000, { integer: true, min: 1 });
+  const warmup = numberArg('warmup', Math.max(clients * 4, 200), { integer: true, min: 0 });
+  const opensslSeconds = numberArg('openssl-seconds', 3, { integer: true, min: 1 });
+  const machine = machineInfo();
+
+  const openssl = opensslEcdsaP256Speed(opensslSeconds);
+
+  const g0 = performance.now();
+  const csrs: string[] = [];
+  for (let i = 0; i < count + warmup; i++) csrs.push((await makeDeviceRequest()).csrPem);
+  const csrSeconds = (performance.now() - g0) / 1000;
+
+  const service = await startBenchService();
+  let worker: WorkerChannel | undefined;
+  try {
+    const manufacturer = await createTenant(service, 'manufacturer');
+    const product = await createProduct(service, manufacturer.key);
+    const tokens = await mintTokens(service, manufacturer.key, product.id, count + warmup);
+    const caPem = await fetchCaPem(service.urls.operator);
+
+    const input: WorkerInput = { deviceUrl: service.urls.device, caPem, csrs, tokens, clients, warmup, count };
+    worker = startWorker(__filename, input);
+    await worker.next('ready');
+    const before = (await queryBenchDb<{ n: number }>(service.databaseUrl, 'SELECT count(*)::int AS n FROM certificates'))[0].n;
+
+    const cpu = cpuMeter();
+    const rss = rssSampler();
+    worker.send('go');
+    const done = await worker.next<WorkerDone>('done');
+    const cpuReport = cpu();
+    const memory = rss.stop();
+
+    const stored = (
+      await queryBenchDb<{ devices: number; certificates: number }>(
+        service.databaseUrl,
+        'SELECT (SELECT count(*) FROM devices)::int AS devices, (SELECT count(*) FROM certificates)::int AS certificates',
+      )
+    )[0];
+
+    const ok = done.statuses['201'] ?? 0;
+    const certsPerSecond = ok / (done.elapsedMs / 1000);
+    const lat = latencySummary(done.latencies);
+    const result = {
+      bench: 'enroll',
+      clients,
+      count,
+      warmup,
+      keyType: 'P-256',
+      issued: ok,
+      statuses: done.statuses,
+      firstErrors: done.errors,
+      certificatesChecked: done.checked,
+      seconds: round(done.elapsedMs / 1000, 2),
+      certsPerSecond: round(certsPerSecond, 0),
+      latencyMs: lat,
+      baseline: { command: openssl.command, opensslSignPerSecond: openssl.signPerSecond, opensslVerifyPerSecond: openssl.verifyPerSecond, note: 'one core, user CPU time' },
+      ratioToOpensslSign: round(certsPerSecond / openssl.signPerSecond, 4),
+      goal: { certsPerSecond: GOAL_CERTS_PER_SECOND, met: certsPerSecond >= GOAL_CERTS_PER_SECOND },
+      persisted: { database: 'postgresql', devices: stored.devices, certificates: stored.certificates, certificatesAddedTimed: stored.certificates - before },
+      cpu: cpuReport,
+      rssMiB: memory,
+      setup: { csrSeconds: round(csrSeconds, 2), clientsIn: 'worker thread of this process' },
+      machine,
+    };
+    emit(
+      result,
+      `enroll: ${result.certsPerSecond} certs/s (${clients} HTTPS clients, ${ok}/${count} issued and stored in PostgreSQL), ` +
+        `latency p50 ${lat.p50} ms p99 ${lat.p99} ms; openssl ecdsap256 ${openssl.signPerSecond} signs/s -> ratio ${result.ratioToOpensslSign}; ` +
+        `goal >= ${GOAL_CERTS_PER_SECOND} certs/s ${result.goal.met ? 'MET' : 'NOT met'}; CPU: process ${cpuReport.thisProcessCores}, postgres ${cpuReport.postgresCores}, ` +
+        `other ${cpuReport.otherCores} of ${cpuReport.cpus} cores, service loop ${Math.round(cpuReport.mainLoopUtilization * 100)}% busy`,
+    );
+    if (ok !== count) process.exitCode = 1;
+  } finally {
+    await worker?.close();
+    await service.stop();
+  }
+}
+
+/* -------------------------------------------------------------------- client side (worker thread) */
+
+async function workerMain(): Promise<void> {
+  const { deviceUrl, caPem, csrs, tokens, clients, warmup, count } = workerData as WorkerInput;
+  const url = new URL(deviceUrl);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: clients, ca: caPem });
+  const statuses: Record<string, number> = {};
+  const errors: string[] = [];
+  const latencies = new Float64Array(count);
+  const issued: Array<{ index: number; deviceId: string; certificate: string }> = [];
+
+  const run = async (from: number, to: number, timed: boolean) => {
+    let next = from;
+    await Promise.all(
+      Array.from({ length: Math.min(clients, to - from) }, async () => {
+        while (next < to) {
+          const i = next++;
+          const t0 = performance.now();
+          const r = await postEnroll(url, agent, tokens[i], csrs[i]);
+          if (!timed) {
+            if (r.status !== 201) throw new Error(`warm-up enrollment failed: HTTP ${r.status}: ${r.error}`);
+            continue;
+          }
+          latencies[i - from] = performance.now() - t0;
+          statuses[String(r.status)] = (statuses[String(r.status)] ?? 0) + 1;
+          if (r.status !== 201 || !r.certificate?.includes('BEGIN CERTIFICATE')) {
+            if (errors.length < 5) errors.push(`HTTP ${r.status}: ${r.error ?? 'no certificate'}`);
+          } else if (issued.length < CHECKED_SAMPLE || i % Math.max(1, Math.floor(count / CHECKED_SAMPLE)) === 0) {
+            issued.push({ index: i, deviceId: r.deviceId!, certificate: r.certificate });
+          }
+        }
+      }),
+    );
+  };
+
+  await run(0, warmup, false);
+  parentPort!.postMessage({ t: 'ready' });
+  await new Promise((r) => parentPort!.once('message', r));
+  const t0 = performance.now();
+  await run(warmup, warmup + count, true);
+  const elapsedMs = performance.now() - t0;
+
+  // After the clock: the certificates are for the requested key and name the device.
+  let checked = 0;
+  for (const c of issued.slice(0, CHECKED_SAMPLE * 2)) {
+    const cert = new X509Certificate(c.certificate);
+    const requested = Buffer.from(new x509.Pkcs10CertificateRequest(csrs[c.index]).publicKey.rawData);
+    if (!cert.publicKey.export({ type: 'spki', format: 'der' }).equals(requested)) throw new Error(`certificate for ${c.deviceId} is not for the requested key`);
+    if (!cert.subject.split('\n').includes(`CN=${c.deviceId}`)) throw new Error(`certificate for ${c.deviceId} has subject ${cert.subject}`);
+    checked++;
+  }
+  agent.destroy();
+  const done: WorkerDone = { t: 'done', elapsedMs, latencies, statuses, errors, checked };
+  parentPort!.postMessage(done, [latencies.buffer]);
+}
+
+if (isMainThread) main().catch(fail);
+else workerMain().catch(workerFailed);

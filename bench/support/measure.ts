@@ -1,0 +1,262 @@
+/**
+ * Small measuring tools shared by the end-to-end benches: argv options, percentiles, where the CPU
+ * went during a phase (this process, PostgreSQL, everything else on the machine), RSS sampling,
+ * and the output convention (one JSON line, then a one-line summary).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { performance, EventLoopUtilization } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+
+/* ------------------------------------------------------------------ options */
+
+export function numberArg(name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const value = Number(process.argv[i + 1]);
+  const min = opts.min ?? Number.MIN_VALUE;
+  if (!Number.isFinite(value) || value < min || (opts.integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} needs ${opts.integer ? 'an integer' : 'a number'} >= ${min === Number.MIN_VALUE ? '> 0' : min}`);
+  }
+  return value;
+}
+
+export function flagArg(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+/** Nearest-rank percentile of ascending `sorted`; `undefined` for an empty list. */
+export function percentile(sorted: ArrayLike<number>, p: number): number | undefined {
+  if (!sorted.length) return undefined;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export function round(value: number | undefined, digits = 1): number | null {
+  if (value === undefined || !Number.isFinite(value)) return null;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** p50/p90/p99/max in ms (3 significant decimals) of a list of ms values. */
+export function latencySummary(values: ArrayLike<number>): { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null } {
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 50), 2),
+    p90: round(percentile(sorted, 90), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(percentile(sorted, 100), 2),
+  };
+}
+
+/** Absolute high-resolution time in ms, comparable across worker threads of this process. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/* ------------------------------------------------------------------ CPU accounting */
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3] + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU ticks spent by PostgreSQL (server and backends, every `postgres` process on the machine)
+ * while the meter runs. /proc is scanned every 250 ms by a small worker thread of its own (so the
+ * scan costs the service's event loop nothing), which adds up per-pid increases: backends that
+ * exit meanwhile are counted up to their last scan.
+ */
+const POSTGRES_SAMPLER = `
+const fs = require('node:fs');
+const { workerData } = require('node:worker_threads');
+const total = new Float64Array(workerData);
+const known = new Map();
+let last = new Map();
+function scan() {
+  let pids;
+  try { pids = fs.readdirSync('/proc'); } catch { return null; }
+  const now = new Map();
+  for (const pid of pids) {
+    if (known.get(pid) === false || !/^[0-9]+$/.test(pid)) continue;
+    let stat;
+    try { stat = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); } catch { continue; }
+    const close = stat.lastIndexOf(')');
+    if (!known.has(pid)) known.set(pid, stat.slice(stat.indexOf('(') + 1, close) === 'postgres');
+    if (!known.get(pid)) continue;
+    const f = stat.slice(close + 2).split(' ');
+    now.set(pid, Number(f[11]) + Number(f[12]));
+  }
+  return now;
+}
+last = scan() ?? new Map();
+setInterval(() => {
+  const now = scan();
+  if (!now) return;
+  let add = 0;
+  for (const [pid, ticks] of now) add += Math.max(0, ticks - (last.get(pid) ?? 0));
+  last = now;
+  total[0] += add;
+}, 250);
+`;
+
+function postgresMeter(): () => number | null {
+  if (!fs.existsSync('/proc/self/stat')) return () => null;
+  const shared = new SharedArrayBuffer(8);
+  const total = new Float64Array(shared);
+  const worker = new Worker(POSTGRES_SAMPLER, { eval: true, workerData: shared });
+  worker.unref();
+  return () => {
+    void worker.terminate();
+    return total[0];
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; null if it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids of the processes whose command name (comm) is `name`. */
+export function pidsNamed(name: string): number[] {
+  const out: number[] = [];
+  try {
+    for (const pid of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+        if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) out.push(Number(pid));
+      } catch {
+        /* gone */
+      }
+    }
+  } catch {
+    /* not Linux */
+  }
+  return out;
+}
+
+export interface CpuReport {
+  /** Logical CPUs of the machine. */
+  cpus: number;
+  /** Cores' worth of CPU used, averaged over the phase. */
+  machineCores: number | null;
+  thisProcessCores: number;
+  postgresCores: number | null;
+  /** Everything else on the machine (other jobs, Mosquitto, openssl, ...). */
+  otherCores: number | null;
+  /** Event-loop utilization of the main thread (where the service runs): 1 = never idle. */
+  mainLoopUtilization: number;
+}
+
+/** Starts measuring where the CPU goes; call the result to get the report for the elapsed interval. */
+export function cpuMeter(): () => CpuReport {
+  const t0 = performance.now();
+  const m0 = machineTicks();
+  const pgTicks = postgresMeter();
+  const c0 = process.cpuUsage();
+  const e0: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const m1 = machineTicks();
+    const pgSpent = pgTicks();
+    const c = process.cpuUsage(c0);
+    const elu = performance.eventLoopUtilization(e0);
+    const n = availableParallelism();
+    const machine = m0 && m1 && m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * n : null;
+    const own = (c.user + c.system) / 1e6 / seconds;
+    const pg = pgSpent === null ? null : pgSpent / CLK_TCK / seconds;
+    return {
+      cpus: n,
+      machineCores: round(machine ?? undefined, 2),
+      thisProcessCores: round(own, 2)!,
+      postgresCores: round(pg ?? undefined, 2),
+      otherCores: machine !== null && pg !== null ? round(Math.max(0, machine - own - pg), 2) : null,
+      mainLoopUtilization: round(elu.utilization, 3)!,
+    };
+  };
+}
+
+/* ------------------------------------------------------------------ memory */
+
+const MiB = 1024 * 1024;
+
+/** Samples process RSS every `everyMs` until stopped; returns baseline, peak and last in MiB. */
+export function rssSampler(everyMs = 50): { stop(): { baselineMiB: number; peakMiB: number; lastMiB: number; growthMiB: number }; sample(): void } {
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  };
+  const timer = setInterval(sample, everyMs);
+  timer.unref();
+  return {
+    sample,
+    stop() {
+      clearInterval(timer);
+      const last = process.memoryUsage.rss();
+      peak = Math.max(peak, last);
+      return { baselineMiB: round(baseline / MiB)!, peakMiB: round(peak / MiB)!, lastMiB: round(last / MiB)!, growthMiB: round((peak - baseline) / MiB)! };
+    },
+  };
+}
+
+/* ------------------------------------------------------------------ environment and output */
+
+export function machineInfo(): { node: string; cpus: number; cpuModel: string; loadAvg1m: number } {
+  const c = cpus();
+  let load = 0;
+  try {
+    load = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    /* not Linux */
+  }
+  return { node: process.version, cpus: availableParallelism(), cpuModel: c[0]?.model ?? 'unknown', loadAvg1m: load };
+}
+
+export const OPENSSL = process.env.OPENSSL ?? 'openssl';
+
+/** `openssl speed -seconds N ecdsap256`: sign/s and verify/s of one core (OpenSSL counts user CPU time). */
+export function opensslEcdsaP256Speed(seconds = 3): { signPerSecond: number; verifyPerSecond: number; command: string } {
+  const args = ['speed', '-seconds', String(seconds), 'ecdsap256'];
+  const run = spawnSync(OPENSSL, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`openssl speed failed: ${run.stderr}`);
+  // " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  51834.5  16882.3"
+  const m = /256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)/.exec(run.stdout);
+  if (!m) throw new Error(`cannot read openssl speed output:\n${run.stdout}`);
+  return { signPerSecond: Math.round(Number(m[1])), verifyPerSecond: Math.round(Number(m[2])), command: `${OPENSSL} ${args.join(' ')}` };
+}
+
+/** The bench output convention: one JSON line, then a one-line human summary. */
+export function emit(result: Record<string, unknown>, summary: string): void {
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(summary.replace(/\s*\n\s*/g, ' ') + '\n');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function fail(e: unknown): void {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+}
