@@ -3,26 +3,50 @@ import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { EventBusService } from '@fleetguard/events';
+import { sampleBootEvents } from '@fleetguard/attestation';
+import { SimulatedDevice } from '../apps/device-sim/src';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
+import { productWithRelease } from './support/fleet-fixture';
 
 /** Debian's chromium, driven by playwright-core (ENVIRONMENT.md); never a downloaded browser. */
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.resolve(__dirname, '../test-artifacts');
 const STATUSES = ['affirming', 'warning', 'contraindicated', 'stale', 'revoked', 'none'];
+const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'];
+
+type Behaviour = ConstructorParameters<typeof SimulatedDevice>[0]['behaviour'];
+type Fixture = Awaited<ReturnType<typeof productWithRelease>>;
 
 const suite = HAVE_CHROMIUM ? describe : describe.skip;
 if (!HAVE_CHROMIUM) {
   console.warn(`dashboard e2e skipped: ${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
 }
 
+/** Polls until check() gives a value (not undefined), or fails with what it saw last. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is absent)`}`, () => {
   let s: TestService;
   let ds: DataSource;
   let browser: Browser;
+  /** The operator of a demo-like fleet of simulated devices: two products, enrolled and attested through the real service. */
   let operator: { orgId: string; key: string };
-  let products: { id: string; name: string }[];
+  /** The operator of 60 devices seeded by SQL, for the volume of the table's pages. */
+  let bulk: { orgId: string; key: string };
+  let plc: Fixture;
+  let gateway: Fixture;
+  let bulkProducts: { id: string; name: string }[];
+  const devices: SimulatedDevice[] = [];
+  const fleet = { good: [] as string[], tampered: [] as string[], weak: [] as string[] };
   const pageErrors: string[] = [];
   let seq = 0;
 
@@ -46,27 +70,73 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     return id;
   }
 
+  /** A simulated device of the fixture's product: enrolled, connected over MQTT, its first result in, its hardening report scored. */
+  async function simulated(fixture: Fixture, behaviour: Behaviour): Promise<SimulatedDevice> {
+    const [token] = await fixture.tokens(1);
+    const d = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, behaviour, reconnectPeriodMs: 0 });
+    devices.push(d);
+    await d.enroll();
+    await d.connect();
+    await d.waitForResult(30_000, { since: 0 });
+    await eventually(`the result and the score of ${d.deviceId}`, async () => {
+      const [history, score] = await Promise.all([s.api.get(`/api/v1/devices/${d.deviceId}/attestations?limit=1`, operator.key), s.api.get(`/api/v1/devices/${d.deviceId}/score`, operator.key)]);
+      return history.body.items?.length && score.status === 200 && score.body.reportedAt ? true : undefined;
+    });
+    return d;
+  }
+
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    s = await startTestService();
+    s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     ds = s.app.get(DataSource);
-    const maker = await createTenant(s.api, 'manufacturer');
     operator = await createTenant(s.api, 'operator');
+    bulk = await createTenant(s.api, 'operator');
+    [plc, gateway] = [await productWithRelease(s.api, { operatorOrgId: operator.orgId }), await productWithRelease(s.api, { operatorOrgId: operator.orgId })];
+    const plan: Array<[Fixture, Behaviour, keyof typeof fleet]> = [
+      [plc, 'good', 'good'],
+      [plc, 'good', 'good'],
+      [plc, 'good', 'good'],
+      [plc, 'tampered-component', 'tampered'],
+      [plc, 'weak-config', 'weak'],
+      [gateway, 'good', 'good'],
+      [gateway, 'good', 'good'],
+      [gateway, 'weak-config', 'weak'],
+    ];
+    const made = await Promise.all(plan.map(([fixture, behaviour]) => simulated(fixture, behaviour)));
+    made.forEach((d, i) => fleet[plan[i][2]].push(d.deviceId));
+
+    const maker = await createTenant(s.api, 'manufacturer');
     const other = await createTenant(s.api, 'operator');
-    products = [await createProduct(s.api, maker.key, { name: 'Line PLC' }), await createProduct(s.api, maker.key, { name: 'Edge Gateway' })];
-    for (let i = 0; i < 60; i++) await insertDevice(products[i < 40 ? 0 : 1].id, maker.orgId, operator.orgId, i);
-    for (let i = 0; i < 10; i++) await insertDevice(products[0].id, maker.orgId, other.orgId, i); // another tenant's: never shown
+    bulkProducts = [await createProduct(s.api, maker.key, { name: 'Line PLC' }), await createProduct(s.api, maker.key, { name: 'Edge Gateway' })];
+    for (let i = 0; i < 60; i++) await insertDevice(bulkProducts[i < 40 ? 0 : 1].id, maker.orgId, bulk.orgId, i);
+    for (let i = 0; i < 10; i++) await insertDevice(bulkProducts[0].id, maker.orgId, other.orgId, i); // another tenant's: never shown
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
+    await Promise.all(devices.map((d) => d.close()));
     await s?.stop();
   });
 
   async function newPage(opts: { key?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
     if (opts.key) await context.addInitScript((key) => localStorage.setItem('fleetguard.apiKey', key), opts.key);
+    // Records what the page's EventSource receives from the service (it still connects to the real stream).
+    await context.addInitScript(() => {
+      const w = window as unknown as { EventSource: typeof EventSource; fleetEvents: Array<{ type: string; deviceId?: string }>; fleetEventUrls: string[] };
+      const Native = w.EventSource;
+      w.fleetEvents = [];
+      w.fleetEventUrls = [];
+      w.EventSource = class extends Native {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init);
+          w.fleetEventUrls.push(String(url));
+          const types = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target'];
+          for (const t of types) this.addEventListener(t, (e) => w.fleetEvents.push({ type: t, deviceId: JSON.parse((e as MessageEvent).data).deviceId }));
+        }
+      };
+    });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     return { context, page };
@@ -74,9 +144,29 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
 
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
   const rows = (page: Page) => page.locator('#devices-table tbody tr[data-device-id]');
+  const count = async (page: Page, name: string) => Number(await page.textContent(`.cards [data-count="${name}"]`));
   async function waitForTable(page: Page) {
     await page.waitForSelector('#devices-table[data-loading="false"]');
   }
+  async function shownRows(page: Page) {
+    return rows(page).evaluateAll((trs) =>
+      trs.map((tr) => ({ id: (tr as HTMLElement).dataset.deviceId!, integrity: (tr as HTMLElement).dataset.integrity!, product: tr.children[1].textContent!, below: tr.children[6].textContent! })),
+    );
+  }
+  /** Applies nothing itself: waits for the table to show what GET /api/v1/devices gives for the query, and checks each row. */
+  async function expectTable(page: Page, key: string, query: string, check: (tr: { id: string; integrity: string; product: string; below: string }) => boolean) {
+    const api = (await s.api.get(`/api/v1/devices?limit=25&${query}`, key)).body;
+    const ids: string[] = api.items.map((d: { id: string }) => d.id);
+    await page.waitForFunction(
+      (want) => document.querySelector('#devices-table')!.getAttribute('data-loading') === 'false' && Array.from(document.querySelectorAll('#devices-table tbody tr[data-device-id]')).map((tr) => (tr as HTMLElement).dataset.deviceId).join() === want,
+      ids.join(),
+    );
+    const shown = await shownRows(page);
+    expect(shown.map((r) => r.id)).toEqual(ids);
+    for (const r of shown) expect(check(r)).toBe(true);
+    return shown;
+  }
+  const sorted = (ids: string[]) => [...ids].sort();
 
   it('is served at / without a key, with Chart.js from node_modules', async () => {
     const html = await fetch(`${s.urls.operator}/`);
@@ -93,7 +183,7 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     expect((await fetch(`${s.urls.operator}/dashboard/..%2F..%2Fmain.ts`)).status).toBe(404);
   });
 
-  it('asks for a key, refuses a wrong one, then shows the counts of /api/v1/fleet/summary', async () => {
+  it('asks for a key, refuses a wrong one, then shows the simulated fleet\'s counts as /api/v1/fleet/summary gives them', async () => {
     const { context, page } = await newPage();
     await page.goto(`${s.urls.operator}/`);
     await page.waitForSelector('#login-form');
@@ -108,30 +198,70 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     expect(await page.evaluate(() => localStorage.getItem('fleetguard.apiKey'))).toBe(operator.key);
 
     const summary = (await s.api.get('/api/v1/fleet/summary', operator.key)).body;
-    expect(summary.total).toBe(60);
-    for (const st of STATUSES) expect(Number(await page.textContent(`.cards [data-count="${st}"]`))).toBe(summary.byStatus[st]);
-    expect(Number(await page.textContent('.cards [data-count="total"]'))).toBe(summary.total);
-    expect(Number(await page.textContent('.cards [data-count="belowTarget"]'))).toBe(summary.belowTarget);
-    expect(Number(await page.textContent('.cards [data-count="products"]'))).toBe(2);
+    // what the simulated devices made of the fleet: the tampered one failed, the others (weak config too) are affirmed
+    expect(summary.total).toBe(8);
+    expect(summary.byStatus).toMatchObject({ affirming: 7, contraindicated: 1, warning: 0, stale: 0, revoked: 0, none: 0 });
+    expect(summary.products).toBe(2);
+    for (const st of STATUSES) expect(await count(page, st)).toBe(summary.byStatus[st]);
+    expect(await count(page, 'total')).toBe(summary.total);
+    expect(await count(page, 'belowTarget')).toBe(summary.belowTarget);
+    expect(await count(page, 'products')).toBe(2);
     // SL-C distribution: the chart is drawn, and the table beside it holds the summary's numbers
     expect(await page.evaluate(() => typeof (window as unknown as { Chart?: unknown }).Chart)).toBe('function');
     expect((await page.locator('#sl-chart').boundingBox())!.height).toBeGreaterThan(100);
-    for (const fr of ['FR1', 'FR3', 'FR7']) {
+    for (const fr of FRS) {
+      let devicesAtSomeLevel = 0;
       for (const level of ['0', '1', '2', '3', '4']) {
-        expect(Number(await page.textContent(`#sl-table tr[data-level="${level}"] td[data-fr="${fr}"]`))).toBe(summary.slDistribution[fr][level]);
+        const n = Number(await page.textContent(`#sl-table tr[data-level="${level}"] td[data-fr="${fr}"]`));
+        expect(n).toBe(summary.slDistribution[fr]?.[level] ?? 0);
+        devicesAtSomeLevel += n;
       }
+      expect(devicesAtSomeLevel).toBe(8); // every simulated device reported its hardening and was scored
     }
-    expect(await page.locator('#firmware-table tbody tr').count()).toBe(summary.firmwareVersions.length);
-    // stale and failing devices
+    // one release per product, on every device of it that was affirmed (a contraindicated result records no firmware)
+    const firmware = await page.locator('#firmware-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+    expect(firmware).toHaveLength(summary.firmwareVersions.length);
+    expect(sorted(firmware.map((r) => `${r[0]} ${r[1]} ${r[2]}`))).toEqual(sorted([`${plc.product.name} ${plc.profile.fw.version} 4`, `${gateway.product.name} ${gateway.profile.fw.version} 3`]));
+    // the failing devices: the tampered one only
     const failing = page.locator('#failing-table tbody tr[data-device-id]');
-    expect(await failing.count()).toBe(10);
-    for (const text of await failing.locator('.badge').allTextContents()) expect(['stale', 'warning', 'contraindicated', 'none']).toContain(text);
+    expect(await failing.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.deviceId))).toEqual(fleet.tampered);
+    expect(await failing.locator('.badge').allTextContents()).toEqual(['contraindicated']);
     await shot(page, '2-overview');
     await context.close();
   });
 
-  it('pages through the device table and filters it', async () => {
+  it('filters the simulated fleet\'s table by integrity, product and target', async () => {
     const { context, page } = await newPage({ key: operator.key });
+    await page.goto(`${s.urls.operator}/`);
+    await page.waitForSelector('body[data-state="ready"]');
+    const all = await expectTable(page, operator.key, '', () => true);
+    expect(sorted(all.map((r) => r.id))).toEqual(sorted([...fleet.good, ...fleet.tampered, ...fleet.weak]));
+
+    await page.selectOption('#filter-status', 'contraindicated');
+    expect((await expectTable(page, operator.key, 'status=contraindicated', (r) => r.integrity === 'contraindicated')).map((r) => r.id)).toEqual(fleet.tampered);
+    await page.selectOption('#filter-status', 'affirming');
+    expect(sorted((await expectTable(page, operator.key, 'status=affirming', (r) => r.integrity === 'affirming')).map((r) => r.id))).toEqual(sorted([...fleet.good, ...fleet.weak]));
+    await page.selectOption('#filter-product', { label: gateway.product.name });
+    const gatewayShown = await expectTable(page, operator.key, `status=affirming&productId=${gateway.product.id}`, (r) => r.integrity === 'affirming' && r.product === gateway.product.name);
+    expect(gatewayShown).toHaveLength(3);
+    await shot(page, '3-filter-product');
+    await page.click('#filter-clear');
+    await expectTable(page, operator.key, '', () => true);
+    await page.selectOption('#filter-below', 'true');
+    const below = await expectTable(page, operator.key, 'belowTarget=true', (r) => r.below === 'yes');
+    expect(below.map((r) => r.id)).toEqual(expect.arrayContaining(fleet.weak)); // a weak configuration falls short of the target
+    await page.selectOption('#filter-below', 'false');
+    const meets = await expectTable(page, operator.key, 'belowTarget=false', (r) => r.below === 'no');
+    expect(below.length + meets.length).toBe(8);
+    // a status card filters too
+    await page.click('#filter-clear');
+    await page.click('.card[data-status="contraindicated"]');
+    expect((await expectTable(page, operator.key, 'status=contraindicated', (r) => r.integrity === 'contraindicated')).map((r) => r.id)).toEqual(fleet.tampered);
+    await context.close();
+  });
+
+  it('pages through a larger device table and filters it', async () => {
+    const { context, page } = await newPage({ key: bulk.key });
     await page.goto(`${s.urls.operator}/`);
     await page.waitForSelector('body[data-state="ready"]');
     await waitForTable(page);
@@ -146,30 +276,18 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     expect(seen.size).toBe(60);
     expect([...seen].every((id) => id.startsWith('dash-'))).toBe(true);
 
-    const expectFiltered = async (query: string, check: (tr: { integrity: string; product: string; below: string }) => boolean) => {
-      await waitForTable(page);
-      const api = (await s.api.get(`/api/v1/devices?limit=25&${query}`, operator.key)).body;
-      await page.waitForFunction((n) => document.querySelectorAll('#devices-table tbody tr[data-device-id]').length === n, api.items.length);
-      const shown = await rows(page).evaluateAll((trs) =>
-        trs.map((tr) => ({ id: (tr as HTMLElement).dataset.deviceId!, integrity: (tr as HTMLElement).dataset.integrity!, product: tr.children[1].textContent!, below: tr.children[6].textContent! })),
-      );
-      expect(shown.map((r) => r.id)).toEqual(api.items.map((d: { id: string }) => d.id));
-      for (const r of shown) expect(check(r)).toBe(true);
-      return shown.length;
-    };
-
     await page.selectOption('#filter-status', 'warning');
-    expect(await expectFiltered('status=warning', (r) => r.integrity === 'warning')).toBe(10);
+    expect(await expectTable(page, bulk.key, 'status=warning', (r) => r.integrity === 'warning')).toHaveLength(10);
     await shot(page, '3-filter-warning');
     await page.selectOption('#filter-product', { label: 'Edge Gateway' });
-    expect(await expectFiltered(`status=warning&productId=${products[1].id}`, (r) => r.integrity === 'warning' && r.product === 'Edge Gateway')).toBeGreaterThan(0);
+    expect((await expectTable(page, bulk.key, `status=warning&productId=${bulkProducts[1].id}`, (r) => r.integrity === 'warning' && r.product === 'Edge Gateway')).length).toBeGreaterThan(0);
     await page.click('#filter-clear');
     await page.selectOption('#filter-below', 'true');
-    expect(await expectFiltered('belowTarget=true', (r) => r.below === 'yes')).toBe(15);
+    expect(await expectTable(page, bulk.key, 'belowTarget=true', (r) => r.below === 'yes')).toHaveLength(15);
     // a status card filters too
     await page.click('#filter-clear');
     await page.click('.card[data-status="stale"]');
-    expect(await expectFiltered('status=stale', (r) => r.integrity === 'stale')).toBe(20);
+    expect(await expectTable(page, bulk.key, 'status=stale', (r) => r.integrity === 'stale')).toHaveLength(20);
 
     // the report downloads with the key sent as a header
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
@@ -180,8 +298,8 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await context.close();
   });
 
-  it('opens a device page, rendering what the service has (even when the attestation and score endpoints are missing)', async () => {
-    const { context, page } = await newPage({ key: operator.key });
+  it('opens a device page from the table; an unknown device says so', async () => {
+    const { context, page } = await newPage({ key: bulk.key });
     await page.goto(`${s.urls.operator}/`);
     await page.waitForSelector('body[data-state="ready"]');
     await waitForTable(page);
@@ -193,103 +311,140 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     expect(await page.textContent('#device h1')).toBe(id);
     const text = (await page.textContent('#device'))!;
     expect(text).toContain('Line PLC');
-    expect(text).toMatch(/No attestation result yet|Attestation history is not available/);
+    expect(text).toContain('No attestation result yet'); // seeded by SQL: the service holds no result for it
     expect(await page.locator('#sl-vector tbody tr').count()).toBe(7);
     await shot(page, '4-device');
-    // an unknown device says so
     await page.goto(`${s.urls.operator}/#/devices/nope-0000`);
     await page.waitForFunction(() => document.querySelector('#device')!.textContent!.includes('No device nope-0000'));
     await context.close();
   });
 
-  it('shows the last result\'s reasons, the event log against the reference values, and SL-C against the target', async () => {
+  it('shows a tampered device\'s reasons, its event log against the reference values (kernel differs), and its SL-C against the target with the gaps', async () => {
+    const id = fleet.tampered[0];
+    const result = (await s.api.get(`/api/v1/devices/${id}/attestations?limit=1`, operator.key)).body.items[0];
+    const score = (await s.api.get(`/api/v1/devices/${id}/score`, operator.key)).body;
+    expect(result.status).toBe('contraindicated');
+    expect(result.reasons.join(' ')).toMatch(/kernel/);
+
     const { context, page } = await newPage({ key: operator.key });
-    const id = 'dash-0002';
-    const digest = (c: string) => Buffer.from(c.padEnd(32, '.')).toString('hex');
-    const json = (body: unknown) => ({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
-    await page.route(`**/api/v1/devices/${id}/attestations?limit=1`, (r) =>
-      r.fulfill(
-        json({
-          items: [
-            {
-              id: 'r-1',
-              status: 'contraindicated',
-              trustVector: { executables: 33, configuration: 0 },
-              reasons: ['event log: kernel digest differs from the reference value', 'executables: unrecognized'],
-              findings: [{ stage: 'reference-values', code: 'event.mismatch', claim: 'boot.events[1]', message: 'kernel digest differs' }],
-              createdAt: new Date().toISOString(),
-              firmwareVersion: '1.1.0',
-              claims: { boot: { events: [{ pcr: 0, component: 'bootloader', digest: digest('bootloader') }, { pcr: 4, component: 'kernel', digest: digest('evil') }] } },
-            },
-          ],
-          next: null,
-        }),
-      ),
-    );
-    await page.route(`**/api/v1/products/${products[0].id}/firmware`, (r) =>
-      r.fulfill(json([{ version: '1.1.0', status: 'trusted', digest: 'sha256:00', referenceValues: { events: [{ pcr: 0, component: 'bootloader', digest: digest('bootloader') }, { pcr: 4, component: 'kernel', digest: digest('kernel') }] } }])),
-    );
-    const vec = (v: number) => Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((k) => [`FR${k}`, v]));
-    await page.route(`**/api/v1/devices/${id}/score`, (r) =>
-      r.fulfill(
-        json({
-          evidenced: { ...vec(2), FR1: 1 },
-          declared: vec(2),
-          target: vec(2),
-          gaps: { FR1: { target: 2, achieved: 1, items: [{ id: 'CR 1.1 RE(1)', status: 'missing', reason: 'no fact shows unique identification of all users' }] } },
-          items: [],
-          history: [],
-        }),
-      ),
-    );
-    await page.goto(`${s.urls.operator}/#/devices/${id}`);
+    await page.goto(`${s.urls.operator}/`);
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.click(`#failing-table tr[data-device-id="${id}"] a`);
     await page.waitForSelector('#device[data-loaded="true"]');
-    expect(await page.locator('#attestation-reasons li').allTextContents()).toEqual(['event log: kernel digest differs from the reference value', 'executables: unrecognized']);
-    expect(await page.textContent('#attestation-findings')).toContain('event.mismatch');
+    expect(await page.textContent('#device h1')).toBe(id);
+    expect(await page.textContent('#device .device-head .badge')).toBe('contraindicated');
+    expect(await page.textContent('#device')).toContain(plc.product.name);
+
+    // the reasons and findings of the last result, as the service recorded them
+    expect(await page.locator('#attestation-reasons li').allTextContents()).toEqual(result.reasons);
+    expect(result.findings.length).toBeGreaterThan(0);
+    const findings = (await page.textContent('#attestation-findings'))!;
+    for (const f of result.findings) expect(findings).toContain(f.code);
+
+    // the reported boot events against the release's reference values: only the kernel differs
+    const reference = sampleBootEvents();
+    const kernel = reference.find((e) => e.component === 'kernel')!;
+    expect(await page.locator('#event-log tbody tr').count()).toBe(reference.length);
     const mismatches = page.locator('#event-log tbody tr.mismatch');
     expect(await mismatches.count()).toBe(1);
     expect(await mismatches.getAttribute('data-component')).toBe('kernel');
     expect(await mismatches.textContent()).toContain('digest differs');
-    expect(await page.locator('#event-log tbody tr').count()).toBe(2);
-    expect(await page.textContent('#sl-vector tr[data-fr="FR1"]')).toContain('below by 1');
-    expect(await page.textContent('#sl-vector tr[data-fr="FR2"]')).toContain('meets');
-    expect(await page.textContent('[data-gap-fr="FR1"]')).toContain('CR 1.1 RE(1)');
-    await shot(page, '5-device-result');
+    expect(await mismatches.locator('td').nth(4).textContent()).toBe(kernel.digest.toLowerCase());
+    const reported = (await mismatches.locator('td.digest-actual').textContent())!;
+    expect(reported).toMatch(/^[0-9a-f]{64}$/);
+    expect(reported).not.toBe(kernel.digest.toLowerCase());
+    expect(await page.locator('#event-log tbody tr:not(.mismatch)').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.component))).toEqual(
+      reference.filter((e) => e.component !== 'kernel').map((e) => e.component),
+    );
+
+    // SL-C: the evidenced and declared vectors against the product's target, as GET /score gives them, and the gaps
+    for (const fr of FRS) {
+      const cells = await page.locator(`#sl-vector tr[data-fr="${fr}"] td`).allTextContents();
+      expect(cells.slice(0, 4)).toEqual([fr, String(score.evidenced[fr]), String(score.declared[fr]), String(score.target[fr])]);
+      expect(cells[4]).toBe(score.evidenced[fr] < score.target[fr] ? `below by ${score.target[fr] - score.evidenced[fr]}` : 'meets');
+    }
+    const gapFrs = FRS.filter((fr) => score.gaps[fr]?.items?.length);
+    expect(gapFrs.length).toBeGreaterThan(0);
+    expect(await page.locator('[data-gap-fr]').evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.gapFr))).toEqual(gapFrs);
+    for (const fr of gapFrs) {
+      const block = (await page.textContent(`[data-gap-fr="${fr}"]`))!;
+      for (const item of score.gaps[fr].items) expect(block).toContain(item.id);
+    }
+    await shot(page, '5-device-tampered');
     await context.close();
   });
 
-  it('refreshes the counts when /api/v1/events says something happened', async () => {
+  it('shows a weak configuration\'s SL-C below the target', async () => {
+    const id = fleet.weak[0];
+    const score = (await s.api.get(`/api/v1/devices/${id}/score`, operator.key)).body;
+    expect(score.belowTarget).toBe(true);
     const { context, page } = await newPage({ key: operator.key });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let asked = '';
-    await page.route('**/api/v1/events?**', async (r) => {
-      asked = r.request().url();
-      await gate;
-      await r.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: 'retry: 60000\nevent: device.enrolled\ndata: {"deviceId":"dash-new"}\n\n' });
-    });
-    await page.goto(`${s.urls.operator}/`);
-    await page.waitForSelector('body[data-state="ready"]');
-    expect(new URL(asked).searchParams.get('key')).toBe(operator.key);
-    const before = Number(await page.textContent('.cards [data-count="total"]'));
-    await insertDevice(products[0].id, (await ds.query('SELECT organization_id FROM products WHERE id = $1', [products[0].id]))[0].organization_id, operator.orgId, 0);
-    release();
-    await page.waitForFunction((n) => document.querySelector('.cards [data-count="total"]')!.textContent === String(n), before + 1, { timeout: 10_000 });
+    await page.goto(`${s.urls.operator}/#/devices/${id}`);
+    await page.waitForSelector('#device[data-loaded="true"]');
+    expect(await page.textContent('#device .device-head .badge')).toBe('affirming');
+    expect(await page.locator('#event-log tbody tr.mismatch').count()).toBe(0);
+    const below = FRS.filter((fr) => score.evidenced[fr] < score.target[fr]);
+    expect(below.length).toBeGreaterThan(0);
+    for (const fr of FRS) {
+      expect(await page.textContent(`#sl-vector tr[data-fr="${fr}"] td:last-child`)).toBe(below.includes(fr) ? `below by ${score.target[fr] - score.evidenced[fr]}` : 'meets');
+    }
+    for (const fr of below) expect(await page.locator(`[data-gap-fr="${fr}"] li`).count()).toBe(score.gaps[fr].items.length);
+    await shot(page, '6-device-weak');
     await context.close();
   });
 
-  it('follows the service\'s own event stream (key in the query string)', async () => {
-    const { context, page } = await newPage({ key: operator.key });
-    await page.goto(`${s.urls.operator}/`);
-    await page.waitForSelector('body[data-state="ready"]');
-    await page.waitForSelector('#live.on');
-    const before = Number(await page.textContent('.cards [data-count="total"]'));
-    const makerId = (await ds.query('SELECT organization_id FROM products WHERE id = $1', [products[0].id]))[0].organization_id;
-    const id = await insertDevice(products[0].id, makerId, operator.orgId, 2);
-    s.app.get(EventBusService).publish('attestation.failed', { deviceId: id, audience: [makerId, operator.orgId], data: { status: 'contraindicated' } });
-    await page.waitForFunction((n) => document.querySelector('.cards [data-count="total"]')!.textContent === String(n), before + 1, { timeout: 10_000 });
-    expect(Number(await page.textContent('.cards [data-count="contraindicated"]'))).toBe((await s.api.get('/api/v1/fleet/summary', operator.key)).body.byStatus.contraindicated);
-    await context.close();
+  it('follows the service\'s event stream: a device that joins, then a revocation, show up without a reload', async () => {
+    const overview = await newPage({ key: operator.key });
+    await overview.page.goto(`${s.urls.operator}/`);
+    await overview.page.waitForSelector('body[data-state="ready"]');
+    await overview.page.waitForSelector('#live.on');
+    const victim = fleet.good[0];
+    const detail = await newPage({ key: operator.key });
+    await detail.page.goto(`${s.urls.operator}/#/devices/${victim}`);
+    await detail.page.waitForSelector('#device[data-loaded="true"]');
+    await detail.page.waitForSelector('#live.on');
+    expect(await detail.page.textContent('#device .device-head .badge')).toBe('affirming');
+    for (const { page } of [overview, detail]) {
+      // the real stream, the key in the query string
+      const urls = await page.evaluate(() => (window as unknown as { fleetEventUrls: string[] }).fleetEventUrls);
+      expect(urls).toHaveLength(1);
+      expect(new URL(urls[0], s.urls.operator).pathname).toBe('/api/v1/events');
+      expect(new URL(urls[0], s.urls.operator).searchParams.get('key')).toBe(operator.key);
+      await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    }
+    const received = (page: Page) => page.evaluate(() => (window as unknown as { fleetEvents: Array<{ type: string; deviceId?: string }> }).fleetEvents);
+    const waitForCount = (page: Page, name: string, n: number) =>
+      page.waitForFunction(([name, n]) => document.querySelector(`.cards [data-count="${name}"]`)!.textContent === String(n), [name, n] as const, { timeout: 15_000 });
+
+    // a new device enrolls and is attested: the overview counts it
+    const total = await count(overview.page, 'total');
+    const affirming = await count(overview.page, 'affirming');
+    const joined = await simulated(gateway, 'good');
+    await waitForCount(overview.page, 'total', total + 1);
+    await waitForCount(overview.page, 'affirming', affirming + 1);
+    expect(await received(overview.page)).toContainEqual({ type: 'attestation.result', deviceId: joined.deviceId });
+    await overview.page.waitForSelector(`#devices-table tr[data-device-id="${joined.deviceId}"]`);
+
+    // the operator revokes a device through the API: the service publishes device.revoked, both pages follow
+    const revoked = await s.api.post(`/api/v1/devices/${victim}/revoke`, { reason: 'keyCompromise' }, operator.key);
+    expect(revoked.status).toBe(200);
+    await waitForCount(overview.page, 'revoked', 1);
+    await waitForCount(overview.page, 'affirming', affirming);
+    expect(await count(overview.page, 'total')).toBe(total + 1);
+    await overview.page.waitForSelector(`#devices-table tr[data-device-id="${victim}"][data-integrity="revoked"]`, { timeout: 15_000 });
+    await detail.page.waitForFunction(() => document.querySelector('#device .device-head .badge')?.textContent === 'revoked', undefined, { timeout: 15_000 });
+    expect(await detail.page.textContent('#device')).toContain('revoked');
+    for (const { page } of [overview, detail]) {
+      expect(await received(page)).toContainEqual({ type: 'device.revoked', deviceId: victim });
+      expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true); // not reloaded
+    }
+    const summary = (await s.api.get('/api/v1/fleet/summary', operator.key)).body;
+    expect(summary.byStatus.revoked).toBe(1);
+    for (const st of STATUSES) expect(await count(overview.page, st)).toBe(summary.byStatus[st]);
+    await shot(overview.page, '7-live-revoked');
+    await shot(detail.page, '8-live-revoked-device');
+    await overview.context.close();
+    await detail.context.close();
   });
 
   it('threw no script error on any page', () => {

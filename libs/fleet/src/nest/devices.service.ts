@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
+import { EventBusService } from '@fleetguard/events';
 import { CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
 
@@ -14,6 +15,7 @@ export class DevicesService {
     private readonly status: CertificateStatusService,
     private readonly crl: CrlService,
     private readonly audit: AuditService,
+    private readonly events: EventBusService,
   ) {}
 
   scope<T extends object>(qb: SelectQueryBuilder<T>, p: Principal, alias = 'd'): SelectQueryBuilder<T> {
@@ -36,7 +38,8 @@ export class DevicesService {
 
   /**
    * Revokes a device: every certificate it holds is revoked with the RFC 5280 reason, the CRL is
-   * regenerated, and the listeners refuse the device from now on (the broker drops it).
+   * regenerated, and the listeners refuse the device from now on (the broker drops it). The
+   * device's manufacturer and operator are told (`device.revoked`: webhooks, the dashboard's stream).
    */
   async revoke(p: Principal, id: string, reasonText: string): Promise<{ deviceId: string; revokedSerials: string[]; reason: RevocationReason }> {
     const reason = parseRevocationReason(reasonText);
@@ -55,6 +58,7 @@ export class DevicesService {
     for (const r of revoked) this.status.noteRevoked(r.serial, id, new Date(r.not_after));
     await this.crl.regenerate();
     await this.audit.append({ actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: revoked.map((r) => r.serial), reason } });
+    this.events.publish('device.revoked', { deviceId: id, audience: [device.manufacturerOrgId, device.operatorOrgId], data: { status: 'revoked', reason, revokedSerials: revoked.map((r) => r.serial) } });
     return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };
   }
 }
