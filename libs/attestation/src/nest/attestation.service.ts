@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, createPublicKey, randomUUID } from 'node:crypto';
+import { KeyObject, createHash, createPublicKey, randomUUID } from 'node:crypto';
+import { returningRows } from '@fleetguard/persistence';
 import { DataSource } from 'typeorm';
 import { AppConfig, DomainError, conflict, isDomainError } from '@fleetguard/common';
 import { APP_CONFIG, counter, histogram } from '@fleetguard/platform';
@@ -55,6 +56,10 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
   private active = 0;
   private readonly maxActive = 16;
   private closing = false;
+  /** Parsed device keys by device and certificate serial (a renewal or revocation changes the serial). */
+  private readonly keyCache = new Map<string, KeyObject>();
+  /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
+  private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -236,24 +241,26 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
     const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
-    const device = await this.ds.transaction(async (m) => {
-      await m.query(
-        `INSERT INTO attestation_results (id, device_id, inbox_id, status, trust_vector, reasons, findings, firmware_version, security_counter, evidence, claims, ear)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [id, deviceId, inboxId, result.status, JSON.stringify(result.trustVector), JSON.stringify(result.reasons), JSON.stringify(result.findings), result.firmware?.version ?? result.claims?.fw.version ?? null, result.firmware?.securityCounter ?? null, evidence, result.claims ? JSON.stringify(result.claims) : null, ear],
-      );
-      const rows = await m.query(
-        `UPDATE devices SET attestation_status = $2, attestation_at = now(), last_seen_at = now(),
-           affirmed_at = CASE WHEN $3 THEN now() ELSE affirmed_at END,
-           firmware_version = CASE WHEN $3 THEN $4 ELSE firmware_version END,
-           firmware_security_counter = CASE WHEN $3 THEN $5 ELSE firmware_security_counter END,
-           max_security_counter_seen = CASE WHEN $3 THEN GREATEST(COALESCE(max_security_counter_seen, 0), $5) ELSE max_security_counter_seen END
-         WHERE id = $1 RETURNING manufacturer_org_id, operator_org_id`,
-        [deviceId, result.status, affirming, result.firmware?.version ?? null, result.firmware?.securityCounter ?? null],
-      );
-      await m.query('UPDATE attestation_inbox SET processed_at = now() WHERE id = $1', [inboxId]);
-      return (Array.isArray(rows[0]) ? rows[0][0] : rows[0]) as { manufacturer_org_id: string; operator_org_id: string | null } | undefined;
-    });
+    // One statement stores the result with its evidence, moves the device's state and marks the
+    // inbox entry processed: atomic without an explicit transaction, one round trip.
+    const stored = await this.ds.query(
+      `WITH stored AS (
+         INSERT INTO attestation_results (id, device_id, inbox_id, status, trust_vector, reasons, findings, firmware_version, security_counter, evidence, claims, ear)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)),
+       inbox AS (UPDATE attestation_inbox SET processed_at = now() WHERE id = $3)
+       UPDATE devices SET attestation_status = $4, attestation_at = now(), last_seen_at = now(),
+         affirmed_at = CASE WHEN $13 THEN now() ELSE affirmed_at END,
+         firmware_version = CASE WHEN $13 THEN $14 ELSE firmware_version END,
+         firmware_security_counter = CASE WHEN $13 THEN $15::integer ELSE firmware_security_counter END,
+         max_security_counter_seen = CASE WHEN $13 THEN GREATEST(COALESCE(max_security_counter_seen, 0), $15::integer) ELSE max_security_counter_seen END
+       WHERE id = $2 RETURNING manufacturer_org_id, operator_org_id`,
+      [
+        id, deviceId, inboxId, result.status, JSON.stringify(result.trustVector), JSON.stringify(result.reasons), JSON.stringify(result.findings),
+        result.firmware?.version ?? result.claims?.fw.version ?? null, result.firmware?.securityCounter ?? null, evidence,
+        result.claims ? JSON.stringify(result.claims) : null, ear, affirming, result.firmware?.version ?? null, result.firmware?.securityCounter ?? null,
+      ],
+    );
+    const device = returningRows<{ manufacturer_org_id: string; operator_org_id: string | null }>(stored)[0];
     appraisals.inc({ status: result.status, channel });
     latency.observe({ channel }, (Date.now() - startedAt) / 1000);
     if (affirming) this.staleNotified.delete(deviceId);
@@ -264,6 +271,27 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       if (result.status === 'contraindicated' || result.status === 'warning') this.events.publish('attestation.failed', { deviceId, audience, data });
     }
     return { id, status: result.status, ear, reasons: result.reasons };
+  }
+
+  private deviceKey(d: DeviceRow): KeyObject {
+    const cacheKey = `${d.id}:${d.cert_serial}`;
+    let key = this.keyCache.get(cacheKey);
+    if (!key) {
+      key = createPublicKey({ key: Buffer.from(d.public_key_spki), format: 'der', type: 'spki' });
+      if (this.keyCache.size > 50_000) this.keyCache.clear();
+      this.keyCache.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. */
+  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.lookupCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.value as T;
+    const value = await load();
+    if (this.lookupCache.size > 10_000) this.lookupCache.clear();
+    this.lookupCache.set(key, { until: Date.now() + 2000, value });
+    return value;
   }
 
   private ports(): AppraisalPorts {
@@ -279,18 +307,19 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
         return {
           deviceId: d.id,
           productId: d.product_id,
-          publicKey: createPublicKey({ key: Buffer.from(d.public_key_spki), format: 'der', type: 'spki' }),
+          publicKey: this.deviceKey(d),
           certificateStatus: certState === 'valid' ? 'valid' : certState === 'expired' ? 'expired' : 'revoked',
           akPublicKey: d.ak_public_key,
           lastSecurityCounter: d.max_security_counter_seen,
         };
       },
       consumeNonce: (id, nonce) => this.nonces.consume(id, nonce),
-      findRelease: (productId, version) => this.firmware.findRelease(productId, version),
-      minimumSecurityCounter: async (productId) => {
-        const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);
-        return rows[0]?.min_security_counter ?? 0;
-      },
+      findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
+      minimumSecurityCounter: (productId) =>
+        this.cached(`min:${productId}`, async () => {
+          const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);
+          return (rows[0]?.min_security_counter ?? 0) as number;
+        }),
     };
   }
 }

@@ -52,7 +52,7 @@ export class EventBusService implements OnModuleDestroy {
 
   private async deliverWebhooks(event: FleetEvent): Promise<void> {
     if (!event.audience.length || this.closed) return;
-    const hooks: WebhookRow[] = await this.ds.query(`SELECT id, organization_id, url, secret, events FROM webhooks WHERE organization_id = ANY($1)`, [event.audience]);
+    const hooks: WebhookRow[] = await this.ds.query(`SELECT id, organization_id, url, secret, events FROM webhooks WHERE organization_id = ANY($1::uuid[])`, [event.audience]);
     for (const hook of hooks) {
       if (!hook.events.includes(event.type)) continue;
       void this.deliver(hook, event, retryDelaysMs());

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { returningRows } from '@fleetguard/persistence';
 import { DataSource } from 'typeorm';
 import { DomainError, conflict, invalid, notFound } from '@fleetguard/common';
 import type { Principal } from '@fleetguard/auth';
@@ -52,11 +53,11 @@ export class FirmwareService {
     return this.ds.transaction(async (m) => {
       const res = await m.getRepository(SigningKeyEntity).update({ productId, keyId: keyId.toLowerCase(), status: 'active' }, { status: 'revoked', revokedAt: new Date() });
       if (!res.affected) throw notFound('signing-key.not-found', `no active signing key ${keyId} for this product`);
-      const rows: Array<{ version: string }> = await m.query(
+      const rows = await m.query(
         `UPDATE firmware_releases SET status = 'revoked', revoked_reason = 'signing key revoked' WHERE product_id = $1 AND signer_key_id = $2 AND status = 'trusted' RETURNING version`,
         [productId, keyId.toLowerCase()],
       );
-      return { keyId: keyId.toLowerCase(), releasesRevoked: (Array.isArray(rows[0]) ? rows[0] : rows).map((r: { version: string }) => r.version) };
+      return { keyId: keyId.toLowerCase(), releasesRevoked: returningRows<{ version: string }>(rows).map((r) => r.version) };
     });
   }
 

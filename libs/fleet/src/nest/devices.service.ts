@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { returningRows } from '@fleetguard/persistence';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
@@ -53,7 +54,7 @@ export class DevicesService {
         `UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE device_id = $1 AND status IN ('valid', 'superseded') RETURNING serial, not_after`,
         [id, now, reason],
       );
-      return (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ serial: string; not_after: Date }>;
+      return returningRows<{ serial: string; not_after: Date }>(rows);
     });
     for (const r of revoked) this.status.noteRevoked(r.serial, id, new Date(r.not_after));
     await this.crl.regenerate();
