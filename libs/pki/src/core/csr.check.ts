@@ -118,7 +118,13 @@ function describeSubject(subject: CertificationRequest['certificationRequestInfo
 
 function decodeRequest(der: Buffer): CertificationRequest {
   const malformed = (reason: string) => invalid('csr.malformed', `Malformed certificate request: ${reason}`);
-  const ber = asn1js.fromBER(der, BER_LIMITS);
+  let ber: ReturnType<typeof asn1js.fromBER>;
+  try {
+    ber = asn1js.fromBER(der, BER_LIMITS);
+  } catch (e) {
+    // asn1js throws on some malformed values (e.g. a UniversalString whose length is not a multiple of 4).
+    throw malformed(e instanceof Error ? e.message : 'undecodable');
+  }
   if (ber.offset === -1 || ber.result.error) throw malformed(ber.result.error || 'undecodable');
   if (ber.offset !== der.length) throw malformed('trailing bytes after the request');
   let request: CertificationRequest;
