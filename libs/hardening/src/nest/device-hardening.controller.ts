@@ -1,0 +1,26 @@
+import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
+import { Public } from '@fleetguard/auth';
+import { DeviceListener } from '@fleetguard/platform';
+import { DeviceCertificateGuard, type DeviceIdentity } from '@fleetguard/pki';
+import { hardeningReportSchema } from '../core';
+import { HardeningService } from './hardening.service';
+
+/** Device listener: a device reports its configuration facts (client certificate; same rules as over MQTT). */
+@ApiTags('device')
+@Public()
+@DeviceListener()
+@UseGuards(DeviceCertificateGuard)
+@Controller('devices/self')
+export class DeviceHardeningController {
+  constructor(private readonly hardening: HardeningService) {}
+
+  /** 202 with the levels the report gives; 400 naming every schema problem (nothing is stored then). */
+  @Post('hardening')
+  @HttpCode(202)
+  @ApiBody({ schema: hardeningReportSchema as object })
+  async report(@Req() req: { device: DeviceIdentity }, @Body() body: unknown) {
+    const r = await this.hardening.submitReport(req.device.deviceId, body, 'http');
+    return { accepted: true, reportId: r.reportId, receivedAt: r.receivedAt, evidenced: r.evidenced, declared: r.declared, belowTarget: r.belowTarget };
+  }
+}

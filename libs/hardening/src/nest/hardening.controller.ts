@@ -1,0 +1,34 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { checkDeviceId } from '@fleetguard/fleet';
+import { HardeningService } from './hardening.service';
+
+/** Operator API: a device's SL-C vectors, gaps and history; the 4-2 catalog in use. */
+@ApiTags('hardening')
+@ApiBearerAuth()
+@Controller('api/v1')
+export class HardeningController {
+  constructor(private readonly hardening: HardeningService) {}
+
+  @Get('devices/:id/score')
+  @Roles('operator', 'manufacturer', 'auditor')
+  score(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+    return this.hardening.scoreView(p, checkDeviceId(id));
+  }
+
+  @Get('catalog')
+  @Roles('admin', 'manufacturer', 'operator', 'auditor')
+  @ApiQuery({ name: 'componentType', required: false, enum: ['EDR', 'HDR', 'NDR', 'SAR'], description: 'also list the items this type is scored on' })
+  catalog(@Query('componentType') componentType?: string) {
+    return this.hardening.catalogView(componentType);
+  }
+
+  /** Rescores every active device now (after a change of rules or catalog); answers with the counts. */
+  @Post('scores/rescore')
+  @Roles('admin')
+  @HttpCode(200)
+  rescoreAll() {
+    return this.hardening.rescoreAll('rescore-all');
+  }
+}

@@ -1,0 +1,255 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { Subscription } from 'rxjs';
+import { AppConfig, isDomainError, notFound } from '@fleetguard/common';
+import { APP_CONFIG, counter } from '@fleetguard/platform';
+import type { Principal } from '@fleetguard/auth';
+import { BrokerService, type InboundOutcome } from '@fleetguard/broker';
+import { EventBusService, type FleetEvent } from '@fleetguard/events';
+import { DevicesService } from '@fleetguard/fleet';
+import {
+  assertComponentType,
+  COMPONENT_TYPES,
+  FR_KEYS,
+  validateHardeningReport,
+  type AttestationInput,
+  type HardeningReport,
+  type SlVector,
+} from '../core';
+import { HardeningRepository, type ScoringSubject } from './hardening.repository';
+import { planWrite, productScoring, rescoreAll, scoreSubject, type RescoreAllResult, type ScoreChange, type ScoringClock } from './rescore.batch';
+import { ScorerCache } from './scorer.cache';
+import { isAttestationStatus, isBelowTarget, scoringAttestation, type ScoreCause } from './scoring-inputs';
+import { toCatalogView, toScoreView, withApplicable, type CatalogView, type ScoreView } from './score.view';
+
+const reports = counter('fleetguard_hardening_reports_total', 'Hardening reports received, by channel and outcome', ['channel', 'outcome']);
+const rescores = counter('fleetguard_hardening_rescores_total', 'Device scores computed, by cause', ['cause']);
+
+export const SCORE_HISTORY_LIMIT = 50;
+
+export interface RescoreResult {
+  deviceId: string;
+  evidenced: SlVector;
+  declared: SlVector;
+  belowTarget: boolean;
+}
+
+export interface SubmittedReport extends RescoreResult {
+  reportId: string;
+  receivedAt: Date;
+}
+
+/**
+ * Hardening reports in (device HTTP API and MQTT), SL-C scores out: every report is validated,
+ * stored, and the device rescored; attestation results rescore the device too (a failed or stale
+ * attestation contradicts the integrity requirements). Scores are kept as history entries and as
+ * the device's current levels; changes are published as `score.changed` / `score.below-target`.
+ */
+@Injectable()
+export class HardeningService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Hardening');
+  /** Per device, the tail of its rescores: one device is scored by one rescore at a time. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private subscription?: Subscription;
+  private devices?: DevicesService;
+  private catalog?: CatalogView;
+
+  constructor(
+    private readonly repo: HardeningRepository,
+    private readonly scorers: ScorerCache,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventBusService,
+    private readonly broker: BrokerService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  onModuleInit(): void {
+    // @fleetguard/fleet loads the hardening core through this lib's index, so it may still be
+    // loading when this file is: its service is looked up now, not named in the constructor.
+    this.devices = this.moduleRef.get(DevicesService, { strict: false });
+    for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
+    this.broker.register('hardening', (deviceId, payload) => this.receiveMqtt(deviceId, payload));
+    this.subscription = this.events
+      .stream(null, ['attestation.result', 'attestation.stale'])
+      .subscribe((e) => this.onAttestationEvent(e));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.subscription?.unsubscribe();
+    const deadline = new Promise((r) => setTimeout(r, 5000).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+  }
+
+  /* ------------------------------------------------------------------ reports */
+
+  /**
+   * Validates a report (parsed JSON, JSON text or its bytes), stores it and rescores the device.
+   * Throws `hardening.invalid-report` (400) naming the problems, `device.not-found` for a device
+   * that is not active.
+   */
+  async submitReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<SubmittedReport> {
+    const stored = await this.storeReport(deviceId, raw, channel);
+    const score = await this.rescore(deviceId, 'report');
+    if (!score) throw notFound('device.not-found', `no device ${deviceId}`);
+    return { ...stored, ...score };
+  }
+
+  private async storeReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<{ reportId: string; receivedAt: Date }> {
+    let report: HardeningReport;
+    try {
+      report = validateHardeningReport(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
+    } catch (e) {
+      reports.inc({ channel, outcome: 'invalid' });
+      throw e;
+    }
+    const stored = await this.repo.insertReport(deviceId, report, channel);
+    if (!stored) {
+      reports.inc({ channel, outcome: 'unknown-device' });
+      throw notFound('device.not-found', `no active device ${deviceId}`);
+    }
+    reports.inc({ channel, outcome: 'stored' });
+    return { reportId: stored.id, receivedAt: stored.receivedAt };
+  }
+
+  /** MQTT: acknowledged once stored; the rescore follows (a failure there is logged, the report stays). */
+  private async receiveMqtt(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
+    try {
+      await this.storeReport(deviceId, payload, 'mqtt');
+    } catch (e) {
+      if (isDomainError(e)) return { ack: false, code: e.code, message: e.message };
+      throw e;
+    }
+    this.rescoreInBackground(deviceId, 'report');
+    return { ack: true };
+  }
+
+  /* ------------------------------------------------------------------ scoring */
+
+  private onAttestationEvent(e: FleetEvent): void {
+    if (!e.deviceId) return;
+    const data = e.data as { status?: unknown; at?: unknown };
+    const hint =
+      e.type === 'attestation.result' && isAttestationStatus(data.status) && typeof data.at === 'string' && !Number.isNaN(Date.parse(data.at))
+        ? { status: data.status, at: new Date(data.at) }
+        : undefined;
+    this.rescoreInBackground(e.deviceId, e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation', hint);
+  }
+
+  private rescoreInBackground(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): void {
+    void this.rescore(deviceId, cause, hint).catch((err) =>
+      this.logger.error(`rescoring ${deviceId} (${cause}) failed: ${(err as Error).stack ?? String(err)}`),
+    );
+  }
+
+  /**
+   * Scores a device from its latest report and its attestation state, stores the result (history
+   * and current levels) and publishes the change. Rescores of one device run one after another.
+   * `hint`: an attestation result the device row may not show yet (used only when newer).
+   * Null when the device does not exist.
+   */
+  rescore(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): Promise<RescoreResult | null> {
+    const previous = this.queues.get(deviceId) ?? Promise.resolve();
+    const run = previous.then(() => this.rescoreNow(deviceId, cause, hint));
+    const tail = run.catch(() => undefined);
+    this.queues.set(deviceId, tail);
+    this.inFlight.add(tail);
+    void tail.then(() => {
+      this.inFlight.delete(tail);
+      if (this.queues.get(deviceId) === tail) this.queues.delete(deviceId);
+    });
+    return run;
+  }
+
+  private async rescoreNow(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): Promise<RescoreResult | null> {
+    const [subject] = await this.repo.subjects([deviceId]);
+    if (!subject) return null;
+    const [product] = await this.repo.products([subject.productId]);
+    if (!product) return null;
+    const p = productScoring(this.scorers, product);
+    const clock = this.clock();
+    const score = scoreSubject(subject, p, clock, this.attestationWithHint(subject, clock, hint));
+    rescores.inc({ cause });
+    const { write, change } = planWrite(subject, score, p.target, cause);
+    if (write.history || write.update) {
+      const written = await this.repo.writeScores([write]);
+      if (change && written.has(deviceId)) this.publish([change]);
+    }
+    return { deviceId, evidenced: score.evidenced, declared: score.declared, belowTarget: write.belowTarget };
+  }
+
+  /** An attestation result newer than the device row's (the event came before the row): scored as the event says. */
+  private attestationWithHint(s: ScoringSubject, clock: ScoringClock, hint?: { status: string; at: Date }): AttestationInput | undefined {
+    if (!hint || (s.attestationAt && s.attestationAt.getTime() >= hint.at.getTime())) return undefined;
+    return scoringAttestation(
+      { attestationStatus: hint.status, attestationAt: hint.at, affirmedAt: hint.status === 'affirming' ? hint.at : s.affirmedAt },
+      clock.now,
+      clock.intervalSeconds,
+    );
+  }
+
+  /**
+   * Rescores every active device in batches (after a change of rules or catalog, or on demand);
+   * publishes the changes like single rescores do.
+   */
+  rescoreAll(cause: ScoreCause = 'rescore-all'): Promise<RescoreAllResult> {
+    return rescoreAll(this.repo, this.scorers, {
+      intervalSeconds: this.config.attestIntervalSeconds,
+      cause,
+      onChanges: (changes) => this.publish(changes),
+    });
+  }
+
+  private publish(changes: readonly ScoreChange[]): void {
+    for (const c of changes) {
+      this.events.publish('score.changed', {
+        deviceId: c.deviceId,
+        audience: c.audience,
+        data: { evidenced: c.evidenced, declared: c.declared, belowTarget: c.belowTarget, target: c.target, previous: c.previous, cause: c.cause },
+      });
+      if (c.becameBelowTarget) {
+        const below = FR_KEYS.filter((k) => c.evidenced[k] < (c.target[k] ?? 0));
+        this.events.publish('score.below-target', {
+          deviceId: c.deviceId,
+          audience: c.audience,
+          data: { evidenced: c.evidenced, target: c.target, below, cause: c.cause },
+        });
+      }
+    }
+  }
+
+  private clock(): ScoringClock {
+    return { now: new Date(), intervalSeconds: this.config.attestIntervalSeconds };
+  }
+
+  /* ------------------------------------------------------------------ reads */
+
+  /** The device's score now (latest report, current attestation state), its gaps and history. 404 for another tenant's device. */
+  async scoreView(principal: Principal, deviceId: string): Promise<ScoreView> {
+    await this.devices!.get(principal, deviceId);
+    const [subject] = await this.repo.subjects([deviceId]);
+    const [product] = subject ? await this.repo.products([subject.productId]) : [];
+    if (!subject || !product) throw notFound('device.not-found', `no device ${deviceId}`);
+    const p = productScoring(this.scorers, product);
+    const score = scoreSubject(subject, p, this.clock());
+    const history = await this.repo.history(deviceId, SCORE_HISTORY_LIMIT);
+    return toScoreView({
+      deviceId,
+      productId: subject.productId,
+      score,
+      scorer: p.scorer,
+      target: p.target,
+      belowTarget: isBelowTarget(score.evidenced, p.target),
+      attestation: subject,
+      reportedAt: subject.reportedAt,
+      history,
+    });
+  }
+
+  /** The catalog in use; with a component type, also the items that type is scored on. */
+  catalogView(componentType?: string): CatalogView {
+    this.catalog ??= toCatalogView(this.scorers.catalog, this.scorers.rules);
+    if (componentType === undefined) return this.catalog;
+    return withApplicable(this.catalog, this.scorers.catalog, assertComponentType(componentType));
+  }
+}

@@ -1,0 +1,163 @@
+/** What the operator API shows of scores and of the catalog: explicit mappings from the core's values. */
+import {
+  applicableItems,
+  gaps,
+  type ApplicableItem,
+  type AttestationStatus,
+  type Catalog,
+  type CatalogEntry,
+  type ComponentType,
+  type DeviceScore,
+  type FactRules,
+  type FactValue,
+  type FrNumber,
+  type Gaps,
+  type ItemStatus,
+  type ItemScore,
+  type Scorer,
+  type SecurityLevel,
+  type SlVector,
+  type TargetLevels,
+  type UncertainDeciders,
+} from '../core';
+import type { ScoreHistoryEntry } from './hardening.repository';
+import type { DeviceAttestationState } from './scoring-inputs';
+
+/** Said of an uncertain catalog entry that came without a note (the shipped catalog has none such). */
+export const UNCERTAIN_FALLBACK_NOTE = 'sources disagree on the level at which this item is required; treat the level as provisional';
+
+export interface ScoreItemView {
+  id: string;
+  fr: FrNumber;
+  sl: SecurityLevel;
+  title: string;
+  status: ItemStatus;
+  reason: string;
+  rule?: string;
+  facts?: readonly FactValue[];
+  uncertain?: true;
+  note?: string;
+}
+
+export interface ScoreView {
+  deviceId: string;
+  productId: string;
+  componentType: ComponentType;
+  catalogVersion: string;
+  rulesVersion: string;
+  evidenced: SlVector;
+  declared: SlVector;
+  target: TargetLevels;
+  belowTarget: boolean;
+  attestation: { status: AttestationStatus; reported: string | null; at: Date | null; affirmedAt: Date | null };
+  decidedByUncertain: { evidenced: UncertainDeciders; declared: UncertainDeciders };
+  counts: DeviceScore['counts'];
+  ignoredDeclarations: readonly string[];
+  /** Per FR, the unmet items up to the target in the evidenced vector. */
+  gaps: Gaps;
+  /** The same in the declared vector (claims not contradicted count as met). */
+  gapsDeclared: Gaps;
+  items: ScoreItemView[];
+  /** Newest first, at most 50. */
+  history: Array<{ at: Date; evidenced: SlVector; declared: SlVector; belowTarget: boolean; cause: string }>;
+  /** When the report scored was received (null: the device has sent none). */
+  reportedAt: Date | null;
+}
+
+const itemIndex = new WeakMap<Scorer, Map<string, ApplicableItem>>();
+function catalogItem(scorer: Scorer, id: string): ApplicableItem | undefined {
+  let m = itemIndex.get(scorer);
+  if (!m) itemIndex.set(scorer, (m = new Map(scorer.items.map((i) => [i.id, i]))));
+  return m.get(id);
+}
+
+function toItemView(it: ItemScore, meta: ApplicableItem | undefined): ScoreItemView {
+  const note = meta?.note ?? (it.uncertain ? UNCERTAIN_FALLBACK_NOTE : undefined);
+  return {
+    id: it.id,
+    fr: it.fr,
+    sl: it.sl,
+    title: meta?.title ?? it.id,
+    status: it.status,
+    reason: it.reason,
+    ...(it.rule ? { rule: it.rule } : {}),
+    ...(it.facts ? { facts: it.facts } : {}),
+    ...(it.uncertain ? { uncertain: true as const } : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+export function toScoreView(input: {
+  deviceId: string;
+  productId: string;
+  score: DeviceScore;
+  scorer: Scorer;
+  target: TargetLevels;
+  belowTarget: boolean;
+  attestation: DeviceAttestationState;
+  reportedAt: Date | null;
+  history: readonly ScoreHistoryEntry[];
+}): ScoreView {
+  const { score, scorer, target } = input;
+  return {
+    deviceId: input.deviceId,
+    productId: input.productId,
+    componentType: score.componentType,
+    catalogVersion: score.catalogVersion,
+    rulesVersion: score.rulesVersion,
+    evidenced: score.evidenced,
+    declared: score.declared,
+    target,
+    belowTarget: input.belowTarget,
+    attestation: {
+      status: score.attestation.status,
+      reported: input.attestation.attestationStatus,
+      at: input.attestation.attestationAt,
+      affirmedAt: input.attestation.affirmedAt,
+    },
+    decidedByUncertain: score.decidedByUncertain,
+    counts: score.counts,
+    ignoredDeclarations: score.ignoredDeclarations,
+    gaps: gaps(score, target, 'evidenced'),
+    gapsDeclared: gaps(score, target, 'declared'),
+    items: score.items.map((it) => toItemView(it, catalogItem(scorer, it.id))),
+    history: input.history.map((h) => ({ at: h.at, evidenced: h.evidenced, declared: h.declared, belowTarget: h.belowTarget, cause: h.cause })),
+    reportedAt: input.reportedAt,
+  };
+}
+
+export interface CatalogView {
+  version: string;
+  standard: string;
+  /** The fact rules that map reports to these items. */
+  rulesVersion: string;
+  /** Every entry as shipped; an uncertain entry or enhancement always carries a note. */
+  items: readonly CatalogEntry[];
+  /** Ids of the uncertain entries and enhancements, with their notes. */
+  uncertain: Array<{ id: string; note: string }>;
+  /** With `?componentType=`: the items a component of that type is scored on, flattened. */
+  componentType?: ComponentType;
+  applicable?: ApplicableItem[];
+}
+
+/** The catalog as served: entries unchanged, except that no uncertain entry goes without a note. */
+export function toCatalogView(catalog: Catalog, rules: FactRules): CatalogView {
+  const uncertain: Array<{ id: string; note: string }> = [];
+  const withNote = <T extends { id: string; uncertain?: boolean; note?: string }>(e: T): T => {
+    if (!e.uncertain) return e;
+    const note = e.note ?? UNCERTAIN_FALLBACK_NOTE;
+    uncertain.push({ id: e.id, note });
+    return e.note ? e : { ...e, note };
+  };
+  const items = catalog.items.map((e) => {
+    const entry = withNote(e);
+    const enhancements = e.enhancements.map(withNote);
+    return enhancements.some((re, i) => re !== e.enhancements[i]) ? { ...entry, enhancements } : entry;
+  });
+  return { version: catalog.version, standard: catalog.standard, rulesVersion: rules.version, items, uncertain };
+}
+
+export function withApplicable(view: CatalogView, catalog: Catalog, componentType: ComponentType): CatalogView {
+  const applicable = applicableItems(catalog, componentType).map((i) => (i.uncertain && !i.note ? { ...i, note: UNCERTAIN_FALLBACK_NOTE } : i));
+  return { ...view, componentType, applicable };
+}
