@@ -16,7 +16,10 @@ module.exports = {
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.int-spec.ts'],
   transform: { '^.+\\.(t|j|mj|cj)s$': ['@swc/jest', swcOptions] },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|typeorm-pglite|uuid|mqemitter|aedes-persistence|@noble)/)'],
-  moduleNameMapper: { '^@fleetguard/(.*)$': '<rootDir>/libs/$1/src' },
+  moduleNameMapper: {
+    '^@fleetguard/(firmware|hardening)-core$': '<rootDir>/libs/$1/src/core',
+    '^@fleetguard/(.*)$': '<rootDir>/libs/$1/src',
+  },
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -19,7 +19,7 @@ import { closeSync, createReadStream, fsyncSync, mkdtempSync, openSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { McubootImageWriter, signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware';
+import { McubootImageWriter, signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware-core';
 
 const MiB = 1 << 20;
 const OPENSSL = process.env.OPENSSL ?? '/usr/bin/openssl';

@@ -23,7 +23,7 @@ import {
   type DeclaredRequirements,
   type HardeningReport,
   type Scorer,
-} from '@fleetguard/hardening';
+} from '@fleetguard/hardening-core';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

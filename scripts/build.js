@@ -32,7 +32,12 @@ const options = (file) => ({
     target: 'es2022',
     keepClassNames: true,
     baseUrl: root,
-    paths: { '@fleetguard/*': ['libs/*/src'] },
+    paths: {
+      // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
+      '@fleetguard/firmware-core': ['libs/firmware/src/core'],
+      '@fleetguard/hardening-core': ['libs/hardening/src/core'],
+      '@fleetguard/*': ['libs/*/src'],
+    },
   },
   module: { type: 'commonjs' },
 });

@@ -1,4 +1,4 @@
-import { scoreDevice, validateHardeningReport } from '@fleetguard/hardening';
+import { scoreDevice, validateHardeningReport } from '@fleetguard/hardening-core';
 import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
 
 describe('hardening report presets', () => {

@@ -9,7 +9,7 @@
  * `weakHardeningReport`: the device out of the box: secure boot off, JTAG open, default
  * credentials, telnet and plain HTTP, TLS 1.0/1.1, no audit, no storage encryption, unsigned updates.
  */
-import type { HardeningReport } from '@fleetguard/hardening';
+import type { HardeningReport } from '@fleetguard/hardening-core';
 
 export interface HardeningReportOptions {
   firmwareVersion?: string;

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { decodeNonce, type BootEvent } from '@fleetguard/attestation';
-import type { HardeningReport } from '@fleetguard/hardening';
+import type { HardeningReport } from '@fleetguard/hardening-core';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, DeviceKeyPair, DeviceKeyType, generateDeviceKey } from './device-key.generator';
 import { DeviceProfile } from './device-profile.schema';

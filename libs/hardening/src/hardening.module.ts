@@ -1,5 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { FleetModule } from '@fleetguard/fleet';
 import type { DataSource } from 'typeorm';
 import { DeviceScoreEntity } from './entities/device-score.entity';
 import { HardeningReportEntity } from './entities/hardening-report.entity';
@@ -11,10 +12,10 @@ import { ScorerCache } from './nest/scorer.cache';
 
 /**
  * Hardening reports (device HTTP API and MQTT), SL-C scores, gaps and the catalog. Uses the global
- * broker and event bus, and the fleet's DevicesService (looked up at start; see HardeningService).
+ * broker and event bus, and the fleet's DevicesService (tenant checks).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HardeningReportEntity, DeviceScoreEntity])],
+  imports: [TypeOrmModule.forFeature([HardeningReportEntity, DeviceScoreEntity]), FleetModule],
   controllers: [HardeningController, DeviceHardeningController],
   providers: [
     { provide: HardeningRepository, useFactory: (ds: DataSource) => new HardeningRepository(ds), inject: [getDataSourceToken()] },

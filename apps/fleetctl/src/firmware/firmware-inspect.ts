@@ -8,7 +8,7 @@ import {
   TLV,
   tlvName,
   feedChunks,
-} from '@fleetguard/firmware';
+} from '@fleetguard/firmware-core';
 import { refusedError } from '../exit-codes';
 import { fileSize, openByteStream, readHead, readTextFile } from '../local-files';
 import { hasMcubootMagic } from './firmware-keys';

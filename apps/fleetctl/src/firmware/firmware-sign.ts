@@ -9,7 +9,7 @@ import {
   signingKeyFromKeyObject,
   signManifest,
   verifyMcubootStream,
-} from '@fleetguard/firmware';
+} from '@fleetguard/firmware-core';
 import { refusedError, usageError } from '../exit-codes';
 import { fileSize, openByteStream, writeAtomically } from '../local-files';
 

@@ -6,7 +6,7 @@ import {
   verifyDetachedImageStream,
   verifyManifest,
   verifyMcubootStream,
-} from '@fleetguard/firmware';
+} from '@fleetguard/firmware-core';
 import { usageError } from '../exit-codes';
 import { fileSize, openByteStream, readHead } from '../local-files';
 import { hasMcubootMagic } from './firmware-keys';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound } from '@fleetguard/common';
 import { Principal, hasRole } from '@fleetguard/auth';
-import { applicableItems, loadCatalog } from '@fleetguard/hardening';
+import { applicableItems, loadCatalog } from '@fleetguard/hardening-core';
 import { COMPONENT_TYPES, ComponentType, LevelVector, checkDeclaredRequirements } from '../core/product.rules';
 import { ProductEntity } from '../entities/product.entity';
 

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import type { Subscription } from 'rxjs';
 import { AppConfig, isDomainError, notFound } from '@fleetguard/common';
 import { APP_CONFIG, counter } from '@fleetguard/platform';
@@ -52,7 +51,6 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private subscription?: Subscription;
-  private devices?: DevicesService;
   private catalog?: CatalogView;
 
   constructor(
@@ -61,13 +59,10 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: EventBusService,
     private readonly broker: BrokerService,
-    private readonly moduleRef: ModuleRef,
+    private readonly devices: DevicesService,
   ) {}
 
   onModuleInit(): void {
-    // @fleetguard/fleet loads the hardening core through this lib's index, so it may still be
-    // loading when this file is: its service is looked up now, not named in the constructor.
-    this.devices = this.moduleRef.get(DevicesService, { strict: false });
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
     this.broker.register('hardening', (deviceId, payload) => this.receiveMqtt(deviceId, payload));
     this.subscription = this.events
@@ -226,7 +221,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
 
   /** The device's score now (latest report, current attestation state), its gaps and history. 404 for another tenant's device. */
   async scoreView(principal: Principal, deviceId: string): Promise<ScoreView> {
-    await this.devices!.get(principal, deviceId);
+    await this.devices.get(principal, deviceId);
     const [subject] = await this.repo.subjects([deviceId]);
     const [product] = subject ? await this.repo.products([subject.productId]) : [];
     if (!subject || !product) throw notFound('device.not-found', `no device ${deviceId}`);
