@@ -105,6 +105,14 @@ const haveMosquitto = fs.existsSync('/usr/bin/mosquitto_pub') && fs.existsSync('
     expect((await rejections())['evidence-bad-json']).toBeGreaterThanOrEqual(1);
   });
 
+  it('acknowledges and refuses a payload with a NUL character (it could never be stored), instead of letting it come back forever', async () => {
+    const d = await enrolled('nul');
+    const before = (await rejections())['hardening-nul-character'] ?? 0;
+    const r = await mosquitto('mosquitto_pub', [...tlsArgs(d), '-i', d.id, '-t', `fleet/v1/devices/${d.id}/hardening`, '-m', '{"schemaVersion":1,"firmwareVersion":"1\\u0000"}', '-q', '1']);
+    expect(r.code).toBe(0);
+    expect((await rejections())['hardening-nul-character']).toBe(before + 1);
+  });
+
   it('refuses a revoked certificate at connect', async () => {
     const d = await enrolled('revoked');
     expect((await s.api.post(`/api/v1/devices/${d.id}/revoke`, { reason: 'keyCompromise' }, fixture.manufacturer.key)).status).toBe(200);

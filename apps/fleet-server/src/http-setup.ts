@@ -7,6 +7,13 @@ import express from 'express';
 import { AppConfig } from '@fleetguard/common';
 import { AllExceptionsFilter, httpDuration, httpRequests } from '@fleetguard/platform';
 
+function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some((v) => hasNul(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
+}
+
 function flattenValidationError(e: ValidationError): string[] {
   const own = Object.values(e.constraints ?? {});
   return [...own, ...(e.children ?? []).flatMap((c) => flattenValidationError(c).map((m) => `${e.property}.${m}`))];
@@ -42,6 +49,15 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
     next();
   });
   server.use(express.json({ limit: config.httpMaxBody, strict: true }));
+  // PostgreSQL text cannot hold NUL: refuse it in the path, the query and JSON strings up front
+  // (a clear 400) instead of letting it reach the database.
+  server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (/%00/.test(req.url) || hasNul(req.body)) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'NUL characters (\\u0000) are not accepted in paths, queries or JSON strings' });
+      return;
+    }
+    next();
+  });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

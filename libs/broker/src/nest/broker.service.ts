@@ -180,7 +180,11 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     if (!handler || !(DEVICE_PUBLISHES as readonly string[]).includes(v.kind)) return null;
     let outcome: InboundOutcome;
     try {
-      outcome = await handler(client.id, packet.payload);
+      // PostgreSQL text cannot hold NUL: such a payload could never be stored, so it is refused
+      // (and acknowledged) rather than left to fail the handler and come back forever.
+      outcome = packet.payload.includes(0) || packet.payload.includes('\\u0000')
+        ? { ack: false, code: 'nul-character', message: 'payloads may not contain NUL characters' }
+        : await handler(client.id, packet.payload);
     } catch (e) {
       // Not stored: refuse, so no PUBACK goes out and the device sends it again later.
       inbound.inc({ kind: v.kind, outcome: 'error' });
