@@ -16,10 +16,9 @@
  * Prints one JSON line {devices, ms, perDeviceUs, peakRssMiB, ...} and a one-line summary. The
  * goal is under 10 s for 100,000 devices. The database is dropped at the end unless --keep.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence';
+import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
 import { FR_KEYS, HardeningRepository, ScorerCache, applicableItems, loadCatalog, rescoreAll } from '@fleetguard/hardening';
 import { generate, products, rng } from './score-pure';
 
@@ -34,24 +33,8 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 
-async function createDatabase(serverUrl: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = `fleetguard_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    name,
-    drop: async () => {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+function createDatabase(serverUrl: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  return createScratchDatabase(serverUrl, 'fleetguard_bench');
 }
 
 /** How each generated attestation result is stored on the device row (stale: affirmed an hour ago). */

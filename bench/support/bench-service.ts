@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { AppConfig, parseConfig } from '@fleetguard/common';
 import { createRootLogger } from '@fleetguard/platform';
+import { createScratchDatabase } from '@fleetguard/persistence';
 import { sampleBootEvents } from '@fleetguard/attestation';
 import { startService, RunningService } from '../../apps/fleet-server/src/bootstrap';
 
@@ -57,16 +58,14 @@ export function queryBenchDb<T = Record<string, unknown>>(databaseUrl: string, s
 /** Starts the service with a fresh PostgreSQL database; `env` overrides FLEETGUARD_* settings. */
 export async function startBenchService(env: Record<string, string> = {}): Promise<BenchService> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-bench-'));
-  const databaseName = `fleetguard_bench_${randomBytes(6).toString('hex')}`;
-  await withPg(BENCH_PG_SERVER, (c) => c.query(`CREATE DATABASE ${databaseName}`));
-  const u = new URL(BENCH_PG_SERVER);
-  u.pathname = `/${databaseName}`;
-  const databaseUrl = u.toString();
+  const scratch = await createScratchDatabase(BENCH_PG_SERVER, 'fleetguard_bench');
+  const databaseName = scratch.name;
+  const databaseUrl = scratch.url;
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await withPg(BENCH_PG_SERVER, (c) => c.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+    await scratch.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const adminKey = `fg-bench-admin-${randomBytes(16).toString('hex')}`;

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
-import { DatabaseSettings } from '@fleetguard/persistence';
+import { DatabaseSettings, createScratchDatabase } from '@fleetguard/persistence';
 
 /**
  * Tests run on the embedded PGlite by default. With FLEETGUARD_TEST_PG set to a PostgreSQL server
@@ -10,22 +8,7 @@ import { DatabaseSettings } from '@fleetguard/persistence';
 export const TEST_PG_URL = process.env.FLEETGUARD_TEST_PG;
 
 export async function createPostgresDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `fleetguard_t_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return createScratchDatabase(serverUrl, 'fleetguard_t');
 }
 
 /** Database settings for one test file: PostgreSQL when FLEETGUARD_TEST_PG is set, else PGlite in memory. */

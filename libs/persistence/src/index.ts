@@ -3,3 +3,4 @@ export * from './persistence.module';
 export * from './embedded.lock';
 export { pgliteInstance } from './pglite-serial.pool';
 export * from './returning-rows';
+export * from './scratch-database';
