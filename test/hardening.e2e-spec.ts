@@ -320,6 +320,10 @@ describe('hardening reports and SL-C scores', () => {
         expect((await changed).data).toMatchObject({ evidenced: { FR1: 4 }, cause: 'report' });
         expect((await score(dev.deviceId)).body.history).toHaveLength(1);
 
+        // The same report again (as a QoS 1 redelivery would bring it) is acknowledged, not stored twice.
+        await client.publishAsync(`${topic}/hardening`, JSON.stringify(hardenedReport()), { qos: 1 });
+        expect(await count('hardening_reports', dev.deviceId)).toBe(1);
+
         const answer = new Promise<any>((resolve) => client.once('message', (_t, payload) => resolve(JSON.parse(payload.toString()))));
         await client.publishAsync(`${topic}/hardening`, JSON.stringify({ schemaVersion: 1, telnet: true }), { qos: 1 });
         expect((await answer).error).toMatchObject({ code: 'hardening.invalid-report', topic: 'hardening', message: expect.stringContaining('unknown field "telnet"') });

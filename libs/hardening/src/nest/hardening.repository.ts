@@ -116,7 +116,15 @@ export class HardeningRepository {
   constructor(private readonly ds: DataSource) {}
 
   /** Stores a validated report for an active device; null when there is no such device. */
-  async insertReport(deviceId: string, report: HardeningReport, channel: 'mqtt' | 'http'): Promise<{ id: string; receivedAt: Date } | null> {
+  async insertReport(deviceId: string, report: HardeningReport, channel: 'mqtt' | 'http'): Promise<{ id: string; receivedAt: Date; duplicate?: boolean } | null> {
+    if (channel === 'mqtt') {
+      // A QoS 1 redelivery (stored, but the PUBACK was lost) is the same report again: recognised, not stored twice.
+      const same = await this.ds.query(
+        `SELECT id, received_at FROM hardening_reports WHERE device_id = $1 AND channel = 'mqtt' AND report = $2::jsonb AND received_at > now() - interval '10 minutes' ORDER BY received_at DESC LIMIT 1`,
+        [deviceId, JSON.stringify(report)],
+      );
+      if (same.length) return { id: same[0].id, receivedAt: same[0].received_at, duplicate: true };
+    }
     const id = randomUUID();
     const rows = returningRows<{ received_at: Date }>(
       await this.ds.query(

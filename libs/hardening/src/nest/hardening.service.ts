@@ -90,7 +90,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     return { ...stored, ...score };
   }
 
-  private async storeReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<{ reportId: string; receivedAt: Date }> {
+  private async storeReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<{ reportId: string; receivedAt: Date; duplicate?: boolean }> {
     let report: HardeningReport;
     try {
       report = validateHardeningReport(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
@@ -103,19 +103,20 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
       reports.inc({ channel, outcome: 'unknown-device' });
       throw notFound('device.not-found', `no active device ${deviceId}`);
     }
-    reports.inc({ channel, outcome: 'stored' });
-    return { reportId: stored.id, receivedAt: stored.receivedAt };
+    reports.inc({ channel, outcome: stored.duplicate ? 'duplicate' : 'stored' });
+    return { reportId: stored.id, receivedAt: stored.receivedAt, duplicate: stored.duplicate };
   }
 
   /** MQTT: acknowledged once stored; the rescore follows (a failure there is logged, the report stays). */
   private async receiveMqtt(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
+    let stored;
     try {
-      await this.storeReport(deviceId, payload, 'mqtt');
+      stored = await this.storeReport(deviceId, payload, 'mqtt');
     } catch (e) {
       if (isDomainError(e)) return { ack: false, code: e.code, message: e.message };
       throw e;
     }
-    this.rescoreInBackground(deviceId, 'report');
+    if (!stored.duplicate) this.rescoreInBackground(deviceId, 'report');
     return { ack: true };
   }
 
