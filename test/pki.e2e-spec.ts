@@ -109,6 +109,16 @@ describe('device PKI against openssl and curl', () => {
       expect(r.body.statusCode).toBe(400);
     });
 
+    it('one token enrolls exactly one device, even when eight devices race for it', async () => {
+      const [token] = await tokens(1);
+      const csrs = Array.from({ length: 8 }, (_, i) => opensslCsr(w, `race-${i}`, 'P-256').csrPem);
+      const results = await Promise.all(csrs.map((csr) => enroll({ token, csr })));
+      const codes = results.map((r) => r.http).sort();
+      expect(codes).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+      const rows = await s.app.get(DataSource).query('SELECT count(*)::int AS n FROM enrollment_tokens t JOIN devices d ON d.id = t.device_id WHERE t.token_hash IS NOT NULL AND d.id = $1', [results.find((r) => r.http === 201)!.body.deviceId]);
+      expect(rows[0].n).toBe(1);
+    });
+
     it('a used token, an expired token, an unknown token, a token of another product', async () => {
       const [token] = await tokens(1);
       expect((await enroll({ token, csr: opensslCsr(w, 'once', 'P-256').csrPem })).http).toBe(201);

@@ -4,6 +4,7 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig, DomainError, invalid, notFound } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
+import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
 import { CaService, CertificateEntity, CertificateStatusService, IssuedCertificate, ParsedCsr, parseCsr } from '@fleetguard/pki';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -63,38 +64,45 @@ export class EnrollmentService {
     const akPem = input.akPublicKey ? normaliseAk(input.akPublicKey) : null;
     if (!ENROLLMENT_TOKEN.test(input.token)) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     const deviceId = newDeviceId();
-    const result = await this.ds.transaction(async (m) => {
-      const rows: EnrollmentTokenEntity[] = await m
-        .getRepository(EnrollmentTokenEntity)
-        .createQueryBuilder('t')
-        .setLock('pessimistic_write')
-        .where('t.token_hash = :h', { h: hashEnrollmentToken(input.token) })
-        .getMany();
-      const token = rows[0];
-      if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
-      if (token.usedAt) throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
-      if (token.expiresAt.getTime() < Date.now()) throw new DomainError('enrollment.token-expired', 'the enrollment token has expired', 'gone');
-      if (input.productId && input.productId !== token.productId) {
-        throw new DomainError('enrollment.wrong-product', 'the enrollment token belongs to another product', 'forbidden');
-      }
-      const product = await m.query('SELECT organization_id FROM products WHERE id = $1', [token.productId]);
-      const issued = await this.issue(deviceId, input.csr);
-      await m.getRepository(DeviceEntity).insert({
-        id: deviceId,
-        productId: token.productId,
-        manufacturerOrgId: product[0].organization_id,
-        operatorOrgId: token.operatorOrgId,
-        status: 'active',
-        keyType: input.csr.keyType,
-        publicKeySpki: input.csr.publicKeySpkiDer,
-        akPublicKey: akPem,
-        certSerial: issued.serialHex,
-        certNotAfter: issued.notAfter,
-      });
-      await this.storeCertificate(m, deviceId, issued);
-      await m.getRepository(EnrollmentTokenEntity).update({ id: token.id }, { usedAt: new Date(), deviceId });
-      return { issued, token };
-    });
+    const tokenHash = hashEnrollmentToken(input.token);
+    // A cheap look first, so that a bad token costs no signature and gets its precise reason.
+    const found: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
+      'SELECT id, product_id, used_at, expires_at FROM enrollment_tokens WHERE token_hash = $1',
+      [tokenHash],
+    );
+    const token = found[0];
+    if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
+    this.checkToken(token, input.productId);
+    // Signing happens outside any transaction; then one statement claims the token (only if it is
+    // still unused and unexpired) and records the device and its certificate, atomically.
+    const issued = await this.issue(deviceId, input.csr);
+    const claimed = returningRows<{ id: string; product_id: string }>(
+      await this.ds.query(
+        `WITH claimed AS (
+           UPDATE enrollment_tokens SET used_at = now(), device_id = $1
+           WHERE token_hash = $2 AND used_at IS NULL AND expires_at > now()
+           RETURNING id, product_id, operator_org_id),
+         device AS (
+           INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after)
+           SELECT $1, c.product_id, p.organization_id, c.operator_org_id, 'active', $3, $4, $5, $6, $7 FROM claimed c JOIN products p ON p.id = c.product_id
+           RETURNING id),
+         certificate AS (
+           INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at)
+           SELECT $6, id, $8, $9, $7, 'valid', now() FROM device)
+         SELECT id, product_id FROM claimed`,
+        [deviceId, tokenHash, input.csr.keyType, input.csr.publicKeySpkiDer, akPem, issued.serialHex, issued.notAfter, issued.certificatePem, issued.notBefore],
+      ),
+    );
+    if (!claimed.length) {
+      // Someone used it (or it expired) between the look and the claim: say which.
+      const again: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
+        'SELECT id, product_id, used_at, expires_at FROM enrollment_tokens WHERE token_hash = $1',
+        [tokenHash],
+      );
+      this.checkToken(again[0], input.productId);
+      throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
+    }
+    const result = { issued, token: { id: claimed[0].id, productId: claimed[0].product_id } };
     this.status.noteIssued(result.issued.serialHex, deviceId, result.issued.notAfter);
     await this.audit.append({
       actor: `enrollment-token:${result.token.id}`,
@@ -105,6 +113,14 @@ export class EnrollmentService {
       details: { serial: result.issued.serialHex, productId: result.token.productId, keyType: input.csr.keyType, notAfter: result.issued.notAfter.toISOString() },
     });
     return { deviceId, certificate: result.issued.certificatePem, chain: this.ca.chainPem, serial: result.issued.serialHex, notAfter: result.issued.notAfter };
+  }
+
+  private checkToken(token: { used_at: Date | null; expires_at: Date; product_id: string }, productId?: string): void {
+    if (token.used_at) throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
+    if (new Date(token.expires_at).getTime() < Date.now()) throw new DomainError('enrollment.token-expired', 'the enrollment token has expired', 'gone');
+    if (productId && productId !== token.product_id) {
+      throw new DomainError('enrollment.wrong-product', 'the enrollment token belongs to another product', 'forbidden');
+    }
   }
 
   /**
