@@ -18,40 +18,20 @@
  */
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, KeyObject, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fork, ChildProcess } from 'node:child_process';
-import { McubootImageWriter } from '@fleetguard/firmware';
+import { writeMcubootImageFile } from './support/mcuboot-image.file';
 import { createProduct, createTenant, startBenchService } from './support/bench-service';
 import { cpuMeter, emit, fail, flagArg, machineInfo, numberArg, OPENSSL, processCpuSeconds, round, rssSampler } from './support/measure';
 
 const MiB = 1 << 20;
 const GOAL_RATIO = 0.6;
 const GOAL_RSS_GROWTH_MIB = 64;
-
-function writeImage(file: string, sizeMiB: number, privateKey: KeyObject, version: string, securityCounter: number): void {
-  const bodySize = Math.round(sizeMiB * MiB);
-  const writer = new McubootImageWriter(bodySize, { version, securityCounter, headerSize: 0x200 }, privateKey);
-  const fd = openSync(file, 'w');
-  try {
-    writeSync(fd, writer.header());
-    const chunk = Buffer.alloc(MiB);
-    for (let left = bodySize; left > 0; left -= chunk.length) {
-      const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
-      randomFillSync(part);
-      writer.update(part);
-      writeSync(fd, part);
-    }
-    writeSync(fd, writer.trailer());
-    fsyncSync(fd); // no writeback of dirty pages competing with the timed runs
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function timeOpenssl(file: string): { seconds: number; hex: string } {
   const t0 = performance.now();
@@ -85,9 +65,9 @@ async function main(): Promise<void> {
   try {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const g0 = performance.now();
-    writeImage(file, sizeMiB, privateKey, '1.0.0+1', 2);
+    writeMcubootImageFile(file, sizeMiB, privateKey, '1.0.0+1', 2);
     const generateSeconds = (performance.now() - g0) / 1000;
-    writeImage(warmFile, 1, privateKey, '0.9.0+1', 1);
+    writeMcubootImageFile(warmFile, 1, privateKey, '0.9.0+1', 1);
     const fileBytes = statSync(file).size;
     const fileMiB = fileBytes / MiB;
 

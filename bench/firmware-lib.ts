@@ -14,12 +14,13 @@
  * The product target is ratio >= 0.8 with RSS growth independent of the image size.
  */
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { McubootImageWriter, signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware-core';
+import { signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware-core';
+import { writeMcubootImageFile } from './support/mcuboot-image.file';
 
 const MiB = 1 << 20;
 const OPENSSL = process.env.OPENSSL ?? '/usr/bin/openssl';
@@ -34,23 +35,7 @@ function numberArg(name: string, fallback: number): number {
 
 function writeImage(file: string, sizeMiB: number): SigningKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const bodySize = Math.round(sizeMiB * MiB);
-  const writer = new McubootImageWriter(bodySize, { version: '1.0.0+1', securityCounter: 1, headerSize: 0x200 }, privateKey);
-  const fd = openSync(file, 'w');
-  try {
-    writeSync(fd, writer.header());
-    const chunk = Buffer.alloc(MiB);
-    for (let left = bodySize; left > 0; left -= chunk.length) {
-      const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
-      randomFillSync(part);
-      writer.update(part);
-      writeSync(fd, part);
-    }
-    writeSync(fd, writer.trailer());
-    fsyncSync(fd); // no writeback of a GiB of dirty pages competing with the timed runs
-  } finally {
-    closeSync(fd);
-  }
+  writeMcubootImageFile(file, sizeMiB, privateKey, '1.0.0+1', 1);
   return signingKeyFromKeyObject(createPublicKey(privateKey));
 }
 
