@@ -2,34 +2,53 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createHmac, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import * as http from 'node:http';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
+import { EventBusService } from '@fleetguard/events';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 
 jest.setTimeout(120_000);
 
-describe('attestation over the embedded MQTT broker and the device HTTP API', () => {
-  let s: TestService;
-  let fixture: Awaited<ReturnType<typeof productWithRelease>>;
-  let operator: Awaited<ReturnType<typeof createTenant>>;
-  const devices: SimulatedDevice[] = [];
+type DeviceOptions = ConstructorParameters<typeof SimulatedDevice>[0];
 
+/**
+ * One service per describe block, with an operator and a product whose release and reference values
+ * are on record; `device()` enrolls a simulated device of that product (closed in afterAll).
+ */
+function attestationContext(env: Record<string, string>) {
+  const ctx = {} as {
+    s: TestService;
+    fixture: Awaited<ReturnType<typeof productWithRelease>>;
+    operator: Awaited<ReturnType<typeof createTenant>>;
+    device(behaviour?: DeviceOptions['behaviour'], extra?: Partial<DeviceOptions>): Promise<SimulatedDevice>;
+  };
+  const devices: SimulatedDevice[] = [];
   beforeAll(async () => {
-    s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
-    operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    ctx.s = await startTestService(env);
+    ctx.operator = await createTenant(ctx.s.api, 'operator');
+    ctx.fixture = await productWithRelease(ctx.s.api, { operatorOrgId: ctx.operator.orgId });
   });
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.close()));
-    await s?.stop();
+    await ctx.s?.stop();
   });
-
-  async function device(behaviour: ConstructorParameters<typeof SimulatedDevice>[0]['behaviour'] = 'good', extra: Partial<ConstructorParameters<typeof SimulatedDevice>[0]> = {}) {
-    const [token] = await fixture.tokens(1);
+  ctx.device = async (behaviour = 'good', extra = {}) => {
+    const [token] = await ctx.fixture.tokens(1);
+    const { s, fixture } = ctx;
     const d = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, behaviour, reconnectPeriodMs: 0, hardening: false, ...extra });
     devices.push(d);
     await d.enroll();
     return d;
-  }
+  };
+  return ctx;
+}
+
+describe('attestation over the embedded MQTT broker and the device HTTP API', () => {
+  const ctx = attestationContext({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
+  const device: typeof ctx.device = (...args) => ctx.device(...args);
+  let s: TestService;
+  let fixture: typeof ctx.fixture;
+  let operator: typeof ctx.operator;
+  beforeAll(() => ({ s, fixture, operator } = ctx));
 
   it('a good device is challenged on connect and gets an affirming EAR that verifies with the published key (jose and node crypto)', async () => {
     const d = await device('good');
@@ -138,28 +157,14 @@ describe('attestation over the embedded MQTT broker and the device HTTP API', ()
 
 const haveSwtpm = ['/usr/bin/swtpm', '/usr/bin/tpm2_quote'].every((f) => require('node:fs').existsSync(f));
 (haveSwtpm ? describe : describe.skip)('attestation with a real software TPM (swtpm + tpm2-tools)', () => {
-  let s: TestService;
-  let fixture: Awaited<ReturnType<typeof productWithRelease>>;
-  let operator: Awaited<ReturnType<typeof createTenant>>;
-  const devices: SimulatedDevice[] = [];
-  beforeAll(async () => {
-    s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
-    operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
-  });
-  afterAll(async () => {
-    await Promise.all(devices.map((d) => d.close()));
-    await s?.stop();
-  });
+  const ctx = attestationContext({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
 
   it.each([
     ['good', 'affirming', null],
     ['tampered-component', 'contraindicated', /kernel/],
   ] as const)('a swtpm-backed %s device with its AK registered at enrollment gets %s', async (behaviour, status, reason) => {
-    const [token] = await fixture.tokens(1);
-    const d = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, behaviour, hardening: false, reconnectPeriodMs: 0, tpm: { mode: 'swtpm' } });
-    devices.push(d);
-    await d.enroll();
+    const { s, operator } = ctx;
+    const d = await ctx.device(behaviour, { tpm: { mode: 'swtpm' } });
     expect(d.akPublicKeyPem).toContain('BEGIN PUBLIC KEY');
     await d.connect();
     const ear = await d.waitForResult(60_000, { since: 0 });
@@ -169,5 +174,28 @@ const haveSwtpm = ['/usr/bin/swtpm', '/usr/bin/tpm2_quote'].every((f) => require
     const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
     expect(history.body.items[0].claims.tpm.present).toBe(true);
     if (reason) expect(history.body.items[0].reasons.join(' ')).toMatch(reason);
+  });
+});
+
+describe('staleness', () => {
+  const ctx = attestationContext({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '2' });
+
+  it('a device that stops answering is announced stale once, when its last affirming result grows older than twice the interval', async () => {
+    const seen: string[] = [];
+    const { s, operator } = ctx;
+    const sub = s.app.get(EventBusService).stream(null, ['attestation.stale']).subscribe((e) => seen.push(e.deviceId!));
+    try {
+      const d = await ctx.device('good');
+      await d.connect();
+      expect(summarizeEar(await d.waitForResult(30_000, { since: 0 })).status).toBe('affirming');
+      await d.close();
+      const deadline = Date.now() + 15_000;
+      while (!seen.includes(d.deviceId!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 3000)); // more sweeps: no second announcement
+      expect(seen.filter((id) => id === d.deviceId)).toEqual([d.deviceId]);
+      expect((await s.api.get(`/api/v1/devices/${d.deviceId}`, operator.key)).body.integrity).toBe('stale');
+    } finally {
+      sub.unsubscribe();
+    }
   });
 });

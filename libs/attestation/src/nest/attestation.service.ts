@@ -50,7 +50,8 @@ export interface StoredResult {
 export class AttestationService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Attestation');
   private readonly lastChallenge = new Map<string, number>();
-  private readonly staleNotified = new Set<string>();
+  /** Start of the window of the next staleness sweep (devices stale before this start are not re-notified after a restart). */
+  private lastSweep = Date.now();
   private timer?: NodeJS.Timeout;
   private readonly queue: Array<{ inboxId: string; deviceId: string; evidence: string; receivedAt: number }> = [];
   private active = 0;
@@ -126,14 +127,19 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       const last = this.lastChallenge.get(deviceId) ?? 0;
       if (now - last >= interval) await this.challengeOverMqtt(deviceId).catch(() => undefined);
     }
+    // A device turns stale when its last affirming result (or, never affirmed, its last result)
+    // grows older than 2 × the interval. Each sweep notifies the devices that crossed that line
+    // since the previous sweep, so none is notified twice and none is missed, however many.
+    const cutoff = new Date(now - 2 * interval);
+    const since = new Date(this.lastSweep - 2 * interval);
+    this.lastSweep = now;
     const stale: Array<{ id: string; manufacturer_org_id: string; operator_org_id: string | null; affirmed_at: Date | null }> = await this.ds.query(
       `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM devices
-       WHERE status = 'active' AND attestation_at IS NOT NULL AND (affirmed_at IS NULL OR affirmed_at < $1) LIMIT 1000`,
-      [new Date(now - 2 * interval)],
+       WHERE status = 'active' AND attestation_at IS NOT NULL
+         AND COALESCE(affirmed_at, attestation_at) > $1 AND COALESCE(affirmed_at, attestation_at) <= $2`,
+      [since, cutoff],
     );
     for (const d of stale) {
-      if (this.staleNotified.has(d.id)) continue;
-      this.staleNotified.add(d.id);
       this.events.publish('attestation.stale', { deviceId: d.id, audience: [d.manufacturer_org_id, d.operator_org_id], data: { status: 'stale', lastAffirmedAt: d.affirmed_at } });
     }
   }
@@ -263,7 +269,6 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
     const device = returningRows<{ manufacturer_org_id: string; operator_org_id: string | null }>(stored)[0];
     appraisals.inc({ status: result.status, channel });
     latency.observe({ channel }, (Date.now() - startedAt) / 1000);
-    if (affirming) this.staleNotified.delete(deviceId);
     if (device) {
       const audience = [device.manufacturer_org_id, device.operator_org_id];
       const data = { status: result.status, reasons: result.reasons, resultId: id, at: new Date().toISOString() };
