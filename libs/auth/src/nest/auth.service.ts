@@ -37,6 +37,8 @@ export class AuthService implements OnApplicationBootstrap {
               : null,
           until: now + CACHE_TTL_MS,
         };
+        // Bounded: presenting random keys must not grow memory without limit.
+        if (this.cache.size >= 10_000) this.cache.clear();
         this.cache.set(id, cached);
       }
       if (cached.principal && secretMatches(secret, cached.hash)) return cached.principal;
