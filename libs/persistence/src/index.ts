@@ -1,6 +1,5 @@
 export * from './data-source.factory';
 export * from './persistence.module';
 export * from './embedded.lock';
-export { pgliteInstance } from './pglite-serial.pool';
 export * from './returning-rows';
 export * from './scratch-database';

@@ -1,17 +1,39 @@
-import { PGlite } from '@electric-sql/pglite';
-import { PGliteDriver, getPGliteInstance } from 'typeorm-pglite';
-import { PGlitePool } from 'typeorm-pglite/dist/pglite-pool';
+import { EventEmitter } from 'node:events';
+import { PGlite, types } from '@electric-sql/pglite';
+
+type QueryCallback = (err: unknown, result: unknown) => void;
+
+/** Booleans as PostgreSQL literals: TypeORM hands PGlite `true`/`1`/`'true'` alike. */
+function serializeBool(value: unknown): unknown {
+  if (value === true || value === 'true' || value === 1) return 'TRUE';
+  if (value === false || value === 'false' || value === 0) return 'FALSE';
+  return value;
+}
 
 /**
- * PGlite is one Postgres session in process. typeorm-pglite hands that one session to every
- * TypeORM query runner at once, so two concurrent transactions would interleave on it (a
- * rollback of one would undo the other's writes). This pool makes the session exclusive: a
- * query runner holds it from connect until release, the others queue. It also fills in the
- * `rowCount`/`command` fields node-postgres gives and TypeORM reads for UPDATE/DELETE results.
+ * The `Pool` that TypeORM's postgres driver uses, over one embedded PGlite database.
+ *
+ * PGlite is one Postgres session in process, so the pool makes that session exclusive: a query
+ * runner holds it from connect until release, the others queue (two interleaved transactions on
+ * one session would undo each other's writes on rollback). Each pool owns its PGlite instance,
+ * created on first use and closed by `end()`, so two services in one process (tests) never share
+ * a database. It also fills in the `rowCount`/`command` fields node-postgres gives and TypeORM
+ * reads for UPDATE/DELETE results.
+ *
+ * Written here rather than taken from typeorm-pglite: that adapter keeps one PGlite instance per
+ * process in a static, hands its single session to every query runner at once, and exports no
+ * pool to build on (its pool lives at an internal path); what is left of it is these few lines.
  */
-class SerialPGlitePool extends PGlitePool {
+export abstract class SerialPGlitePool extends EventEmitter {
+  protected abstract readonly dataDir: string | undefined;
+  private db?: Promise<PGlite>;
   private held = false;
   private readonly waiters: Array<() => void> = [];
+
+  protected instance(): Promise<PGlite> {
+    this.db ??= PGlite.create({ ...(this.dataDir ? { dataDir: this.dataDir } : {}), serializers: { [types.BOOL]: serializeBool } });
+    return this.db;
+  }
 
   private acquire(): Promise<void> {
     if (!this.held) {
@@ -27,17 +49,16 @@ class SerialPGlitePool extends PGlitePool {
     else this.held = false;
   };
 
-  override async connect(callback: (err: any, client: any, done: () => void) => void): Promise<void> {
+  async connect(callback: (err: unknown, client: unknown, done: () => void) => void): Promise<void> {
     try {
-      await getPGliteInstance();
+      await this.instance();
       await this.acquire();
     } catch (error) {
       callback(error, null, () => undefined);
       return;
     }
     let released = false;
-    const client = Object.create(this) as SerialPGlitePool;
-    callback(null, client, () => {
+    callback(null, this, () => {
       if (!released) {
         released = true;
         this.release();
@@ -45,19 +66,17 @@ class SerialPGlitePool extends PGlitePool {
     });
   }
 
-  override async query(sql: string, params?: any, callback?: any): Promise<any> {
-    let cb = callback as ((e: unknown, r: unknown) => void) | undefined;
+  async query(sql: string, params?: unknown, callback?: QueryCallback): Promise<unknown> {
+    let cb = callback;
     let p = params;
     if (typeof params === 'function') {
-      cb = params as typeof cb;
+      cb = params as QueryCallback;
       p = undefined;
     }
     try {
-      const db = await getPGliteInstance();
+      const db = await this.instance();
       const hasParams = Array.isArray(p) && p.length > 0;
-      const raw = hasParams
-        ? await db.query(sql, p as unknown[])
-        : ((await db.exec(sql)).slice(-1)[0] ?? { rows: [], fields: [] });
+      const raw = hasParams ? await db.query(sql, p as unknown[]) : ((await db.exec(sql)).slice(-1)[0] ?? { rows: [], fields: [] });
       const result = {
         ...raw,
         command: (/^\s*(\w+)/.exec(sql)?.[1] ?? '').toUpperCase(),
@@ -71,15 +90,21 @@ class SerialPGlitePool extends PGlitePool {
       return undefined;
     }
   }
+
+  end(callback?: (err: unknown) => void): void {
+    const db = this.db;
+    this.db = undefined;
+    (db ? db.then((d) => d.close()) : Promise.resolve()).then(
+      () => callback?.(null),
+      (error: unknown) => callback?.(error),
+    );
+  }
 }
 
-/** The `driver` option for TypeORM's postgres type, backed by PGlite stored under `dataDir`. */
+/** The `driver` option for TypeORM's postgres type, backed by PGlite stored under `dataDir` (in memory when unset). */
 export function pgliteDriver(dataDir: string | undefined): unknown {
-  // PGliteDriver records the PGlite options (data directory, boolean serializer) for the instance.
-  new PGliteDriver(dataDir ? { dataDir } : {});
-  return { Pool: SerialPGlitePool };
-}
-
-export async function pgliteInstance(): Promise<PGlite> {
-  return getPGliteInstance();
+  class Pool extends SerialPGlitePool {
+    protected readonly dataDir = dataDir;
+  }
+  return { Pool };
 }
