@@ -8,11 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseConfig } from '@fleetguard/common';
-import { createRootLogger } from '@fleetguard/platform';
 import { sampleBootEvents } from '@fleetguard/attestation';
-import { startService } from '../../fleet-server/src/bootstrap';
 import { runFleet } from './fleet';
+import { startServiceProcess } from './service.process';
 
 function repoRoot(): string {
   let dir = __dirname;
@@ -47,9 +45,9 @@ async function main(): Promise<void> {
   }
   env.FLEETGUARD_ATTEST_INTERVAL_SECONDS ??= '60';
   env.FLEETGUARD_LOG_LEVEL ??= 'warn';
-  const config = parseConfig(env);
-  const admin = config.adminKey!;
-  const service = await startService(config, createRootLogger(config.logLevel));
+  const admin = env.FLEETGUARD_ADMIN_KEY;
+  // The service runs as its own process (the fleet-server app), as in production; the demo is its client.
+  const service = await startServiceProcess(env);
   const base = service.urls.operator;
   const say = (line: string) => process.stdout.write(line + '\n');
   say(`fleetguard operator listening ${service.urls.operator}`);

@@ -13,6 +13,7 @@ import { AttestationModule } from '@fleetguard/attestation';
 import { HardeningModule } from '@fleetguard/hardening';
 import { DashboardController } from './dashboard.controller';
 import { HealthController } from './health.controller';
+import { PortsModule } from './ports.module';
 
 /** Composition root: wires the modules of the libs; holds no rules of its own. */
 @Module({})
@@ -20,7 +21,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule],
+      imports: [AppConfigModule.forRoot(config), PortsModule, PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule],
       controllers: [HealthController, DashboardController],
       providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };

@@ -1,4 +1,5 @@
 export * from './core/product.rules';
+export * from './core/requirement-catalog.port';
 export * from './core/enrollment-token';
 export * from './core/device-cursor';
 export * from './core/integrity-status';

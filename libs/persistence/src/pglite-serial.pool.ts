@@ -4,10 +4,10 @@ import { PGlite, types } from '@electric-sql/pglite';
 type QueryCallback = (err: unknown, result: unknown) => void;
 
 /** Booleans as PostgreSQL literals: TypeORM hands PGlite `true`/`1`/`'true'` alike. */
-function serializeBool(value: unknown): unknown {
+function serializeBool(value: unknown): string {
   if (value === true || value === 'true' || value === 1) return 'TRUE';
   if (value === false || value === 'false' || value === 0) return 'FALSE';
-  return value;
+  return String(value);
 }
 
 /**

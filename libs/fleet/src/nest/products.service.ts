@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound } from '@fleetguard/common';
 import { Principal, hasRole } from '@fleetguard/auth';
-import { applicableItems, loadCatalog } from '@fleetguard/hardening-core';
-import { COMPONENT_TYPES, ComponentType, LevelVector, checkDeclaredRequirements } from '../core/product.rules';
+import { ComponentType, LevelVector, checkDeclaredRequirements } from '../core/product.rules';
+import { REQUIREMENT_CATALOG, RequirementCatalogPort } from '../core/requirement-catalog.port';
 import { ProductEntity } from '../entities/product.entity';
 
 export interface NewProduct {
@@ -18,15 +18,13 @@ export interface NewProduct {
 
 @Injectable()
 export class ProductsService {
-  private readonly knownIds: Map<ComponentType, Set<string>>;
-
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
-    const catalog = loadCatalog();
-    this.knownIds = new Map(COMPONENT_TYPES.map((t) => [t, new Set(applicableItems(catalog, t).map((i) => i.id))]));
-  }
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(REQUIREMENT_CATALOG) private readonly catalog: RequirementCatalogPort,
+  ) {}
 
   async create(p: Principal, input: NewProduct): Promise<ProductEntity> {
-    checkDeclaredRequirements(input.declaredRequirements, this.knownIds.get(input.componentType)!, input.componentType);
+    checkDeclaredRequirements(input.declaredRequirements, this.catalog.knownRequirementIds(input.componentType), input.componentType);
     const repo = this.ds.getRepository(ProductEntity);
     if (await repo.findOne({ where: { organizationId: p.organizationId, name: input.name } })) {
       throw conflict('product.exists', `your organization has a product named '${input.name}' already`);

@@ -1,0 +1,21 @@
+import { Global, Module } from '@nestjs/common';
+import { COMPONENT_TYPES, ComponentType, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
+import { applicableItems, loadCatalog } from '@fleetguard/hardening';
+
+/** fleet's view of the 62443-4-2 catalog, bound to hardening's catalog here at the composition root. */
+export function requirementCatalog(): RequirementCatalogPort {
+  const catalog = loadCatalog();
+  const known = new Map<ComponentType, ReadonlySet<string>>(COMPONENT_TYPES.map((t) => [t, new Set(applicableItems(catalog, t).map((i) => i.id))]));
+  return { knownRequirementIds: (type) => known.get(type) ?? new Set() };
+}
+
+/**
+ * Ports that one lib declares and another lib's code fulfils, bound where both are known. Global,
+ * so the declaring lib's module receives the binding without importing the fulfilling lib.
+ */
+@Global()
+@Module({
+  providers: [{ provide: REQUIREMENT_CATALOG, useFactory: requirementCatalog }],
+  exports: [REQUIREMENT_CATALOG],
+})
+export class PortsModule {}
