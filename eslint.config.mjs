@@ -14,7 +14,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^@fleetguard/[^/]+/.+', message: 'Import another lib only through its index: @fleetguard/<lib>.' },
+            { regex: '^@fleetguard/[^/]+/(?!testing$).+', message: 'Import another lib only through its entry points: @fleetguard/<lib> or @fleetguard/<lib>/testing.' },
             { regex: '^(\\.\\./){3,}(libs|apps)/', message: 'Do not climb across libs with ../; use @fleetguard/<lib>.' },
           ],
         },
@@ -30,8 +30,24 @@ export default tseslint.config(
           patterns: [
             { regex: '^@nestjs/', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
             { regex: '^typeorm', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
-            { regex: '^@fleetguard/(?!common$)', message: 'A lib core depends only on @fleetguard/common (other libs\' indexes carry their Nest layers).' },
-            { regex: '^@fleetguard/[^/]+/.+', message: 'Import another lib only through its index: @fleetguard/<lib>.' },
+            { regex: '^@fleetguard/(?!common$|common/testing$)', message: 'A lib core depends only on @fleetguard/common (other libs\' indexes carry their Nest layers).' },
+            { regex: '^@fleetguard/[^/]+/(?!testing$).+', message: 'Import another lib only through its entry points: @fleetguard/<lib> or @fleetguard/<lib>/testing.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Test helpers are for tests: product code never imports a /testing entry point.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/testing/**', 'libs/*/src/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^@fleetguard/[^/]+/.+', message: 'Product code imports another lib only through @fleetguard/<lib> (a /testing entry is for tests).' },
+            { regex: '^(\\.\\./){3,}(libs|apps)/', message: 'Do not climb across libs with ../; use @fleetguard/<lib>.' },
           ],
         },
       ],

@@ -18,6 +18,7 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|uuid|mqemitter|aedes-persistence|@noble)/)'],
   moduleNameMapper: {
     '^@fleetguard/(firmware|hardening)-core$': '<rootDir>/libs/$1/src/core',
+    '^@fleetguard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing',
     '^@fleetguard/(.*)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 60000,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles apps/, libs/ and bench/ to dist/ with swc (CommonJS), rewriting the @fleetguard/* path
+// Compiles apps/, libs/, bench/ and the test kit (test/support, which the benches share) to dist/ with swc (CommonJS), rewriting the @fleetguard/* path
 // aliases to relative paths, and copies non-TS assets (catalog JSON, dashboard files).
 // Type checking is separate (`npm run typecheck`), so the build stays fast.
 'use strict';
@@ -9,7 +9,7 @@ const swc = require('@swc/core');
 
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'dist');
-const roots = ['apps', 'libs', 'bench'];
+const roots = ['apps', 'libs', 'bench', 'test/support'];
 const assetExt = new Set(['.json', '.html', '.css', '.js', '.svg', '.sql']);
 
 function* walk(dir) {
@@ -36,6 +36,7 @@ const options = (file) => ({
       // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
       '@fleetguard/firmware-core': ['libs/firmware/src/core'],
       '@fleetguard/hardening-core': ['libs/hardening/src/core'],
+      '@fleetguard/*/testing': ['libs/*/src/testing'],
       '@fleetguard/*': ['libs/*/src'],
     },
   },

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { buildEvidence } from '@fleetguard/attestation';
-import { ADMIN_KEY, Api, spawnBuiltService } from './support/service';
+import { ADMIN_KEY, Api, spawnBuiltService, ephemeralEnv } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 import { Workdir, curl, opensslCsr } from './support/openssl';
 
@@ -32,17 +32,11 @@ describe('crash recovery', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-crash-'));
   const w = new Workdir();
   const env = {
-    FLEETGUARD_DATA_DIR: path.join(dir, 'data'),
-    FLEETGUARD_CERTS_DIR: path.join(dir, 'certs'),
-    FLEETGUARD_BIND: '127.0.0.1',
-    FLEETGUARD_HTTP_PORT: '0',
-    FLEETGUARD_DEVICE_PORT: '0',
-    FLEETGUARD_MQTT_PORT: '0',
+    ...ephemeralEnv(dir),
     FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
     FLEETGUARD_CA_PASSPHRASE: 'crash-test-passphrase',
     FLEETGUARD_LOG_LEVEL: 'error',
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600',
-    ...(process.env.FLEETGUARD_TEST_PG ? {} : {}),
   };
   afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });

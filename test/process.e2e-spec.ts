@@ -2,18 +2,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Api, spawnBuiltService } from './support/service';
+import { Api, spawnBuiltService, ephemeralEnv } from './support/service';
 
 /** The built service started as a separate process, the way the README starts it. */
 describe('the built service as a process', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-proc-'));
   const env = {
-    FLEETGUARD_DATA_DIR: path.join(dir, 'data'),
-    FLEETGUARD_CERTS_DIR: path.join(dir, 'certs'),
-    FLEETGUARD_BIND: '127.0.0.1',
-    FLEETGUARD_HTTP_PORT: '0',
-    FLEETGUARD_DEVICE_PORT: '0',
-    FLEETGUARD_MQTT_PORT: '0',
+    ...ephemeralEnv(dir),
     FLEETGUARD_LOG_LEVEL: 'warn',
   };
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

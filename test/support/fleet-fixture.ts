@@ -1,17 +1,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sampleBootEvents } from '@fleetguard/attestation';
-import { Api, createProduct, createTenant } from './service';
+import { Api, createProduct, createTenant, mintTokens } from './service';
 
-const SAMPLES = path.resolve(__dirname, '../../firmware-samples');
+/** firmware-samples/ of the repository, from test/support or from dist/test/support. */
+function samplesDir(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'firmware-samples', 'samples.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`firmware-samples/ not found above ${__dirname}`);
+    dir = up;
+  }
+  return path.join(dir, 'firmware-samples');
+}
+
+const SAMPLES = samplesDir();
 const samples = JSON.parse(fs.readFileSync(path.join(SAMPLES, 'samples.json'), 'utf8'));
 
 /**
  * A manufacturer with a product whose firmware release (the signed MCUboot sample) and golden boot
  * measurements are on record, through the real API; what simulated devices of that product run.
  */
-export async function productWithRelease(api: Api, opts: { operatorOrgId?: string; minSecurityCounter?: number } = {}) {
-  const manufacturer = await createTenant(api, 'manufacturer');
+export async function productWithRelease(api: Api, opts: { operatorOrgId?: string; minSecurityCounter?: number; adminKey?: string } = {}) {
+  const manufacturer = await createTenant(api, 'manufacturer', undefined, opts.adminKey);
   const product = await createProduct(api, manufacturer.key, {
     componentType: 'EDR',
     declaredRequirements: ['CR 1.1', 'CR 3.4', 'EDR 3.14'],
@@ -30,10 +41,6 @@ export async function productWithRelease(api: Api, opts: { operatorOrgId?: strin
   const refs = await api.request('PUT', `/api/v1/products/${product.id}/firmware/${encodeURIComponent(upload.body.version)}/reference-values`, { key: manufacturer.key, body: { events } });
   if (refs.status !== 200) throw new Error(`reference values: ${JSON.stringify(refs.body)}`);
   const profile = { fw: { productId: product.id, version: upload.body.version as string, digest: upload.body.digest as string, securityCounter: upload.body.securityCounter as number }, events };
-  async function tokens(count: number): Promise<string[]> {
-    const r = await api.post(`/api/v1/products/${product.id}/enrollment-tokens`, { count, expiresInSeconds: 3600, ...(opts.operatorOrgId ? { operatorOrganizationId: opts.operatorOrgId } : {}) }, manufacturer.key);
-    if (r.status !== 201) throw new Error(`tokens: ${JSON.stringify(r.body)}`);
-    return r.body.tokens;
-  }
+  const tokens = (count: number) => mintTokens(api, manufacturer.key, product.id, count, opts.operatorOrgId ? { operatorOrganizationId: opts.operatorOrgId } : {});
   return { manufacturer, product, profile, tokens };
 }

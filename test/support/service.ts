@@ -6,6 +6,7 @@ import { AppConfig, parseConfig } from '@fleetguard/common';
 import { createRootLogger } from '@fleetguard/platform';
 import { startService, RunningService } from '../../apps/fleet-server/src/bootstrap';
 import { TEST_PG_URL, createPostgresDatabase } from './test-database';
+import { Api } from './api';
 
 export const ADMIN_KEY = 'fg-test-admin-key-0123456789abcdef';
 
@@ -16,18 +17,25 @@ export interface TestService extends RunningService {
   stop(): Promise<void>;
 }
 
-/** Starts the whole service in this process on ephemeral ports, on PGlite in a temp dir or a fresh PostgreSQL database. */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-test-'));
-  const db = TEST_PG_URL ? await createPostgresDatabase(TEST_PG_URL) : null;
-  const config = parseConfig({
-    FLEETGUARD_ENV: 'test',
+/** Settings for a service of its own: data and certificates under `dir`, every listener on a free loopback port. */
+export function ephemeralEnv(dir: string): Record<string, string> {
+  return {
     FLEETGUARD_DATA_DIR: path.join(dir, 'data'),
     FLEETGUARD_CERTS_DIR: path.join(dir, 'certs'),
     FLEETGUARD_BIND: '127.0.0.1',
     FLEETGUARD_HTTP_PORT: '0',
     FLEETGUARD_DEVICE_PORT: '0',
     FLEETGUARD_MQTT_PORT: '0',
+  };
+}
+
+/** Starts the whole service in this process on ephemeral ports, on PGlite in a temp dir or a fresh PostgreSQL database. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-test-'));
+  const db = TEST_PG_URL ? await createPostgresDatabase(TEST_PG_URL) : null;
+  const config = parseConfig({
+    FLEETGUARD_ENV: 'test',
+    ...ephemeralEnv(dir),
     FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
     FLEETGUARD_CA_PASSPHRASE: 'test-ca-passphrase-123',
     FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_TEST_LOG ?? 'silent',
@@ -48,49 +56,15 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   };
 }
 
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-/** A small HTTP client for the operator API. */
-export class Api {
-  constructor(readonly base: string) {}
-
-  async request<T = any>(method: string, p: string, opts: { key?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-    let body: string | Buffer | undefined;
-    if (opts.raw !== undefined) body = opts.raw;
-    else if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(this.base + p, { method, headers, body: body as unknown as BodyInit });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
-  }
-  get<T = any>(p: string, key?: string) {
-    return this.request<T>('GET', p, { key });
-  }
-  post<T = any>(p: string, body: unknown, key?: string) {
-    return this.request<T>('POST', p, { key, body });
-  }
-}
+export { Api } from './api';
+export type { ApiResponse, RequestOptions } from './api';
 
 /** Factories for tenants: an organization of a kind and a key with roles. */
-export async function createTenant(api: Api, kind: 'manufacturer' | 'operator', roles?: string[]) {
+export async function createTenant(api: Api, kind: 'manufacturer' | 'operator', roles?: string[], adminKey = ADMIN_KEY) {
   const name = `${kind}-${Math.random().toString(36).slice(2, 10)}`;
-  const org = await api.post('/api/v1/organizations', { name, kind }, ADMIN_KEY);
+  const org = await api.post('/api/v1/organizations', { name, kind }, adminKey);
   if (org.status !== 201) throw new Error(`create org: ${org.status} ${JSON.stringify(org.body)}`);
-  const key = await api.post('/api/v1/api-keys', { organizationId: org.body.id, roles: roles ?? [kind] }, ADMIN_KEY);
+  const key = await api.post('/api/v1/api-keys', { organizationId: org.body.id, roles: roles ?? [kind] }, adminKey);
   if (key.status !== 201) throw new Error(`create key: ${key.status} ${JSON.stringify(key.body)}`);
   return { orgId: org.body.id as string, key: key.body.key as string, keyId: key.body.id as string };
 }
@@ -107,9 +81,28 @@ export async function createProduct(api: Api, key: string, over: Record<string, 
   return res.body;
 }
 
+/** Enrollment tokens for a product, minted in batches (the API gives at most 1,000 per call). */
+export async function mintTokens(api: Api, key: string, productId: string, count: number, extra: Record<string, unknown> = {}): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < count) {
+    const n = Math.min(1000, count - out.length);
+    const r = await api.post(`/api/v1/products/${productId}/enrollment-tokens`, { count: n, expiresInSeconds: 3600, ...extra }, key);
+    if (r.status !== 201) throw new Error(`tokens: ${r.status} ${JSON.stringify(r.body)}`);
+    out.push(...(r.body.tokens as string[]));
+  }
+  return out;
+}
+
+/** The built service's entry point (dist/), from test/support or from dist/test/support. */
+export function builtServerEntry(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return path.join(dir, 'dist', 'apps', 'fleet-server', 'src', 'main.js');
+}
+
 /** Spawns the built service (dist/) as a separate process, the way the README starts it, and waits for its listeners. */
 export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
-  const main = path.resolve(__dirname, '../../dist/apps/fleet-server/src/main.js');
+  const main = builtServerEntry();
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
   const proc = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

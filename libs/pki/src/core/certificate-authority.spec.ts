@@ -1,19 +1,10 @@
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { DomainError } from '@fleetguard/common';
 import { CaMaterial, CertificateAuthority } from './certificate-authority';
 import { parseCsr, ParsedCsr } from './csr.check';
 import { createTestCa, TEST_CRL_URL, TEST_PASSPHRASE } from './testing/ca.factory';
 import { OpensslKeyKind, OpensslWorkspace } from './testing/openssl.factory';
+import { expectDomainError } from '@fleetguard/common/testing';
 
-async function rejection(promise: Promise<unknown> | (() => unknown)): Promise<DomainError> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    return e as DomainError;
-  }
-  throw new Error('expected a DomainError');
-}
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -78,8 +69,8 @@ describe('CertificateAuthority', () => {
         organization: 'Acme',
       });
       expect(new NodeX509Certificate(named.intermediateCertPem).subject).toBe('O=Acme\nCN=Acme Issuing');
-      expect((await rejection(CertificateAuthority.create({ passphrase: 'short' }))).code).toBe('ca.weak-passphrase');
-      expect((await rejection(CertificateAuthority.create({ passphrase: TEST_PASSPHRASE, rootCommonName: '' }))).code).toBe(
+      expect((await expectDomainError(CertificateAuthority.create({ passphrase: 'short' }))).code).toBe('ca.weak-passphrase');
+      expect((await expectDomainError(CertificateAuthority.create({ passphrase: TEST_PASSPHRASE, rootCommonName: '' }))).code).toBe(
         'pki.bad-name',
       );
     });
@@ -107,7 +98,7 @@ describe('CertificateAuthority', () => {
   describe('load', () => {
     it('refuses a wrong passphrase with ca.bad-passphrase, whatever the passphrase', async () => {
       for (const wrong of ['', 'x', 'correct horse battery stapl', 'Correct horse battery staple', ...Array.from({ length: 12 }, (_, i) => `guess-${i}`)]) {
-        const error = await rejection(CertificateAuthority.load(material, wrong));
+        const error = await expectDomainError(CertificateAuthority.load(material, wrong));
         expect(error.code).toBe('ca.bad-passphrase');
         expect(error.kind).toBe('unauthorized');
       }
@@ -116,22 +107,22 @@ describe('CertificateAuthority', () => {
     it('refuses a key stored in clear', async () => {
       ws.write('enc.key', material.intermediateKeyPem);
       const clear = ws.openssl(['pkey', '-in', 'enc.key', '-passin', `pass:${TEST_PASSPHRASE}`]);
-      expect((await rejection(CertificateAuthority.load({ ...material, intermediateKeyPem: clear }, TEST_PASSPHRASE))).code).toBe(
+      expect((await expectDomainError(CertificateAuthority.load({ ...material, intermediateKeyPem: clear }, TEST_PASSPHRASE))).code).toBe(
         'ca.unencrypted-key',
       );
     });
 
     it('refuses a key that does not belong to the intermediate', async () => {
       const swapped = { ...material, intermediateKeyPem: material.rootKeyPem };
-      expect((await rejection(CertificateAuthority.load(swapped, TEST_PASSPHRASE))).code).toBe('ca.key-mismatch');
+      expect((await expectDomainError(CertificateAuthority.load(swapped, TEST_PASSPHRASE))).code).toBe('ca.key-mismatch');
     });
 
     it('refuses an intermediate that the root did not sign, and garbage certificates', async () => {
       const other = await CertificateAuthority.create({ passphrase: TEST_PASSPHRASE });
       const mixed = { ...material, rootCertPem: other.rootCertPem };
-      expect((await rejection(CertificateAuthority.load(mixed, TEST_PASSPHRASE))).code).toBe('ca.bad-chain');
+      expect((await expectDomainError(CertificateAuthority.load(mixed, TEST_PASSPHRASE))).code).toBe('ca.bad-chain');
       const garbage = { ...material, rootCertPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' };
-      expect((await rejection(CertificateAuthority.load(garbage, TEST_PASSPHRASE))).code).toBe('ca.bad-material');
+      expect((await expectDomainError(CertificateAuthority.load(garbage, TEST_PASSPHRASE))).code).toBe('ca.bad-material');
     });
 
     it('exposes the chain as intermediate then root', () => {
@@ -237,7 +228,7 @@ describe('CertificateAuthority', () => {
       ['no public key', { csr: {} }, 'cert.bad-public-key'],
       ['a public key that is not one', { csr: { publicKeySpkiDer: Buffer.from('3003020101', 'hex') } }, 'cert.malformed'],
     ])('refuses %s', async (_what, override, code) => {
-      const error = await rejection(
+      const error = await expectDomainError(
         ca.issueDeviceCertificate({ csr: p256, deviceId: 'dev-x', validityDays: 90, crlDistributionUrl: TEST_CRL_URL, ...override } as never),
       );
       expect(error.code).toBe(code);
@@ -245,7 +236,7 @@ describe('CertificateAuthority', () => {
 
     it('refuses to certify a key the policy forbids, even when handed one directly', async () => {
       const weak = ws.publicKeyDer(ws.makeCsr('RSA-1024').keyPath);
-      expect((await rejection(issue('dev-weak', { ...p256, publicKeySpkiDer: weak }))).code).toBe('cert.key-not-allowed');
+      expect((await expectDomainError(issue('dev-weak', { ...p256, publicKeySpkiDer: weak }))).code).toBe('cert.key-not-allowed');
     });
   });
 });

@@ -5,16 +5,8 @@ import { parseRevocationReason, REVOCATION_REASONS, revocationReasonCode } from 
 import { createTestCa, TEST_CRL_URL } from './testing/ca.factory';
 import { OpensslWorkspace } from './testing/openssl.factory';
 import { x509 } from './x509.platform';
+import { expectDomainError } from '@fleetguard/common/testing';
 
-async function rejection(promise: Promise<unknown> | (() => unknown)): Promise<DomainError> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    return e as DomainError;
-  }
-  throw new Error('expected a DomainError');
-}
 
 const HOUR = 60 * 60 * 1000;
 
@@ -113,7 +105,7 @@ describe('CertificateAuthority.buildCrl', () => {
     });
     const parsed = new x509.X509Crl(new Uint8Array(crl.der));
     expect(parsed.entries.map((e) => e.reason)).toEqual(reasons.map((r) => revocationReasonCode(r)));
-    const error = await rejection(
+    const error = await expectDomainError(
       ca.buildCrl({ revoked: [{ serialHex: '01', revokedAt: new Date(), reason: 'removeFromCRL' }], crlNumber: 1, nextUpdate: new Date(Date.now() + HOUR) }),
     );
     expect(error.code).toBe('crl.bad-reason');
@@ -135,7 +127,7 @@ describe('CertificateAuthority.buildCrl', () => {
     ['revoked not a list', { revoked: 'all' }, 'crl.bad-request'],
   ])('refuses %s', async (_what, override, code) => {
     const request = { revoked: [], crlNumber: 1, nextUpdate: new Date(Date.now() + HOUR), ...override };
-    expect((await rejection(ca.buildCrl(request as never))).code).toBe(code);
+    expect((await expectDomainError(ca.buildCrl(request as never))).code).toBe(code);
   });
 });
 

@@ -2,18 +2,10 @@ import fc from 'fast-check';
 import { DomainError } from '@fleetguard/common';
 import { parseCsr } from './csr.check';
 import { OpensslKeyKind, OpensslWorkspace } from './testing/openssl.factory';
+import { expectDomainError } from '@fleetguard/common/testing';
 
 const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 
-async function rejection(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    return e as DomainError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('parseCsr', () => {
   let ws: OpensslWorkspace;
@@ -46,7 +38,7 @@ describe('parseCsr', () => {
     it('is refused with csr.bad-signature when a signature byte is flipped', async () => {
       const der = pemToDer(csrPem);
       der[der.length - 1] ^= 0x01;
-      expect((await rejection(parseCsr(der))).code).toBe('csr.bad-signature');
+      expect((await expectDomainError(parseCsr(der))).code).toBe('csr.bad-signature');
     });
   });
 
@@ -55,7 +47,7 @@ describe('parseCsr', () => {
     const der = pemToDer(csrPem);
     const at = der.indexOf(Buffer.from('aaaa'));
     der[at] = 'b'.charCodeAt(0);
-    expect((await rejection(parseCsr(der))).code).toBe('csr.bad-signature');
+    expect((await expectDomainError(parseCsr(der))).code).toBe('csr.bad-signature');
   });
 
   describe('input forms', () => {
@@ -83,7 +75,7 @@ describe('parseCsr', () => {
       'refuses a %s key with csr.key-not-allowed',
       async (kind) => {
         const { csrPem } = ws.makeCsr(kind);
-        const error = await rejection(parseCsr(csrPem));
+        const error = await expectDomainError(parseCsr(csrPem));
         expect(error.code).toBe('csr.key-not-allowed');
         expect(error.kind).toBe('invalid');
       },
@@ -96,14 +88,14 @@ describe('parseCsr', () => {
 
     it('applies a configured RSA minimum, and refuses one below 2048', async () => {
       const { csrPem } = ws.makeCsr('RSA-2048');
-      expect((await rejection(parseCsr(csrPem, { minRsaBits: 3072 }))).code).toBe('csr.key-not-allowed');
-      expect((await rejection(parseCsr(csrPem, { minRsaBits: 1024 }))).code).toBe('pki.bad-key-policy');
+      expect((await expectDomainError(parseCsr(csrPem, { minRsaBits: 3072 }))).code).toBe('csr.key-not-allowed');
+      expect((await expectDomainError(parseCsr(csrPem, { minRsaBits: 1024 }))).code).toBe('pki.bad-key-policy');
     });
 
     it('refuses a SHA-1 signature with csr.signature-algorithm-not-allowed', async () => {
       const { keyPath } = ws.makeCsr('P-256');
       ws.openssl(['req', '-new', '-key', keyPath, '-sha1', '-subj', '/CN=x', '-out', 'sha1.csr']);
-      expect((await rejection(parseCsr(ws.read('sha1.csr')))).code).toBe('csr.signature-algorithm-not-allowed');
+      expect((await expectDomainError(parseCsr(ws.read('sha1.csr')))).code).toBe('csr.signature-algorithm-not-allowed');
     });
   });
 
@@ -126,12 +118,12 @@ describe('parseCsr', () => {
       ['a number', () => 42],
       ['null', () => null],
     ])('refuses %s with csr.malformed', async (_what, make) => {
-      const error = await rejection(parseCsr(make() as string));
+      const error = await expectDomainError(parseCsr(make() as string));
       expect(error.code).toBe('csr.malformed');
     });
 
     it('refuses an oversized body with csr.too-large', async () => {
-      expect((await rejection(parseCsr('A'.repeat(200_000)))).code).toBe('csr.too-large');
+      expect((await expectDomainError(parseCsr('A'.repeat(200_000)))).code).toBe('csr.too-large');
     });
 
     it('throws only DomainErrors for arbitrary bytes, strings and mutated requests', async () => {
