@@ -36,7 +36,14 @@ const options = (file) => ({
       // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
       '@fleetguard/firmware-core': ['libs/firmware/src/core'],
       '@fleetguard/hardening-core': ['libs/hardening/src/core'],
-      '@fleetguard/*/testing': ['libs/*/src/testing'],
+      // Test helpers' entries (@fleetguard/<lib>/testing), one per lib that has them: swc's
+      // matcher takes a pattern with a wildcard in the middle for a prefix match.
+      ...Object.fromEntries(
+        fs
+          .readdirSync(path.join(root, 'libs'))
+          .filter((lib) => fs.existsSync(path.join(root, 'libs', lib, 'src', 'testing', 'index.ts')))
+          .map((lib) => [`@fleetguard/${lib}/testing`, [`libs/${lib}/src/testing`]]),
+      ),
       '@fleetguard/*': ['libs/*/src'],
     },
   },
