@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { DomainError } from '@fleetguard/common';
 import { MAX_TCG_LOG_BYTES, parseTcgEventLog, replayTcgEventLog, TcgEvent } from './tcg-event-log.parser';
-import { EFI_CERT_SHA256, EFI_CERT_X509, EV } from './tcg-event.decoders';
+import { decodeEventData, EFI_CERT_SHA256, EFI_CERT_X509, EV } from './tcg-event.decoders';
 import { startupLocalityData, writeTcgEventLog } from './tcg-event-log.writer';
 import { realEventLog } from './testing/event-logs';
 
@@ -167,10 +167,24 @@ describe('parseTcgEventLog refusals', () => {
         ),
         (bytes) => {
           const code = refusal(bytes);
-          if (code === null) replayTcgEventLog(parseTcgEventLog(bytes));
+          if (code !== null) return;
+          const log = parseTcgEventLog(bytes);
+          replayTcgEventLog(log);
+          for (const e of log.events) JSON.stringify(e); // every decoder runs
+
         },
       ),
       { numRuns: 12_000 },
+    );
+  });
+
+  it('fuzz: every decoder returns a value for any bytes (undecodable at worst)', () => {
+    const types = Object.values(EV);
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.uint8Array({ maxLength: 300 }), (type, bytes) => {
+        expect(typeof decodeEventData(type, Buffer.from(bytes)).kind).toBe('string');
+      }),
+      { numRuns: 10_000 },
     );
   });
 });
