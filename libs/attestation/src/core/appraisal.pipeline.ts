@@ -3,6 +3,7 @@ import { isDomainError } from '@fleetguard/common';
 import { normalizeSha256, showDigest, ZERO_PCR } from './digest';
 import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyEvidenceSignature } from './eat-evidence.parser';
 import { BootEvent, comparePcrs, PcrValues, replayEventLog } from './event-log.replay';
+import { appraiseLinuxEvidence, LinuxAppraisalPorts, LinuxEvidenceSummary } from './linux-evidence.appraisal';
 import { decodeNonce } from './nonce';
 import { PublicKeyInput, toPublicKey } from './public-key';
 import { verifyTpmQuote } from './tpm-quote.verifier';
@@ -40,7 +41,7 @@ export interface FirmwareReleaseRecord {
   referenceValues?: ReferenceValues | null;
 }
 
-export interface AppraisalPorts {
+export interface AppraisalPorts extends LinuxAppraisalPorts {
   findDevice(deviceId: string): Promise<DeviceAppraisalRecord | null>;
   /** Atomically marks the nonce used for this device and tells what it was before. */
   consumeNonce(deviceId: string, nonce: string): Promise<NonceState>;
@@ -51,7 +52,7 @@ export interface AppraisalPorts {
 
 /* ---------------------------------------------------------------- result */
 
-export type AppraisalStage = 'identity' | 'freshness' | 'firmware' | 'event-log' | 'tpm-quote' | 'reference-values';
+export type AppraisalStage = 'identity' | 'freshness' | 'firmware' | 'event-log' | 'tpm-quote' | 'reference-values' | 'measured-boot' | 'ima';
 
 export interface AppraisalFinding {
   stage: AppraisalStage;
@@ -71,7 +72,7 @@ export interface AppraisalResult {
   /** The evidence's eat_nonce, once the evidence is authenticated (echoed in the EAR); else null. */
   nonce: string | null;
   /** Parsed claims once the signature verified (for storage and the dashboard); else null. */
-  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] } } | null;
+  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] }; linux?: LinuxEvidenceSummary } | null;
   firmware: { version: string; securityCounter: number } | null;
   /** PCR values replayed from the event log (null before the event-log stage). */
   replayedPcrs: PcrValues | null;
@@ -184,6 +185,17 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
 
   /* (c) firmware */
   const release = await appraiseFirmware(a, device, claims.fw, ports);
+
+  /* (d)-(f) for a Linux device: TCG boot log + quote, golden state and policy (linux-evidence.appraisal.ts) */
+  if (claims.tcgEventLog) {
+    const linux = await appraiseLinuxEvidence({ productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
+    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message);
+    for (const [claim, value] of linux.sets) a.set(claim, value);
+    a.replayedPcrs = linux.replayedSha256;
+    if (a.claims) a.claims.linux = linux.summary;
+    if (!a.failedAt('firmware')) a.set('hardware', HW.GENUINE);
+    return a.result();
+  }
 
   /* (d) event log */
   const replayed = replayEventLog(claims.boot.events);
