@@ -15,6 +15,8 @@ export * from './core/tcg-event-log.writer';
 export * from './core/measured-boot.policy';
 export * from './core/tcg-evidence.appraisal';
 export * from './core/linux-evidence.appraisal';
+export * from './core/ima-measurement-list.parser';
+export * from './core/ima-runtime.policy';
 // Helpers for the device simulator and tests.
 export * from './core/testing/evidence.factory';
 export * from './core/testing/tpm-quote.factory';

@@ -4,6 +4,7 @@ import { normalizeSha256, showDigest, ZERO_PCR } from './digest';
 import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyEvidenceSignature } from './eat-evidence.parser';
 import { BootEvent, comparePcrs, PcrValues, replayEventLog } from './event-log.replay';
 import { appraiseLinuxEvidence, LinuxAppraisalPorts, LinuxEvidenceSummary } from './linux-evidence.appraisal';
+import { ImaDeviceState } from './ima-runtime.policy';
 import { decodeNonce } from './nonce';
 import { PublicKeyInput, toPublicKey } from './public-key';
 import { verifyTpmQuote } from './tpm-quote.verifier';
@@ -76,6 +77,8 @@ export interface AppraisalResult {
   firmware: { version: string; securityCounter: number } | null;
   /** PCR values replayed from the event log (null before the event-log stage). */
   replayedPcrs: PcrValues | null;
+  /** Linux devices: the running IMA state to keep for this device (the caller stores it). */
+  imaState?: ImaDeviceState | null;
 }
 
 export interface AppraisalInput {
@@ -95,6 +98,7 @@ class Appraisal {
   claims: AppraisalResult['claims'] = null;
   firmware: AppraisalResult['firmware'] = null;
   replayedPcrs: PcrValues | null = null;
+  imaState: ImaDeviceState | null = null;
 
   find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string): void {
     this.findings.push({ stage, code, claim, value, message });
@@ -116,6 +120,7 @@ class Appraisal {
       claims: this.claims,
       firmware: this.firmware,
       replayedPcrs: this.replayedPcrs,
+      ...(this.imaState ? { imaState: this.imaState } : {}),
     };
   }
 }
@@ -188,10 +193,11 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
 
   /* (d)-(f) for a Linux device: TCG boot log + quote, golden state and policy (linux-evidence.appraisal.ts) */
   if (claims.tcgEventLog) {
-    const linux = await appraiseLinuxEvidence({ productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
+    const linux = await appraiseLinuxEvidence({ deviceId: device.deviceId, productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
     for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message);
     for (const [claim, value] of linux.sets) a.set(claim, value);
     a.replayedPcrs = linux.replayedSha256;
+    a.imaState = linux.imaState;
     if (a.claims) a.claims.linux = linux.summary;
     if (!a.failedAt('firmware')) a.set('hardware', HW.GENUINE);
     return a.result();

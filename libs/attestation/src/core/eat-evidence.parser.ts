@@ -117,7 +117,7 @@ const claimsSchema = z.looseObject({
     .optional(),
 })
   .refine((c) => !c.boot.tcgEventLog || c.tpm, { message: 'a TPM quote (tpm) is required when boot.tcgEventLog is sent', path: ['tpm'] })
-  .refine((c) => !c.ima || c.tpm, { message: 'a TPM quote (tpm) is required when ima is sent', path: ['tpm'] });
+  .refine((c) => !c.ima || c.boot.tcgEventLog, { message: 'ima needs boot.tcgEventLog (the boot it belongs to) and a TPM quote', path: ['ima'] });
 
 /**
  * Validates an EAT payload (already authenticated or not: this only checks shapes). Throws

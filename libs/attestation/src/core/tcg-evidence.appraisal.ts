@@ -19,7 +19,7 @@ import { verifyTpmQuote } from './tpm-quote.verifier';
 import { AR4SI, TrustClaim } from './trust-vector';
 
 export interface TcgBootFinding {
-  stage: 'event-log' | 'tpm-quote' | 'measured-boot';
+  stage: 'event-log' | 'tpm-quote' | 'measured-boot' | 'ima';
   code: string;
   claim: TrustClaim;
   value: number;
