@@ -246,6 +246,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       if (channel === 'http') throw e;
       return null;
     }
+    if (result.imaState) await this.measuredBoot.saveImaState(deviceId, result.imaState);
     const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
@@ -323,6 +324,8 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       consumeNonce: (id, nonce) => this.nonces.consume(id, nonce),
       findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
       findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
+      findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
+      loadImaState: (deviceId) => this.measuredBoot.loadImaState(deviceId),
       minimumSecurityCounter: (productId) =>
         this.cached(`min:${productId}`, async () => {
           const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);

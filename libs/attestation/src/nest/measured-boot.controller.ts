@@ -44,6 +44,13 @@ export class MeasuredBootController {
     return this.store.setPolicy(p, id, body);
   }
 
+  /** A Keylime runtime policy v1 (`digests`, `excludes`, ...): the IMA allowlist of the product. */
+  @Put('runtime-policy')
+  @Roles('manufacturer')
+  setRuntimePolicy(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: unknown) {
+    return this.store.setRuntimePolicy(p, id, body);
+  }
+
   @Get('measured-boot-policy')
   @Roles('manufacturer', 'operator', 'auditor')
   getPolicy(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string) {

@@ -8,11 +8,14 @@ import { FirmwareService } from '@fleetguard/firmware';
 import { ProductsService } from '@fleetguard/fleet';
 import { MeasuredBootReference } from '../core/linux-evidence.appraisal';
 import { GoldenBootState, MeasuredBootPolicy, parseMeasuredBootPolicy, recordGoldenBootState } from '../core/measured-boot.policy';
+import { ImaDeviceState, parseRuntimePolicy, RuntimePolicy } from '../core/ima-runtime.policy';
 import { parseTcgEventLog, replayTcgEventLog } from '../core/tcg-event-log.parser';
 
 /**
- * Golden measured-boot states (per release) and measured-boot policies (per product): the
- * tables measured_boot_golden_states and measured_boot_policies, owned by the attestation lib.
+ * Linux device reference values and state, owned by the attestation lib: golden measured-boot
+ * states (per release), measured-boot and runtime (IMA) policies (per product), and the
+ * running IMA state per device (tables measured_boot_golden_states, measured_boot_policies,
+ * runtime_policies, ima_device_states).
  */
 @Injectable()
 export class MeasuredBootStore {
@@ -54,6 +57,41 @@ export class MeasuredBootStore {
     const rows: Array<{ source: string; document: unknown; updated_at: Date }> = await this.ds.query('SELECT source, document, updated_at FROM measured_boot_policies WHERE product_id = $1', [productId]);
     if (!rows[0]) throw notFound('measured-boot-policy.not-found', 'this product has no measured-boot policy');
     return { productId, source: rows[0].source, policy: rows[0].document, updatedAt: rows[0].updated_at };
+  }
+
+  /** Stores a Keylime runtime policy v1 (IMA allowlist), validated. */
+  async setRuntimePolicy(p: Principal, productId: string, document: unknown) {
+    await this.products.getOwned(p, productId);
+    const policy = parseRuntimePolicy(document);
+    await this.ds.query(
+      `INSERT INTO runtime_policies (product_id, policy) VALUES ($1, $2)
+       ON CONFLICT (product_id) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()`,
+      [productId, JSON.stringify(policy)],
+    );
+    return { productId, paths: Object.keys(policy.digests).length, excludes: policy.excludes.length };
+  }
+
+  async findRuntimePolicy(productId: string): Promise<RuntimePolicy | null> {
+    const rows: Array<{ policy: RuntimePolicy | string }> = await this.ds.query('SELECT policy FROM runtime_policies WHERE product_id = $1', [productId]);
+    const v = rows[0]?.policy;
+    return v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as RuntimePolicy) : v;
+  }
+
+  async loadImaState(deviceId: string): Promise<ImaDeviceState | null> {
+    const rows: Array<{ boot_log_sha256: string; entries: number; pcr10: ImaDeviceState['pcr10'] | string }> = await this.ds.query('SELECT boot_log_sha256, entries, pcr10 FROM ima_device_states WHERE device_id = $1', [deviceId]);
+    const r = rows[0];
+    if (!r) return null;
+    return { bootLogSha256: r.boot_log_sha256, entries: Number(r.entries), pcr10: typeof r.pcr10 === 'string' ? JSON.parse(r.pcr10) : r.pcr10 };
+  }
+
+  /** Keeps the state only moving forward within a boot (a late, older appraisal cannot roll it back). */
+  async saveImaState(deviceId: string, state: ImaDeviceState): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO ima_device_states (device_id, boot_log_sha256, entries, pcr10) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (device_id) DO UPDATE SET boot_log_sha256 = EXCLUDED.boot_log_sha256, entries = EXCLUDED.entries, pcr10 = EXCLUDED.pcr10, updated_at = now()
+       WHERE ima_device_states.boot_log_sha256 <> EXCLUDED.boot_log_sha256 OR ima_device_states.entries <= EXCLUDED.entries`,
+      [deviceId, state.bootLogSha256, state.entries, JSON.stringify(state.pcr10)],
+    );
   }
 
   /** For appraisal. */
