@@ -36,6 +36,7 @@ const options = (file) => ({
       // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
       '@fleetguard/firmware-core': ['libs/firmware/src/core'],
       '@fleetguard/hardening-core': ['libs/hardening/src/core'],
+      '@fleetguard/attestation-core': ['libs/attestation/src/core'],
       '@fleetguard/*': ['libs/*/src'],
     },
   },
