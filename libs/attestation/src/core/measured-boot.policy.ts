@@ -122,10 +122,15 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
     return [{ code: 'golden-banks-disjoint', message: `the log's banks (${log.specId.algorithms.map((a) => a.name).join(', ')}) share none with the golden state (${golden.banks.join(', ')})` }];
   }
   const bank = banks.includes('sha256') ? 'sha256' : banks[0];
-  const pcrs = new Set<number>([...golden.events.map((e) => e.pcr), ...log.events.filter((e) => e.type !== EV.NO_ACTION).map((e) => e.pcr)]);
+  const k = log.specId.algorithms.findIndex((a) => a.name === bank);
+  const mineByPcr = new Map<number, TcgEvent[]>();
+  for (const e of log.events) if (e.type !== EV.NO_ACTION) (mineByPcr.get(e.pcr) ?? mineByPcr.set(e.pcr, []).get(e.pcr)!).push(e);
+  const theirsByPcr = new Map<number, GoldenBootEvent[]>();
+  for (const g of golden.events) (theirsByPcr.get(g.pcr) ?? theirsByPcr.set(g.pcr, []).get(g.pcr)!).push(g);
+  const pcrs = new Set<number>([...theirsByPcr.keys(), ...mineByPcr.keys()]);
   for (const pcr of [...pcrs].sort((a, b) => a - b)) {
-    const mine = log.events.filter((e) => e.pcr === pcr && e.type !== EV.NO_ACTION);
-    const theirs = golden.events.filter((e) => e.pcr === pcr);
+    const mine = mineByPcr.get(pcr) ?? [];
+    const theirs = theirsByPcr.get(pcr) ?? [];
     const n = Math.max(mine.length, theirs.length);
     for (let i = 0; i < n; i++) {
       const e = mine[i];
@@ -134,7 +139,7 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
         findings.push({ code: 'event-not-in-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} is not in the golden state (PCR ${pcr} has ${theirs.length} events there)` });
       } else if (!e && g) {
         findings.push({ code: 'golden-event-missing', eventType: g.type, message: `the golden state's ${g.type} in PCR ${pcr}${g.label ? ` (${JSON.stringify(g.label)})` : ''}, its event ${g.index}, was not measured` });
-      } else if (e && g && (e.typeName !== g.type || e.digests[bank] !== g.digests[bank])) {
+      } else if (e && g && (e.typeName !== g.type || e.digestBytes[k].toString('hex') !== g.digests[bank])) {
         const what = e.typeName !== g.type ? `is of type ${e.typeName}, the golden state has ${g.type}` : `measured ${bank}:${short(e.digests[bank])} but the golden state has ${bank}:${short(g.digests[bank] ?? '')}`;
         findings.push({ code: 'event-differs-from-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} ${what}` });
       }
@@ -317,6 +322,9 @@ const fullMatch = (pattern: string, s: string) => {
   }
 };
 
+/** Allowed-key sets per policy list, built once (a policy is evaluated many times). */
+const KEY_SETS = new WeakMap<EfiKey[], Set<string>>();
+
 /** Evaluates a log against a policy. Returns the findings; none means the log complies. */
 export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBootPolicy): MeasuredBootFinding[] {
   const findings: MeasuredBootFinding[] = [];
@@ -365,7 +373,8 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
       continue;
     }
     const have = new Set(e.decoded.signatures.map(keyId));
-    const want = new Set(allowed.map(keyId));
+    let want = KEY_SETS.get(allowed);
+    if (!want) KEY_SETS.set(allowed, (want = new Set(allowed.map(keyId))));
     if (mode === 'subset') {
       const extra = e.decoded.signatures.filter((s) => !want.has(keyId(s)));
       if (extra.length) at(e, `${name.toLowerCase()}-differs`, `${name} holds ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} the policy does not allow (first: owner ${extra[0].owner}, sha256 of data ${short(createHash('sha256').update(Buffer.from(extra[0].data, 'hex')).digest('hex'))})`);

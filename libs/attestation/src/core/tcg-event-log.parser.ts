@@ -165,7 +165,7 @@ export function parseTcgEventLog(input: Uint8Array): TcgEventLog {
       const k = banks.findIndex((b) => b.algId === algId);
       if (k < 0) throw r.malformed(`digest algorithm 0x${algId.toString(16).padStart(4, '0')} is not declared in the header`);
       if (digests[k] !== undefined) throw r.malformed(`carries two ${banks[k].name} digests`);
-      digests[k] = r.bytes(banks[k].digestSize, `a ${banks[k].name} digest`);
+      digests[k] = r.bytes(banks[k].digestSize, 'a digest');
     }
     const size = r.u32('the event size');
     if (size > buf.length - r.pos) {
