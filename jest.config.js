@@ -17,7 +17,7 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj|cj)s$': ['@swc/jest', swcOptions] },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|uuid|mqemitter|aedes-persistence|@noble)/)'],
   moduleNameMapper: {
-    '^@fleetguard/(firmware|hardening)-core$': '<rootDir>/libs/$1/src/core',
+    '^@fleetguard/(firmware|hardening|attestation)-core$': '<rootDir>/libs/$1/src/core',
     '^@fleetguard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing',
     '^@fleetguard/(.*)$': '<rootDir>/libs/$1/src',
   },

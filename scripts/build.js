@@ -36,6 +36,7 @@ const options = (file) => ({
       // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
       '@fleetguard/firmware-core': ['libs/firmware/src/core'],
       '@fleetguard/hardening-core': ['libs/hardening/src/core'],
+      '@fleetguard/attestation-core': ['libs/attestation/src/core'],
       // Test helpers' entries (@fleetguard/<lib>/testing), one per lib that has them: swc's
       // matcher takes a pattern with a wildcard in the middle for a prefix match.
       ...Object.fromEntries(

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
-import { decodeNonce, type BootEvent } from '@fleetguard/attestation';
+import { buildEvidence, decodeNonce, type BootEvent } from '@fleetguard/attestation';
 import type { HardeningReport } from '@fleetguard/hardening-core';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, DeviceKeyPair, DeviceKeyType, generateDeviceKey } from './device-key.generator';
@@ -18,6 +18,7 @@ import { createDeviceTpm, DeviceTpm, DeviceTpmOption } from './device-tpm';
 import { EarSummary, summarizeEar } from './ear-result.decoder';
 import { bootEventsFor, buildBehaviourEvidence, DeviceBehaviour, firmwareFor, isDeviceBehaviour } from './evidence.behaviour';
 import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
+import { LinuxDeviceBoot, LinuxDeviceOption } from './linux-device';
 
 export const TOPIC_PREFIX = 'fleet/v1/devices/';
 export type DeviceTopicKind = 'challenge' | 'evidence' | 'result' | 'hardening' | 'status';
@@ -47,6 +48,8 @@ export interface SimulatedDeviceOptions {
   keyType?: DeviceKeyType;
   /** A TPM: AK registered at enrollment, measured boot extended into PCRs, quotes in the evidence. */
   tpm?: DeviceTpmOption;
+  /** A Linux device: boots a real TCG event log into its TPM, sends it with IMA entries (see linux-device.ts). */
+  linux?: LinuxDeviceOption;
   /** The boot component a `tampered-component` device runs modified (default: the kernel, else the last event). */
   tamperComponent?: string;
   /** Trust anchors (PEM); default fetched from `<operatorUrl>/pki/ca` at enrollment. */
@@ -115,6 +118,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   private key?: DeviceKeyPair;
   private impostorKey?: KeyObject;
   private tpm?: DeviceTpm;
+  /** The Linux boot (TCG log + TPM) of a `linux` device. */
+  linux?: LinuxDeviceBoot;
   private enrollment?: { deviceId: string; certificatePem: string; chainPem: string; caPem: string; clientCertPem: string; keyPem: string };
   private api?: DeviceApiClient;
   private client?: mqtt.MqttClient;
@@ -164,7 +169,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   /** The AK public key sent at enrollment (PEM), when the device has a TPM. */
   get akPublicKeyPem(): string | undefined {
-    return this.tpm?.akPublicKeyPem;
+    return this.linux?.akPublicKeyPem ?? this.tpm?.akPublicKeyPem;
   }
 
   get isConnected(): boolean {
@@ -189,11 +194,13 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
         tpm = await createDeviceTpm(this.options.tpm);
         await tpm.measureBoot(this.bootEvents);
       }
+      if (this.options.linux) this.linux = await LinuxDeviceBoot.create(this.options.linux);
+      const akPublicKey = this.linux?.akPublicKeyPem ?? tpm?.akPublicKeyPem;
       const csr = await createCsrPem(key);
       const enrollClient = new DeviceApiClient({ baseUrl: this.options.deviceUrl, caPem, timeoutMs: this.timeoutMs });
       let response;
       try {
-        response = await enrollClient.enroll({ token: this.options.token, csr, ...(tpm ? { akPublicKey: tpm.akPublicKeyPem } : {}) });
+        response = await enrollClient.enroll({ token: this.options.token, csr, ...(akPublicKey ? { akPublicKey } : {}) });
       } finally {
         enrollClient.close();
       }
@@ -209,6 +216,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       return { deviceId: response.deviceId, certificate: response.certificate, chain: response.chain };
     } catch (e) {
       await tpm?.close();
+      await this.linux?.close();
+      this.linux = undefined;
       throw e;
     }
   }
@@ -370,6 +379,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     await Promise.allSettled([...this.inFlight]);
     this.api?.close();
     await this.tpm?.close();
+    await this.linux?.close();
     this.emit('connection', 'closed');
   }
 
@@ -380,6 +390,11 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     this.enrolled();
     if (this.behaviour === 'wrong-key' && !this.impostorKey) {
       this.impostorKey = (await generateDeviceKey(this.key!.type)).privateKey;
+    }
+    if (this.linux) {
+      const { tpm: quote, ...extraClaims } = await this.linux.evidenceClaims(nonce);
+      const fw = this.options.profile.fw;
+      return { evidence: await buildEvidence({ deviceKey: this.key!.privateKey, deviceId: this.deviceId, nonce, fw, events: [], tpm: quote, extraClaims }), nonce };
     }
     const tpm = this.tpm;
     return buildBehaviourEvidence({

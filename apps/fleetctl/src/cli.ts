@@ -5,6 +5,7 @@ import type { CliIo } from './cli-io';
 import { registerAuditCommands } from './commands/audit.command';
 import { CommandContext, jsonOption, keyOption, urlOption } from './commands/command-context';
 import { registerDeviceCommands } from './commands/device.command';
+import { registerEventLogCommands } from './commands/eventlog.command';
 import { registerFirmwareCommands } from './commands/firmware.command';
 import { registerFleetCommands } from './commands/fleet.command';
 import { registerLoginCommands } from './commands/login.command';
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerFleetCommands(program, ctx);
   registerDeviceCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerEventLogCommands(program, ctx);
 
   return {
     program,

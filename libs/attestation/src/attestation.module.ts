@@ -5,14 +5,16 @@ import { FirmwareModule } from '@fleetguard/firmware';
 import { AttestationResultEntity } from './entities/attestation-result.entity';
 import { AttestationService } from './nest/attestation.service';
 import { DeviceAttestationController, DeviceAttestationsController, VerifierKeyController } from './nest/attestation.controller';
+import { MeasuredBootController } from './nest/measured-boot.controller';
+import { MeasuredBootStore } from './nest/measured-boot.store';
 import { NonceStore } from './nest/nonce.store';
 import { VerifierKeyService } from './nest/verifier-key.service';
 
 /** Challenges, evidence, appraisal and EAR results, over MQTT (the global broker) and the device HTTP API. */
 @Module({
   imports: [TypeOrmModule.forFeature([AttestationResultEntity]), FleetModule, FirmwareModule],
-  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController],
-  providers: [AttestationService, NonceStore, VerifierKeyService],
+  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, MeasuredBootController],
+  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore],
   exports: [AttestationService],
 })
 export class AttestationModule {}

@@ -9,11 +9,21 @@ export * from './core/eat-evidence.parser';
 export * from './core/trust-vector';
 export * from './core/appraisal.pipeline';
 export * from './core/ear.builder';
+export * from './core/tcg-event.decoders';
+export * from './core/tcg-event-log.parser';
+export * from './core/tcg-event-log.writer';
+export * from './core/measured-boot.policy';
+export * from './core/tcg-evidence.appraisal';
+export * from './core/linux-evidence.appraisal';
+export * from './core/ima-measurement-list.parser';
+export * from './core/ima-runtime.policy';
 // Helpers for the device simulator and tests.
 export * from './core/testing/evidence.factory';
 export * from './core/testing/tpm-quote.factory';
 export * from './core/testing/swtpm.driver';
 export * from './core/testing/appraisal.fixture';
+export * from './core/testing/linux-evidence.factory';
+export * from './core/testing/event-logs';
 // Nest layer.
 export * from './entities/attestation-result.entity';
 export * from './nest/attestation.service';

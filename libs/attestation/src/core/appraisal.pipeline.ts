@@ -3,6 +3,8 @@ import { isDomainError } from '@fleetguard/common';
 import { normalizeSha256, showDigest, ZERO_PCR } from './digest';
 import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyEvidenceSignature } from './eat-evidence.parser';
 import { BootEvent, comparePcrs, PcrValues, replayEventLog } from './event-log.replay';
+import { appraiseLinuxEvidence, LinuxAppraisalPorts, LinuxEvidenceSummary } from './linux-evidence.appraisal';
+import { ImaDeviceState } from './ima-runtime.policy';
 import { decodeNonce } from './nonce';
 import { PublicKeyInput, toPublicKey } from './public-key';
 import { verifyTpmQuote } from './tpm-quote.verifier';
@@ -40,7 +42,7 @@ export interface FirmwareReleaseRecord {
   referenceValues?: ReferenceValues | null;
 }
 
-export interface AppraisalPorts {
+export interface AppraisalPorts extends LinuxAppraisalPorts {
   findDevice(deviceId: string): Promise<DeviceAppraisalRecord | null>;
   /** Atomically marks the nonce used for this device and tells what it was before. */
   consumeNonce(deviceId: string, nonce: string): Promise<NonceState>;
@@ -51,7 +53,7 @@ export interface AppraisalPorts {
 
 /* ---------------------------------------------------------------- result */
 
-export type AppraisalStage = 'identity' | 'freshness' | 'firmware' | 'event-log' | 'tpm-quote' | 'reference-values';
+export type AppraisalStage = 'identity' | 'freshness' | 'firmware' | 'event-log' | 'tpm-quote' | 'reference-values' | 'measured-boot' | 'ima';
 
 export interface AppraisalFinding {
   stage: AppraisalStage;
@@ -71,10 +73,12 @@ export interface AppraisalResult {
   /** The evidence's eat_nonce, once the evidence is authenticated (echoed in the EAR); else null. */
   nonce: string | null;
   /** Parsed claims once the signature verified (for storage and the dashboard); else null. */
-  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] } } | null;
+  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] }; linux?: LinuxEvidenceSummary } | null;
   firmware: { version: string; securityCounter: number } | null;
   /** PCR values replayed from the event log (null before the event-log stage). */
   replayedPcrs: PcrValues | null;
+  /** Linux devices: the running IMA state to keep for this device (the caller stores it). */
+  imaState?: ImaDeviceState | null;
 }
 
 export interface AppraisalInput {
@@ -94,6 +98,7 @@ class Appraisal {
   claims: AppraisalResult['claims'] = null;
   firmware: AppraisalResult['firmware'] = null;
   replayedPcrs: PcrValues | null = null;
+  imaState: ImaDeviceState | null = null;
 
   find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string): void {
     this.findings.push({ stage, code, claim, value, message });
@@ -115,6 +120,7 @@ class Appraisal {
       claims: this.claims,
       firmware: this.firmware,
       replayedPcrs: this.replayedPcrs,
+      ...(this.imaState ? { imaState: this.imaState } : {}),
     };
   }
 }
@@ -184,6 +190,18 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
 
   /* (c) firmware */
   const release = await appraiseFirmware(a, device, claims.fw, ports);
+
+  /* (d)-(f) for a Linux device: TCG boot log + quote, golden state and policy (linux-evidence.appraisal.ts) */
+  if (claims.tcgEventLog) {
+    const linux = await appraiseLinuxEvidence({ deviceId: device.deviceId, productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
+    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message);
+    for (const [claim, value] of linux.sets) a.set(claim, value);
+    a.replayedPcrs = linux.replayedSha256;
+    a.imaState = linux.imaState;
+    if (a.claims) a.claims.linux = linux.summary;
+    if (!a.failedAt('firmware')) a.set('hardware', HW.GENUINE);
+    return a.result();
+  }
 
   /* (d) event log */
   const replayed = replayEventLog(claims.boot.events);

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { DomainError, isDomainError } from '@fleetguard/common';
-import { assertCompactJws, parseEvidenceClaims, verifyEvidence } from './eat-evidence.parser';
+import { assertCompactJws, MAX_EVIDENCE_CHARS, parseEvidenceClaims, verifyEvidence } from './eat-evidence.parser';
 import { newNonce } from './nonce';
 import { sampleBootEvents, sha256Hex } from './testing/appraisal.fixture';
 import { buildEvidence } from './testing/evidence.factory';
@@ -118,7 +118,7 @@ describe('verifyEvidence', () => {
     expect(await codeOf(() => assertCompactJws('not a jws'))).toBe('evidence-malformed');
     expect(await codeOf(() => assertCompactJws('a.b.c'))).toBe('evidence-malformed');
     expect(await codeOf(() => assertCompactJws(42))).toBe('evidence-malformed');
-    expect(await codeOf(() => assertCompactJws('a'.repeat(70_000)))).toBe('evidence-too-large');
+    expect(await codeOf(() => assertCompactJws('a'.repeat(MAX_EVIDENCE_CHARS + 1)))).toBe('evidence-too-large');
   });
 
   it('refuses a signed payload that is not JSON', async () => {

@@ -8,8 +8,16 @@ import { decodeNonce } from './nonce';
 import { jwsAlgorithmsFor } from './public-key';
 import { MAX_TPMS_ATTEST_BYTES, MAX_TPMT_SIGNATURE_BYTES } from './tpm-attest.parser';
 
-/** Same as the MQTT payload limit: evidence never needs more. */
-export const MAX_EVIDENCE_CHARS = 64 * 1024;
+/**
+ * Evidence with a TCG boot log and an IMA list is larger than the Fleetguard event list alone: a
+ * real log is 15 to 50 KB (120 to 260 KB are seen on servers with large db/dbx). Over MQTT the
+ * broker's payload limit (FLEETGUARD_MQTT_MAX_PAYLOAD) applies first.
+ */
+export const MAX_EVIDENCE_CHARS = 512 * 1024;
+/** Largest TCG event log inside evidence (the parser itself accepts up to MAX_TCG_LOG_BYTES). */
+export const MAX_EVIDENCE_TCG_LOG_BYTES = 256 * 1024;
+/** Largest IMA measurement list text inside evidence. */
+export const MAX_EVIDENCE_IMA_CHARS = 256 * 1024;
 
 export interface FirmwareClaims {
   productId: string;
@@ -23,6 +31,13 @@ export interface BootClaims {
   alg: 'sha256';
   events: BootEvent[];
   pcrs: PcrValues;
+}
+
+/** IMA runtime measurements (text of ascii_runtime_measurements), possibly only the new entries. */
+export interface ImaClaims {
+  log: string;
+  /** Index of the first entry in `log` in the device's whole list (0 = from boot). */
+  offset: number;
 }
 
 export interface TpmClaims {
@@ -40,6 +55,9 @@ export interface EvidenceClaims {
   fw: FirmwareClaims;
   boot: BootClaims;
   tpm?: TpmClaims;
+  /** `boot.tcgEventLog`, decoded: a TCG PC Client binary event log (requires `tpm`). */
+  tcgEventLog?: Buffer;
+  ima?: ImaClaims;
 }
 
 const PRINTABLE = /^[\x20-\x7e]+$/;
@@ -81,16 +99,25 @@ const claimsSchema = z.looseObject({
   }),
   boot: z.strictObject({
     alg: z.literal('sha256'),
-    events: z.array(eventSchema).max(MAX_BOOT_EVENTS),
-    pcrs: z.record(z.string().regex(PCR_KEY, 'PCR index must be 0..23'), hex64),
+    events: z.array(eventSchema).max(MAX_BOOT_EVENTS).default([]),
+    pcrs: z.record(z.string().regex(PCR_KEY, 'PCR index must be 0..23'), hex64).default({}),
+    tcgEventLog: base64Bytes(MAX_EVIDENCE_TCG_LOG_BYTES).optional(),
   }),
+  ima: z
+    .strictObject({
+      log: z.string().max(MAX_EVIDENCE_IMA_CHARS),
+      offset: z.int().min(0).max(0x7fffffff).default(0),
+    })
+    .optional(),
   tpm: z
     .strictObject({
       quote: base64Bytes(MAX_TPMS_ATTEST_BYTES),
       signature: base64Bytes(MAX_TPMT_SIGNATURE_BYTES),
     })
     .optional(),
-});
+})
+  .refine((c) => !c.boot.tcgEventLog || c.tpm, { message: 'a TPM quote (tpm) is required when boot.tcgEventLog is sent', path: ['tpm'] })
+  .refine((c) => !c.ima || c.boot.tcgEventLog, { message: 'ima needs boot.tcgEventLog (the boot it belongs to) and a TPM quote', path: ['ima'] });
 
 /**
  * Validates an EAT payload (already authenticated or not: this only checks shapes). Throws
@@ -116,6 +143,8 @@ export function parseEvidenceClaims(payload: unknown): EvidenceClaims {
       pcrs,
     },
     ...(c.tpm ? { tpm: { quote: Buffer.from(c.tpm.quote, 'base64'), signature: Buffer.from(c.tpm.signature, 'base64') } } : {}),
+    ...(c.boot.tcgEventLog ? { tcgEventLog: Buffer.from(c.boot.tcgEventLog, 'base64') } : {}),
+    ...(c.ima ? { ima: { log: c.ima.log, offset: c.ima.offset } } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { AnyListener, DeviceListener } from '@fleetguard/platform';
 import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
 import { DeviceCertificateGuard, DeviceIdentity } from '@fleetguard/pki';
 import { DevicesService, checkDeviceId } from '@fleetguard/fleet';
+import { MAX_EVIDENCE_CHARS } from '../core/eat-evidence.parser';
 import { AttestationResultEntity } from '../entities/attestation-result.entity';
 import { AttestationService } from './attestation.service';
 import { VerifierKeyService } from './verifier-key.service';
@@ -16,7 +17,7 @@ import { VerifierKeyService } from './verifier-key.service';
 class EvidenceDto {
   @ApiProperty({ description: 'EAT, compact JWS signed with the enrolled device key' })
   @IsString()
-  @Length(1, 60_000)
+  @Length(1, MAX_EVIDENCE_CHARS)
   evidence: string;
 }
 

@@ -12,6 +12,7 @@ import { EventBusService } from '@fleetguard/events';
 import { AppraisalPorts, AppraisalResult, appraiseEvidence } from '../core/appraisal.pipeline';
 import { assertCompactJws } from '../core/eat-evidence.parser';
 import { signEar } from '../core/ear.builder';
+import { MeasuredBootStore } from './measured-boot.store';
 import { NonceStore } from './nonce.store';
 import { VerifierKeyService } from './verifier-key.service';
 
@@ -71,6 +72,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
     private readonly events: EventBusService,
+    private readonly measuredBoot: MeasuredBootStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -244,6 +246,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       if (channel === 'http') throw e;
       return null;
     }
+    if (result.imaState) await this.measuredBoot.saveImaState(deviceId, result.imaState);
     const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
@@ -320,6 +323,9 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       },
       consumeNonce: (id, nonce) => this.nonces.consume(id, nonce),
       findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
+      findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
+      findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
+      loadImaState: (deviceId) => this.measuredBoot.loadImaState(deviceId),
       minimumSecurityCounter: (productId) =>
         this.cached(`min:${productId}`, async () => {
           const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);

@@ -129,6 +129,44 @@ export class SwtpmDriver {
   }
 
   /**
+   * Extends a multi-bank measured boot (a TCG log's events: one digest per bank), in order.
+   * `tpm2_pcrextend` takes many `<pcr>:<bank>=<hex>,...` arguments and applies them in order,
+   * so the events go in batches of 32.
+   */
+  async extendBanks(events: readonly { pcr: number; digests: Record<string, string> }[]): Promise<void> {
+    const args = events.map((e) => {
+      if (!Number.isInteger(e.pcr) || e.pcr < 0 || e.pcr > 23) throw new Error('extendBanks: bad PCR');
+      const banks = Object.entries(e.digests).filter(([bank]) => ['sha1', 'sha256', 'sha384', 'sha512'].includes(bank));
+      if (banks.length === 0 || banks.some(([, hex]) => !/^[0-9a-fA-F]+$/.test(hex))) throw new Error('extendBanks: bad digests');
+      return `${e.pcr}:${banks.map(([bank, hex]) => `${bank}=${hex}`).join(',')}`;
+    });
+    for (let i = 0; i < args.length; i += 32) {
+      const batch = args.slice(i, i + 32);
+      await this.serial(() => this.tool('tpm2_pcrextend', batch));
+    }
+  }
+
+  /** Reads PCR values of one bank (lowercase hex). */
+  async readBank(bank: string, pcrs: readonly number[]): Promise<PcrValues> {
+    const out = await this.serial(() => this.tool('tpm2_pcrread', [`${bank}:${pcrs.join(',')}`]));
+    const values: PcrValues = {};
+    for (const m of out.matchAll(/^\s*(\d+)\s*:\s*0x([0-9A-Fa-f]+)\s*$/gm)) values[m[1]] = m[2].toLowerCase();
+    return values;
+  }
+
+  /** Quotes several banks, e.g. `[{bank: 'sha1', pcrs: [0..9]}, {bank: 'sha256', pcrs: [...]}]` (tpm2_quote `-l sha1:..+sha256:..`). */
+  async quoteBanks(ak: SwtpmAk, selection: readonly { bank: string; pcrs: readonly number[] }[], nonce: Uint8Array): Promise<{ quote: Buffer; signature: Buffer }> {
+    const list = selection.map((s) => `${s.bank}:${s.pcrs.join(',')}`).join('+');
+    if (!/^[a-z0-9]+:[0-9,]+(\+[a-z0-9]+:[0-9,]+)*$/.test(list)) throw new Error('quoteBanks: bad selection');
+    return this.serial(async () => {
+      const id = `${ak.label}-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+      await this.tool('tpm2_quote', ['-c', ak.contextPath, '-l', list, '-q', Buffer.from(nonce).toString('hex'), '-m', `${id}.msg`, '-s', `${id}.sig`, '-g', 'sha256', `--scheme=${ak.scheme}`]);
+      await this.tool('tpm2_flushcontext', ['-t']);
+      return { quote: await readFile(join(this.dir, `${id}.msg`)), signature: await readFile(join(this.dir, `${id}.sig`)) };
+    });
+  }
+
+  /**
    * Quotes the SHA-256 bank over `pcrs` with `nonce` as qualifying data (extraData). Returns the
    * marshalled TPMS_ATTEST and TPMT_SIGNATURE exactly as `tpm2_quote -m/-s` writes them by default.
    */
