@@ -9,11 +9,17 @@ export * from './core/eat-evidence.parser';
 export * from './core/trust-vector';
 export * from './core/appraisal.pipeline';
 export * from './core/ear.builder';
+export * from './core/cbor.codec';
+export * from './core/cose-sign1.verifier';
+export * from './core/psa-token.parser';
+export * from './core/psa-token.appraisal';
+export * from './core/corim.parser';
 // Helpers for the device simulator and tests.
 export * from './core/testing/evidence.factory';
 export * from './core/testing/tpm-quote.factory';
 export * from './core/testing/swtpm.driver';
 export * from './core/testing/appraisal.fixture';
+export * from './core/testing/psa-token.factory';
 // Nest layer.
 export * from './entities/attestation-result.entity';
 export * from './nest/attestation.service';

@@ -44,7 +44,7 @@ describe('COSE_Sign1 verification (RFC 9052)', () => {
 
   it('fuzz: 10,000 mutated and random inputs give typed refusals only', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const seed = signCoseSign1(encodeCbor(new Map([[10, new Uint8Array(32)], [265, 'tag:psacertified.org,2023:psa#tfm']])), privateKey);
+    const seed = signCoseSign1(encodeCbor(new Map<number, unknown>([[10, new Uint8Array(32)], [265, 'tag:psacertified.org,2023:psa#tfm']])), privateKey);
     const known = new Set<string>(Object.values(COSE_ERROR));
     const check = (bytes: Uint8Array) => {
       try {
