@@ -9,3 +9,4 @@ export * from './hardening-report.presets';
 export * from './ear-result.decoder';
 export { DeviceApiClient, DeviceApiError, fetchCaChain } from './device-api.client';
 export type { ChallengeResponse, EnrollRequest, EnrollResponse } from './device-api.client';
+export * from './psa-device';

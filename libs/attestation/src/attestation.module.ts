@@ -7,12 +7,14 @@ import { AttestationService } from './nest/attestation.service';
 import { DeviceAttestationController, DeviceAttestationsController, VerifierKeyController } from './nest/attestation.controller';
 import { NonceStore } from './nest/nonce.store';
 import { VerifierKeyService } from './nest/verifier-key.service';
+import { PsaService } from './nest/psa.service';
+import { CorimController } from './nest/corim.controller';
 
 /** Challenges, evidence, appraisal and EAR results, over MQTT (the global broker) and the device HTTP API. */
 @Module({
   imports: [TypeOrmModule.forFeature([AttestationResultEntity]), FleetModule, FirmwareModule],
-  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController],
-  providers: [AttestationService, NonceStore, VerifierKeyService],
+  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, CorimController],
+  providers: [AttestationService, NonceStore, VerifierKeyService, PsaService],
   exports: [AttestationService],
 })
 export class AttestationModule {}

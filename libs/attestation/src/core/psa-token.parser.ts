@@ -176,3 +176,17 @@ export function psaClaimsView(c: PsaClaims) {
     })),
   };
 }
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A PSA token as it travels in JSON (`{psaToken}`): base64url text, checked and returned as is. */
+export function assertPsaTokenText(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || !BASE64URL.test(v)) throw invalid(PSA_ERROR.malformed, 'psaToken must be the base64url (no padding) of a PSA attestation token');
+  if (v.length > Math.ceil((PSA_TOKEN_MAX_BYTES * 4) / 3)) throw invalid(PSA_ERROR.malformed, `the PSA token is larger than ${PSA_TOKEN_MAX_BYTES} bytes`);
+  return v;
+}
+
+/** The token bytes of stored evidence that is a PSA token (base64url, no dots); null for an EAT (compact JWS). */
+export function psaTokenOf(evidence: string): Buffer | null {
+  return BASE64URL.test(evidence) ? Buffer.from(evidence, 'base64url') : null;
+}
