@@ -114,13 +114,19 @@ class PsaAppraisal {
   }
 }
 
+const instanceIds = new WeakMap<KeyObject, Buffer>();
+
 /** TF-M's instance id: UEID type RAND (0x01) followed by SHA-256 of the IAK's uncompressed point. */
 export function psaInstanceIdOf(iak: PublicKeyInput): Buffer {
   const key = toPublicKey(iak, 'iak-invalid');
+  const known = instanceIds.get(key);
+  if (known) return known;
   const jwk = key.export({ format: 'jwk' }) as { x?: string; y?: string };
   if (!jwk.x || !jwk.y) throw new TypeError('the IAK must be an EC key');
   const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
-  return Buffer.concat([Buffer.from([0x01]), createHash('sha256').update(point).digest()]);
+  const id = Buffer.concat([Buffer.from([0x01]), createHash('sha256').update(point).digest()]);
+  instanceIds.set(key, id);
+  return id;
 }
 
 const hex = (b: Buffer) => b.toString('hex');

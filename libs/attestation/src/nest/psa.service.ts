@@ -27,6 +27,9 @@ function signerIdsOf(pem: string): Buffer[] {
  */
 @Injectable()
 export class PsaService {
+  /** Parsed IAKs by PEM: parsing a key costs about as much as the appraisal around it. */
+  private readonly keys = new Map<string, KeyObject>();
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly nonces: NonceStore,
@@ -34,6 +37,16 @@ export class PsaService {
     private readonly firmware: FirmwareService,
     private readonly products: ProductsService,
   ) {}
+
+  private key(pem: string): KeyObject {
+    let k = this.keys.get(pem);
+    if (!k) {
+      k = createPublicKey(pem);
+      if (this.keys.size > 50_000) this.keys.clear();
+      this.keys.set(pem, k);
+    }
+    return k;
+  }
 
   appraise(deviceId: string, token: Uint8Array): Promise<PsaAppraisalResult> {
     return appraisePsaToken({ deviceId, token }, this.ports());
@@ -86,7 +99,7 @@ export class PsaService {
           deviceId: d.id,
           productId: d.product_id,
           certificateStatus: cert === 'valid' ? 'valid' : cert === 'expired' ? 'expired' : 'revoked',
-          iak: d.iak_public_key ? { publicKey: d.iak_public_key, instanceId: hexBuf(d.psa_instance_id), implementationId, source: 'enrollment' } : null,
+          iak: d.iak_public_key ? { publicKey: this.key(d.iak_public_key), instanceId: hexBuf(d.psa_instance_id), implementationId, source: 'enrollment' } : null,
           instanceId: hexBuf(d.psa_instance_id),
           implementationId,
         };
@@ -96,7 +109,7 @@ export class PsaService {
           'SELECT public_key_pem FROM psa_attest_keys WHERE product_id = $1 AND implementation_id = $2 AND instance_id = $3',
           [productId, implementationId.toString('hex'), instanceId.toString('hex')],
         );
-        return rows[0] ? { publicKey: rows[0].public_key_pem, instanceId, implementationId, source: 'corim' } : null;
+        return rows[0] ? { publicKey: this.key(rows[0].public_key_pem), instanceId, implementationId, source: 'corim' } : null;
       },
       consumeNonce: (id, nonce) => this.nonces.consume(id, nonce),
       referenceValues: async (productId, implementationId) => {
