@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, createPublicKey } from 'node:crypto';
 import { PsaBehaviour, PsaDevice, summarizeEar } from '../apps/device-sim/src';
-import { generateIak, signCoseSign1 } from '@fleetguard/attestation';
+import { buildPsaTokenWithCbor2, generateIak, psaClaimsMap, signCoseSign1, toDiag } from '@fleetguard/attestation';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 
@@ -60,6 +60,21 @@ describe('PSA attestation tokens (RFC 9783) through the service', () => {
     expect(detail.body.firmware.version).toBe(fixture.profile.fw.version);
     const history = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations`, operator.key);
     expect(history.body.items[0].claims).toMatchObject({ format: 'psa', lifecycle: { state: 'secured' } });
+  });
+
+  it('a token encoded by python3-cbor2 and signed by openssl (not our encoder) is affirmed by the service', async () => {
+    const d = await device();
+    const c = await d.requireApi().challenge();
+    const claims = psaClaimsMap({
+      nonce: Buffer.from(c.nonce, 'base64url'),
+      instanceId: d.instanceId,
+      implementationId: d.implementationId,
+      components: [{ measurementType: 'SPE', measurementValue: Buffer.from(fixture.profile.fw.digest.replace(/^sha256:/, ''), 'hex'), version: fixture.profile.fw.version.replace(/\+0$/, ''), signerId: Buffer.from(signerId, 'hex') }],
+    });
+    const token = buildPsaTokenWithCbor2(toDiag(claims), d.iak.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const ear = summarizeEar(await d.requireApi().psaEvidence(token.toString('base64url')));
+    expect(ear.reasons).toEqual([]);
+    expect(ear.status).toBe('affirming');
   });
 
   it('a good device is challenged on connect over mTLS MQTT and answers {psaToken}', async () => {
