@@ -23,6 +23,10 @@ export interface EnrollRequest {
   token: string;
   csr: string;
   akPublicKey?: string;
+  /** PSA devices: the Initial Attestation Key (PEM) and identities (hex). */
+  iakPublicKey?: string;
+  psaInstanceId?: string;
+  psaImplementationId?: string;
 }
 
 export interface EnrollResponse {
@@ -150,6 +154,12 @@ export class DeviceApiClient {
 
   async evidence(evidence: string): Promise<string> {
     const res = expectOk(await this.post('/attestation/evidence', { evidence }), 'POST /attestation/evidence');
+    return requireString(res, 'ear', 'POST /attestation/evidence');
+  }
+
+  /** A PSA attestation token (base64url) instead of an EAT; answers the EAR. */
+  async psaEvidence(psaToken: string): Promise<string> {
+    const res = expectOk(await this.post('/attestation/evidence', { psaToken }), 'POST /attestation/evidence');
     return requireString(res, 'ear', 'POST /attestation/evidence');
   }
 

@@ -10,3 +10,4 @@ export * from './ear-result.decoder';
 export { DeviceApiClient, DeviceApiError, fetchCaChain } from './device-api.client';
 export type { ChallengeResponse, EnrollRequest, EnrollResponse } from './device-api.client';
 export * from './linux-device';
+export * from './psa-device';

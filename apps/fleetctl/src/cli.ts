@@ -12,6 +12,7 @@ import { registerLoginCommands } from './commands/login.command';
 import { registerOrgCommands } from './commands/org.command';
 import { registerProductCommands } from './commands/product.command';
 import { registerTokenCommands } from './commands/token.command';
+import { registerPsaCommands } from './commands/psa.command';
 import { CliError, EXIT, ExitCode } from './exit-codes';
 
 export type { CliIo } from './cli-io';
@@ -62,6 +63,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerDeviceCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerEventLogCommands(program, ctx);
+  registerPsaCommands(program, ctx);
 
   return {
     program,

@@ -9,12 +9,14 @@ import { MeasuredBootController } from './nest/measured-boot.controller';
 import { MeasuredBootStore } from './nest/measured-boot.store';
 import { NonceStore } from './nest/nonce.store';
 import { VerifierKeyService } from './nest/verifier-key.service';
+import { PsaService } from './nest/psa.service';
+import { CorimController } from './nest/corim.controller';
 
 /** Challenges, evidence, appraisal and EAR results, over MQTT (the global broker) and the device HTTP API. */
 @Module({
   imports: [TypeOrmModule.forFeature([AttestationResultEntity]), FleetModule, FirmwareModule],
-  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, MeasuredBootController],
-  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore],
+  controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, MeasuredBootController, CorimController],
+  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore, PsaService],
   exports: [AttestationService],
 })
 export class AttestationModule {}

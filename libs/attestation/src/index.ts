@@ -17,6 +17,11 @@ export * from './core/tcg-evidence.appraisal';
 export * from './core/linux-evidence.appraisal';
 export * from './core/ima-measurement-list.parser';
 export * from './core/ima-runtime.policy';
+export * from './core/cbor.codec';
+export * from './core/cose-sign1.verifier';
+export * from './core/psa-token.parser';
+export * from './core/psa-token.appraisal';
+export * from './core/corim.parser';
 // Helpers for the device simulator and tests.
 export * from './core/testing/evidence.factory';
 export * from './core/testing/tpm-quote.factory';
@@ -24,6 +29,7 @@ export * from './core/testing/swtpm.driver';
 export * from './core/testing/appraisal.fixture';
 export * from './core/testing/linux-evidence.factory';
 export * from './core/testing/event-logs';
+export * from './core/testing/psa-token.factory';
 // Nest layer.
 export * from './entities/attestation-result.entity';
 export * from './nest/attestation.service';

@@ -1,7 +1,7 @@
 import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { invalid } from '@fleetguard/common';
@@ -15,10 +15,17 @@ import { AttestationService } from './attestation.service';
 import { VerifierKeyService } from './verifier-key.service';
 
 class EvidenceDto {
-  @ApiProperty({ description: 'EAT, compact JWS signed with the enrolled device key' })
+  @ApiProperty({ required: false, description: 'EAT, compact JWS signed with the enrolled device key' })
+  @IsOptional()
   @IsString()
   @Length(1, MAX_EVIDENCE_CHARS)
-  evidence: string;
+  evidence?: string;
+
+  @ApiProperty({ required: false, description: 'PSA attestation token (RFC 9783, COSE_Sign1), base64url; instead of evidence' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 22_000)
+  psaToken?: string;
 }
 
 /** Device listener: the HTTP form of the challenge/evidence exchange (client certificate). */
@@ -40,7 +47,7 @@ export class DeviceAttestationController {
   @Post('evidence')
   @HttpCode(200)
   async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto) {
-    return this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence);
+    return this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence, dto.psaToken);
   }
 }
 

@@ -15,6 +15,9 @@ import { signEar } from '../core/ear.builder';
 import { MeasuredBootStore } from './measured-boot.store';
 import { NonceStore } from './nonce.store';
 import { VerifierKeyService } from './verifier-key.service';
+import { PsaService } from './psa.service';
+import { PsaAppraisalResult } from '../core/psa-token.appraisal';
+import { assertPsaTokenText, psaTokenOf } from '../core/psa-token.parser';
 
 const appraisals = counter('fleetguard_attestations_total', 'Evidence appraised, by resulting status', ['status', 'channel']);
 const refused = counter('fleetguard_evidence_rejected_total', 'Evidence refused before appraisal, by code', ['code', 'channel']);
@@ -73,6 +76,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
     private readonly firmware: FirmwareService,
     private readonly events: EventBusService,
     private readonly measuredBoot: MeasuredBootStore,
+    private readonly psa: PsaService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -156,8 +160,13 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
   private async receiveMqttEvidence(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
     let evidence: unknown;
     try {
-      evidence = (JSON.parse(payload.toString('utf8')) as { evidence?: unknown })?.evidence;
-      assertCompactJws(evidence);
+      const body = JSON.parse(payload.toString('utf8')) as { evidence?: unknown; psaToken?: unknown } | null;
+      // `{psaToken}`: a PSA attestation token (RFC 9783), kept as its base64url text (no dots, so never mistaken for a JWS).
+      if (body && typeof body === 'object' && body.psaToken !== undefined && body.evidence === undefined) evidence = assertPsaTokenText(body.psaToken);
+      else {
+        evidence = body?.evidence;
+        assertCompactJws(evidence);
+      }
     } catch (e) {
       const code = isDomainError(e) ? e.code : 'bad-json';
       refused.inc({ code, channel: 'mqtt' });
@@ -174,21 +183,23 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /** HTTP: the same pipeline, answered synchronously with the EAR. */
-  async receiveHttpEvidence(deviceId: string, evidence: unknown): Promise<{ ear: string; status: string; reasons: string[] }> {
+  async receiveHttpEvidence(deviceId: string, evidence: unknown, psaToken?: unknown): Promise<{ ear: string; status: string; reasons: string[] }> {
     const started = Date.now();
     try {
-      assertCompactJws(evidence);
+      if ((evidence === undefined) === (psaToken === undefined)) throw new DomainError('evidence-missing', 'send exactly one of evidence (EAT, compact JWS) or psaToken (base64url PSA token)', 'invalid');
+      if (psaToken !== undefined) evidence = assertPsaTokenText(psaToken);
+      else assertCompactJws(evidence);
     } catch (e) {
       refused.inc({ code: isDomainError(e) ? e.code : 'invalid', channel: 'http' });
       throw e;
     }
-    const stored = await this.record(deviceId, evidence, 'http');
+    const stored = await this.record(deviceId, evidence as string, 'http');
     if (stored.duplicate) {
       const prior = await this.resultForInbox(stored.inboxId);
       if (prior) return { ear: prior.ear, status: prior.status, reasons: prior.reasons };
       throw conflict('evidence.in-progress', 'this evidence is being appraised already');
     }
-    const r = await this.appraiseAndStore(stored.inboxId, deviceId, evidence, 'http', started);
+    const r = await this.appraiseAndStore(stored.inboxId, deviceId, evidence as string, 'http', started);
     if (!r) throw new DomainError('evidence-claims-invalid', 'the evidence could not be appraised', 'invalid');
     return { ear: r.ear, status: r.status, reasons: r.reasons };
   }
@@ -233,9 +244,10 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
 
   /** Appraises, signs the EAR, stores result + device state + inbox mark in one transaction, then tells the world. */
   private async appraiseAndStore(inboxId: string, deviceId: string, evidence: string, channel: 'mqtt' | 'http', startedAt: number): Promise<StoredResult | null> {
-    let result: AppraisalResult;
+    let result: AppraisalResult | PsaAppraisalResult;
     try {
-      result = await appraiseEvidence({ deviceId, evidence }, this.ports());
+      const psaToken = psaTokenOf(evidence);
+      result = psaToken ? await this.psa.appraise(deviceId, psaToken) : await appraiseEvidence({ deviceId, evidence }, this.ports());
     } catch (e) {
       if (!isDomainError(e)) throw e;
       // Evidence we cannot read even after its signature: recorded as processed, refused, told to the device.
@@ -246,7 +258,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       if (channel === 'http') throw e;
       return null;
     }
-    if (result.imaState) await this.measuredBoot.saveImaState(deviceId, result.imaState);
+    if ('imaState' in result && result.imaState) await this.measuredBoot.saveImaState(deviceId, result.imaState);
     const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
@@ -265,7 +277,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
        WHERE id = $2 RETURNING manufacturer_org_id, operator_org_id`,
       [
         id, deviceId, inboxId, result.status, JSON.stringify(result.trustVector), JSON.stringify(result.reasons), JSON.stringify(result.findings),
-        result.firmware?.version ?? result.claims?.fw.version ?? null, result.firmware?.securityCounter ?? null, evidence,
+        result.firmware?.version ?? (result.claims && 'fw' in result.claims ? result.claims.fw.version : null), result.firmware?.securityCounter ?? null, evidence,
         result.claims ? JSON.stringify(result.claims) : null, ear, affirming, result.firmware?.version ?? null, result.firmware?.securityCounter ?? null,
       ],
     );

@@ -23,6 +23,18 @@ export interface ReleaseLookup {
   referenceValues?: ReferenceValues;
 }
 
+/** An MCUboot release as PSA attestation needs it (SPEC "Reference values and policies"). */
+export interface PsaReleaseLookup {
+  version: string;
+  /** `sha256:<hex>` image hash. */
+  digest: string;
+  securityCounter: number;
+  status: 'trusted' | 'revoked';
+  revokedReason: string | null;
+  signingKeyPem: string;
+  signingKeyStatus: 'active' | 'revoked';
+}
+
 @Injectable()
 export class FirmwareService {
   constructor(
@@ -167,6 +179,26 @@ export class FirmwareService {
       ...(values.pcrs ? { pcrs: values.pcrs } : {}),
     };
     return repo.save(release);
+  }
+
+  /**
+   * For PSA attestation: every MCUboot release of a product with its signing key, trusted or
+   * revoked (a revoked one makes a device that reports it contraindicated, so it is not hidden).
+   */
+  async psaReleases(productId: string): Promise<PsaReleaseLookup[]> {
+    const rows: Array<{ version: string; digest: string; security_counter: number; status: 'trusted' | 'revoked'; revoked_reason: string | null; public_key_pem: string; key_status: 'active' | 'revoked' }> = await this.ds.query(
+      `SELECT r.version, r.digest, r.security_counter, r.status, r.revoked_reason, k.public_key_pem, k.status AS key_status
+       FROM firmware_releases r JOIN signing_keys k ON k.product_id = r.product_id AND k.key_id = r.signer_key_id
+       WHERE r.product_id = $1 AND r.format = 'mcuboot'`,
+      [productId],
+    );
+    return rows.map((r) => ({ version: r.version, digest: r.digest, securityCounter: r.security_counter, status: r.status, revokedReason: r.revoked_reason, signingKeyPem: r.public_key_pem, signingKeyStatus: r.key_status }));
+  }
+
+  /** The product's active signing keys (PEM): they also sign the manufacturer's CoRIMs. */
+  async activeSigningKeyPems(productId: string): Promise<string[]> {
+    const rows: Array<{ public_key_pem: string }> = await this.ds.query(`SELECT public_key_pem FROM signing_keys WHERE product_id = $1 AND status = 'active'`, [productId]);
+    return rows.map((r) => r.public_key_pem);
   }
 
   /** For attestation: a product's release by version, or null. */

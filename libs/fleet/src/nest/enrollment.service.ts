@@ -60,8 +60,9 @@ export class EnrollmentService {
     return parseCsr(csr, { minRsaBits: this.config.rsaMinBits });
   }
 
-  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; productId?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
+  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
     const akPem = input.akPublicKey ? normaliseAk(input.akPublicKey) : null;
+    const iakPem = input.psa?.iakPublicKey ? normaliseIak(input.psa.iakPublicKey) : null;
     if (!ENROLLMENT_TOKEN.test(input.token)) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     const deviceId = newDeviceId();
     const tokenHash = hashEnrollmentToken(input.token);
@@ -83,14 +84,14 @@ export class EnrollmentService {
            WHERE token_hash = $2 AND used_at IS NULL AND expires_at > now()
            RETURNING id, product_id, operator_org_id),
          device AS (
-           INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after)
-           SELECT $1, c.product_id, p.organization_id, c.operator_org_id, 'active', $3, $4, $5, $6, $7 FROM claimed c JOIN products p ON p.id = c.product_id
+           INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id)
+           SELECT $1, c.product_id, p.organization_id, c.operator_org_id, 'active', $3, $4, $5, $6, $7, $10, $11, $12 FROM claimed c JOIN products p ON p.id = c.product_id
            RETURNING id),
          certificate AS (
            INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at)
            SELECT $6, id, $8, $9, $7, 'valid', now() FROM device)
          SELECT id, product_id FROM claimed`,
-        [deviceId, tokenHash, input.csr.keyType, input.csr.publicKeySpkiDer, akPem, issued.serialHex, issued.notAfter, issued.certificatePem, issued.notBefore],
+        [deviceId, tokenHash, input.csr.keyType, input.csr.publicKeySpkiDer, akPem, issued.serialHex, issued.notAfter, issued.certificatePem, issued.notBefore, iakPem, input.psa?.instanceId?.toLowerCase() ?? null, input.psa?.implementationId?.toLowerCase() ?? null],
       ),
     );
     if (!claimed.length) {
@@ -152,6 +153,26 @@ export class EnrollmentService {
 
   private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedCertificate): Promise<void> {
     await m.getRepository(CertificateEntity).insert({ serial: c.serialHex, deviceId, pem: c.certificatePem, notBefore: c.notBefore, notAfter: c.notAfter, status: 'valid', revokedAt: null, revocationReason: null, issuedAt: new Date() });
+  }
+}
+
+/** PSA identities a TF-M device registers at enrollment (SPEC "Evidence formats devices really produce"). */
+export interface PsaEnrollment {
+  iakPublicKey?: string;
+  /** hex, 33 bytes (RAND UEID). */
+  instanceId?: string;
+  /** hex, 32 bytes. */
+  implementationId?: string;
+}
+
+/** The PSA Initial Attestation Key: an EC public key on P-256, P-384 or P-521 (ES256/384/512). */
+function normaliseIak(pem: string): string {
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType !== 'ec' || !['prime256v1', 'secp384r1', 'secp521r1'].includes(key.asymmetricKeyDetails?.namedCurve ?? '')) throw new Error('type');
+    return key.export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    throw invalid('enrollment.bad-iak', 'iakPublicKey must be a PEM public key on EC P-256, P-384 or P-521 (the PSA Initial Attestation Key)');
   }
 }
 

@@ -2,6 +2,13 @@ import { Foundation1764090000000 } from './1764090000000-foundation';
 import { DevicesAndPki1764090100000 } from './1764090100000-devices-and-pki';
 import { FirmwareAttestationScoring1764090200000 } from './1764090200000-firmware-attestation-scoring';
 import { LinuxMeasuredBootIma1764100140000 } from './1764100140000-linux-measured-boot-ima';
+import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
-export const ALL_MIGRATIONS = [Foundation1764090000000, DevicesAndPki1764090100000, FirmwareAttestationScoring1764090200000, LinuxMeasuredBootIma1764100140000];
+export const ALL_MIGRATIONS = [
+  Foundation1764090000000,
+  DevicesAndPki1764090100000,
+  FirmwareAttestationScoring1764090200000,
+  LinuxMeasuredBootIma1764100140000,
+  PsaAttestation1764100150000,
+];

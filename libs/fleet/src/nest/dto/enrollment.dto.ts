@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 
 export class CreateTokensDto {
   @ApiProperty({ minimum: 1, maximum: 1000 }) @IsInt() @Min(1) @Max(1000) count: number;
@@ -11,6 +11,9 @@ export class EnrollDto {
   @ApiProperty() @IsString() @Length(1, 200) token: string;
   @ApiProperty({ description: 'PKCS#10 request, PEM' }) @IsString() @Length(1, 32768) csr: string;
   @ApiProperty({ required: false, description: 'TPM attestation key, PEM public key' }) @IsOptional() @IsString() @Length(1, 8192) akPublicKey?: string;
+  @ApiProperty({ required: false, description: 'PSA Initial Attestation Key (EC P-256/384/521), PEM public key' }) @IsOptional() @IsString() @Length(1, 8192) iakPublicKey?: string;
+  @ApiProperty({ required: false, description: 'PSA instance id (UEID, 33 bytes hex); default: 0x01 || SHA-256 of the IAK point, as TF-M derives it' }) @IsOptional() @Matches(/^01[0-9a-fA-F]{64}$/, { message: 'psaInstanceId must be 33 bytes of hex starting with 01 (RAND UEID)' }) psaInstanceId?: string;
+  @ApiProperty({ required: false, description: 'PSA implementation id (32 bytes hex)' }) @IsOptional() @Matches(/^[0-9a-fA-F]{64}$/, { message: 'psaImplementationId must be 32 bytes of hex' }) psaImplementationId?: string;
   @ApiProperty({ required: false, description: 'product the device believes it is; refused if the token is for another' }) @IsOptional() @IsUUID() productId?: string;
 }
 
