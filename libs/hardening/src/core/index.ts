@@ -52,11 +52,21 @@ export {
   type FactRules,
 } from './fact-rules';
 export {
+  GRADES,
+  NO_OBSERVED,
+  scoringFactsShape,
+  type Grade,
+  type NegotiatedTlsVersion,
+  type ObservedFacts,
+} from './observed-facts';
+export {
   createScorer,
   ITEM_STATUSES,
   scoreDevice,
+  type ApplicabilityStatement,
   type AttestationInput,
   type DeclaredRequirements,
+  type ReportFallback,
   type DeviceScore,
   type DeviceScoreJson,
   type ItemScore,
