@@ -53,6 +53,7 @@ export {
 } from './fact-rules';
 export {
   GRADES,
+  negotiatedTlsVersion,
   NO_OBSERVED,
   scoringFactsShape,
   type Grade,
@@ -78,4 +79,5 @@ export {
   type ScoreVectorName,
   type UncertainDeciders,
 } from './sl-c.scoring';
+export { MAX_APPLICABILITY_ENTRIES, parseApplicabilityBody } from './applicability';
 export { gaps, type FrGap, type GapItem, type Gaps, type TargetLevels } from './gaps';

@@ -69,3 +69,19 @@ export function withObserved(facts: object, observed: ObservedFacts | undefined)
 }
 
 export const NO_OBSERVED: ObservedFacts = Object.freeze({});
+
+/** Node's `getProtocol()` name (`TLSv1.3`) as a negotiated version; null for anything else. */
+export function negotiatedTlsVersion(protocol: string | null | undefined): NegotiatedTlsVersion | null {
+  switch (protocol) {
+    case 'TLSv1.3':
+      return '1.3';
+    case 'TLSv1.2':
+      return '1.2';
+    case 'TLSv1.1':
+      return '1.1';
+    case 'TLSv1':
+      return '1.0';
+    default:
+      return null;
+  }
+}
