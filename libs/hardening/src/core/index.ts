@@ -71,6 +71,7 @@ export {
   type DeviceScore,
   type DeviceScoreJson,
   type ItemScore,
+  type ItemTable,
   type ItemStatus,
   type ScoreDeviceInput,
   type ScoreInput,

@@ -475,6 +475,9 @@ describe('the compiled program agrees with the rules’ plain meaning (property)
           const score = scorers[type]({ facts, attestation: { status, firmwareVersion }, observed, declared: decl });
           expect(score.report.counts).toBe(counts);
           expect(score.items.map((i) => i.status)).toEqual(ref.statuses);
+          const table = score.table();
+          expect(table.statuses).toEqual(ref.statuses);
+          expect(table.grades).toEqual(score.items.map((i) => i.grade));
           expect(score.evidenced).toEqual(ref.evidenced);
           expect(score.declared).toEqual(ref.declared);
           expect(score.counts.contradicted).toBe(ref.statuses.filter((s) => s === 'contradicted').length);

@@ -153,11 +153,21 @@ export interface DeviceScore {
    * facts given to the scorer (which are read again then, so do not mutate them in between).
    */
   readonly items: readonly ItemScore[];
+  /**
+   * Statuses and grades of every scored item (scorer order), without reasons: what an assessment
+   * export needs for many devices. Grades as `items` gives them, read from each rule's facts.
+   */
+  table(): ItemTable;
   /** A plain object with every field, `items` included (what JSON.stringify writes). */
   toJSON(): DeviceScoreJson;
 }
 
-export type DeviceScoreJson = Omit<DeviceScore, 'toJSON'>;
+export interface ItemTable {
+  readonly statuses: readonly ItemStatus[];
+  readonly grades: readonly (Grade | null)[];
+}
+
+export type DeviceScoreJson = Omit<DeviceScore, 'toJSON' | 'table'>;
 
 export interface ScorerOptions {
   /** An attestation older than this (by `at`) counts as `stale`. Unset: only the reported status counts. */
@@ -200,6 +210,9 @@ interface PlanItem {
   readonly ruleIdx: number;
   readonly rule: CompiledFactRule | undefined;
   readonly uncertain: true | undefined;
+  /** The rule's evidenced / contradicting condition reads an observed fact (so a trusted status is `observed`, else `attested`). */
+  readonly evidencedReadsObserved: boolean;
+  readonly contradictedReadsObserved: boolean;
   /** The item has an `appliesIf` condition (so a statement of applicability may exclude it). */
   readonly conditional: boolean;
   /** For an RE: the plan index of its CR, when the RE inherits the CR's applicability; else -1. */
@@ -260,6 +273,8 @@ function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentT
       ruleIdx,
       rule,
       uncertain: item.uncertain,
+      evidencedReadsObserved: !!rule && rule.evidenced.reads.some((r) => r.startsWith(OBSERVED_NAMESPACE + '.')),
+      contradictedReadsObserved: !!rule && (rule.contradicted ?? rule.evidenced).reads.some((r) => r.startsWith(OBSERVED_NAMESPACE + '.')),
       conditional: item.appliesIf !== undefined,
       inheritsFrom: -1,
     };
@@ -412,7 +427,8 @@ function describeItems(
     } else if (s === CONTRADICTED) {
       decidedBy = explainCondition(r.contradicted ?? r.evidenced, facts, att).facts;
       reason = `${render(r.reasons.contradicted)} (${formatFacts(decidedBy)})`;
-      grade = gradeOf(decidedBy);
+      // Shown by the observations or the attestation alone: that grade, whatever the report adds.
+      grade = trustedOutcome[p.ruleIdx] === CONTRADICTED ? gradeOf(explainCondition(r.contradicted ?? r.evidenced, observedOnly, att).facts) : 'reported';
     } else if (s === EVIDENCED) {
       const trusted = trustedOutcome[p.ruleIdx] === EVIDENCED;
       decidedBy = explainCondition(r.evidenced, trusted ? observedOnly : facts, att).facts;
@@ -432,6 +448,29 @@ function describeItems(
     out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: STATUS_NAMES[s], grade, reason: reason + overruled, rule: r?.id, facts: decidedBy, uncertain: p.uncertain };
   }
   return out;
+}
+
+const GRADE_ATTESTED: Grade = 'attested';
+
+/** Statuses and grades without reasons: the trusted run decides observed/attested against reported. */
+function itemTable(plan: Plan, facts: object, att: AttestationStatus, observed: ObservedFacts, declared: DeclaredRequirements, counts: boolean): ItemTable {
+  const n = plan.items.length;
+  const codes = new Uint8Array(n);
+  computeStatuses(plan, facts, att, observed, declared, counts, codes);
+  plan.program.run(NO_FACTS, att, observed);
+  const trusted = plan.program.outcomes;
+  const statuses: ItemStatus[] = new Array(n);
+  const grades: (Grade | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = codes[i];
+    statuses[i] = STATUS_NAMES[c];
+    const p = plan.items[i];
+    if (c === EVIDENCED || c === CONTRADICTED) {
+      const viaObserved = c === EVIDENCED ? p.evidencedReadsObserved : p.contradictedReadsObserved;
+      grades[i] = trusted[p.ruleIdx] === c ? (viaObserved ? 'observed' : GRADE_ATTESTED) : 'reported';
+    } else grades[i] = c === DECLARED || c === NA ? 'declared' : null;
+  }
+  return { statuses, grades };
 }
 
 class Score implements DeviceScore {
@@ -468,6 +507,10 @@ class Score implements DeviceScore {
     return (this.#detail ??= Object.freeze(
       describeItems(this.#plan, this.#facts, this.attestation.status, this.#observed, this.#declared, this.report.fallback),
     ));
+  }
+
+  table(): ItemTable {
+    return itemTable(this.#plan, this.#facts, this.attestation.status, this.#observed, this.#declared, this.report.fallback === null);
   }
 
   toJSON(): DeviceScoreJson {
