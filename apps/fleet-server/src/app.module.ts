@@ -11,6 +11,7 @@ import { BrokerModule } from '@fleetguard/broker';
 import { EventsModule } from '@fleetguard/events';
 import { AttestationModule } from '@fleetguard/attestation';
 import { HardeningModule } from '@fleetguard/hardening';
+import { ZonesModule } from '@fleetguard/zones';
 import { DashboardController } from './dashboard.controller';
 import { HealthController } from './health.controller';
 
@@ -20,7 +21,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule],
+      imports: [AppConfigModule.forRoot(config), PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule, ZonesModule],
       controllers: [HealthController, DashboardController],
       providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };
