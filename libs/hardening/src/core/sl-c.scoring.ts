@@ -235,6 +235,8 @@ interface Plan {
   readonly itemSl: Uint8Array;
   /** id (and delegated CR alias) → plan index; -1 for catalog ids not scored for this type. */
   readonly index: ReadonlyMap<string, number>;
+  /** Rule outcomes on the observations alone, by (attestation, observations): a fleet has few distinct ones. */
+  readonly trustedCache: Map<string, Uint8Array>;
 }
 
 function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentType): Plan {
@@ -317,6 +319,7 @@ function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentT
     itemFr: Uint8Array.from(items, (p) => p.frIdx),
     itemSl: Uint8Array.from(items, (p) => p.sl),
     index,
+    trustedCache: new Map(),
   };
 }
 
@@ -327,6 +330,25 @@ function toEpochMs(v: string | number | Date, what: string): number {
 }
 
 const NO_FACTS = Object.freeze({});
+const TRUSTED_CACHE_MAX = 4096;
+
+/** The key of (attestation, observations): every observed fact in a fixed order. */
+function observedKey(att: AttestationStatus, o: ObservedFacts): string {
+  return `${att}|${o.hardeningReport}|${o.mutualTls}|${o.fleetguardCertificate}|${o.certificateRenewed}|${o.tlsVersions?.join(',')}|${o.aeadCiphers}|${o.tpmResidentKey}|${o.firmwareUpdated}`;
+}
+
+/** The rule outcomes on the observations and the attestation alone (cached; do not mutate). */
+function trustedOutcomes(plan: Plan, att: AttestationStatus, observed: ObservedFacts): Uint8Array {
+  const key = observedKey(att, observed);
+  let out = plan.trustedCache.get(key);
+  if (!out) {
+    plan.program.run(NO_FACTS, att, observed);
+    out = Uint8Array.from(plan.program.outcomes);
+    if (plan.trustedCache.size >= TRUSTED_CACHE_MAX) plan.trustedCache.clear();
+    plan.trustedCache.set(key, out);
+  }
+  return out;
+}
 
 /**
  * Runs the program and fills `statuses` (plan order). With `counts` false the reported facts do
@@ -359,9 +381,9 @@ function computeStatuses(
     }
   }
   if (counts) return;
-  program.run(NO_FACTS, att, observed);
+  const trusted = trustedOutcomes(plan, att, observed);
   for (let i = 0; i < statuses.length; i++) {
-    if (statuses[i] !== EVIDENCED || outcomes[itemRule[i]] === EVIDENCED) continue;
+    if (statuses[i] !== EVIDENCED || trusted[itemRule[i]] === EVIDENCED) continue;
     statuses[i] = mask[i] === 1 ? DECLARED : MISSING;
     if (fellBack) fellBack[i] = 1;
   }
@@ -399,8 +421,7 @@ function describeItems(
   const fellBack = new Uint8Array(n);
   computeStatuses(plan, rawFacts, att, observed, declared, fallback === null, statuses, fellBack);
   // What the observations alone (with the attestation) evidence: those items are not `reported`.
-  plan.program.run(NO_FACTS, att, observed);
-  const trustedOutcome = Uint8Array.from(plan.program.outcomes);
+  const trustedOutcome = trustedOutcomes(plan, att, observed);
   const facts = withObserved(rawFacts, observed);
   const observedOnly = withObserved(NO_FACTS, observed);
   const out: ItemScore[] = new Array(n);
@@ -457,8 +478,7 @@ function itemTable(plan: Plan, facts: object, att: AttestationStatus, observed: 
   const n = plan.items.length;
   const codes = new Uint8Array(n);
   computeStatuses(plan, facts, att, observed, declared, counts, codes);
-  plan.program.run(NO_FACTS, att, observed);
-  const trusted = plan.program.outcomes;
+  const trusted = trustedOutcomes(plan, att, observed);
   const statuses: ItemStatus[] = new Array(n);
   const grades: (Grade | null)[] = new Array(n);
   for (let i = 0; i < n; i++) {

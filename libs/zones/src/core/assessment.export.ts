@@ -25,15 +25,36 @@ export const CSV_COLUMNS: ReadonlyArray<{ key: keyof AssessmentRow; header: stri
   { key: 'catalogVersion', header: 'catalog_version' },
 ];
 
-/** A streaming CSV writer of assessment rows (header first); `null` cells are empty. */
+/**
+ * A streaming CSV writer of assessment rows (header first). Write `csvRecord(row)` arrays: plain
+ * arrays skip csv-stringify's per-cell key lookups (several times faster than objects).
+ */
 export function assessmentCsv(): Stringifier {
   return stringify({
     header: true,
-    columns: CSV_COLUMNS.map((c) => ({ key: c.key, header: c.header })),
+    columns: CSV_COLUMNS.map((c) => c.header),
     // A cell starting with = + - @ (or tab / CR) is prefixed so spreadsheets do not run it.
     escape_formulas: true,
-    cast: { boolean: (v: boolean) => (v ? 'true' : 'false') },
   });
+}
+
+/** One row as CSV cells, in CSV_COLUMNS order; null is an empty cell, booleans true/false. */
+export function csvRecord(r: AssessmentRow): string[] {
+  return [
+    r.deviceId,
+    r.requirement,
+    r.fr,
+    String(r.sl),
+    r.applicable ? 'true' : 'false',
+    r.verdict,
+    r.grade ?? '',
+    r.countermeasure ?? '',
+    r.reportId ?? '',
+    r.attestationResultId ?? '',
+    r.firmwareRelease ?? '',
+    r.rulesVersion,
+    r.catalogVersion,
+  ];
 }
 
 const esc = (v: unknown): string =>

@@ -8,6 +8,7 @@ import { FR_KEYS, loadCatalog, type SlValue, type SlVector } from '@fleetguard/h
 import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening';
 import {
   assessmentCsv,
+  csvRecord,
   assessmentHtml,
   coverage,
   countermeasureCovers,
@@ -139,7 +140,7 @@ export class ZonesService {
       csv.pipe(out);
       await run({
         row: async (r) => {
-          if (!csv.write(r)) await once(csv, 'drain');
+          if (!csv.write(csvRecord(r))) await once(csv, 'drain');
         },
       });
       csv.end();
