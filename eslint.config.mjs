@@ -30,7 +30,7 @@ export default tseslint.config(
           patterns: [
             { regex: '^@nestjs/', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
             { regex: '^typeorm', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
-            { regex: '^@fleetguard/(?!common$|common/testing$)', message: 'A lib core depends only on @fleetguard/common (other libs\' indexes carry their Nest layers).' },
+            { regex: '^@fleetguard/(?!common$|common/testing$|[a-z]+-core$)', message: 'A lib core depends only on @fleetguard/common and other libs\' Nest-free `-core` entries (their indexes carry their Nest layers).' },
             { regex: '^@fleetguard/[^/]+/(?!testing$).+', message: 'Import another lib only through its entry points: @fleetguard/<lib> or @fleetguard/<lib>/testing.' },
           ],
         },

@@ -22,6 +22,7 @@ import {
   type ComponentType,
   type DeclaredRequirements,
   type HardeningReport,
+  type ObservedFacts,
   type Scorer,
 } from '@fleetguard/hardening-core';
 
@@ -155,7 +156,19 @@ interface Device {
   product: number;
   facts: HardeningReport;
   attestation: AttestationStatus;
+  /** The release the appraisal attested: the reported one for most devices, another for some. */
+  attestedFirmware: string | undefined;
+  /** What the service saw itself (one of a few shapes). */
+  observed: ObservedFacts;
 }
+
+/** Observation shapes a fleet shows: MQTT over TLS 1.3 with the Fleetguard certificate, some with a TPM, a few on TLS 1.2 or never connected. */
+const OBSERVED: readonly ObservedFacts[] = [
+  { hardeningReport: true, mutualTls: true, fleetguardCertificate: true, tlsVersions: ['1.3'], aeadCiphers: true },
+  { hardeningReport: true, mutualTls: true, fleetguardCertificate: true, tlsVersions: ['1.3'], aeadCiphers: true, tpmResidentKey: true, firmwareUpdated: true },
+  { hardeningReport: true, mutualTls: true, fleetguardCertificate: true, certificateRenewed: true, tlsVersions: ['1.2'], aeadCiphers: true },
+  { hardeningReport: true, fleetguardCertificate: true },
+];
 
 function generate(n: number, r: () => number, catalogProducts: Product[]): Device[] {
   const out: Device[] = new Array(n);
@@ -179,8 +192,10 @@ function generate(n: number, r: () => number, catalogProducts: Product[]): Devic
         break;
       }
     }
+    const attestedFirmware = r() < 0.9 ? (facts.firmwareVersion as string | undefined) : '0.0.1';
+    const observed = OBSERVED[Math.floor(r() * OBSERVED.length)];
     // Reports arrive as JSON; parsing gives each its own objects, as in the service.
-    out[d] = { product, facts: JSON.parse(JSON.stringify(facts)) as HardeningReport, attestation };
+    out[d] = { product, facts: JSON.parse(JSON.stringify(facts)) as HardeningReport, attestation, attestedFirmware, observed };
   }
   return out;
 }
@@ -205,7 +220,12 @@ function main(): void {
   const validateMs = Number(process.hrtime.bigint() - v0) / 1e6;
 
   const score = (d: Device) =>
-    scorers[catalogProducts[d.product].type]({ facts: d.facts, attestation: { status: d.attestation }, declared: declared[d.product] });
+    scorers[catalogProducts[d.product].type]({
+      facts: d.facts,
+      attestation: { status: d.attestation, firmwareVersion: d.attestedFirmware },
+      observed: d.observed,
+      declared: declared[d.product],
+    });
   for (let i = 0; i < Math.min(2000, devices); i++) score(reports[i]); // warm-up, not timed
 
   // Scoring proper: statuses, counts and both vectors for every device. Best of `rounds` runs,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import mqtt from 'mqtt';
@@ -11,6 +12,10 @@ import { Workdir, opensslCsr } from './support/openssl';
 /** The integrity items an EDR gets only from attestation (unknown while it has none). */
 const ATTESTED_EDR = ['CR 3.4', 'CR 3.4 RE(1)', 'EDR 3.10', 'EDR 3.10 RE(1)', 'EDR 3.14', 'EDR 3.14 RE(1)'];
 const TARGET = { FR1: 2, FR2: 2, FR3: 2, FR4: 2, FR5: 2, FR6: 2, FR7: 2 };
+/** The factory's report, collected now (a report older than the maximum report age does not count). */
+const COLLECTED_AT = new Date().toISOString();
+const freshReport = () => ({ ...hardenedReport(), reportedAt: COLLECTED_AT });
+const ALL = (n: number) => ({ FR1: n, FR2: n, FR3: n, FR4: n, FR5: n, FR6: n, FR7: n });
 
 interface Enrolled {
   deviceId: string;
@@ -97,21 +102,33 @@ describe('hardening reports and SL-C scores', () => {
   const score = (deviceId: string, key = op.key) => s.api.get(`/api/v1/devices/${deviceId}/score`, key);
   const item = (view: any, id: string) => view.items.find((i: any) => i.id === id);
   /** The next event of a type for a device (subscribed now); a test that fails first leaves no unhandled rejection behind. */
-  function nextEvent(type: FleetEventType, deviceId: string): Promise<FleetEvent> {
-    const next = firstValueFrom(bus.stream(null, [type]).pipe(filter((e) => e.deviceId === deviceId), timeout(10_000)));
+  function nextEvent(type: FleetEventType, deviceId: string, cause?: string): Promise<FleetEvent> {
+    const next = firstValueFrom(
+      bus.stream(null, [type]).pipe(
+        filter((e) => e.deviceId === deviceId && (cause === undefined || (e.data as { cause?: string }).cause === cause)),
+        timeout(10_000),
+      ),
+    );
     next.catch(() => undefined);
     return next;
   }
   const count = async (table: 'hardening_reports' | 'device_scores', deviceId: string): Promise<number> =>
     (await ds.query(`SELECT count(*)::int AS n FROM ${table} WHERE device_id = $1`, [deviceId]))[0].n;
 
-  /** What the attestation service does on a result: the device row, then the event. */
-  async function attestationResult(deviceId: string, status: 'affirming' | 'contraindicated' | 'warning') {
+  /** What the attestation service does on a result: the stored result, the device row (the attested firmware), then the event. */
+  async function attestationResult(deviceId: string, status: 'affirming' | 'contraindicated' | 'warning', firmware = '2.4.1'): Promise<string> {
+    const resultId = randomUUID();
     await ds.query(
-      `UPDATE devices SET attestation_status = $2::varchar, attestation_at = now(), affirmed_at = CASE WHEN $2::varchar = 'affirming' THEN now() ELSE affirmed_at END WHERE id = $1`,
-      [deviceId, status],
+      `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, ear) VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', 'x')`,
+      [resultId, deviceId, status, firmware],
     );
-    bus.publish('attestation.result', { deviceId, audience: [mfr.orgId, op.orgId], data: { status, at: new Date().toISOString() } });
+    await ds.query(
+      `UPDATE devices SET attestation_status = $2::varchar, attestation_at = now(), affirmed_at = CASE WHEN $2::varchar = 'affirming' THEN now() ELSE affirmed_at END,
+         firmware_version = CASE WHEN $2::varchar = 'affirming' THEN $3 ELSE firmware_version END WHERE id = $1`,
+      [deviceId, status, firmware],
+    );
+    bus.publish('attestation.result', { deviceId, audience: [mfr.orgId, op.orgId], data: { status, resultId, at: new Date().toISOString() } });
+    return resultId;
   }
 
   describe('a device reporting over the device HTTP API', () => {
@@ -126,10 +143,13 @@ describe('hardening reports and SL-C scores', () => {
       expect(r.body).toMatchObject({
         deviceId: dev.deviceId,
         componentType: 'EDR',
-        catalogVersion: '2019-1',
-        rulesVersion: 'fact-rules.v1',
+        catalogVersion: '2019-1.1',
+        rulesVersion: 'fact-rules.v2',
+        label: 'SL-C as configured',
         evidenced: { FR1: 0, FR2: 0, FR3: 0, FR4: 0, FR5: 0, FR6: 0, FR7: 0 },
+        claimed: TARGET,
         target: TARGET,
+        report: { counts: false, fallback: 'no-report' },
         belowTarget: true,
         attestation: { status: 'none', reported: null },
         reportedAt: null,
@@ -137,42 +157,61 @@ describe('hardening reports and SL-C scores', () => {
       });
       expect(r.body.items.length).toBeGreaterThan(50);
       expect(item(r.body, 'CR 1.1').status).toBe('missing');
-      expect(item(r.body, 'CR 1.5').status).toBe('declared');
+      expect(item(r.body, 'CR 1.5')).toMatchObject({ status: 'declared', grade: 'declared' });
+      expect(r.body.sl4Notes).toEqual(expect.objectContaining({ FR5: expect.stringContaining('first needed at SL 4') }));
     });
 
-    it('a good report raises the evidenced vector, is stored, and publishes the change', async () => {
-      const changed = nextEvent('score.changed', dev.deviceId);
+    it('a report without an affirming appraisal is stored, but only what the service observed counts', async () => {
+      const changed = nextEvent('score.changed', dev.deviceId, 'report');
       const below = nextEvent('score.below-target', dev.deviceId);
-      const r = await report(dev, hardenedReport());
+      const r = await report(dev, freshReport());
       expect(r.status).toBe(202);
-      // Without an attestation result the integrity items stay unknown: FR3 is 0 evidenced, 4 declared.
-      expect(r.body).toMatchObject({
-        accepted: true,
-        evidenced: { FR1: 4, FR2: 4, FR3: 0, FR4: 4, FR5: 4, FR6: 4, FR7: 4 },
-        declared: { FR1: 4, FR2: 4, FR3: 4, FR4: 4, FR5: 4, FR6: 4, FR7: 4 },
-        belowTarget: true,
-      });
-      expect((await changed).data).toMatchObject({ evidenced: r.body.evidenced, declared: r.body.declared, belowTarget: true, cause: 'report' });
-      expect((await below).data).toMatchObject({ below: ['FR3'], target: TARGET });
+      expect(r.body).toMatchObject({ accepted: true, evidenced: ALL(0), belowTarget: true });
+      expect((await changed).data).toMatchObject({ evidenced: ALL(0), belowTarget: true, cause: 'report' });
+      expect((await below).data).toMatchObject({ target: TARGET });
 
       const v = (await score(dev.deviceId)).body;
-      expect(v.evidenced).toEqual(r.body.evidenced);
+      expect(v.report).toEqual({ counts: false, fallback: 'attestation-not-affirming' });
       expect(v.reportedAt).toEqual(expect.any(String));
-      expect(item(v, 'CR 1.1')).toMatchObject({ status: 'evidenced', rule: 'human-authentication', facts: [{ fact: 'authentication.required', value: true }] });
-      expect(item(v, 'CR 3.4')).toMatchObject({ status: 'declared' });
-      expect(v.gaps.FR3.items.map((g: any) => g.id)).toEqual(expect.arrayContaining(['CR 3.4', 'EDR 3.14']));
-      expect(v.gapsDeclared.FR3.items).toEqual([]);
+      expect(item(v, 'CR 1.1')).toMatchObject({ status: 'missing', grade: null, reason: expect.stringContaining('its report does not count') });
+      // The device listener saw the client certificate and the TLS it negotiated: observed evidence.
+      expect(item(v, 'CR 1.2')).toMatchObject({ status: 'evidenced', grade: 'observed', facts: [{ fact: 'observed.mutualTls', value: true }] });
+      expect(item(v, 'CR 3.1')).toMatchObject({ status: 'evidenced', grade: 'observed' });
       expect(v.history).toHaveLength(1);
-      expect(v.history[0]).toMatchObject({ evidenced: r.body.evidenced, cause: 'report' });
-
-      const d = await s.api.get(`/api/v1/devices/${dev.deviceId}`, op.key);
-      expect(d.body.levels).toEqual({ evidenced: r.body.evidenced, declared: r.body.declared, belowTarget: true });
       expect(await count('hardening_reports', dev.deviceId)).toBe(1);
+    });
+
+    it('an affirming appraisal of the reported firmware makes the report count; the history keeps what each score rests on', async () => {
+      const changed = nextEvent('score.changed', dev.deviceId, 'attestation');
+      const resultId = await attestationResult(dev.deviceId, 'affirming');
+      expect((await changed).data).toMatchObject({ evidenced: ALL(4), declared: ALL(4), belowTarget: false });
+      const v = (await score(dev.deviceId)).body;
+      expect(v.report).toEqual({ counts: true, fallback: null });
+      expect(item(v, 'CR 1.1')).toMatchObject({ status: 'evidenced', grade: 'reported', rule: 'human-authentication', facts: [{ fact: 'authentication.required', value: true }] });
+      expect(item(v, 'CR 3.4')).toMatchObject({ status: 'evidenced', grade: 'attested' });
+      expect(item(v, 'CR 1.2').grade).toBe('observed');
+      expect(v.gaps.FR3.items).toEqual([]);
+      expect(v.history[0]).toMatchObject({
+        cause: 'attestation',
+        evidenced: ALL(4),
+        attestationResultId: resultId,
+        firmwareRelease: '2.4.1',
+        rulesVersion: 'fact-rules.v2',
+        catalogVersion: '2019-1.1',
+        reportId: expect.any(String),
+      });
+      const d = await s.api.get(`/api/v1/devices/${dev.deviceId}`, op.key);
+      expect(d.body.levels).toEqual({ evidenced: ALL(4), declared: ALL(4), belowTarget: false });
+
+      // A report naming another firmware than the attested one falls back at once.
+      const other = await report(dev, { ...freshReport(), firmwareVersion: '9.9.9' });
+      expect(other.body.evidenced).toEqual(ALL(0));
+      expect((await score(dev.deviceId)).body.report).toEqual({ counts: false, fallback: 'firmware-mismatch' });
     });
 
     it('refuses a report with an unknown field or a wrong type with 400 naming each problem, and stores nothing', async () => {
       const before = [await count('hardening_reports', dev.deviceId), await count('device_scores', dev.deviceId)];
-      const bad = await report(dev, { ...withFacts(hardenedReport(), { 'secureBoot.enabled': 'yes' }), bogus: 1 });
+      const bad = await report(dev, { ...withFacts(freshReport(), { 'secureBoot.enabled': 'yes' }), bogus: 1 });
       expect(bad.status).toBe(400);
       expect(bad.body).toMatchObject({ statusCode: 400, code: 'hardening.invalid-report' });
       expect(bad.body.message).toContain('report has an unknown field "bogus"');
@@ -189,14 +228,14 @@ describe('hardening reports and SL-C scores', () => {
     });
 
     it('needs the device client certificate, and answers only on the device listener', async () => {
-      const anonymous = await deviceRequest('POST', '/devices/self/hardening', { body: JSON.stringify(hardenedReport()) });
+      const anonymous = await deviceRequest('POST', '/devices/self/hardening', { body: JSON.stringify(freshReport()) });
       expect(anonymous.status).toBe(401);
-      const onOperator = await s.api.post('/devices/self/hardening', hardenedReport());
+      const onOperator = await s.api.post('/devices/self/hardening', freshReport());
       expect(onOperator.status).toBe(404);
     });
 
     it('a declared requirement contradicted by a fact is contradicted in both vectors, and the gaps name the fact', async () => {
-      const r = await report(dev, withFacts(hardenedReport(), { defaultCredentialsChanged: false }));
+      const r = await report(dev, withFacts(freshReport(), { defaultCredentialsChanged: false }));
       expect(r.status).toBe(202);
       expect(r.body.evidenced.FR1).toBe(0);
       expect(r.body.declared.FR1).toBe(0);
@@ -217,7 +256,7 @@ describe('hardening reports and SL-C scores', () => {
 
     it('keeps the history of the scores, newest first', async () => {
       const before = (await score(dev.deviceId)).body.history.length;
-      expect((await report(dev, hardenedReport())).status).toBe(202);
+      expect((await report(dev, freshReport())).status).toBe(202);
       const v = (await score(dev.deviceId)).body;
       expect(v.history).toHaveLength(before + 1);
       expect(v.history[0]).toMatchObject({ evidenced: { FR1: 4 }, cause: 'report' });
@@ -245,11 +284,11 @@ describe('hardening reports and SL-C scores', () => {
     let dev: Enrolled;
     beforeAll(async () => {
       dev = await enrollDevice();
-      expect((await report(dev, hardenedReport())).status).toBe(202);
+      expect((await report(dev, freshReport())).status).toBe(202);
     });
 
     async function resultAndRescore(status: 'affirming' | 'contraindicated') {
-      const changed = nextEvent('score.changed', dev.deviceId);
+      const changed = nextEvent('score.changed', dev.deviceId, 'attestation');
       await attestationResult(dev.deviceId, status);
       return (await changed).data as { evidenced: Record<string, number>; declared: Record<string, number>; belowTarget: boolean; cause: string };
     }
@@ -268,8 +307,9 @@ describe('hardening reports and SL-C scores', () => {
     it('a contraindicated result contradicts them, even though declared: FR3 drops in both vectors', async () => {
       const below = nextEvent('score.below-target', dev.deviceId);
       const data = await resultAndRescore('contraindicated');
-      expect(data).toMatchObject({ evidenced: { FR3: 0 }, declared: { FR3: 0 }, belowTarget: true });
-      expect((await below).data).toMatchObject({ below: ['FR3'] });
+      // The reported facts fall back in every FR; the declared integrity items are contradicted.
+      expect(data).toMatchObject({ evidenced: ALL(0), declared: { FR3: 0 }, belowTarget: true });
+      expect((await below).data).toMatchObject({ below: ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] });
       const v = (await score(dev.deviceId)).body;
       expect(v.attestation.status).toBe('contraindicated');
       for (const id of ['CR 3.4', 'EDR 3.14', 'EDR 3.10']) {
@@ -301,7 +341,7 @@ describe('hardening reports and SL-C scores', () => {
     });
 
     it('an attestation result event newer than the device row is scored as the event says', async () => {
-      const changed = nextEvent('score.changed', dev.deviceId);
+      const changed = nextEvent('score.changed', dev.deviceId, 'attestation');
       bus.publish('attestation.result', { deviceId: dev.deviceId, audience: [mfr.orgId, op.orgId], data: { status: 'affirming', at: new Date().toISOString() } });
       expect((await changed).data).toMatchObject({ evidenced: { FR3: 4 } });
     });
@@ -310,18 +350,30 @@ describe('hardening reports and SL-C scores', () => {
   describe('a device reporting over MQTT', () => {
     it('acknowledges a stored report and scores it; answers a refused one on the result topic, storing nothing', async () => {
       const dev = await enrollDevice();
+      const attested = nextEvent('score.changed', dev.deviceId, 'attestation');
+      await attestationResult(dev.deviceId, 'affirming');
+      await attested;
       const client = await mqtt.connectAsync(s.urls.mqtt, { clientId: dev.deviceId, key: dev.keyPem, cert: dev.certPem, ca: caPem, reconnectPeriod: 0, connectTimeout: 10_000 });
       try {
         const topic = `fleet/v1/devices/${dev.deviceId}`;
         await client.subscribeAsync(`${topic}/result`, { qos: 1 });
-        const changed = nextEvent('score.changed', dev.deviceId);
-        await client.publishAsync(`${topic}/hardening`, JSON.stringify(hardenedReport()), { qos: 1 }); // resolves on PUBACK
+        const changed = nextEvent('score.changed', dev.deviceId, 'report');
+        await client.publishAsync(`${topic}/hardening`, JSON.stringify(freshReport()), { qos: 1 }); // resolves on PUBACK
         expect(await count('hardening_reports', dev.deviceId)).toBe(1);
         expect((await changed).data).toMatchObject({ evidenced: { FR1: 4 }, cause: 'report' });
-        expect((await score(dev.deviceId)).body.history).toHaveLength(1);
+        // The broker recorded what the connection negotiated (TLS 1.3, an AEAD suite, the client certificate).
+        let seen: any[] = [];
+        for (let i = 0; i < 50 && !seen.length; i++) {
+          seen = await ds.query(`SELECT tls_versions, ciphers, mutual_tls_at FROM device_observations WHERE device_id = $1 AND tls_versions ? '1.3'`, [dev.deviceId]);
+          if (!seen.length) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(seen[0]).toMatchObject({ tls_versions: ['1.3'], ciphers: [expect.stringMatching(/^TLS_(AES|CHACHA20)_/)], mutual_tls_at: expect.any(Date) });
+        expect(item((await score(dev.deviceId)).body, 'CR 3.1 RE(1)')).toMatchObject({ status: 'evidenced', grade: 'observed' });
+        // The attestation scored first (no report yet), then the report.
+        expect((await score(dev.deviceId)).body.history.map((h: any) => h.cause)).toEqual(['report', 'attestation']);
 
         // The same report again (as a QoS 1 redelivery would bring it) is acknowledged, not stored twice.
-        await client.publishAsync(`${topic}/hardening`, JSON.stringify(hardenedReport()), { qos: 1 });
+        await client.publishAsync(`${topic}/hardening`, JSON.stringify(freshReport()), { qos: 1 });
         expect(await count('hardening_reports', dev.deviceId)).toBe(1);
 
         const answer = new Promise<any>((resolve) => client.once('message', (_t, payload) => resolve(JSON.parse(payload.toString()))));
@@ -334,11 +386,34 @@ describe('hardening reports and SL-C scores', () => {
     });
   });
 
+  describe('the product statement of applicability', () => {
+    it('the manufacturer declares items not applicable with a justification; the devices are rescored; others get 404', async () => {
+      const dev = await enrollDevice();
+      expect((await report(dev, withFacts(freshReport(), { wireless: undefined }))).status).toBe(202);
+      const put = (body: unknown, key = mfr.key) => s.api.request('PUT', `/api/v1/products/${productId}/applicability`, { body, key });
+      const ok = await put([{ requirement: 'CR 2.2', applicable: false, justification: 'the device has no radio' }]);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ productId, applicability: [{ requirement: 'CR 2.2', applicable: false, justification: 'the device has no radio' }] });
+      expect(ok.body.devicesRescored).toBeGreaterThanOrEqual(1);
+      const v = (await score(dev.deviceId)).body;
+      expect(item(v, 'CR 2.2')).toMatchObject({ status: 'not-applicable', grade: 'declared', reason: expect.stringContaining('the device has no radio') });
+      expect((await s.api.get(`/api/v1/products/${productId}/applicability`, op.key)).body.applicability).toHaveLength(1);
+
+      const unconditional = await put([{ requirement: 'CR 1.1', applicable: false, justification: 'no users' }]);
+      expect(unconditional).toMatchObject({ status: 400, body: { code: 'hardening.invalid-applicability', message: expect.stringContaining('CR 1.1 applies to every EDR component') } });
+      expect((await put({ requirement: 'CR 2.2' })).status).toBe(400);
+      expect((await put([{ requirement: 'CR 2.2', applicable: false, justification: 'x', extra: 1 }])).status).toBe(400);
+      expect((await put([], op.key)).status).toBe(403);
+      expect((await put([], (await createTenant(s.api, 'manufacturer')).key)).status).toBe(404);
+      expect((await put([])).status).toBe(200);
+    });
+  });
+
   describe('the catalog', () => {
     it('serves the catalog in use to any key, uncertain entries with their notes', async () => {
       const r = await s.api.get('/api/v1/catalog', op.key);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ version: '2019-1', standard: 'IEC 62443-4-2:2019', rulesVersion: 'fact-rules.v1' });
+      expect(r.body).toMatchObject({ version: '2019-1.1', standard: 'IEC 62443-4-2:2019', rulesVersion: 'fact-rules.v2' });
       expect(r.body.items.length).toBeGreaterThan(50);
       const edr32 = r.body.items.find((e: any) => e.id === 'EDR 3.2');
       expect(edr32).toMatchObject({ uncertain: true, note: expect.stringMatching(/\w+/), sl: 1 });

@@ -179,4 +179,7 @@ const KNOWN_OWNERSHIP_DEBT: string[] = [
   'libs/fleet/src/nest/enrollment.service.ts names certificates (owned by pki)',
   'libs/hardening/src/nest/hardening.repository.ts names products (owned by fleet)',
   'libs/hardening/src/nest/hardening.repository.ts names devices (owned by fleet)',
+  'libs/hardening/src/nest/hardening.repository.ts names certificates (owned by pki)',
+  'libs/hardening/src/nest/hardening.repository.ts names attestation_results (owned by attestation)',
+  'libs/zones/src/nest/zones.repository.ts names devices (owned by fleet)',
 ];

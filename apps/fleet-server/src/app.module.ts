@@ -11,6 +11,7 @@ import { BrokerModule } from '@fleetguard/broker';
 import { EventsModule } from '@fleetguard/events';
 import { AttestationModule } from '@fleetguard/attestation';
 import { HardeningModule } from '@fleetguard/hardening';
+import { ZonesModule } from '@fleetguard/zones';
 import { DashboardController } from './dashboard.controller';
 import { HealthController } from './health.controller';
 import { PortsModule } from './ports.module';
@@ -21,7 +22,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PortsModule, PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule],
+      imports: [AppConfigModule.forRoot(config), PortsModule, PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule, ZonesModule],
       controllers: [HealthController, DashboardController],
       providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };

@@ -2,6 +2,8 @@ import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { FleetModule } from '@fleetguard/fleet';
 import type { DataSource } from 'typeorm';
+import type { AppConfig } from '@fleetguard/common';
+import { APP_CONFIG } from '@fleetguard/platform';
 import { DeviceScoreEntity } from './entities/device-score.entity';
 import { HardeningReportEntity } from './entities/hardening-report.entity';
 import { DeviceHardeningController } from './nest/device-hardening.controller';
@@ -19,7 +21,12 @@ import { ScorerCache } from './nest/scorer.cache';
   controllers: [HardeningController, DeviceHardeningController],
   providers: [
     { provide: HardeningRepository, useFactory: (ds: DataSource) => new HardeningRepository(ds), inject: [getDataSourceToken()] },
-    { provide: ScorerCache, useFactory: () => new ScorerCache(undefined, undefined, (m) => new Logger('Hardening').warn(m)) },
+    {
+      provide: ScorerCache,
+      useFactory: (config: AppConfig) =>
+        new ScorerCache(undefined, undefined, (m) => new Logger('Hardening').warn(m), { maxReportAgeSeconds: config.maxReportAgeSeconds }),
+      inject: [APP_CONFIG],
+    },
     HardeningService,
   ],
   exports: [HardeningService],

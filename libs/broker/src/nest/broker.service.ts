@@ -14,6 +14,14 @@ import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscri
  */
 export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string };
 export type InboundHandler = (deviceId: string, payload: Buffer) => Promise<InboundOutcome>;
+/** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
+export interface DeviceConnection {
+  deviceId: string;
+  protocol: string | null;
+  cipher: string | null;
+  /** The device authenticated with a client certificate from our device CA. */
+  mutualTls: boolean;
+}
 
 const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections, publishes and subscriptions refused, by reason', ['reason']);
 const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
@@ -42,6 +50,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
   private readonly goneListeners: Array<(deviceId: string) => void> = [];
+  private readonly connectedListeners: Array<(c: DeviceConnection) => void> = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -61,6 +70,11 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
 
   onDeviceGone(listener: (deviceId: string) => void): void {
     this.goneListeners.push(listener);
+  }
+
+  /** Called when a device's connection is accepted, with the TLS it negotiated. */
+  onDeviceConnected(listener: (c: DeviceConnection) => void): void {
+    this.connectedListeners.push(listener);
   }
 
   isConnected(deviceId: string): boolean {
@@ -157,6 +171,9 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     const state = await this.status.status(verified.serialHex);
     if (state !== 'valid') return fail(`certificate-${state}`, `the certificate is ${state}`);
     client.fleetguard = { serialHex: verified.serialHex };
+    const cipher = socket.getCipher?.();
+    const connection: DeviceConnection = { deviceId: client.id, protocol: socket.getProtocol?.() ?? null, cipher: cipher?.standardName ?? cipher?.name ?? null, mutualTls: true };
+    for (const l of this.connectedListeners) l(connection);
     return null;
   }
 

@@ -9,8 +9,13 @@ describe('parseConfig', () => {
     expect(c.mqttPlainPort).toBeUndefined();
     expect(c.certValidityDays).toBe(90);
     expect(c.mqttMaxPayload).toBe(65536);
+    expect(c.maxReportAgeSeconds).toBe(7 * 86400);
     expect(c.databaseUrl).toBeUndefined();
     expect(c.dataDir.endsWith('/data')).toBe(true);
+  });
+
+  it('takes the maximum report age in seconds', () => {
+    expect(parseConfig({ FLEETGUARD_MAX_REPORT_AGE_SECONDS: '3600' }).maxReportAgeSeconds).toBe(3600);
   });
 
   it('accepts port 0 (any free port)', () => {
@@ -25,6 +30,8 @@ describe('parseConfig', () => {
     ['FLEETGUARD_CERT_VALIDITY_DAYS', '0'],
     ['FLEETGUARD_ADMIN_KEY', 'short'],
     ['FLEETGUARD_LOG_LEVEL', 'loud'],
+    ['FLEETGUARD_MAX_REPORT_AGE_SECONDS', '10'],
+    ['FLEETGUARD_MAX_REPORT_AGE_SECONDS', 'a week'],
   ])('refuses %s=%s and names it', (name, value) => {
     try {
       parseConfig({ [name]: value });

@@ -33,6 +33,8 @@ const schema = z.object({
   FLEETGUARD_RSA_MIN_BITS: z.coerce.number().int().min(2048).max(16384).default(2048),
   FLEETGUARD_NONCE_TTL_SECONDS: positiveInt.max(3600).default(120),
   FLEETGUARD_ATTEST_INTERVAL_SECONDS: positiveInt.default(300),
+  /** A hardening report older than this no longer counts as evidence (SPEC: evidence-graded scoring). */
+  FLEETGUARD_MAX_REPORT_AGE_SECONDS: z.coerce.number().int().min(60).max(366 * 86400).default(7 * 86400),
   FLEETGUARD_MQTT_MAX_PAYLOAD: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -60,6 +62,8 @@ export interface AppConfig {
   rsaMinBits: number;
   nonceTtlSeconds: number;
   attestIntervalSeconds: number;
+  /** A hardening report older than this does not count as evidence. */
+  maxReportAgeSeconds: number;
   mqttMaxPayload: number;
   httpMaxBody: number;
   logLevel: string;
@@ -114,6 +118,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     rsaMinBits: c.FLEETGUARD_RSA_MIN_BITS,
     nonceTtlSeconds: c.FLEETGUARD_NONCE_TTL_SECONDS,
     attestIntervalSeconds: c.FLEETGUARD_ATTEST_INTERVAL_SECONDS,
+    maxReportAgeSeconds: c.FLEETGUARD_MAX_REPORT_AGE_SECONDS,
     mqttMaxPayload: c.FLEETGUARD_MQTT_MAX_PAYLOAD,
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,

@@ -6,7 +6,7 @@ describe('catalog', () => {
   const catalog = loadCatalog();
 
   it('wraps the shipped JSON with a version and the standard, frozen', () => {
-    expect(catalog).toMatchObject({ version: '2019-1', standard: 'IEC 62443-4-2:2019' });
+    expect(catalog).toMatchObject({ version: '2019-1.1', standard: 'IEC 62443-4-2:2019' });
     expect(catalog.items).toHaveLength(rawCatalog.length);
     expect(Object.isFrozen(catalog.items[0])).toBe(true);
     expect(loadCatalog()).toBe(catalog);

@@ -29,6 +29,11 @@ export interface CatalogEnhancement {
   readonly sl: SecurityLevel;
   readonly uncertain?: boolean;
   readonly note?: string;
+  /**
+   * The enhancement's own applicability: `null` = it applies whatever its CR's `appliesIf` (e.g. CR
+   * 2.12 RE(1) covers every user, not only human ones); absent = its CR's.
+   */
+  readonly appliesIf?: string | null;
 }
 
 /** A component requirement (common CR or component-specific SAR/EDR/HDR/NDR) as stored. */
@@ -62,7 +67,7 @@ export interface ApplicableItem {
   readonly sl: SecurityLevel;
   /** The component types of a component-specific item (its parent's, for an RE). */
   readonly componentSpecific?: readonly ComponentType[];
-  /** The catalog's applicability condition (the parent's, for an RE). */
+  /** The catalog's applicability condition (the parent's for an RE, unless the RE has its own). */
   readonly appliesIf?: string;
   /** Sources disagree on this item's level; see `note`. */
   readonly uncertain?: true;
@@ -71,7 +76,8 @@ export interface ApplicableItem {
   readonly parent?: string;
 }
 
-export const CATALOG_VERSION = '2019-1';
+/** The catalog data's revision: `2019-1.1` gives enhancements their own applicability (CR 2.12 RE(1)). */
+export const CATALOG_VERSION = '2019-1.1';
 export const CATALOG_STANDARD = 'IEC 62443-4-2:2019';
 
 let shipped: Catalog | undefined;
@@ -109,7 +115,7 @@ export const frKey = (fr: FrNumber): FrKey => FR_KEYS[fr - 1];
  *   delegates to stand in its place (only the one for this component type is kept);
  * - a CR with `noComponentRequirement` is skipped;
  * - a component-specific entry is kept only for its own component types;
- * - an RE has its CR's FR, component types and applicability.
+ * - an RE has its CR's FR, component types and applicability (unless it has its own `appliesIf`).
  */
 export function applicableItems(
   catalog: Catalog,
@@ -136,11 +142,12 @@ export function applicableItems(
       ...(e.note ? { note: e.note } : {}),
     });
     for (const re of e.enhancements) {
+      const own = re.appliesIf === undefined ? shared : { fr: shared.fr, ...(e.componentSpecific ? { componentSpecific: e.componentSpecific } : {}), ...(re.appliesIf ? { appliesIf: re.appliesIf } : {}) };
       out.push({
         id: re.id,
         title: re.title,
         sl: re.sl,
-        ...shared,
+        ...own,
         ...(re.uncertain ? { uncertain: true as const } : {}),
         ...(re.note ? { note: re.note } : {}),
         parent: e.id,
@@ -196,6 +203,8 @@ export function validateCatalog(input: {
       for (const re of e.enhancements as Record<string, unknown>[]) {
         if (typeof re?.id !== 'string' || typeof re.title !== 'string' || !isSl(re.sl)) {
           problems.push(`${at}: each enhancement needs id, title and sl 1..4`);
+        } else if (re.appliesIf !== undefined && re.appliesIf !== null && typeof re.appliesIf !== 'string') {
+          problems.push(`${re.id}: appliesIf must be a string or null`);
         } else if (seen.has(re.id)) problems.push(`${re.id} is listed twice`);
         else seen.add(re.id);
       }

@@ -16,6 +16,7 @@ import {
   type Truth,
 } from './fact-condition.evaluator';
 import type { FactDescriptor } from './hardening-report.schema';
+import { OBSERVED_NAMESPACE } from './observed-facts';
 
 // Truth values, local so the hot path does not go through module export getters.
 const FALSE = 0;
@@ -74,8 +75,11 @@ export interface ProgramRule {
 }
 
 export interface FactProgram {
-  /** Evaluates every rule and applicability condition for one device into the output arrays. */
-  run(facts: object, attestation: AttestationStatus): void;
+  /**
+   * Evaluates every rule and applicability condition for one device into the output arrays.
+   * `observed` fills the `observed.*` facts; a report's own `observed` field is never read.
+   */
+  run(facts: object, attestation: AttestationStatus, observed?: object): void;
   /** Per rule (input order): OUTCOME_NONE / OUTCOME_EVIDENCED / OUTCOME_CONTRADICTED. */
   readonly outcomes: Uint8Array;
   /** Per applicability condition (input order): FALSE / UNKNOWN / TRUE. */
@@ -259,6 +263,7 @@ class Program implements FactProgram {
   private readonly atoms: Uint8Array;
   private readonly stack: Uint8Array;
   private readonly groupOf: Map<string, number>;
+  private readonly observedGroup: number;
 
   constructor(t: Tables) {
     this.t = t;
@@ -268,10 +273,17 @@ class Program implements FactProgram {
     this.outcomes = new Uint8Array(t.rEv.length);
     this.applies = new Uint8Array(t.aProg.length);
     this.groupOf = new Map(t.groups.map((g, i) => [g.key, i]));
+    this.observedGroup = this.groupOf.get(OBSERVED_NAMESPACE) ?? -1;
+    this.groupOf.delete(OBSERVED_NAMESPACE);
   }
 
-  run(facts: object, attestation: AttestationStatus): void {
+  run(facts: object, attestation: AttestationStatus, observed?: object): void {
     this.read(facts as Record<string, unknown>);
+    if (this.observedGroup >= 0 && observed !== undefined) {
+      const grp = this.t.groups[this.observedGroup];
+      const o = observed as Record<string, unknown>;
+      for (let j = 0; j < grp.subNames.length; j++) this.vals[grp.subSlots[j]] = o[grp.subNames[j]];
+    }
     const { kind, aSlot, aOpStart, opArg, attT, pAtom, rEv, rCo, aProg } = this.t;
     const { vals, atoms, outcomes, applies } = this;
     const si = STATUS_INDEX.get(attestation) ?? STATUS_INDEX.get('none')!;

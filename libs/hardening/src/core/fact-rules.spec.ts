@@ -16,7 +16,7 @@ const rule = (over: Record<string, unknown> = {}) => ({
 
 describe('fact rules', () => {
   it('the shipped rules are versioned and compile against the shipped catalog', () => {
-    expect(rules).toMatchObject({ version: 'fact-rules.v1', catalogVersion: '2019-1', reportSchemaVersion: 1 });
+    expect(rules).toMatchObject({ version: 'fact-rules.v2', catalogVersion: '2019-1.1', reportSchemaVersion: 1 });
     expect(() => compileFactRules(rules, catalog)).not.toThrow();
   });
 
@@ -50,7 +50,7 @@ describe('fact rules', () => {
       ],
     });
     const scorer = createScorer(catalog, custom, 'EDR');
-    const ok = scorer({ facts: { schemaVersion: 1, inputValidation: true, firmwareVersion: '2.4.1' } });
+    const ok = scorer({ facts: { schemaVersion: 1, inputValidation: true, firmwareVersion: '2.4.1' }, attestation: { status: 'affirming', firmwareVersion: '2.4.1' } });
     expect(ok.items.find((i) => i.id === 'CR 3.5')?.reason).toBe('validated on 2.4.1 (inputValidation = true)');
     const bad = scorer({ facts: { schemaVersion: 1, inputValidation: false }, attestation: { status: 'warning' } });
     expect(bad.items.find((i) => i.id === 'CR 3.5')?.reason).toBe('not validated; attestation warning (inputValidation = false)');
@@ -72,10 +72,10 @@ describe('fact rules', () => {
     });
 
     it.each<[string, FactRules, RegExp]>([
-      ['an item not in the catalog', withRules({ rules: [rule({ items: ['CR 9.9'] })] }), /CR 9.9 is not in catalog 2019-1/],
+      ['an item not in the catalog', withRules({ rules: [rule({ items: ['CR 9.9'] })] }), /CR 9.9 is not in catalog 2019-1.1/],
       ['a placeholder CR', withRules({ rules: [rule({ items: ['CR 3.14'] })] }), /CR 3.14 carries no requirement of its own/],
       ['an appliesIf text the catalog does not have', withRules({ applicability: [{ appliesIf: 'PKI is usd', when: { fact: 'usesPki', eq: true } }] }), /"PKI is usd" matches no appliesIf/],
-      ['another catalog version', withRules({ catalogVersion: '2025-1' }), /written for catalog 2025-1, not 2019-1/],
+      ['another catalog version', withRules({ catalogVersion: '2025-1' }), /written for catalog 2025-1, not 2019-1.1/],
     ])('against the catalog: %s', (_name, bad, message) => {
       expect(() => compileFactRules(bad, catalog)).toThrow(message);
     });

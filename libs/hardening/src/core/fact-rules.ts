@@ -22,8 +22,9 @@ import {
   type FactValue,
   type PreparedCondition,
 } from './fact-condition.evaluator';
-import { hardeningReportShape, type FactDescriptor } from './hardening-report.schema';
-import shippedRules from './rules/fact-rules.v1.json';
+import type { FactDescriptor } from './hardening-report.schema';
+import { scoringFactsShape } from './observed-facts';
+import shippedRules from './rules/fact-rules.v2.json';
 
 export interface FactRule {
   /** Stable rule id, kebab-case (`boot-integrity`). */
@@ -42,7 +43,7 @@ export interface ApplicabilityRule {
 }
 
 export interface FactRules {
-  /** e.g. `fact-rules.v1`. */
+  /** e.g. `fact-rules.v2`. */
   readonly version: string;
   /** The catalog version the rules were written against. */
   readonly catalogVersion: string;
@@ -128,7 +129,7 @@ function compileUncached(rules: FactRules): CompiledFactRules {
   if (!Array.isArray(r.applicability)) problems.push('applicability must be an array');
   if (problems.length) fail(problems);
 
-  const shape = hardeningReportShape();
+  const shape = scoringFactsShape();
   const attempt = <T>(f: () => T): T | undefined => {
     try {
       return f();

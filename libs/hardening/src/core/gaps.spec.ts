@@ -2,7 +2,7 @@ import { applicableItems, COMPONENT_TYPES, FR_KEYS, loadCatalog, type SlValue } 
 import { loadFactRules } from './fact-rules';
 import { gaps, type TargetLevels } from './gaps';
 import { createScorer } from './sl-c.scoring';
-import { hardenedReport, withFacts } from './testing/hardening-report.factory';
+import { hardenedReport, trustedEvidence, withFacts } from './testing/hardening-report.factory';
 
 const catalog = loadCatalog();
 const scorer = createScorer(catalog, loadFactRules(), 'EDR');
@@ -11,14 +11,14 @@ const target = (level: SlValue): TargetLevels => Object.fromEntries(FR_KEYS.map(
 
 describe('gaps', () => {
   it('no gaps for a hardened device at target 4', () => {
-    const g = gaps(scorer({ facts: hardenedReport(), attestation: { status: 'affirming' } }), target(4));
+    const g = gaps(scorer({ facts: hardenedReport(), ...trustedEvidence() }), target(4));
     for (const k of FR_KEYS) expect(g[k]).toEqual({ target: 4, achieved: 4, items: [] });
   });
 
   it('a declared item contradicted by a fact is a gap in both vectors, naming the fact', () => {
     const score = scorer({
       facts: withFacts(hardenedReport(), { 'debugInterfaces.jtag': 'enabled' }),
-      attestation: { status: 'affirming' },
+      ...trustedEvidence(),
       declared: allDeclared,
     });
     for (const vector of ['evidenced', 'declared'] as const) {
@@ -40,7 +40,7 @@ describe('gaps', () => {
 
   it('declared items are gaps in the evidenced vector only; items above the target are not gaps', () => {
     const facts = withFacts(hardenedReport(), { 'accounts.mfa': undefined, inputValidation: undefined });
-    const score = scorer({ facts, attestation: { status: 'affirming' }, declared: ['CR 3.5'] });
+    const score = scorer({ facts, ...trustedEvidence(), declared: ['CR 3.5'] });
     const e = gaps(score, { FR1: 2, FR3: 1 });
     expect(e.FR1.items).toEqual([]); // CR 1.1 RE(2) is SL 3, above the target
     expect(e.FR3.items.map((i) => [i.id, i.status])).toEqual([['CR 3.5', 'declared']]);
@@ -70,7 +70,7 @@ describe('gaps', () => {
 
   it.each(COMPONENT_TYPES)('%s: gaps at the achieved level are empty, one level up they are not', (type) => {
     const s = createScorer(catalog, loadFactRules(), type);
-    const score = s({ facts: withFacts(hardenedReport(), { 'accounts.mfa': undefined }), attestation: { status: 'affirming' } });
+    const score = s({ facts: withFacts(hardenedReport(), { 'accounts.mfa': undefined }), ...trustedEvidence() });
     expect(gaps(score, { FR1: score.evidenced.FR1 }).FR1.items).toEqual([]);
     expect(gaps(score, { FR1: 3 }).FR1.items.map((i) => i.id)).toEqual(['CR 1.1 RE(2)']);
   });

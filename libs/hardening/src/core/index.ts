@@ -52,14 +52,26 @@ export {
   type FactRules,
 } from './fact-rules';
 export {
+  GRADES,
+  negotiatedTlsVersion,
+  NO_OBSERVED,
+  scoringFactsShape,
+  type Grade,
+  type NegotiatedTlsVersion,
+  type ObservedFacts,
+} from './observed-facts';
+export {
   createScorer,
   ITEM_STATUSES,
   scoreDevice,
+  type ApplicabilityStatement,
   type AttestationInput,
   type DeclaredRequirements,
+  type ReportFallback,
   type DeviceScore,
   type DeviceScoreJson,
   type ItemScore,
+  type ItemTable,
   type ItemStatus,
   type ScoreDeviceInput,
   type ScoreInput,
@@ -68,4 +80,5 @@ export {
   type ScoreVectorName,
   type UncertainDeciders,
 } from './sl-c.scoring';
+export { MAX_APPLICABILITY_ENTRIES, parseApplicabilityBody } from './applicability';
 export { gaps, type FrGap, type GapItem, type Gaps, type TargetLevels } from './gaps';

@@ -1,13 +1,23 @@
 /**
- * SL-C scoring of one device: every applicable catalog item gets a status from the fact rules,
- * the attestation result and the product's declared requirements, and two SL-C vectors follow.
+ * SL-C scoring of one device ("SL-C as configured"): every catalog item gets a status from the
+ * fact rules, the attestation result, the service's own observations and the product's declared
+ * requirements and statement of applicability, and two SL-C vectors follow.
  *
  * Status, in order of precedence:
- *   not-applicable  the item's `appliesIf` condition is FALSE for these facts (unknown → applicable)
- *   contradicted    a fact or the attestation contradicts it (even when declared)
- *   evidenced       facts or attestation show it is met
+ *   not-applicable  the product's statement of applicability says so (with a justification) and
+ *                   neither the facts nor the service's observations show the item's `appliesIf`
+ *                   condition holding; a device's own facts can never make an item not applicable
+ *   contradicted    a fact, an observation or the attestation contradicts it (even when declared;
+ *                   a reported weakness counts even from a report that does not count as evidence)
+ *   evidenced       attestation, observations or counted reported facts show it is met
  *   declared        the product claims it and nothing contradicts it
  *   missing         none of the above
+ *
+ * A device's reported facts count as evidence only while its attestation (after the staleness
+ * rule) is affirming, its report is fresh (`maxReportAgeSeconds`, by the time the service received
+ * it and the device's own `reportedAt`) and the report names the attested firmware version.
+ * Otherwise every item that needed a reported fact falls back to declared or missing, in every FR.
+ * Each item carries a grade (observed-facts.ts): attested, observed, reported or declared.
  *
  * SL-C(FR) = the largest n ≤ 4 such that every applicable item of the FR with sl ≤ n is met; 0 if
  * a level-1 item is unmet (i.e. one less than the lowest level of an unmet item). In the
@@ -39,7 +49,8 @@ import {
 import { ATTESTATION_STATUSES, explainCondition, type AttestationStatus, type FactValue, type PreparedCondition } from './fact-condition.evaluator';
 import { compileFactRules, formatFacts, loadFactRules, type CompiledFactRule, type FactRules, type ReasonTemplate } from './fact-rules';
 import { compileFactProgram, type FactProgram } from './fact-rules.program';
-import { hardeningReportShape, type HardeningReport } from './hardening-report.schema';
+import type { HardeningReport } from './hardening-report.schema';
+import { NO_OBSERVED, OBSERVED_NAMESPACE, scoringFactsShape, withObserved, type Grade, type ObservedFacts } from './observed-facts';
 
 export const ITEM_STATUSES = ['evidenced', 'declared', 'contradicted', 'missing', 'not-applicable'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
@@ -49,7 +60,19 @@ export interface AttestationInput {
   status: AttestationStatus;
   /** When the attestation was appraised (ISO date-time, epoch ms or Date). */
   at?: string | number | Date;
+  /** The firmware version the latest affirming appraisal attested; a report must name it to count. */
+  firmwareVersion?: string | null;
 }
+
+/** One entry of a product's statement of applicability. */
+export interface ApplicabilityStatement {
+  requirement: string;
+  applicable: boolean;
+  justification: string;
+}
+
+/** Why a report's facts do not count as evidence (null: they count). */
+export type ReportFallback = 'no-report' | 'attestation-not-affirming' | 'stale-report' | 'firmware-mismatch';
 
 /** A product's declared requirements, resolved once per scorer (`scorer.declare(ids)`). */
 export interface DeclaredRequirements {
@@ -58,8 +81,12 @@ export interface DeclaredRequirements {
   readonly ids: readonly string[];
   /** Ids that exist in the catalog but are not scored for this component type. */
   readonly ignored: readonly string[];
+  /** The statement of applicability: scored item id → justification, for the items it makes not applicable. */
+  readonly notApplicable: ReadonlyMap<string, string>;
   /** @internal one flag per scorer item */
   readonly mask: Uint8Array;
+  /** @internal one flag per scorer item: the statement of applicability says not applicable */
+  readonly naMask: Uint8Array;
 }
 
 export interface ScoreInput {
@@ -68,6 +95,10 @@ export interface ScoreInput {
   attestation?: AttestationInput;
   /** The product's declared requirement ids (a delegated CR id such as `CR 3.14` stands for this component type's item). */
   declared?: readonly string[] | DeclaredRequirements;
+  /** What the service has seen itself (mutual TLS, negotiated TLS, TPM quote, renewals). */
+  observed?: ObservedFacts;
+  /** When the service received the report (for `maxReportAgeSeconds`). */
+  reportedAt?: string | number | Date;
   /** Reference time for attestation staleness (default: now). */
   now?: number | Date;
 }
@@ -77,6 +108,8 @@ export interface ItemScore {
   readonly fr: FrNumber;
   readonly sl: SecurityLevel;
   readonly status: ItemStatus;
+  /** The source the status rests on (null for missing and not-applicable items). */
+  readonly grade: Grade | null;
   /** Plain words: what decided the status. */
   readonly reason: string;
   /** The fact rule that decided it (evidenced / contradicted), or the rule that could have. */
@@ -104,6 +137,8 @@ export interface DeviceScore {
   readonly rulesVersion: string;
   /** The attestation status used: `stale` when older than `maxAttestationAgeSeconds`. */
   readonly attestation: { readonly status: AttestationStatus; readonly reported: AttestationStatus; readonly at?: string };
+  /** Whether the device's reported facts counted as evidence, and why not. */
+  readonly report: { readonly counts: boolean; readonly fallback: ReportFallback | null };
   /** SL-C per FR counting only evidenced items as met. */
   readonly evidenced: SlVector;
   /** SL-C per FR counting evidenced and declared (not contradicted) items as met. */
@@ -118,15 +153,27 @@ export interface DeviceScore {
    * facts given to the scorer (which are read again then, so do not mutate them in between).
    */
   readonly items: readonly ItemScore[];
+  /**
+   * Statuses and grades of every scored item (scorer order), without reasons: what an assessment
+   * export needs for many devices. Grades as `items` gives them, read from each rule's facts.
+   */
+  table(): ItemTable;
   /** A plain object with every field, `items` included (what JSON.stringify writes). */
   toJSON(): DeviceScoreJson;
 }
 
-export type DeviceScoreJson = Omit<DeviceScore, 'toJSON'>;
+export interface ItemTable {
+  readonly statuses: readonly ItemStatus[];
+  readonly grades: readonly (Grade | null)[];
+}
+
+export type DeviceScoreJson = Omit<DeviceScore, 'toJSON' | 'table'>;
 
 export interface ScorerOptions {
   /** An attestation older than this (by `at`) counts as `stale`. Unset: only the reported status counts. */
   maxAttestationAgeSeconds?: number;
+  /** A report older than this (by `reportedAt`, and the report's own `reportedAt`) does not count. Unset: no age limit. */
+  maxReportAgeSeconds?: number;
 }
 
 export interface Scorer {
@@ -136,8 +183,11 @@ export interface Scorer {
   readonly rulesVersion: string;
   /** The items scored, in output order. */
   readonly items: readonly ApplicableItem[];
-  /** Resolves declared ids once for many devices; throws `hardening.unknown-requirement`. */
-  declare(ids: readonly string[]): DeclaredRequirements;
+  /**
+   * Resolves declared ids and the statement of applicability once for many devices; throws
+   * `hardening.unknown-requirement`, `hardening.invalid-applicability`.
+   */
+  declare(ids: readonly string[], applicability?: readonly ApplicabilityStatement[]): DeclaredRequirements;
 }
 
 // Status codes in the hot loop; EVIDENCED and CONTRADICTED equal the program's outcomes.
@@ -147,7 +197,8 @@ const DECLARED = 2;
 const CONTRADICTED = 3;
 const MISSING = 4;
 const STATUS_NAMES: readonly ItemStatus[] = ['not-applicable', 'evidenced', 'declared', 'contradicted', 'missing'];
-const FALSE = 0;
+const TRUE = 2;
+const MAX_JUSTIFICATION = 2000;
 
 interface PlanItem {
   readonly item: ApplicableItem;
@@ -159,6 +210,13 @@ interface PlanItem {
   readonly ruleIdx: number;
   readonly rule: CompiledFactRule | undefined;
   readonly uncertain: true | undefined;
+  /** The rule's evidenced / contradicting condition reads an observed fact (so a trusted status is `observed`, else `attested`). */
+  readonly evidencedReadsObserved: boolean;
+  readonly contradictedReadsObserved: boolean;
+  /** The item has an `appliesIf` condition (so a statement of applicability may exclude it). */
+  readonly conditional: boolean;
+  /** For an RE: the plan index of its CR, when the RE inherits the CR's applicability; else -1. */
+  readonly inheritsFrom: number;
 }
 
 interface Plan {
@@ -177,6 +235,8 @@ interface Plan {
   readonly itemSl: Uint8Array;
   /** id (and delegated CR alias) → plan index; -1 for catalog ids not scored for this type. */
   readonly index: ReadonlyMap<string, number>;
+  /** Rule outcomes on the observations alone, by (attestation, observations): a fleet has few distinct ones. */
+  readonly trustedCache: Map<string, Uint8Array>;
 }
 
 function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentType): Plan {
@@ -215,12 +275,23 @@ function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentT
       ruleIdx,
       rule,
       uncertain: item.uncertain,
+      evidencedReadsObserved: !!rule && rule.evidenced.reads.some((r) => r.startsWith(OBSERVED_NAMESPACE + '.')),
+      contradictedReadsObserved: !!rule && (rule.contradicted ?? rule.evidenced).reads.some((r) => r.startsWith(OBSERVED_NAMESPACE + '.')),
+      conditional: item.appliesIf !== undefined,
+      inheritsFrom: -1,
     };
+  });
+  const position = new Map(items.map((p, i) => [p.item.id, i]));
+  items.forEach((p, i) => {
+    const parent = p.item.parent === undefined ? undefined : position.get(p.item.parent);
+    if (parent !== undefined && p.item.appliesIf !== undefined && p.item.appliesIf === items[parent].item.appliesIf) {
+      items[i] = { ...p, inheritsFrom: parent };
+    }
   });
   const program = compileFactProgram(
     ruleList.map((r) => ({ evidenced: r.evidenced.source, contradicted: r.contradicted?.source })),
     applicability.map((a) => a.cond.source),
-    hardeningReportShape(),
+    scoringFactsShape(),
   );
   const byFr: number[][] = FR_KEYS.map(() => []);
   const uncertainByFr: number[][] = FR_KEYS.map(() => []);
@@ -248,6 +319,7 @@ function buildPlan(catalog: Catalog, rules: FactRules, componentType: ComponentT
     itemFr: Uint8Array.from(items, (p) => p.frIdx),
     itemSl: Uint8Array.from(items, (p) => p.sl),
     index,
+    trustedCache: new Map(),
   };
 }
 
@@ -257,30 +329,102 @@ function toEpochMs(v: string | number | Date, what: string): number {
   return ms;
 }
 
-/** Runs the program and fills `statuses` (plan order). */
-function computeStatuses(plan: Plan, facts: object, att: AttestationStatus, mask: Uint8Array, statuses: Uint8Array): void {
+const NO_FACTS = Object.freeze({});
+const TRUSTED_CACHE_MAX = 4096;
+
+/** The key of (attestation, observations): every observed fact in a fixed order. */
+function observedKey(att: AttestationStatus, o: ObservedFacts): string {
+  return `${att}|${o.hardeningReport}|${o.mutualTls}|${o.fleetguardCertificate}|${o.certificateRenewed}|${o.tlsVersions?.join(',')}|${o.aeadCiphers}|${o.tpmResidentKey}|${o.firmwareUpdated}`;
+}
+
+/** The rule outcomes on the observations and the attestation alone (cached; do not mutate). */
+function trustedOutcomes(plan: Plan, att: AttestationStatus, observed: ObservedFacts): Uint8Array {
+  const key = observedKey(att, observed);
+  let out = plan.trustedCache.get(key);
+  if (!out) {
+    plan.program.run(NO_FACTS, att, observed);
+    out = Uint8Array.from(plan.program.outcomes);
+    if (plan.trustedCache.size >= TRUSTED_CACHE_MAX) plan.trustedCache.clear();
+    plan.trustedCache.set(key, out);
+  }
+  return out;
+}
+
+/**
+ * Runs the program and fills `statuses` (plan order). With `counts` false the reported facts do
+ * not count as evidence: the program runs a second time on the observations alone, and an item
+ * evidenced only with the report falls back (its index is set in `fellBack` when given).
+ * Contradictions from the report stand either way.
+ */
+function computeStatuses(
+  plan: Plan,
+  facts: object,
+  att: AttestationStatus,
+  observed: ObservedFacts,
+  declared: DeclaredRequirements,
+  counts: boolean,
+  statuses: Uint8Array,
+  fellBack?: Uint8Array,
+): void {
   const { program, itemApplies, itemRule } = plan;
-  program.run(facts, att);
+  const { mask, naMask } = declared;
+  program.run(facts, att, observed);
   const outcomes = program.outcomes;
   const applies = program.applies;
   for (let i = 0; i < statuses.length; i++) {
     const a = itemApplies[i];
-    if (a >= 0 && applies[a] === FALSE) statuses[i] = NA;
+    if (naMask[i] === 1 && !(a >= 0 && applies[a] === TRUE)) statuses[i] = NA;
     else {
       const r = itemRule[i];
       const o = r >= 0 ? outcomes[r] : 0;
       statuses[i] = o !== 0 ? o : mask[i] === 1 ? DECLARED : MISSING;
     }
   }
+  if (counts) return;
+  const trusted = trustedOutcomes(plan, att, observed);
+  for (let i = 0; i < statuses.length; i++) {
+    if (statuses[i] !== EVIDENCED || trusted[itemRule[i]] === EVIDENCED) continue;
+    statuses[i] = mask[i] === 1 ? DECLARED : MISSING;
+    if (fellBack) fellBack[i] = 1;
+  }
 }
 
-/** The per-item detail for one device: statuses again, then reasons and deciding facts. */
-function describeItems(plan: Plan, facts: object, att: AttestationStatus, mask: Uint8Array): ItemScore[] {
+const FALLBACK_WORDS: Record<ReportFallback, string> = {
+  'no-report': 'the device has sent no report',
+  'attestation-not-affirming': 'its latest appraisal is not affirming',
+  'stale-report': 'the report is older than the maximum report age',
+  'firmware-mismatch': 'the report does not name the attested firmware version',
+};
+
+/** The grade of a status decided by a rule, from the facts that decided it. */
+function gradeOf(decided: readonly FactValue[]): Grade {
+  let observed = false;
+  for (const f of decided) {
+    if (f.fact === 'attestation.status') continue;
+    if (f.fact.startsWith(OBSERVED_NAMESPACE + '.')) observed = true;
+    else return 'reported';
+  }
+  return observed ? 'observed' : 'attested';
+}
+
+/** The per-item detail for one device: statuses again, then grades, reasons and deciding facts. */
+function describeItems(
+  plan: Plan,
+  rawFacts: object,
+  att: AttestationStatus,
+  observed: ObservedFacts,
+  declared: DeclaredRequirements,
+  fallback: ReportFallback | null,
+): ItemScore[] {
   const n = plan.items.length;
   const statuses = new Uint8Array(n);
-  computeStatuses(plan, facts, att, mask, statuses);
+  const fellBack = new Uint8Array(n);
+  computeStatuses(plan, rawFacts, att, observed, declared, fallback === null, statuses, fellBack);
+  // What the observations alone (with the attestation) evidence: those items are not `reported`.
+  const trustedOutcome = trustedOutcomes(plan, att, observed);
+  const facts = withObserved(rawFacts, observed);
+  const observedOnly = withObserved(NO_FACTS, observed);
   const out: ItemScore[] = new Array(n);
-  const naExplained: ({ facts: FactValue[]; reason: string } | undefined)[] = new Array(plan.applicability.length);
   const render = (t: ReasonTemplate) => t.fixed ?? t.render(facts, att);
   for (let i = 0; i < n; i++) {
     const p = plan.items[i];
@@ -288,53 +432,85 @@ function describeItems(plan: Plan, facts: object, att: AttestationStatus, mask: 
     const r = p.rule;
     let reason: string;
     let decidedBy: FactValue[] | undefined;
+    let grade: Grade | null = null;
     if (s === NA) {
-      // Items sharing an appliesIf share its explanation.
-      let x = naExplained[p.appliesIdx];
-      if (x === undefined) {
-        const a = plan.applicability[p.appliesIdx];
-        const decided = explainCondition(a.cond, facts, att).facts;
-        x = naExplained[p.appliesIdx] = { facts: decided, reason: `does not apply: "${a.text}" does not hold (${formatFacts(decided)})` };
-      }
-      out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: 'not-applicable', reason: x.reason, rule: undefined, facts: x.facts, uncertain: p.uncertain };
+      const justification = declared.notApplicable.get(p.item.id) ?? '';
+      const a = p.appliesIdx >= 0 ? plan.applicability[p.appliesIdx] : undefined;
+      decidedBy = a ? explainCondition(a.cond, facts, att).facts : undefined;
+      reason = `not applicable by the product's statement of applicability: ${justification}` + (a && decidedBy?.length ? ` (nothing shows "${a.text}": ${formatFacts(decidedBy)})` : '');
+      out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: 'not-applicable', grade: 'declared', reason, rule: undefined, facts: decidedBy, uncertain: p.uncertain };
       continue;
     }
+    const overruled = declared.naMask[i] === 1 && p.appliesIdx >= 0 ? `; applicable although the product says not: "${plan.applicability[p.appliesIdx].text}" holds` : '';
     if (!r) {
       reason = s === DECLARED ? 'declared by the product; no fact rule covers it' : 'not declared; no fact rule covers it';
+      if (s === DECLARED) grade = 'declared';
     } else if (s === CONTRADICTED) {
       decidedBy = explainCondition(r.contradicted ?? r.evidenced, facts, att).facts;
       reason = `${render(r.reasons.contradicted)} (${formatFacts(decidedBy)})`;
+      // Shown by the observations or the attestation alone: that grade, whatever the report adds.
+      grade = trustedOutcome[p.ruleIdx] === CONTRADICTED ? gradeOf(explainCondition(r.contradicted ?? r.evidenced, observedOnly, att).facts) : 'reported';
+    } else if (s === EVIDENCED) {
+      const trusted = trustedOutcome[p.ruleIdx] === EVIDENCED;
+      decidedBy = explainCondition(r.evidenced, trusted ? observedOnly : facts, att).facts;
+      reason = `${render(r.reasons.evidenced)} (${formatFacts(decidedBy)})`;
+      grade = trusted ? gradeOf(decidedBy) : 'reported';
     } else {
-      // Evidenced: the facts that made it true. Declared or missing: the facts it still lacks.
+      // Declared or missing: the facts it still lacks, or the reported facts that did not count.
       decidedBy = explainCondition(r.evidenced, facts, att).facts;
       const shown = formatFacts(decidedBy);
+      const lead = s === DECLARED ? 'declared by the product' : 'not declared';
       reason =
-        s === EVIDENCED
-          ? `${render(r.reasons.evidenced)} (${shown})`
-          : s === DECLARED
-            ? `declared by the product; the facts do not show it (${shown})`
-            : `not declared, and the facts do not show it (${shown})`;
+        fellBack[i] === 1
+          ? `${lead}; the device reports it (${shown}), but its report does not count: ${FALLBACK_WORDS[fallback!]}`
+          : `${lead}, and the facts do not show it (${shown})`;
+      if (s === DECLARED) grade = 'declared';
     }
-    out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: STATUS_NAMES[s], reason, rule: r?.id, facts: decidedBy, uncertain: p.uncertain };
+    out[i] = { id: p.item.id, fr: p.item.fr, sl: p.item.sl, status: STATUS_NAMES[s], grade, reason: reason + overruled, rule: r?.id, facts: decidedBy, uncertain: p.uncertain };
   }
   return out;
+}
+
+const GRADE_ATTESTED: Grade = 'attested';
+
+/** Statuses and grades without reasons: the trusted run decides observed/attested against reported. */
+function itemTable(plan: Plan, facts: object, att: AttestationStatus, observed: ObservedFacts, declared: DeclaredRequirements, counts: boolean): ItemTable {
+  const n = plan.items.length;
+  const codes = new Uint8Array(n);
+  computeStatuses(plan, facts, att, observed, declared, counts, codes);
+  const trusted = trustedOutcomes(plan, att, observed);
+  const statuses: ItemStatus[] = new Array(n);
+  const grades: (Grade | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = codes[i];
+    statuses[i] = STATUS_NAMES[c];
+    const p = plan.items[i];
+    if (c === EVIDENCED || c === CONTRADICTED) {
+      const viaObserved = c === EVIDENCED ? p.evidencedReadsObserved : p.contradictedReadsObserved;
+      grades[i] = trusted[p.ruleIdx] === c ? (viaObserved ? 'observed' : GRADE_ATTESTED) : 'reported';
+    } else grades[i] = c === DECLARED || c === NA ? 'declared' : null;
+  }
+  return { statuses, grades };
 }
 
 class Score implements DeviceScore {
   // What the lazy `items` needs; private fields stay out of JSON, equality checks and logs.
   readonly #plan: Plan;
   readonly #facts: object;
-  readonly #mask: Uint8Array;
+  readonly #observed: ObservedFacts;
+  readonly #declared: DeclaredRequirements;
   #detail: readonly ItemScore[] | undefined;
 
   constructor(
     plan: Plan,
     facts: object,
-    mask: Uint8Array,
+    observed: ObservedFacts,
+    product: DeclaredRequirements,
     readonly componentType: ComponentType,
     readonly catalogVersion: string,
     readonly rulesVersion: string,
     readonly attestation: { readonly status: AttestationStatus; readonly reported: AttestationStatus; readonly at?: string },
+    readonly report: { readonly counts: boolean; readonly fallback: ReportFallback | null },
     readonly evidenced: SlVector,
     readonly declared: SlVector,
     readonly decidedByUncertain: { readonly evidenced: UncertainDeciders; readonly declared: UncertainDeciders },
@@ -343,11 +519,18 @@ class Score implements DeviceScore {
   ) {
     this.#plan = plan;
     this.#facts = facts;
-    this.#mask = mask;
+    this.#observed = observed;
+    this.#declared = product;
   }
 
   get items(): readonly ItemScore[] {
-    return (this.#detail ??= Object.freeze(describeItems(this.#plan, this.#facts, this.attestation.status, this.#mask)));
+    return (this.#detail ??= Object.freeze(
+      describeItems(this.#plan, this.#facts, this.attestation.status, this.#observed, this.#declared, this.report.fallback),
+    ));
+  }
+
+  table(): ItemTable {
+    return itemTable(this.#plan, this.#facts, this.attestation.status, this.#observed, this.#declared, this.report.fallback === null);
   }
 
   toJSON(): DeviceScoreJson {
@@ -356,6 +539,7 @@ class Score implements DeviceScore {
       catalogVersion: this.catalogVersion,
       rulesVersion: this.rulesVersion,
       attestation: this.attestation,
+      report: this.report,
       evidenced: this.evidenced,
       declared: this.declared,
       decidedByUncertain: this.decidedByUncertain,
@@ -384,6 +568,10 @@ export function createScorer(
   if (maxAgeMs !== undefined && !(maxAgeMs >= 0)) {
     throw invalid('hardening.invalid-options', 'maxAttestationAgeSeconds must be a non-negative number');
   }
+  const maxReportAgeMs = options.maxReportAgeSeconds === undefined ? undefined : options.maxReportAgeSeconds * 1000;
+  if (maxReportAgeMs !== undefined && !(maxReportAgeMs >= 0)) {
+    throw invalid('hardening.invalid-options', 'maxReportAgeSeconds must be a non-negative number');
+  }
   const statuses = new Uint8Array(n);
   const frozenCache = new WeakMap<readonly string[], DeclaredRequirements>();
   const noDeclared = declare([]);
@@ -395,10 +583,11 @@ export function createScorer(
   const EMPTY: UncertainDeciders = Object.freeze({});
   const NO_UNCERTAIN = Object.freeze({ evidenced: EMPTY, declared: EMPTY });
 
-  function declare(ids: readonly string[]): DeclaredRequirements {
+  function declare(ids: readonly string[], applicability: readonly ApplicabilityStatement[] = []): DeclaredRequirements {
     if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) {
       throw invalid('hardening.invalid-declared', 'declared requirements must be a list of catalog ids');
     }
+    const { naMask, notApplicable } = resolveApplicability(applicability);
     const mask = new Uint8Array(n);
     const unknown: string[] = [];
     const ignored: string[] = [];
@@ -415,7 +604,50 @@ export function createScorer(
         { unknown },
       );
     }
-    return Object.freeze({ componentType, ids: Object.freeze([...ids]), ignored: Object.freeze(ignored), mask });
+    return Object.freeze({ componentType, ids: Object.freeze([...ids]), ignored: Object.freeze(ignored), notApplicable, mask, naMask });
+  }
+
+  /**
+   * A statement of applicability: only items with an `appliesIf` condition may be declared not
+   * applicable, each with a justification; a CR's entry covers the REs that share its condition.
+   */
+  function resolveApplicability(list: readonly ApplicabilityStatement[]): { naMask: Uint8Array; notApplicable: ReadonlyMap<string, string> } {
+    const naMask = new Uint8Array(n);
+    const notApplicable = new Map<string, string>();
+    if (!Array.isArray(list)) throw invalid('hardening.invalid-applicability', 'the statement of applicability must be a list');
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    list.forEach((e, k) => {
+      const at = typeof e?.requirement === 'string' ? e.requirement : `entry ${k}`;
+      if (typeof e !== 'object' || e === null || typeof e.requirement !== 'string') return void problems.push(`entry ${k} needs a requirement id`);
+      if (typeof e.applicable !== 'boolean') problems.push(`${at}: applicable must be true or false`);
+      if (typeof e.justification !== 'string' || !e.justification.trim() || e.justification.length > MAX_JUSTIFICATION) {
+        problems.push(`${at}: a justification of 1..${MAX_JUSTIFICATION} characters is required`);
+      }
+      if (seen.has(e.requirement)) problems.push(`${at} is listed twice`);
+      seen.add(e.requirement);
+      const i = plan.index.get(e.requirement);
+      if (i === undefined) return void problems.push(`${at} is not in catalog ${catalog.version}`);
+      if (i < 0) return void problems.push(`${at} is not scored for ${componentType} components`);
+      if (e.applicable !== false) return;
+      if (!items[i].conditional) {
+        return void problems.push(`${at} applies to every ${componentType} component (it has no applicability condition), so it cannot be declared not applicable`);
+      }
+      naMask[i] = 1;
+      notApplicable.set(items[i].item.id, e.justification);
+    });
+    if (problems.length) {
+      throw invalid('hardening.invalid-applicability', `invalid statement of applicability: ${problems.slice(0, 20).join('; ')}`, { problems });
+    }
+    // REs sharing their CR's condition follow it, unless listed themselves.
+    for (let i = 0; i < n; i++) {
+      const parent = items[i].inheritsFrom;
+      if (parent >= 0 && naMask[parent] === 1 && !seen.has(items[i].item.id)) {
+        naMask[i] = 1;
+        notApplicable.set(items[i].item.id, notApplicable.get(items[parent].item.id)!);
+      }
+    }
+    return { naMask, notApplicable };
   }
 
   function resolveDeclared(d: ScoreInput['declared']): DeclaredRequirements {
@@ -453,6 +685,27 @@ export function createScorer(
     return { status: a.status, reported: a.status, at };
   }
 
+  const REPORT_COUNTS = Object.freeze({ counts: true, fallback: null });
+  const reportFallbacks = new Map<ReportFallback, DeviceScore['report']>(
+    (Object.keys(FALLBACK_WORDS) as ReportFallback[]).map((f) => [f, Object.freeze({ counts: false, fallback: f })]),
+  );
+
+  /** Whether the report's facts count as evidence (SPEC: affirming, fresh, naming the attested firmware). */
+  function reportEvidence(input: ScoreInput, facts: HardeningReport, att: AttestationStatus): DeviceScore['report'] {
+    if (input.observed?.hardeningReport === false) return reportFallbacks.get('no-report')!;
+    if (att !== 'affirming') return reportFallbacks.get('attestation-not-affirming')!;
+    if (maxReportAgeMs !== undefined) {
+      const now = input.now === undefined ? Date.now() : toEpochMs(input.now, 'now');
+      const received = input.reportedAt === undefined ? undefined : toEpochMs(input.reportedAt, 'report time');
+      const own = typeof facts.reportedAt === 'string' ? Date.parse(facts.reportedAt) : undefined;
+      if (received === undefined || now - received > maxReportAgeMs) return reportFallbacks.get('stale-report')!;
+      if (own !== undefined && Number.isFinite(own) && now - own > maxReportAgeMs) return reportFallbacks.get('stale-report')!;
+    }
+    const attested = input.attestation?.firmwareVersion;
+    if (typeof attested !== 'string' || facts.firmwareVersion !== attested) return reportFallbacks.get('firmware-mismatch')!;
+    return REPORT_COUNTS;
+  }
+
   const metEvidenced = (s: number) => s === EVIDENCED;
   const metDeclared = (s: number) => s === EVIDENCED || s === DECLARED;
 
@@ -486,7 +739,9 @@ export function createScorer(
     }
     const attestation = effectiveAttestation(input);
     const declared = resolveDeclared(input.declared);
-    computeStatuses(plan, facts, attestation.status, declared.mask, statuses);
+    const observed = input.observed ?? NO_OBSERVED;
+    const report = reportEvidence(input, facts as HardeningReport, attestation.status);
+    computeStatuses(plan, facts, attestation.status, observed, declared, report.counts, statuses);
 
     minE.fill(5);
     minD.fill(5);
@@ -525,11 +780,13 @@ export function createScorer(
     return new Score(
       plan,
       facts,
-      declared.mask,
+      observed,
+      declared,
       componentType,
       catalog.version,
       rules.version,
       attestation,
+      report,
       evidenced,
       declaredVec,
       decidedByUncertain,
@@ -584,7 +841,7 @@ export function scoreDevice(input: ScoreDeviceInput): DeviceScore {
   const catalog = input.catalog ?? loadCatalog();
   const rules = input.rules ?? loadFactRules();
   const type = assertComponentType(input.componentType);
-  const key = `${type}|${input.options?.maxAttestationAgeSeconds ?? ''}`;
+  const key = `${type}|${input.options?.maxAttestationAgeSeconds ?? ''}|${input.options?.maxReportAgeSeconds ?? ''}`;
   let byRules = scorerCache.get(catalog);
   if (!byRules) scorerCache.set(catalog, (byRules = new WeakMap()));
   let byKey = byRules.get(rules);

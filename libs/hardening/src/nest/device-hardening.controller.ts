@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { Public } from '@fleetguard/auth';
@@ -19,8 +20,12 @@ export class DeviceHardeningController {
   @Post('hardening')
   @HttpCode(202)
   @ApiBody({ schema: hardeningReportSchema as object })
-  async report(@Req() req: { device: DeviceIdentity }, @Body() body: unknown) {
-    const r = await this.hardening.submitReport(req.device.deviceId, body, 'http');
+  async report(@Req() req: { device: DeviceIdentity; socket?: TLSSocket }, @Body() body: unknown) {
+    // What the device listener negotiated with this client-certificate connection is observed evidence.
+    const sock = req.socket;
+    const cipher = typeof sock?.getCipher === 'function' ? sock.getCipher() : undefined;
+    const connection = typeof sock?.getProtocol === 'function' ? { protocol: sock.getProtocol(), cipher: cipher?.standardName ?? cipher?.name ?? null, mutualTls: true } : undefined;
+    const r = await this.hardening.submitReport(req.device.deviceId, body, 'http', connection);
     return { accepted: true, reportId: r.reportId, receivedAt: r.receivedAt, evidenced: r.evidenced, declared: r.declared, belowTarget: r.belowTarget };
   }
 }

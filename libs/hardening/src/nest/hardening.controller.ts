@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
 import { checkDeviceId } from '@fleetguard/fleet';
 import { HardeningService } from './hardening.service';
@@ -15,6 +15,25 @@ export class HardeningController {
   @Roles('operator', 'manufacturer', 'auditor')
   score(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return this.hardening.scoreView(p, checkDeviceId(id));
+  }
+
+  /** The product's statement of applicability replaces device-decided applicability (SPEC). */
+  @Put('products/:id/applicability')
+  @Roles('manufacturer')
+  @ApiBody({
+    schema: {
+      type: 'array',
+      items: { type: 'object', required: ['requirement', 'applicable', 'justification'], properties: { requirement: { type: 'string' }, applicable: { type: 'boolean' }, justification: { type: 'string', maxLength: 2000 } } },
+    },
+  })
+  putApplicability(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: unknown) {
+    return this.hardening.putApplicability(p, id, body);
+  }
+
+  @Get('products/:id/applicability')
+  @Roles('manufacturer', 'operator', 'auditor')
+  getApplicability(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.hardening.getApplicability(p, id);
   }
 
   @Get('catalog')

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import type { HardeningReport, SlVector } from '../core';
+import type { ApplicabilityStatement, HardeningReport, NegotiatedTlsVersion, ObservedFacts, SlVector } from '../core';
 import type { StoredScoreSummary } from './scoring-inputs';
 
 /** What scoring a device needs from its row and its latest report. */
@@ -24,6 +24,12 @@ export interface ScoringSubject {
   reportedAt: Date | null;
   /** attestation_at in microseconds since the epoch: the version a write is checked against. */
   attestationVersion: string | null;
+  /** The firmware version of the latest affirming appraisal (devices.firmware_version). */
+  attestedFirmware: string | null;
+  /** The latest attestation result (null: never appraised). */
+  attestationResultId: string | null;
+  /** What the service saw itself. */
+  observed: ObservedFacts;
 }
 
 export interface ProductScoringRow {
@@ -31,6 +37,8 @@ export interface ProductScoringRow {
   componentType: string;
   declaredRequirements: string[];
   targetLevels: Record<string, number>;
+  /** The statement of applicability, in requirement order. */
+  applicability: ApplicabilityStatement[];
 }
 
 export interface ScoreWrite {
@@ -47,6 +55,11 @@ export interface ScoreWrite {
   /** What the score was computed from; the write is skipped if either has moved on since. */
   reportId: string | null;
   attestationVersion: string | null;
+  /** Recorded with the history entry: the evidence behind it. */
+  attestationResultId: string | null;
+  firmwareRelease: string | null;
+  rulesVersion: string;
+  catalogVersion: string;
 }
 
 export interface ScoreHistoryEntry {
@@ -55,6 +68,12 @@ export interface ScoreHistoryEntry {
   declared: SlVector;
   belowTarget: boolean;
   cause: string;
+  /** The evidence the entry was computed from (null in entries stored before rule set v2). */
+  reportId: string | null;
+  attestationResultId: string | null;
+  firmwareRelease: string | null;
+  rulesVersion: string | null;
+  catalogVersion: string | null;
 }
 
 interface SubjectRow {
@@ -73,19 +92,52 @@ interface SubjectRow {
   report_id: string | null;
   received_at: Date | null;
   att_us: string | null;
+  firmware_version: string | null;
+  result_id: string | null;
+  cert_current: boolean;
+  cert_renewed: boolean;
+  tls_versions: string[] | null;
+  ciphers: string[] | null;
+  mutual_tls_at: Date | null;
+  tpm_quote_at: Date | null;
+  attested_releases: string[] | null;
 }
 
 const SUBJECT_COLUMNS = `
   d.id, d.product_id, d.manufacturer_org_id, d.operator_org_id, d.status,
   d.attestation_status, d.attestation_at, d.affirmed_at, d.sl_evidenced, d.sl_declared, d.below_target,
   r.report, r.id AS report_id, r.received_at,
-  (extract(epoch FROM d.attestation_at) * 1000000)::bigint::text AS att_us`;
+  (extract(epoch FROM d.attestation_at) * 1000000)::bigint::text AS att_us,
+  d.firmware_version, ar.id AS result_id,
+  (d.cert_serial IS NOT NULL AND d.cert_not_after > now()) AS cert_current,
+  EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'superseded') AS cert_renewed,
+  o.tls_versions, o.ciphers, o.mutual_tls_at, o.tpm_quote_at, o.attested_releases`;
 
 const LATEST_REPORT = `
   LEFT JOIN LATERAL (
     SELECT h.id, h.report, h.received_at FROM hardening_reports h
     WHERE h.device_id = d.id ORDER BY h.received_at DESC LIMIT 1
-  ) r ON true`;
+  ) r ON true
+  LEFT JOIN LATERAL (
+    SELECT a.id FROM attestation_results a WHERE a.device_id = d.id ORDER BY a.created_at DESC LIMIT 1
+  ) ar ON true
+  LEFT JOIN device_observations o ON o.device_id = d.id`;
+
+/** AEAD suites as OpenSSL names them (TLS 1.3 suites are all AEAD). */
+const AEAD = /GCM|CCM|CHACHA20|POLY1305|^TLS_AES_|^TLS_CHACHA20_/i;
+
+/** What the service saw itself, as observed facts (absent where it saw nothing). */
+export function observedFacts(r: Pick<SubjectRow, 'report' | 'cert_current' | 'cert_renewed' | 'tls_versions' | 'ciphers' | 'mutual_tls_at' | 'tpm_quote_at' | 'attested_releases'>, hasReport: boolean): ObservedFacts {
+  const o: ObservedFacts = { hardeningReport: hasReport };
+  if (r.cert_current) o.fleetguardCertificate = true;
+  if (r.cert_renewed) o.certificateRenewed = true;
+  if (r.mutual_tls_at) o.mutualTls = true;
+  if (r.tls_versions?.length) o.tlsVersions = r.tls_versions as NegotiatedTlsVersion[];
+  if (r.ciphers?.length) o.aeadCiphers = r.ciphers.every((c) => AEAD.test(c));
+  if (r.tpm_quote_at) o.tpmResidentKey = true;
+  if ((r.attested_releases?.length ?? 0) > 1) o.firmwareUpdated = true;
+  return o;
+}
 
 function toSubject(r: SubjectRow): ScoringSubject {
   return {
@@ -104,6 +156,9 @@ function toSubject(r: SubjectRow): ScoringSubject {
     reportId: r.report_id,
     reportedAt: r.received_at,
     attestationVersion: r.att_us,
+    attestedFirmware: r.firmware_version,
+    attestationResultId: r.result_id,
+    observed: observedFacts(r, r.report_id !== null),
   };
 }
 
@@ -175,10 +230,71 @@ export class HardeningRepository {
 
   async products(ids: readonly string[]): Promise<ProductScoringRow[]> {
     if (!ids.length) return [];
-    const rows = returningRows<{ id: string; component_type: string; declared_requirements: string[]; target_levels: Record<string, number> }>(
-      await this.ds.query(`SELECT id, component_type, declared_requirements, target_levels FROM products WHERE id = ANY($1::uuid[])`, [ids]),
+    const rows = returningRows<{ id: string; component_type: string; declared_requirements: string[]; target_levels: Record<string, number>; applicability: ApplicabilityStatement[] | null }>(
+      await this.ds.query(
+        `SELECT p.id, p.component_type, p.declared_requirements, p.target_levels,
+           (SELECT jsonb_agg(jsonb_build_object('requirement', a.requirement, 'applicable', a.applicable, 'justification', a.justification) ORDER BY a.requirement)
+              FROM product_applicability a WHERE a.product_id = p.id) AS applicability
+         FROM products p WHERE p.id = ANY($1::uuid[])`,
+        [ids],
+      ),
     );
-    return rows.map((r) => ({ id: r.id, componentType: r.component_type, declaredRequirements: r.declared_requirements ?? [], targetLevels: r.target_levels }));
+    return rows.map((r) => ({
+      id: r.id,
+      componentType: r.component_type,
+      declaredRequirements: r.declared_requirements ?? [],
+      targetLevels: r.target_levels,
+      applicability: r.applicability ?? [],
+    }));
+  }
+
+  /** The active devices of a product (to rescore after its statement of applicability changed). */
+  async activeDeviceIdsOfProduct(productId: string): Promise<string[]> {
+    const rows = returningRows<{ id: string }>(await this.ds.query(`SELECT id FROM devices WHERE product_id = $1 AND status = 'active' ORDER BY id`, [productId]));
+    return rows.map((r) => r.id);
+  }
+
+  /** Replaces a product's statement of applicability (already validated) in one statement. */
+  async replaceApplicability(productId: string, list: readonly ApplicabilityStatement[]): Promise<void> {
+    await this.ds.query(
+      `WITH gone AS (DELETE FROM product_applicability WHERE product_id = $1)
+       INSERT INTO product_applicability (product_id, requirement, applicable, justification)
+       SELECT $1, x.requirement, x.applicable, x.justification FROM jsonb_to_recordset($2::jsonb) AS x(requirement varchar, applicable boolean, justification varchar)`,
+      [productId, JSON.stringify(list)],
+    );
+  }
+
+  /** Records what the service saw on a device's TLS connection (negotiated version and cipher, client certificate). */
+  async recordTls(deviceId: string, version: NegotiatedTlsVersion, cipher: string, mutual: boolean): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO device_observations (device_id, tls_versions, ciphers, mutual_tls_at, tls_seen_at)
+       SELECT $1::varchar, jsonb_build_array($2::text), jsonb_build_array($3::text), CASE WHEN $4 THEN now() END, now()
+       WHERE EXISTS (SELECT 1 FROM devices WHERE id = $1::varchar)
+       ON CONFLICT (device_id) DO UPDATE SET
+         tls_versions = CASE WHEN device_observations.tls_versions ? $2::text THEN device_observations.tls_versions ELSE device_observations.tls_versions || jsonb_build_array($2::text) END,
+         ciphers = CASE WHEN device_observations.ciphers ? $3::text THEN device_observations.ciphers ELSE device_observations.ciphers || jsonb_build_array($3::text) END,
+         mutual_tls_at = CASE WHEN $4 THEN now() ELSE device_observations.mutual_tls_at END,
+         tls_seen_at = now(), updated_at = now()`,
+      [deviceId, version, cipher, mutual],
+    );
+  }
+
+  /**
+   * Records what an attestation result showed: for an affirming one, the attested release and
+   * whether a TPM quote was verified (the evidence carried one). Reads the stored result itself.
+   */
+  async recordAttestation(deviceId: string, resultId: string): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
+       SELECT a.device_id, CASE WHEN a.firmware_version IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(a.firmware_version) END,
+              CASE WHEN a.claims ? 'tpm' THEN a.created_at END
+         FROM attestation_results a WHERE a.id = $2::uuid AND a.device_id = $1::varchar AND a.status = 'affirming'
+       ON CONFLICT (device_id) DO UPDATE SET
+         attested_releases = CASE WHEN EXCLUDED.attested_releases = '[]'::jsonb OR device_observations.attested_releases @> EXCLUDED.attested_releases
+           THEN device_observations.attested_releases ELSE device_observations.attested_releases || EXCLUDED.attested_releases END,
+         tpm_quote_at = COALESCE(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()`,
+      [deviceId, resultId],
+    );
   }
 
   /**
@@ -201,6 +317,10 @@ export class HardeningRepository {
         do_update: w.update,
         report_id: w.reportId,
         att_us: w.attestationVersion,
+        result_id: w.attestationResultId,
+        firmware_release: w.firmwareRelease,
+        rules_version: w.rulesVersion,
+        catalog_version: w.catalogVersion,
       })),
     );
     const rows = returningRows<{ device_id: string }>(
@@ -208,15 +328,18 @@ export class HardeningRepository {
         `WITH x AS (
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
              device_id varchar, evidenced jsonb, declared jsonb, items jsonb, below_target boolean, cause varchar,
-             history boolean, do_update boolean, report_id uuid, att_us text)
+             history boolean, do_update boolean, report_id uuid, att_us text, result_id uuid, firmware_release varchar,
+             rules_version varchar, catalog_version varchar)
          ), fresh AS (
            SELECT x.* FROM x JOIN devices d ON d.id = x.device_id
            WHERE (extract(epoch FROM d.attestation_at) * 1000000)::bigint::text IS NOT DISTINCT FROM x.att_us
              AND (SELECT h.id FROM hardening_reports h WHERE h.device_id = x.device_id ORDER BY h.received_at DESC LIMIT 1)
                  IS NOT DISTINCT FROM x.report_id
          ), hist AS (
-           INSERT INTO device_scores (id, device_id, evidenced, declared, items, below_target, cause)
-           SELECT gen_random_uuid(), device_id, evidenced, declared, items, below_target, cause FROM fresh WHERE history
+           INSERT INTO device_scores (id, device_id, evidenced, declared, items, below_target, cause,
+             report_id, attestation_result_id, firmware_release, rules_version, catalog_version)
+           SELECT gen_random_uuid(), device_id, evidenced, declared, items, below_target, cause,
+             report_id, result_id, firmware_release, rules_version, catalog_version FROM fresh WHERE history
          ), upd AS (
            UPDATE devices d SET sl_evidenced = f.evidenced, sl_declared = f.declared, below_target = f.below_target
            FROM fresh f WHERE d.id = f.device_id AND f.do_update
@@ -230,13 +353,27 @@ export class HardeningRepository {
 
   /** The newest `limit` history entries of a device, newest first. */
   async history(deviceId: string, limit: number): Promise<ScoreHistoryEntry[]> {
-    const rows = returningRows<{ created_at: Date; evidenced: SlVector; declared: SlVector; below_target: boolean; cause: string }>(
+    const rows = returningRows<{
+      created_at: Date; evidenced: SlVector; declared: SlVector; below_target: boolean; cause: string;
+      report_id: string | null; attestation_result_id: string | null; firmware_release: string | null; rules_version: string | null; catalog_version: string | null;
+    }>(
       await this.ds.query(
-        `SELECT created_at, evidenced, declared, below_target, cause FROM device_scores
-         WHERE device_id = $1 ORDER BY created_at DESC, id LIMIT $2`,
+        `SELECT created_at, evidenced, declared, below_target, cause, report_id, attestation_result_id, firmware_release, rules_version, catalog_version
+         FROM device_scores WHERE device_id = $1 ORDER BY created_at DESC, id LIMIT $2`,
         [deviceId, limit],
       ),
     );
-    return rows.map((r) => ({ at: r.created_at, evidenced: r.evidenced, declared: r.declared, belowTarget: r.below_target, cause: r.cause }));
+    return rows.map((r) => ({
+      at: r.created_at,
+      evidenced: r.evidenced,
+      declared: r.declared,
+      belowTarget: r.below_target,
+      cause: r.cause,
+      reportId: r.report_id,
+      attestationResultId: r.attestation_result_id,
+      firmwareRelease: r.firmware_release,
+      rulesVersion: r.rules_version,
+      catalogVersion: r.catalog_version,
+    }));
   }
 }

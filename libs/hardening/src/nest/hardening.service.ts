@@ -3,19 +3,25 @@ import type { Subscription } from 'rxjs';
 import { AppConfig, isDomainError, notFound } from '@fleetguard/common';
 import { APP_CONFIG, counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth';
-import { BrokerService, type InboundOutcome } from '@fleetguard/broker';
+import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker';
 import { EventBusService, type FleetEvent } from '@fleetguard/events';
-import { DevicesService } from '@fleetguard/fleet';
+import { DevicesService, ProductsService } from '@fleetguard/fleet';
 import {
   assertComponentType,
   COMPONENT_TYPES,
   FR_KEYS,
+  parseApplicabilityBody,
+  negotiatedTlsVersion,
   validateHardeningReport,
+  type ApplicabilityStatement,
   type AttestationInput,
+  type DeviceScore,
   type HardeningReport,
+  type Scorer,
+  type TargetLevels,
   type SlVector,
 } from '../core';
-import { HardeningRepository, type ScoringSubject } from './hardening.repository';
+import { HardeningRepository, type ProductScoringRow, type ScoringSubject } from './hardening.repository';
 import { planWrite, productScoring, rescoreAll, scoreSubject, type RescoreAllResult, type ScoreChange, type ScoringClock } from './rescore.batch';
 import { ScorerCache } from './scorer.cache';
 import { isAttestationStatus, isBelowTarget, scoringAttestation, type ScoreCause } from './scoring-inputs';
@@ -31,6 +37,17 @@ export interface RescoreResult {
   evidenced: SlVector;
   declared: SlVector;
   belowTarget: boolean;
+}
+
+/** A device scored for an assessment, with the evidence its score rests on. */
+export interface ScoredDevice {
+  deviceId: string;
+  productId: string;
+  scorer: Scorer;
+  score: DeviceScore;
+  evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
+  /** The product's claimed SL-C (its targetLevels). */
+  claimed: TargetLevels;
 }
 
 export interface SubmittedReport extends RescoreResult {
@@ -60,11 +77,13 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     private readonly events: EventBusService,
     private readonly broker: BrokerService,
     private readonly devices: DevicesService,
+    private readonly products: ProductsService,
   ) {}
 
   onModuleInit(): void {
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
     this.broker.register('hardening', (deviceId, payload) => this.receiveMqtt(deviceId, payload));
+    this.broker.onDeviceConnected((c) => this.observeConnection(c));
     this.subscription = this.events
       .stream(null, ['attestation.result', 'attestation.stale'])
       .subscribe((e) => this.onAttestationEvent(e));
@@ -83,8 +102,9 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
    * Throws `hardening.invalid-report` (400) naming the problems, `device.not-found` for a device
    * that is not active.
    */
-  async submitReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<SubmittedReport> {
+  async submitReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http', connection?: Omit<DeviceConnection, 'deviceId'>): Promise<SubmittedReport> {
     const stored = await this.storeReport(deviceId, raw, channel);
+    if (connection) await this.recordConnection({ deviceId, ...connection });
     const score = await this.rescore(deviceId, 'report');
     if (!score) throw notFound('device.not-found', `no device ${deviceId}`);
     return { ...stored, ...score };
@@ -120,16 +140,42 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     return { ack: true };
   }
 
+  /* ------------------------------------------------------------------ observations */
+
+  /** A device connection the broker accepted: its negotiated TLS is recorded, then the device rescored. */
+  private observeConnection(c: DeviceConnection): void {
+    void this.recordConnection(c)
+      .then((recorded) => recorded && this.rescoreInBackground(c.deviceId, 'observation'))
+      .catch((err) => this.logger.error(`recording the TLS of ${c.deviceId} failed: ${(err as Error).message}`));
+  }
+
+  private async recordConnection(c: DeviceConnection): Promise<boolean> {
+    const version = negotiatedTlsVersion(c.protocol);
+    if (!version || !c.cipher) return false;
+    await this.repo.recordTls(c.deviceId, version, c.cipher, c.mutualTls);
+    return true;
+  }
+
   /* ------------------------------------------------------------------ scoring */
 
   private onAttestationEvent(e: FleetEvent): void {
     if (!e.deviceId) return;
-    const data = e.data as { status?: unknown; at?: unknown };
+    const deviceId = e.deviceId;
+    const data = e.data as { status?: unknown; at?: unknown; resultId?: unknown };
     const hint =
       e.type === 'attestation.result' && isAttestationStatus(data.status) && typeof data.at === 'string' && !Number.isNaN(Date.parse(data.at))
         ? { status: data.status, at: new Date(data.at) }
         : undefined;
-    this.rescoreInBackground(e.deviceId, e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation', hint);
+    const cause = e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation';
+    if (e.type === 'attestation.result' && data.status === 'affirming' && typeof data.resultId === 'string') {
+      // What the affirming result showed (its release, a verified TPM quote) is recorded first.
+      void this.repo
+        .recordAttestation(deviceId, data.resultId)
+        .catch((err) => this.logger.error(`recording attestation ${String(data.resultId)} of ${deviceId} failed: ${(err as Error).message}`))
+        .then(() => this.rescoreInBackground(deviceId, cause, hint));
+      return;
+    }
+    this.rescoreInBackground(deviceId, cause, hint);
   }
 
   private rescoreInBackground(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): void {
@@ -218,6 +264,32 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     return { now: new Date(), intervalSeconds: this.config.attestIntervalSeconds };
   }
 
+  /* ------------------------------------------------------------------ statement of applicability */
+
+  /**
+   * Replaces a product's statement of applicability (its manufacturer only; 404 otherwise) after
+   * checking every entry against the catalog for the product's component type, then rescores the
+   * product's devices. Throws `hardening.invalid-applicability` (400) naming the problems.
+   */
+  async putApplicability(principal: Principal, productId: string, body: unknown): Promise<{ productId: string; applicability: ApplicabilityStatement[]; devicesRescored: number }> {
+    const product = await this.products.getOwned(principal, productId);
+    const list = parseApplicabilityBody(body);
+    const type = assertComponentType(product.componentType);
+    this.scorers.scorer(type).declare([], list); // throws naming every problem
+    const normalized = list.map((e) => ({ requirement: e.requirement, applicable: e.applicable, justification: e.justification.trim() }));
+    await this.repo.replaceApplicability(product.id, normalized);
+    const ids = await this.repo.activeDeviceIdsOfProduct(product.id);
+    for (const id of ids) this.rescoreInBackground(id, 'applicability');
+    return { productId: product.id, applicability: [...normalized].sort((a, b) => a.requirement.localeCompare(b.requirement)), devicesRescored: ids.length };
+  }
+
+  /** A product's statement of applicability (whoever may see the product). */
+  async getApplicability(principal: Principal, productId: string): Promise<{ productId: string; applicability: ApplicabilityStatement[] }> {
+    const product = await this.products.get(principal, productId);
+    const [row] = await this.repo.products([product.id]);
+    return { productId: product.id, applicability: row?.applicability ?? [] };
+  }
+
   /* ------------------------------------------------------------------ reads */
 
   /** The device's score now (latest report, current attestation state), its gaps and history. 404 for another tenant's device. */
@@ -240,6 +312,35 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
       reportedAt: subject.reportedAt,
       history,
     });
+  }
+
+  /**
+   * Scores devices now (latest reports, current attestation state, observations), in the order
+   * given, without writing anything: for zone assessments and exports. Missing ids are skipped.
+   * Callers check tenancy first. `products`: rows already read (a batch loop passes one map).
+   */
+  async scoreMany(deviceIds: readonly string[], products = new Map<string, ProductScoringRow>()): Promise<ScoredDevice[]> {
+    const subjects = await this.repo.subjects(deviceIds);
+    const wanted = [...new Set(subjects.map((s) => s.productId))].filter((id) => !products.has(id));
+    if (wanted.length) for (const p of await this.repo.products(wanted)) products.set(p.id, p);
+    const clock = this.clock();
+    const byId = new Map(subjects.map((s) => [s.deviceId, s]));
+    const out: ScoredDevice[] = [];
+    for (const id of deviceIds) {
+      const s = byId.get(id);
+      const product = s && products.get(s.productId);
+      if (!s || !product) continue;
+      const p = productScoring(this.scorers, product);
+      out.push({
+        deviceId: id,
+        productId: s.productId,
+        scorer: p.scorer,
+        score: scoreSubject(s, p, clock),
+        evidence: { reportId: s.reportId, attestationResultId: s.attestationResultId, firmwareRelease: s.attestedFirmware },
+        claimed: p.target,
+      });
+    }
+    return out;
   }
 
   /** The catalog in use; with a component type, also the items that type is scored on. */

@@ -19,9 +19,9 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
 
   async function device(id: string, productId: string, over: { attestation?: string | null; affirmedAgoSeconds?: number } = {}) {
     await ds.query(
-      `INSERT INTO devices (id, product_id, manufacturer_org_id, key_type, public_key_spki, attestation_status, attestation_at, affirmed_at)
+      `INSERT INTO devices (id, product_id, manufacturer_org_id, key_type, public_key_spki, attestation_status, attestation_at, affirmed_at, firmware_version)
        VALUES ($1, $2, $3, 'P-256', '\\x00'::bytea, $4::varchar, CASE WHEN $4::varchar IS NULL THEN NULL ELSE now() END,
-               CASE WHEN $5::int IS NULL THEN NULL ELSE now() - make_interval(secs => $5::int) END)`,
+               CASE WHEN $5::int IS NULL THEN NULL ELSE now() - make_interval(secs => $5::int) END, CASE WHEN $5::int IS NULL THEN NULL ELSE '2.4.1' END)`,
       [id, productId, org, over.attestation ?? null, over.affirmedAgoSeconds ?? null],
     );
   }
@@ -97,8 +97,15 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     expect(await levels('d4')).toMatchObject({ sl_evidenced: { FR1: 0 }, below_target: true });
     expect(await levels('d7')).toMatchObject({ sl_evidenced: { FR1: 0 }, below_target: true });
     expect(await levels('d8')).toMatchObject({ sl_evidenced: null });
-    const [row] = await ds.query(`SELECT items, cause FROM device_scores WHERE device_id = 'd3'`);
-    expect(row).toMatchObject({ cause: 'rescore-all', items: { attestation: 'contraindicated', catalogVersion: '2019-1', rulesVersion: 'fact-rules.v1' } });
+    const [row] = await ds.query(`SELECT items, cause, rules_version, catalog_version, firmware_release, report_id FROM device_scores WHERE device_id = 'd3'`);
+    expect(row).toMatchObject({
+      cause: 'rescore-all',
+      items: { attestation: 'contraindicated', catalogVersion: '2019-1.1', rulesVersion: 'fact-rules.v2' },
+      rules_version: 'fact-rules.v2',
+      catalog_version: '2019-1.1',
+      firmware_release: '2.4.1',
+    });
+    expect(row.report_id).toBe((await repo.subjects(['d3']))[0].reportId);
   });
 
   it('writes nothing the second time, unless history is forced', async () => {
@@ -139,5 +146,45 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     expect(h[0].at.getTime()).toBeGreaterThanOrEqual(h[h.length - 1].at.getTime());
     expect(h[0]).toMatchObject({ cause: 'report', evidenced: { FR3: 0 } });
     expect(await repo.history('d1', 2)).toHaveLength(2);
+    expect(h[h.length - 1]).toMatchObject({ rulesVersion: 'fact-rules.v2', catalogVersion: '2019-1.1', firmwareRelease: '2.4.1' });
+  });
+
+  it('records observations (TLS, mutual TLS, attested releases, TPM quotes) and reads them back as observed facts', async () => {
+    await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', true);
+    await repo.recordTls('d5', '1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256', true);
+    await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false);
+    await repo.recordTls('nobody', '1.3', 'TLS_AES_256_GCM_SHA384', true); // unknown device: nothing stored
+    const result = async (id: string, status: string, fw: string, tpm: boolean) => {
+      const rid = randomUUID();
+      await ds.query(
+        `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, claims, ear)
+         VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
+        [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
+      );
+      await repo.recordAttestation(id, rid);
+      return rid;
+    };
+    await result('d5', 'affirming', '1.0.0', false);
+    await result('d5', 'contraindicated', '6.6.6', true); // a failed appraisal shows nothing
+    const last = await result('d5', 'affirming', '1.1.0', true);
+    const [d5] = await repo.subjects(['d5']);
+    expect(d5.attestationResultId).toBe(last);
+    expect(d5.observed).toEqual({ hardeningReport: true, mutualTls: true, tlsVersions: ['1.3', '1.2'], aeadCiphers: true, tpmResidentKey: true, firmwareUpdated: true });
+    expect((await ds.query(`SELECT count(*)::int AS n FROM device_observations WHERE device_id = 'nobody'`))[0].n).toBe(0);
+  });
+
+  it('stores and reads back a product statement of applicability', async () => {
+    await repo.replaceApplicability(edr, [{ requirement: 'CR 1.14', applicable: false, justification: 'no symmetric keys' }]);
+    await repo.replaceApplicability(edr, [
+      { requirement: 'CR 2.2', applicable: false, justification: 'no wireless' },
+      { requirement: 'CR 1.12', applicable: true, justification: 'local HMI' },
+    ]);
+    const [p] = await repo.products([edr]);
+    expect(p.applicability).toEqual([
+      { requirement: 'CR 1.12', applicable: true, justification: 'local HMI' },
+      { requirement: 'CR 2.2', applicable: false, justification: 'no wireless' },
+    ]);
+    const [sarRow] = await repo.products([sar]);
+    expect(sarRow.applicability).toEqual([]);
   });
 });

@@ -30,7 +30,7 @@ export function productScoring(cache: ScorerCache, p: ProductScoringRow): Produc
   return {
     productId: p.id,
     scorer: cache.scorer(type),
-    declared: cache.declaredFor(p.id, type, p.declaredRequirements),
+    declared: cache.declaredFor(p.id, type, p.declaredRequirements, p.applicability),
     target: toTargetLevels(p.targetLevels),
   };
 }
@@ -41,11 +41,17 @@ export interface ScoringClock {
   intervalSeconds: number;
 }
 
-/** Scores a stored device: its latest report (or no facts) and its attestation state. */
+/**
+ * Scores a stored device: its latest report (or no facts), its attestation state with the
+ * firmware it attested, and what the service observed itself.
+ */
 export function scoreSubject(s: ScoringSubject, p: ProductScoring, clock: ScoringClock, attestation?: AttestationInput): DeviceScore {
+  const att = attestation ?? scoringAttestation(s, clock.now, clock.intervalSeconds);
   return p.scorer({
     facts: s.report ?? EMPTY_REPORT,
-    attestation: attestation ?? scoringAttestation(s, clock.now, clock.intervalSeconds),
+    attestation: att.firmwareVersion === undefined ? { ...att, firmwareVersion: s.attestedFirmware } : att,
+    observed: s.observed,
+    reportedAt: s.reportedAt ?? undefined,
     declared: p.declared,
     now: clock.now,
   });
@@ -92,6 +98,10 @@ export function planWrite(
     update: changed,
     reportId: s.reportId,
     attestationVersion: s.attestationVersion,
+    attestationResultId: s.attestationResultId,
+    firmwareRelease: s.attestedFirmware,
+    rulesVersion: score.rulesVersion,
+    catalogVersion: score.catalogVersion,
   };
   const change: ScoreChange | null = changed
     ? {

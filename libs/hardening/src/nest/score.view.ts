@@ -10,10 +10,13 @@ import {
   type DeviceScore,
   type FactRules,
   type FactValue,
+  type FrKey,
   type FrNumber,
   type Gaps,
+  type Grade,
   type ItemStatus,
   type ItemScore,
+  FR_KEYS,
   type Scorer,
   type SecurityLevel,
   type SlVector,
@@ -32,6 +35,8 @@ export interface ScoreItemView {
   sl: SecurityLevel;
   title: string;
   status: ItemStatus;
+  /** attested, observed, reported or declared; null for missing and not-applicable-by-fact items. */
+  grade: Grade | null;
   reason: string;
   rule?: string;
   facts?: readonly FactValue[];
@@ -45,10 +50,19 @@ export interface ScoreView {
   componentType: ComponentType;
   catalogVersion: string;
   rulesVersion: string;
+  /** The vectors are SL-C as configured: what this device, as it is set up now, is shown to reach. */
+  label: 'SL-C as configured';
   evidenced: SlVector;
   declared: SlVector;
+  /** The product's claimed SL-C (its `targetLevels`); `belowTarget` compares the evidenced vector with it. */
+  claimed: TargetLevels;
+  /** The same as `claimed` (kept for existing clients). */
   target: TargetLevels;
   belowTarget: boolean;
+  /** Whether the report's facts counted as evidence, and why not. */
+  report: DeviceScore['report'];
+  /** Per FR with no requirement first needed at SL 4: a note that its 4 rests on the SL 3 requirements. */
+  sl4Notes: Partial<Record<FrKey, string>>;
   attestation: { status: AttestationStatus; reported: string | null; at: Date | null; affirmedAt: Date | null };
   decidedByUncertain: { evidenced: UncertainDeciders; declared: UncertainDeciders };
   counts: DeviceScore['counts'];
@@ -59,7 +73,10 @@ export interface ScoreView {
   gapsDeclared: Gaps;
   items: ScoreItemView[];
   /** Newest first, at most 50. */
-  history: Array<{ at: Date; evidenced: SlVector; declared: SlVector; belowTarget: boolean; cause: string }>;
+  history: Array<{
+    at: Date; evidenced: SlVector; declared: SlVector; belowTarget: boolean; cause: string;
+    reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null; rulesVersion: string | null; catalogVersion: string | null;
+  }>;
   /** When the report scored was received (null: the device has sent none). */
   reportedAt: Date | null;
 }
@@ -79,12 +96,29 @@ function toItemView(it: ItemScore, meta: ApplicableItem | undefined): ScoreItemV
     sl: it.sl,
     title: meta?.title ?? it.id,
     status: it.status,
+    grade: it.grade,
     reason: it.reason,
     ...(it.rule ? { rule: it.rule } : {}),
     ...(it.facts ? { facts: it.facts } : {}),
     ...(it.uncertain ? { uncertain: true as const } : {}),
     ...(note ? { note } : {}),
   };
+}
+
+const sl4Cache = new WeakMap<Scorer, Partial<Record<FrKey, string>>>();
+/** FRs of a scorer's items with no item first required at SL 4. */
+export function sl4Notes(scorer: Scorer): Partial<Record<FrKey, string>> {
+  let notes = sl4Cache.get(scorer);
+  if (!notes) {
+    notes = {};
+    FR_KEYS.forEach((k, i) => {
+      if (!scorer.items.some((it) => it.fr === i + 1 && it.sl === 4)) {
+        notes![k] = `no ${scorer.componentType} requirement of ${k} is first needed at SL 4, so its level 4 rests on the requirements up to SL 3`;
+      }
+    });
+    sl4Cache.set(scorer, notes);
+  }
+  return notes;
 }
 
 export function toScoreView(input: {
@@ -105,10 +139,14 @@ export function toScoreView(input: {
     componentType: score.componentType,
     catalogVersion: score.catalogVersion,
     rulesVersion: score.rulesVersion,
+    label: 'SL-C as configured',
     evidenced: score.evidenced,
     declared: score.declared,
+    claimed: target,
     target,
     belowTarget: input.belowTarget,
+    report: score.report,
+    sl4Notes: sl4Notes(scorer),
     attestation: {
       status: score.attestation.status,
       reported: input.attestation.attestationStatus,
@@ -121,7 +159,18 @@ export function toScoreView(input: {
     gaps: gaps(score, target, 'evidenced'),
     gapsDeclared: gaps(score, target, 'declared'),
     items: score.items.map((it) => toItemView(it, catalogItem(scorer, it.id))),
-    history: input.history.map((h) => ({ at: h.at, evidenced: h.evidenced, declared: h.declared, belowTarget: h.belowTarget, cause: h.cause })),
+    history: input.history.map((h) => ({
+      at: h.at,
+      evidenced: h.evidenced,
+      declared: h.declared,
+      belowTarget: h.belowTarget,
+      cause: h.cause,
+      reportId: h.reportId,
+      attestationResultId: h.attestationResultId,
+      firmwareRelease: h.firmwareRelease,
+      rulesVersion: h.rulesVersion,
+      catalogVersion: h.catalogVersion,
+    })),
     reportedAt: input.reportedAt,
   };
 }

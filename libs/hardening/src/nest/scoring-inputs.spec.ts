@@ -4,6 +4,7 @@ import type { ScoringSubject } from './hardening.repository';
 import { planWrite, productScoring, scoreSubject } from './rescore.batch';
 import { ScorerCache } from './scorer.cache';
 import { UNCERTAIN_FALLBACK_NOTE, toCatalogView } from './score.view';
+import { observedFacts } from './hardening.repository';
 import { EMPTY_REPORT, isBelowTarget, scoringAttestation, toTargetLevels } from './scoring-inputs';
 
 const NOW = new Date('2025-06-01T12:00:00Z');
@@ -51,6 +52,7 @@ describe('planWrite: what a rescore stores', () => {
     componentType: 'EDR',
     declaredRequirements: ['CR 3.4'],
     targetLevels: { FR1: 2, FR2: 2, FR3: 2, FR4: 2, FR5: 2, FR6: 2, FR7: 2 },
+    applicability: [],
   });
   const subject = (over: Partial<ScoringSubject> = {}): ScoringSubject => ({
     deviceId: 'd1',
@@ -68,6 +70,9 @@ describe('planWrite: what a rescore stores', () => {
     reportId: 'r1',
     reportedAt: ago(5),
     attestationVersion: '1',
+    attestedFirmware: hardenedReport().firmwareVersion ?? null,
+    attestationResultId: '00000000-0000-4000-8000-000000000001',
+    observed: { hardeningReport: true },
     ...over,
   });
   const clock = { now: NOW, intervalSeconds: INTERVAL };
@@ -75,8 +80,18 @@ describe('planWrite: what a rescore stores', () => {
   it('a first score changes the device, is recorded, and is not below target when the target is met', () => {
     const s = subject();
     const { write, change } = planWrite(s, scoreSubject(s, product, clock), product.target, 'attestation');
-    expect(write).toMatchObject({ history: true, update: true, belowTarget: false, evidenced: vector(4) });
-    expect(write.items).toMatchObject({ attestation: 'affirming', catalogVersion: '2019-1', counts: { contradicted: 0 } });
+    expect(write).toMatchObject({
+      history: true,
+      update: true,
+      belowTarget: false,
+      evidenced: vector(4),
+      reportId: 'r1',
+      attestationResultId: '00000000-0000-4000-8000-000000000001',
+      firmwareRelease: '2.4.1',
+      rulesVersion: 'fact-rules.v2',
+      catalogVersion: '2019-1.1',
+    });
+    expect(write.items).toMatchObject({ attestation: 'affirming', catalogVersion: '2019-1.1', counts: { contradicted: 0 } });
     expect(change).toMatchObject({ becameBelowTarget: false, audience: ['m', 'o'] });
   });
 
@@ -94,15 +109,17 @@ describe('planWrite: what a rescore stores', () => {
     expect(score.attestation.status).toBe('stale');
     expect(score.items.find((i) => i.id === 'CR 3.4')?.status).toBe('contradicted');
     const { write, change } = planWrite(s, score, product.target, 'attestation-stale');
-    expect(write).toMatchObject({ update: true, belowTarget: true, evidenced: { FR3: 0 }, declared: { FR3: 0 } });
+    // Stale: the reported facts fall back in every FR, and CR 3.4 is contradicted.
+    expect(write).toMatchObject({ update: true, belowTarget: true, evidenced: vector(0), declared: { FR3: 0 } });
     expect(change?.becameBelowTarget).toBe(true);
   });
 
   it('a device without a report is scored on no facts', () => {
-    const s = subject({ report: null, attestationStatus: null, attestationAt: null, affirmedAt: null });
+    const s = subject({ report: null, reportId: null, observed: { hardeningReport: false }, attestationStatus: null, attestationAt: null, affirmedAt: null });
     const score = scoreSubject(s, product, clock);
     expect(score.evidenced).toEqual(vector(0));
-    expect(score.counts.evidenced).toBeLessThanOrEqual(1);
+    expect(score.counts.evidenced).toBe(0);
+    expect(score.report).toEqual({ counts: false, fallback: 'no-report' });
     expect(EMPTY_REPORT).toEqual({ schemaVersion: 1 });
   });
 });
@@ -122,6 +139,36 @@ describe('ScorerCache', () => {
     const d = cache.declaredFor('p', 'EDR', ['CR 1.1', 'CR 99.9']);
     expect(d.ids).toEqual(['CR 1.1']);
     expect(warnings[0]).toContain('CR 99.9');
+  });
+
+  it('resolves the statement of applicability with the declarations, again when it changes', () => {
+    const cache = new ScorerCache();
+    const soa = [{ requirement: 'CR 1.14', applicable: false, justification: 'no symmetric keys' }];
+    const a = cache.declaredFor('p', 'EDR', [], soa);
+    expect([...a.notApplicable.keys()]).toEqual(['CR 1.14', 'CR 1.14 RE(1)']);
+    expect(cache.declaredFor('p', 'EDR', [], soa)).toBe(a);
+    expect(cache.declaredFor('p', 'EDR', [], []).notApplicable.size).toBe(0);
+  });
+
+  it('scores with the report age limit it was given', () => {
+    const cache = new ScorerCache(loadCatalog(), loadFactRules(), undefined, { maxReportAgeSeconds: 60 });
+    const s = cache.scorer('EDR')({ facts: hardenedReport(), attestation: { status: 'affirming', firmwareVersion: '2.4.1' }, reportedAt: NOW.getTime() - 120_000, now: NOW });
+    expect(s.report.fallback).toBe('stale-report');
+  });
+});
+
+describe('observedFacts: what the service saw, from the stored rows', () => {
+  const none = { report: null, cert_current: false, cert_renewed: false, tls_versions: null, ciphers: null, mutual_tls_at: null, tpm_quote_at: null, attested_releases: null };
+  it('says nothing it did not see', () => {
+    expect(observedFacts(none, false)).toEqual({ hardeningReport: false });
+  });
+  it('maps certificates, TLS, quotes and releases', () => {
+    const seen = observedFacts(
+      { ...none, cert_current: true, cert_renewed: true, tls_versions: ['1.3'], ciphers: ['TLS_AES_128_GCM_SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'], mutual_tls_at: NOW, tpm_quote_at: NOW, attested_releases: ['1.0.0', '1.1.0'] },
+      true,
+    );
+    expect(seen).toEqual({ hardeningReport: true, fleetguardCertificate: true, certificateRenewed: true, mutualTls: true, tlsVersions: ['1.3'], aeadCiphers: true, tpmResidentKey: true, firmwareUpdated: true });
+    expect(observedFacts({ ...none, ciphers: ['AES128-SHA'], attested_releases: ['1.0.0'] }, true)).toEqual({ hardeningReport: true, aeadCiphers: false });
   });
 });
 

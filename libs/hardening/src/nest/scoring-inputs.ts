@@ -24,7 +24,7 @@ import { staleCutoff } from '@fleetguard/fleet';
 export const EMPTY_REPORT: HardeningReport = Object.freeze({ schemaVersion: HARDENING_REPORT_SCHEMA_VERSION }) as HardeningReport;
 
 /** Why a device was scored (device_scores.cause). */
-export type ScoreCause = 'report' | 'attestation' | 'attestation-stale' | 'rescore-all';
+export type ScoreCause = 'report' | 'attestation' | 'attestation-stale' | 'rescore-all' | 'observation' | 'applicability';
 
 /** The attestation columns of a device row. */
 export interface DeviceAttestationState {

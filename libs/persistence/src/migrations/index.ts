@@ -3,6 +3,7 @@ import { DevicesAndPki1764090100000 } from './1764090100000-devices-and-pki';
 import { FirmwareAttestationScoring1764090200000 } from './1764090200000-firmware-attestation-scoring';
 import { LinuxMeasuredBootIma1764100140000 } from './1764100140000-linux-measured-boot-ima';
 import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
+import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const ALL_MIGRATIONS = [
   FirmwareAttestationScoring1764090200000,
   LinuxMeasuredBootIma1764100140000,
   PsaAttestation1764100150000,
+  EvidenceZonesAssessments1764100160000,
 ];

@@ -20,13 +20,14 @@ export function hardenedReport(): HardeningReport {
       feedbackObscured: true,
       loginBanner: true,
     },
-    passwordPolicy: { minLength: 12, complexity: true, lockoutAfterFailures: 5, maxAgeDays: 90, appliesToAllUsers: true },
+    passwordPolicy: { minLength: 12, complexity: true, lockoutAfterFailures: 5, maxAgeDays: 90, appliesToAllUsers: true, historyCount: 5 },
     accounts: { local: 3, unique: true, mfa: true, roleBased: true, manageable: true },
     authorization: { enforced: true, allUsers: true, supervisorOverride: true, dualApproval: true },
     userInterface: { local: true, remote: true },
     sessionLock: { enabled: true, timeoutSeconds: 600 },
     remoteSessionTermination: true,
     concurrentSessionLimit: 2,
+    sessionIntegrity: { uniqueIds: true, invalidatedOnEnd: true },
     services: [
       { name: 'https', port: 443, protocol: 'tcp', encrypted: true },
       { name: 'mqtts', port: 8883, protocol: 'tcp', encrypted: true },
@@ -34,7 +35,7 @@ export function hardenedReport(): HardeningReport {
     ],
     tls: { versions: ['1.2', '1.3'], mutualAuth: true },
     usesPki: true,
-    pki: { chainValidation: true, revocationCheck: true },
+    pki: { chainValidation: true, revocationCheck: true, proofOfPossession: true, identityMapping: true },
     keyStorage: 'tpm',
     symmetricKeys: { uniquePerDevice: true },
     wireless: { present: true, authenticated: true, uniqueAuthentication: true },
@@ -102,4 +103,15 @@ export function withFacts(base: HardeningReport, patch: Record<string, unknown>)
     else o[last] = value;
   }
   return copy as unknown as HardeningReport;
+}
+
+/**
+ * What makes `hardenedReport()`'s facts count as evidence: an affirming appraisal that attested its
+ * firmware version, and the service having received the report. Spread into a scorer input.
+ */
+export function trustedEvidence(firmwareVersion = hardenedReport().firmwareVersion): {
+  attestation: { status: 'affirming'; firmwareVersion: string | undefined };
+  observed: { hardeningReport: true };
+} {
+  return { attestation: { status: 'affirming', firmwareVersion }, observed: { hardeningReport: true } };
 }

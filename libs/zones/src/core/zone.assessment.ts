@@ -1,0 +1,237 @@
+/**
+ * Zone assessment (IEC 62443-3-2 / 3-3): a zone's achieved level SL-A per FR is the lowest of its
+ * devices' evidenced SL-C, where a requirement a compensating countermeasure covers counts as met
+ * for every device of the zone. Countermeasures are listed apart, with what each raised; gaps are
+ * against the zone's target SL-T. Plain functions over the scorer's results (no Nest, no SQL).
+ */
+import { invalid } from '@fleetguard/common';
+import {
+  FR_KEYS,
+  catalogIds,
+  type Catalog,
+  type DeviceScore,
+  type FrKey,
+  type Grade,
+  type ItemStatus,
+  type Scorer,
+  type SlValue,
+  type SlVector,
+  type TargetLevels,
+} from '@fleetguard/hardening-core';
+
+export interface Countermeasure {
+  id: string;
+  requirement: string;
+  description: string;
+  recordedAt: string;
+}
+
+/** One device of a zone as scored, with the evidence its score rests on. */
+export interface ZoneDevice {
+  deviceId: string;
+  scorer: Scorer;
+  score: DeviceScore;
+  evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
+}
+
+/** One row of an assessment: a requirement of one device (SPEC's columns). */
+export interface AssessmentRow {
+  deviceId: string;
+  requirement: string;
+  fr: FrKey;
+  sl: number;
+  applicable: boolean;
+  verdict: ItemStatus;
+  grade: Grade | null;
+  /** Set when the item is unmet for the device and a zone countermeasure covers it. */
+  countermeasure: string | null;
+  reportId: string | null;
+  attestationResultId: string | null;
+  firmwareRelease: string | null;
+  rulesVersion: string;
+  catalogVersion: string;
+}
+
+export interface FrAssessment {
+  /** The lowest device level with countermeasures counted (null: the zone has no device). */
+  slA: SlValue | null;
+  /** The same without countermeasures. */
+  slAWithoutCountermeasures: SlValue | null;
+  slT: SlValue;
+  /** The devices at the lowest level (that hold the FR down). */
+  heldDownBy: string[];
+  /** Unmet requirements up to SL-T, with the devices missing each (after countermeasures). */
+  gaps: Array<{ requirement: string; sl: number; devices: string[] }>;
+}
+
+export interface ZoneAssessment {
+  devices: number;
+  slA: Record<FrKey, SlValue | null>;
+  slT: SlVector;
+  perFr: Record<FrKey, FrAssessment>;
+  /** Each countermeasure with the FRs and devices whose level it raised. */
+  countermeasures: Array<Countermeasure & { raised: Array<{ fr: FrKey; devices: string[] }> }>;
+  belowTarget: FrKey[];
+}
+
+const MET = new Set<ItemStatus>(['evidenced', 'not-applicable']);
+
+/** The catalog ids a countermeasure for `requirement` covers: itself, or a placeholder CR's component-specific items. */
+export function countermeasureCovers(catalog: Catalog, requirement: string): Set<string> {
+  if (!catalogIds(catalog).has(requirement)) {
+    throw invalid('zone.unknown-requirement', `${requirement} is not in catalog ${catalog.version}`);
+  }
+  const entry = catalog.items.find((e) => e.id === requirement);
+  const out = new Set<string>([requirement]);
+  for (const d of entry?.delegatedTo ?? []) out.add(d);
+  return out;
+}
+
+/** FR levels of one device's evidenced vector, counting the `covered` items (by plan index) as met. */
+function levels(scorer: Scorer, statuses: readonly ItemStatus[], covered: (id: string) => boolean): SlValue[] {
+  const min = [5, 5, 5, 5, 5, 5, 5];
+  scorer.items.forEach((it, i) => {
+    if (MET.has(statuses[i]) || covered(it.id)) return;
+    if (it.sl < min[it.fr - 1]) min[it.fr - 1] = it.sl;
+  });
+  return min.map((m) => (m - 1) as SlValue);
+}
+
+/** The per-device part of an assessment: rows and levels with and without countermeasures. */
+export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>): {
+  rows: AssessmentRow[];
+  levels: SlValue[];
+  without: SlValue[];
+} {
+  const table = d.score.table();
+  const without = levels(d.scorer, table.statuses, () => false);
+  const withCm = covers.size ? levels(d.scorer, table.statuses, (id) => covers.has(id)) : without;
+  const rows = d.scorer.items.map<AssessmentRow>((it, i) => {
+    const verdict = table.statuses[i];
+    return {
+      deviceId: d.deviceId,
+      requirement: it.id,
+      fr: FR_KEYS[it.fr - 1],
+      sl: it.sl,
+      applicable: verdict !== 'not-applicable',
+      verdict,
+      grade: table.grades[i],
+      countermeasure: !MET.has(verdict) ? (covers.get(it.id) ?? null) : null,
+      reportId: d.evidence.reportId,
+      attestationResultId: d.evidence.attestationResultId,
+      firmwareRelease: d.evidence.firmwareRelease,
+      rulesVersion: d.score.rulesVersion,
+      catalogVersion: d.score.catalogVersion,
+    };
+  });
+  return { rows, levels: withCm, without };
+}
+
+/** Item id → the countermeasure id covering it (the first recorded wins). */
+export function coverage(catalog: Catalog, countermeasures: readonly Countermeasure[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const c of countermeasures) for (const id of countermeasureCovers(catalog, c.requirement)) if (!m.has(id)) m.set(id, c.id);
+  return m;
+}
+
+/**
+ * Accumulates a zone's assessment device by device (so 100,000 devices stream through in
+ * batches): `add` each scored device, then `result()`.
+ */
+export class ZoneAssessor {
+  private n = 0;
+  private readonly minWith = [5, 5, 5, 5, 5, 5, 5];
+  private readonly minWithout = [5, 5, 5, 5, 5, 5, 5];
+  private readonly heldDown: string[][] = FR_KEYS.map(() => []);
+  private readonly gapDevices = FR_KEYS.map(() => new Map<string, { sl: number; devices: string[] }>());
+  private readonly raised = new Map<string, Map<FrKey, string[]>>();
+  private static readonly GAP_DEVICES_LISTED = 100;
+
+  constructor(
+    private readonly slT: SlVector,
+    private readonly countermeasures: readonly Countermeasure[],
+    private readonly covers: ReadonlyMap<string, string>,
+  ) {}
+
+  /** Adds one device; returns its rows (for an export written as it goes). */
+  add(d: ZoneDevice): AssessmentRow[] {
+    const { rows, levels: withCm, without } = assessDevice(d, this.covers);
+    this.n++;
+    FR_KEYS.forEach((k, f) => {
+      const lvl = withCm[f] + 1;
+      if (lvl < this.minWith[f]) {
+        this.minWith[f] = lvl;
+        this.heldDown[f] = [d.deviceId];
+      } else if (lvl === this.minWith[f] && this.heldDown[f].length < ZoneAssessor.GAP_DEVICES_LISTED) this.heldDown[f].push(d.deviceId);
+      if (without[f] + 1 < this.minWithout[f]) this.minWithout[f] = without[f] + 1;
+      if (withCm[f] > without[f]) {
+        // Which countermeasures made the difference for this FR: those covering its unmet items up to the new level.
+        for (const r of rows) {
+          if (r.fr !== k || !r.countermeasure || r.sl > withCm[f]) continue;
+          let byFr = this.raised.get(r.countermeasure);
+          if (!byFr) this.raised.set(r.countermeasure, (byFr = new Map()));
+          const list = byFr.get(k) ?? [];
+          if (!list.includes(d.deviceId)) list.push(d.deviceId);
+          byFr.set(k, list);
+        }
+      }
+    });
+    for (const r of rows) {
+      if (MET.has(r.verdict) || r.countermeasure) continue;
+      const f = FR_KEYS.indexOf(r.fr);
+      if (r.sl > this.slT[r.fr]) continue;
+      let g = this.gapDevices[f].get(r.requirement);
+      if (!g) this.gapDevices[f].set(r.requirement, (g = { sl: r.sl, devices: [] }));
+      if (g.devices.length < ZoneAssessor.GAP_DEVICES_LISTED) g.devices.push(d.deviceId);
+    }
+    return rows;
+  }
+
+  result(): ZoneAssessment {
+    const empty = this.n === 0;
+    const slA = {} as Record<FrKey, SlValue | null>;
+    const perFr = {} as Record<FrKey, FrAssessment>;
+    const belowTarget: FrKey[] = [];
+    FR_KEYS.forEach((k, f) => {
+      const a = empty ? null : ((this.minWith[f] - 1) as SlValue);
+      slA[k] = a;
+      perFr[k] = {
+        slA: a,
+        slAWithoutCountermeasures: empty ? null : ((this.minWithout[f] - 1) as SlValue),
+        slT: this.slT[k],
+        heldDownBy: a !== null && a < 4 ? this.heldDown[f] : [],
+        gaps: [...this.gapDevices[f]].map(([requirement, g]) => ({ requirement, sl: g.sl, devices: g.devices })).sort((x, y) => x.sl - y.sl || x.requirement.localeCompare(y.requirement)),
+      };
+      if (a === null || a < this.slT[k]) belowTarget.push(k);
+    });
+    return {
+      devices: this.n,
+      slA,
+      slT: this.slT,
+      perFr,
+      countermeasures: this.countermeasures.map((c) => ({
+        ...c,
+        raised: [...(this.raised.get(c.id) ?? new Map<FrKey, string[]>())].map(([fr, devices]) => ({ fr, devices })),
+      })),
+      belowTarget,
+    };
+  }
+}
+
+/** A zone's target levels (FR1..FR7, integers 0..4, all present); throws `zone.invalid-target`. */
+export function parseTargetLevels(raw: unknown): SlVector {
+  const out = {} as SlVector;
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('zone.invalid-target', 'targetLevels must be {FR1..FR7: 0..4}');
+  for (const k of FR_KEYS) {
+    const v = (raw as Record<string, unknown>)[k];
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 4) problems.push(`${k} must be an integer 0..4`);
+    else out[k] = v as SlValue;
+  }
+  const extra = Object.keys(raw).filter((k) => !(FR_KEYS as readonly string[]).includes(k));
+  if (extra.length) problems.push(`unknown field(s) ${extra.join(', ')}`);
+  if (problems.length) throw invalid('zone.invalid-target', `targetLevels: ${problems.join('; ')}`, { problems });
+  return out;
+}
+
+export type { TargetLevels };

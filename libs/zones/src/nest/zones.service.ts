@@ -1,0 +1,174 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { conflict, invalid, notFound } from '@fleetguard/common';
+import type { Principal } from '@fleetguard/auth';
+import { DevicesService } from '@fleetguard/fleet';
+import { FR_KEYS, loadCatalog, type SlValue, type SlVector } from '@fleetguard/hardening-core';
+import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening';
+import {
+  assessmentCsv,
+  csvRecord,
+  assessmentHtml,
+  coverage,
+  countermeasureCovers,
+  parseTargetLevels,
+  ZoneAssessor,
+  type AssessmentFormat,
+  type AssessmentRow,
+  type Countermeasure,
+  type ZoneAssessment,
+} from '../core';
+import { ZonesRepository, type ZoneRow } from './zones.repository';
+
+const BATCH = 2000;
+const MAX_CHANGE = 10_000;
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+export interface ZoneView {
+  id: string;
+  name: string;
+  targetLevels: SlVector;
+  devices: number;
+  createdAt: Date;
+}
+
+const toView = (z: ZoneRow): ZoneView => ({ id: z.id, name: z.name, targetLevels: z.targetLevels, devices: z.devices, createdAt: z.createdAt });
+
+/** Where an assessment goes: rows one by one (CSV), or kept (JSON, HTML). */
+interface RowSink {
+  row(r: AssessmentRow): Promise<void> | void;
+}
+
+/**
+ * Zones of the asset owner (the operator organization): devices assigned (one zone per device),
+ * SL-T per FR, compensating countermeasures, and the zone's SL-A computed from its devices'
+ * current scores. 404 for another organization's zone or device.
+ */
+@Injectable()
+export class ZonesService {
+  private readonly catalog = loadCatalog();
+
+  constructor(
+    private readonly repo: ZonesRepository,
+    private readonly hardening: HardeningService,
+    private readonly devices: DevicesService,
+  ) {}
+
+  async create(p: Principal, body: { name?: unknown; targetLevels?: unknown }): Promise<ZoneView> {
+    const name = typeof body?.name === 'string' ? body.name.trim() : '';
+    if (!name || name.length > 200) throw invalid('zone.invalid-name', 'name must be 1..200 characters');
+    const target = parseTargetLevels(body.targetLevels);
+    const z = await this.repo.create(p.organizationId, name, target);
+    if (!z) throw conflict('zone.name-taken', `a zone named ${JSON.stringify(name)} exists already`);
+    return toView(z);
+  }
+
+  async list(p: Principal): Promise<ZoneView[]> {
+    return (await this.repo.list(p.organizationId)).map(toView);
+  }
+
+  private async own(p: Principal, id: string): Promise<ZoneRow> {
+    const z = await this.repo.get(p.organizationId, id);
+    if (!z) throw notFound('zone.not-found', `no zone ${id}`);
+    return z;
+  }
+
+  /** The zone with its assessment summary (SL-A per FR, countermeasures, gaps). */
+  async get(p: Principal, id: string): Promise<ZoneView & { countermeasures: Countermeasure[]; assessment: ZoneAssessment }> {
+    const z = await this.own(p, id);
+    const countermeasures = await this.repo.countermeasures(z.id);
+    const assessment = await this.assess(z, countermeasures, { row: () => undefined });
+    return { ...toView(z), countermeasures, assessment };
+  }
+
+  async changeDevices(p: Principal, id: string, body: { add?: unknown; remove?: unknown }): Promise<ZoneView> {
+    const z = await this.own(p, id);
+    const list = (v: unknown, what: string): string[] => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v) || v.length > MAX_CHANGE || !v.every((x) => typeof x === 'string' && DEVICE_ID.test(x))) {
+        throw invalid('zone.invalid-devices', `${what} must be a list of at most ${MAX_CHANGE} device ids`);
+      }
+      return [...new Set(v as string[])];
+    };
+    const add = list(body?.add, 'add');
+    const remove = list(body?.remove, 'remove');
+    if (typeof body !== 'object' || body === null || Object.keys(body).some((k) => k !== 'add' && k !== 'remove')) {
+      throw invalid('zone.invalid-devices', 'the body is {add?: [ids], remove?: [ids]}');
+    }
+    const foreign = await this.repo.foreignDevices(p.organizationId, add);
+    if (foreign.length) throw notFound('device.not-found', `no device ${foreign.slice(0, 10).join(', ')}`);
+    const elsewhere = await this.repo.inOtherZones(z.id, add);
+    if (elsewhere.length) throw conflict('zone.device-in-another-zone', `already in another zone: ${elsewhere.slice(0, 10).map((e) => e.deviceId).join(', ')}`);
+    await this.repo.changeDevices(z.id, add, remove);
+    return toView((await this.repo.get(p.organizationId, z.id))!);
+  }
+
+  async addCountermeasure(p: Principal, id: string, body: { requirement?: unknown; description?: unknown }): Promise<Countermeasure> {
+    const z = await this.own(p, id);
+    const requirement = typeof body?.requirement === 'string' ? body.requirement : '';
+    const description = typeof body?.description === 'string' ? body.description.trim() : '';
+    if (!description || description.length > 4000) throw invalid('zone.invalid-countermeasure', 'description (the justification) must be 1..4000 characters');
+    countermeasureCovers(this.catalog, requirement); // 400 for an unknown requirement
+    return this.repo.addCountermeasure(z.id, requirement, description, p.keyId);
+  }
+
+  /** Writes a zone's assessment in `format` to `out` (CSV streams row by row). */
+  async exportZone(p: Principal, id: string, format: AssessmentFormat, out: Writable & { setHeader?(k: string, v: string): void }): Promise<void> {
+    const z = await this.own(p, id);
+    const countermeasures = await this.repo.countermeasures(z.id);
+    await this.export(out, format, `Zone ${z.name}: IEC 62443 assessment`, `zone ${z.name} (${z.id})`, (sink) => this.assess(z, countermeasures, sink));
+  }
+
+  /** A device's assessment (a zone of one device, against its product's claimed SL-C); 404 for another tenant's device. */
+  async exportDevice(p: Principal, deviceId: string, format: AssessmentFormat, out: Writable): Promise<void> {
+    await this.devices.get(p, deviceId);
+    const [d] = await this.hardening.scoreMany([deviceId]);
+    if (!d) throw notFound('device.not-found', `no device ${deviceId}`);
+    const target = Object.fromEntries(FR_KEYS.map((k) => [k, (d.claimed[k] ?? 0) as SlValue])) as SlVector;
+    await this.export(out, format, `Device ${deviceId}: IEC 62443-4-2 assessment`, `device ${deviceId} (against its product's claimed SL-C)`, async (sink) => {
+      const a = new ZoneAssessor(target, [], new Map());
+      for (const r of a.add(toZoneDevice(d))) await sink.row(r);
+      return a.result();
+    });
+  }
+
+  private async export(out: Writable, format: AssessmentFormat, title: string, subject: string, run: (sink: RowSink) => Promise<ZoneAssessment>): Promise<void> {
+    const generatedAt = new Date().toISOString();
+    if (format === 'csv') {
+      const csv = assessmentCsv();
+      csv.pipe(out);
+      await run({
+        row: async (r) => {
+          if (!csv.write(csvRecord(r))) await once(csv, 'drain');
+        },
+      });
+      csv.end();
+      await once(out, 'finish');
+      return;
+    }
+    const rows: AssessmentRow[] = [];
+    const assessment = await run({ row: (r) => void rows.push(r) });
+    const body = format === 'html' ? assessmentHtml({ title, subject, generatedAt, assessment, rows }) : JSON.stringify({ title, subject, generatedAt, assessment, rows });
+    out.end(body);
+    await once(out, 'finish');
+  }
+
+  /** Scores the zone's devices in batches and accumulates SL-A, countermeasures and gaps. */
+  private async assess(z: ZoneRow, countermeasures: readonly Countermeasure[], sink: RowSink): Promise<ZoneAssessment> {
+    const a = new ZoneAssessor(z.targetLevels, countermeasures, coverage(this.catalog, countermeasures));
+    const products = new Map<string, ProductScoringRow>();
+    let after: string | null = null;
+    for (;;) {
+      const ids = await this.repo.deviceIds(z.id, after, BATCH);
+      if (!ids.length) break;
+      for (const d of await this.hardening.scoreMany(ids, products)) for (const r of a.add(toZoneDevice(d))) await sink.row(r);
+      after = ids[ids.length - 1];
+    }
+    return a.result();
+  }
+}
+
+function toZoneDevice(d: ScoredDevice) {
+  return { deviceId: d.deviceId, scorer: d.scorer, score: d.score, evidence: d.evidence };
+}
