@@ -135,7 +135,7 @@ describe('fleetctl API commands (canned server)', () => {
       const count = api.requests.length;
       const noManifest = await run(['firmware', 'upload', 'p1', 'fw.bin']);
       expect(noManifest.code).toBe(EXIT.usage);
-      expect(noManifest.stderr).toMatch(/not an MCUboot image: pass its detached manifest with --manifest/);
+      expect(noManifest.stderr).toMatch(/not an MCUboot image \(binary or Intel HEX\): pass its detached manifest with --manifest/);
       expect(api.requests.length).toBe(count);
     });
 
