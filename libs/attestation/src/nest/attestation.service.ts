@@ -244,7 +244,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       if (channel === 'http') throw e;
       return null;
     }
-    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
+    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId, form: this.config.earForm });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
     // One statement stores the result with its evidence, moves the device's state and marks the

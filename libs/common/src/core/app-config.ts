@@ -32,6 +32,7 @@ const schema = z.object({
   FLEETGUARD_CRL_VALIDITY_HOURS: positiveInt.max(24 * 30).default(24),
   FLEETGUARD_RSA_MIN_BITS: z.coerce.number().int().min(2048).max(16384).default(2048),
   FLEETGUARD_NONCE_TTL_SECONDS: positiveInt.max(3600).default(120),
+  FLEETGUARD_EAR_FORM: z.enum(['draft', 'veraison']).default('draft'),
   FLEETGUARD_ATTEST_INTERVAL_SECONDS: positiveInt.default(300),
   FLEETGUARD_MQTT_MAX_PAYLOAD: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
@@ -59,6 +60,8 @@ export interface AppConfig {
   crlValidityHours: number;
   rsaMinBits: number;
   nonceTtlSeconds: number;
+  /** EAR labels: draft-ietf-rats-ear-04 (`ear_status`, ...) or veraison/ear's (`ear.status`, ...). */
+  earForm: 'draft' | 'veraison';
   attestIntervalSeconds: number;
   mqttMaxPayload: number;
   httpMaxBody: number;
@@ -113,6 +116,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     crlValidityHours: c.FLEETGUARD_CRL_VALIDITY_HOURS,
     rsaMinBits: c.FLEETGUARD_RSA_MIN_BITS,
     nonceTtlSeconds: c.FLEETGUARD_NONCE_TTL_SECONDS,
+    earForm: c.FLEETGUARD_EAR_FORM,
     attestIntervalSeconds: c.FLEETGUARD_ATTEST_INTERVAL_SECONDS,
     mqttMaxPayload: c.FLEETGUARD_MQTT_MAX_PAYLOAD,
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
