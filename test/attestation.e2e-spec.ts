@@ -59,8 +59,9 @@ describe('attestation over the embedded MQTT broker and the device HTTP API', ()
 
     const jwk = (await s.api.get('/attestation/verifier-key')).body;
     const { payload } = await jwtVerify(ear, createLocalJWKSet({ keys: [jwk] }));
-    expect(payload.eat_profile).toBe('tag:github.com,2023:veraison/ear');
-    expect((payload as any).submods.device['ear.status']).toBe('affirming');
+    expect(payload.eat_profile).toBe('tag:ietf.org,2026:rats/ear#04'); // draft-ietf-rats-ear-04 form, the default
+    expect((payload as any).ear_status).toBe('affirming');
+    expect((payload as any).submods.device.ear_status).toBe('affirming');
     // Independently of jose: ES256 raw r||s over the signing input.
     const [h, p, sig] = ear.split('.');
     const ok = cryptoVerify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));

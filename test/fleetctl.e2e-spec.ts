@@ -142,7 +142,7 @@ describe('fleetctl against the running service', () => {
     expect(shown.score).toMatchObject({ deviceId: device.deviceId, target: product.targetLevels, gaps: expect.any(Object) });
 
     // The same for people: the SL vectors as a table, one line of gaps per FR, long lists counted.
-    const table = await runFleetctl(['device', 'show', device.deviceId], { cwd: dir, env: { FLEETCTL_CONFIG: manufacturerConfig } });
+    const table = await runFleetctl(['device', 'show', device.deviceId], { cwd: dir, tty: true, env: { FLEETCTL_CONFIG: manufacturerConfig } });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/│ target\s+│ 2\s+│ 2\s+│ 1\s+│ 0\s+│/);
     expect(table.stdout).toMatch(/^gaps:\n {2}FR1 \(target 2, achieved 0\): CR 1\.1 \(declared\), /m);

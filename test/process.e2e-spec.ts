@@ -9,7 +9,7 @@ describe('the built service as a process', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-proc-'));
   const env = {
     ...ephemeralEnv(dir),
-    FLEETGUARD_LOG_LEVEL: 'warn',
+    FLEETGUARD_LOG_LEVEL: 'info',
   };
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -34,6 +34,15 @@ describe('the built service as a process', () => {
       expect(second.stderr).toMatch(/in use by process/);
 
       expect(await first.kill('SIGTERM')).toBe(0);
+      // stdout is the JSON log stream: every line parses, and carries a msg (the human banner is on stderr).
+      const lines = first.stdout().split('\n').filter((l) => l.length > 0);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) {
+        let parsed: unknown;
+        expect(() => (parsed = JSON.parse(line))).not.toThrow();
+        expect({ line, msg: typeof (parsed as { msg?: unknown }).msg }).toEqual({ line, msg: 'string' });
+      }
+      expect(first.stdout()).not.toMatch(/admin API key/);
 
       const again = await spawnBuiltService(env);
       try {

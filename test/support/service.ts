@@ -101,13 +101,17 @@ export function builtServerEntry(): string {
 }
 
 /** Spawns the built service (dist/) as a separate process, the way the README starts it, and waits for its listeners. */
-export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
+export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; stdout: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
   const main = builtServerEntry();
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
   const proc = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let stdout = '';
   const urls: Record<string, string> = {};
-  proc.stdout!.on('data', (d) => (out += d));
+  proc.stdout!.on('data', (d) => {
+    out += d;
+    stdout += d;
+  });
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   await new Promise<void>((resolve, reject) => {
@@ -120,6 +124,7 @@ export async function spawnBuiltService(env: Record<string, string>): Promise<{ 
       }
     };
     proc.stdout!.on('data', check);
+    proc.stderr!.on('data', check); // the human "listening" lines are on stderr
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`service exited with ${code}:\n${out}`));
@@ -129,6 +134,7 @@ export async function spawnBuiltService(env: Record<string, string>): Promise<{ 
     proc,
     urls,
     output: () => out,
+    stdout: () => stdout,
     kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null) proc.kill(signal);
       return exited;

@@ -25,8 +25,9 @@ export function summarizeEar(ear: string): EarSummary {
   }
   const submods = claims.submods as Record<string, Record<string, unknown>> | undefined;
   const device = submods?.device ?? Object.values(submods ?? {})[0];
-  const status = device?.['ear.status'];
-  const reasons = device?.reasons;
+  // draft-ietf-rats-ear-04 labels (the service's default), or veraison/ear's (FLEETGUARD_EAR_FORM=veraison).
+  const status = device?.ear_status ?? device?.['ear.status'];
+  const reasons = (device?.ear_verifier_claims as { reasons?: unknown } | undefined)?.reasons ?? device?.reasons;
   return {
     status: typeof status === 'string' ? status : 'unreadable',
     reasons: Array.isArray(reasons) ? reasons.map(String) : [],

@@ -1,5 +1,6 @@
 import { BadRequestException, INestApplication, ValidationError, ValidationPipe } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { normalizeOpenApi } from './openapi.document';
 import type { Logger } from 'pino';
 import pinoHttp from 'pino-http';
 import { randomUUID } from 'node:crypto';
@@ -70,7 +71,7 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
     }),
   );
   app.useGlobalFilters(new AllExceptionsFilter());
-  const doc = SwaggerModule.createDocument(
+  const doc = normalizeOpenApi(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Fleetguard')
@@ -78,6 +79,6 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       .setVersion('1')
       .addBearerAuth()
       .build(),
-  );
+  ));
   SwaggerModule.setup('docs', app, doc);
 }

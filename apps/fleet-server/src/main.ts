@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
   const service = await startService(config, logger);
   // One plain line per listener, for people and for scripts that start the service on port 0.
-  for (const [name, url] of Object.entries(service.urls)) process.stdout.write(`fleetguard ${name} listening ${url}\n`);
+  for (const [name, url] of Object.entries(service.urls)) process.stderr.write(`fleetguard ${name} listening ${url}\n`);
   const stop = async (signal: string) => {
     logger.info(`${signal}: shutting down`);
     await service.close();

@@ -8,8 +8,25 @@ export interface Column<Row = Record<string, unknown>> {
   readonly format?: (value: unknown, row: Row) => string;
 }
 
-/** No colours: output is read by people and by `grep` alike, and is the same in tests. */
+/** No colours ever: output is read by people and by `grep` alike, and is the same in tests. */
 const PLAIN_STYLE = { head: [] as string[], border: [] as string[] };
+
+/**
+ * Box-drawn tables only for a person at a terminal: stdout a TTY, `NO_COLOR` unset
+ * (https://no-color.org: no decoration) and `TERM` not `dumb`. Otherwise plain columns separated
+ * by two spaces, which pipes, `grep`, `awk` and logs read as they are.
+ */
+let boxes = false;
+
+export function tablesFor(io: CliIo): 'boxes' | 'plain' {
+  const env = io.env;
+  return io.stdout.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb' ? 'boxes' : 'plain';
+}
+
+function plainTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
 
 /**
  * Where results go. `--json`: the raw JSON of the result on stdout, nothing else there (scripts
@@ -19,7 +36,9 @@ export class Output {
   constructor(
     private readonly io: CliIo,
     readonly json: boolean,
-  ) {}
+  ) {
+    boxes = tablesFor(io) === 'boxes';
+  }
 
   /** The command's result: raw JSON, or what `render` makes of it for people. */
   result(data: unknown, render: () => string): void {
@@ -45,19 +64,24 @@ export class Output {
 /** A table with one row per item; `(none)` when empty. Long digests are shortened (full in --json). */
 export function renderTable<Row extends object>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
   if (rows.length === 0) return '(none)';
-  const table = new Table({ head: columns.map((c) => c.header ?? c.key), style: PLAIN_STYLE });
-  for (const row of rows) {
+  const head = columns.map((c) => c.header ?? c.key);
+  const body = rows.map((row) => {
     const record = row as Record<string, unknown>;
-    table.push(columns.map((c) => (c.format ? c.format(valueAt(record, c.key), row) : shorten(formatCell(valueAt(record, c.key))))));
-  }
+    return columns.map((c) => (c.format ? c.format(valueAt(record, c.key), row) : shorten(formatCell(valueAt(record, c.key)))));
+  });
+  if (!boxes) return plainTable([head, ...body]);
+  const table = new Table({ head, style: PLAIN_STYLE });
+  for (const cells of body) table.push(cells);
   return table.toString();
 }
 
 /** A two-column table of an object's fields, nested objects flattened as `a.b`. */
 export function renderRecord(value: unknown): string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return formatCell(value);
+  const entries = flatten(value as Record<string, unknown>);
+  if (!boxes) return entries.length ? plainTable(entries.map(([k, v]) => [k, String(v)])) : '';
   const table = new Table({ style: PLAIN_STYLE });
-  for (const [k, v] of flatten(value as Record<string, unknown>)) table.push({ [k]: v });
+  for (const [k, v] of entries) table.push({ [k]: v });
   return table.toString();
 }
 

@@ -4,6 +4,14 @@ import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry, prefix: 'fleetguard_' });
 
+/*
+ * prom-client also exports three gauges named `*_total` (active handles, requests, resources),
+ * a suffix Prometheus reserves for counters: `promtool check metrics` refuses them. The same
+ * figures stay available, split by type, as `fleetguard_nodejs_active_{handles,requests,resources}`
+ * (sum them for the totals), so the misnamed ones are dropped.
+ */
+for (const what of ['handles', 'requests', 'resources']) metricsRegistry.removeSingleMetric(`fleetguard_nodejs_active_${what}_total`);
+
 export const httpRequests = new Counter({
   name: 'fleetguard_http_requests_total',
   help: 'HTTP requests by listener, method, route and status',

@@ -13,8 +13,9 @@ describe('fleetctl API commands (canned server)', () => {
   let api: CannedApi;
   const dir = makeTempDir();
   const KEY = 'fg_test_key_123';
-  const run = (args: string[], env: Record<string, string> = {}) =>
-    runFleetctl(args, { cwd: dir, env: { FLEETCTL_URL: api.url, FLEETCTL_KEY: KEY, ...env } });
+  // As at a terminal: these tests read the box-drawn tables (plain output is tested below).
+  const run = (args: string[], env: Record<string, string> = {}, tty = true) =>
+    runFleetctl(args, { cwd: dir, tty, env: { FLEETCTL_URL: api.url, FLEETCTL_KEY: KEY, ...env } });
   const last = () => api.requests[api.requests.length - 1];
 
   beforeEach(async () => {
@@ -24,6 +25,19 @@ describe('fleetctl API commands (canned server)', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   describe('request shapes', () => {
+    it('draws boxes only at a terminal: plain columns in a pipe, and with NO_COLOR or TERM=dumb', async () => {
+      api.routes.set('GET /api/v1/organizations', { json: [{ id: 'a1b2', name: 'Acme Controls', kind: 'manufacturer', createdAt: '2025-01-01T00:00:00.000Z' }] });
+      const boxed = await run(['org', 'list']);
+      expect(boxed.stdout).toMatch(/[│┌─]/);
+      for (const [env, tty] of [[{}, false], [{ NO_COLOR: '1' }, true], [{ TERM: 'dumb' }, true]] as const) {
+        const plain = await run(['org', 'list'], env, tty);
+        expect(plain.code).toBe(0);
+        expect(plain.stdout).not.toMatch(/[│┌┐└┘─┬┴┼]|\x1b\[/);
+        expect(plain.stdout.split('\n')[0]).toMatch(/^id\s{2,}name\s{2,}kind\s{2,}createdAt$/);
+        expect(plain.stdout.split('\n')[1].split(/\s{2,}/)).toEqual(['a1b2', 'Acme Controls', 'manufacturer', '2025-01-01T00:00:00.000Z']);
+      }
+    });
+
     it('org create / list, key create / revoke', async () => {
       const org = { id: 'a1b2', name: 'Acme Controls', kind: 'manufacturer', createdAt: '2025-01-01T00:00:00.000Z' };
       api.routes.set('POST /api/v1/organizations', { status: 201, json: org });
@@ -135,7 +149,7 @@ describe('fleetctl API commands (canned server)', () => {
       const count = api.requests.length;
       const noManifest = await run(['firmware', 'upload', 'p1', 'fw.bin']);
       expect(noManifest.code).toBe(EXIT.usage);
-      expect(noManifest.stderr).toMatch(/not an MCUboot image: pass its detached manifest with --manifest/);
+      expect(noManifest.stderr).toMatch(/not an MCUboot image \(binary or Intel HEX\): pass its detached manifest with --manifest/);
       expect(api.requests.length).toBe(count);
     });
 

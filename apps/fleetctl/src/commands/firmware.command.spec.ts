@@ -6,6 +6,9 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTempDir, runFleetctl } from '../testing/run-fleetctl';
+// The imgtool-format test helper is test code of the firmware lib, deliberately not exported by it.
+// eslint-disable-next-line no-restricted-imports
+import { imageEnd, makeTestDir, makeTestImage, makeTestKey, TestKey, toIntelHex } from '../../../../libs/firmware/src/core/testing/imgtool-images';
 
 const SAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'firmware-samples');
 const SAMPLES_INDEX = path.join(SAMPLES_DIR, 'samples.json');
@@ -75,7 +78,7 @@ describe('fleetctl firmware (offline)', () => {
         [['--pub', keys.p256.pub, changed, '--manifest', manifest], 'manifest.digest-mismatch'],
         [['--pub', keys.other.pub, image, '--manifest', manifest], 'manifest.unknown-key'],
         [['--pub', keys.p256.pub, image, '--manifest', manifest, '--product', 'prod-2'], 'manifest.product-mismatch'],
-        [['--pub', keys.p256.pub, image, '--manifest', manifest, '--min-counter', '4'], 'rollback.below-product-minimum'],
+        [['--pub', keys.p256.pub, image, '--manifest', manifest, '--min-counter', '4'], 'firmware.rollback'],
       ];
       for (const [args, code] of cases) {
         const text = await runFleetctl(['firmware', 'verify', ...args]);
@@ -210,7 +213,10 @@ const samplesIndex: SamplesIndex | null = fs.existsSync(SAMPLES_INDEX) ? JSON.pa
   const argsFor = (s: Sample) => ['firmware', 'verify', ...pubs(), '--product', index.productId, s.file, ...(s.manifest ? ['--manifest', s.manifest] : [])];
   const label = (s: Sample) => `${s.file}${s.manifest ? ` + ${s.manifest}` : ''}`;
 
-  it.each((samplesIndex?.samples ?? []).map((s) => [label(s), s.expect, s] as const))('%s -> %s', async (_label, expected, sample) => {
+  // The library verdict of the samples, then the upload's release policy on top: an image without
+  // a security counter verifies but the service refuses it, so `firmware verify` refuses it too.
+  const policyOutcome = (s: Sample) => (s.expect === 'ok' && s.securityCounter === null ? 'firmware.no-security-counter' : s.expect);
+  it.each((samplesIndex?.samples ?? []).map((s) => [label(s), policyOutcome(s), s] as const))('%s -> %s', async (_label, expected, sample) => {
     const json = await runFleetctl([...argsFor(sample), '--json'], { cwd: SAMPLES_DIR });
     if (expected === 'ok') {
       expect(json.code).toBe(0);
@@ -234,11 +240,66 @@ const samplesIndex: SamplesIndex | null = fs.existsSync(SAMPLES_INDEX) ? JSON.pa
     (samplesIndex?.samples ?? []).filter((s) => s.expect === 'ok').map((s) => [label(s), s.rollback ?? 'ok', s] as const),
   )('%s against the product minimum -> %s', async (_label, rollback, sample) => {
     const run = await runFleetctl([...argsFor(sample), '--min-counter', String(index.productMinimumSecurityCounter), '--json'], { cwd: SAMPLES_DIR });
+    // The upload's codes: firmware.rollback, firmware.no-security-counter.
+    const code = { 'below-product-minimum': 'firmware.rollback', 'missing-counter': 'firmware.no-security-counter' }[rollback as string];
     if (rollback === 'ok') {
       expect(run.code).toBe(0);
     } else {
       expect(run.code).toBe(1);
-      expect(run.json()).toMatchObject({ ok: false, code: `rollback.${rollback}` });
+      expect(run.json()).toMatchObject({ ok: false, code });
+    }
+  });
+});
+
+describe('fleetctl firmware verify on imgtool-format images (the upload\'s rules)', () => {
+  let dir: string;
+  let keys: Record<'p384' | 'ed25519', TestKey>;
+  beforeAll(() => {
+    dir = makeTestDir();
+    keys = { p384: makeTestKey(dir, 'p384'), ed25519: makeTestKey(dir, 'ed25519') };
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, data: Buffer | string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, data);
+    return file;
+  };
+  const verify = (file: string, ...extra: string[]) =>
+    runFleetctl(['firmware', 'verify', '--pub', keys.p384.publicPath, '--pub', keys.ed25519.publicPath, file, ...extra]);
+
+  it('accepts a confirmed P-384 slot image, an Ed25519 SHA-512 image and a pure one, and Intel HEX, saying what it read', async () => {
+    const padded = write('p384.signed.confirmed.bin', makeTestImage({ key: keys.p384, pad: { slotSize: 0x4000, confirm: true } }));
+    const text = await verify(padded);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/OK .*MCUboot image verified/);
+    expect(text.stdout).toMatch(/ecdsa-p384-sha384/);
+    expect(text.stdout).toMatch(/confirmed \(image_ok set\)/);
+    const json = await verify(padded, '--json');
+    expect(json.json()).toMatchObject({ ok: true, signature: 'ecdsa-p384-sha384', flags: [], size: 0x4000, slotTrailer: { confirmed: true, maxAlign: 8 } });
+    for (const [name, options, scheme] of [
+      ['ed512.bin', { key: keys.ed25519, sha: 512 as const }, 'ed25519-sha512'],
+      ['pure.bin', { key: keys.ed25519, pure: true }, 'ed25519-pure'],
+    ] as const) {
+      const run = await verify(write(name, makeTestImage(options)), '--json');
+      expect({ code: run.code, signature: run.json().signature }).toEqual({ code: 0, signature: scheme });
+    }
+    const image = makeTestImage({ key: keys.ed25519, pad: { slotSize: 0x4000 } });
+    const hex = await verify(write('app.hex', toIntelHex(image, 0x8000, { imageBytes: imageEnd(image), tailBytes: 16 })), '--json');
+    expect(hex.code).toBe(0);
+    expect(hex.json()).toMatchObject({ ok: true, size: 0x4000, slotTrailer: { confirmed: false } });
+  });
+
+  it('refuses what the upload refuses: tampered padding, non-bootable, no counter, below --min-counter', async () => {
+    const padded = makeTestImage({ key: keys.p384, pad: { slotSize: 0x4000, confirm: true } });
+    padded[imageEnd(padded) + 7] = 0x12;
+    for (const [file, code, extra] of [
+      [write('bad-pad.bin', padded), 'mcuboot.trailing-data', []],
+      [write('nonboot.bin', makeTestImage({ key: keys.p384, flags: 0x10 })), 'firmware.non-bootable', []],
+      [write('nocounter.bin', makeTestImage({ key: keys.ed25519, securityCounter: null })), 'firmware.no-security-counter', []],
+      [write('old.bin', makeTestImage({ key: keys.ed25519, securityCounter: 3 })), 'firmware.rollback', ['--min-counter', '4']],
+    ] as const) {
+      const run = await verify(file, ...extra, '--json');
+      expect({ code: run.code, outcome: run.json().code }).toEqual({ code: 1, outcome: code });
     }
   });
 });

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolvePath } from '../cli-io';
 import { CliError, EXIT, unavailableError, usageError } from '../exit-codes';
 import type { Inspection, VerifyOutcome } from '../firmware';
+import type { McubootVerdict } from '@fleetguard/firmware-core';
 import { fileSize, openByteStream, readHead, readPrivateKey, readTextFile, writeAtomically } from '../local-files';
 import { formatCell, itemsOf, renderRecord, renderTable } from '../output';
 import { formatBytes, startProgress } from '../progress';
@@ -137,8 +138,10 @@ export function registerFirmwareCommands(program: Command, ctx: CommandContext):
     const imagePath = resolvePath(ctx.io, image);
     const size = await fileSize(imagePath, 'image');
     const manifest = opts.manifest ? (await readTextFile(resolvePath(ctx.io, opts.manifest), 'manifest', MAX_MANIFEST_BYTES)).trim() : undefined;
-    if (!manifest && !(await loadFirmware()).hasMcubootMagic(await readHead(imagePath, 'image', 4))) {
-      throw usageError(`${image} is not an MCUboot image: pass its detached manifest with --manifest <file.jws>`);
+    const fw = await loadFirmware();
+    const head = await readHead(imagePath, 'image', 4);
+    if (!manifest && !fw.hasMcubootMagic(head) && !fw.looksLikeIntelHex(head)) {
+      throw usageError(`${image} is not an MCUboot image (binary or Intel HEX): pass its detached manifest with --manifest <file.jws>`);
     }
     const client = await ctx.client(cmd);
     const progress = startProgress(ctx.io, `uploading ${basename(imagePath)}`, size);
@@ -290,6 +293,8 @@ function outcomeJson(outcome: VerifyOutcome) {
 function renderOutcome(image: string, outcome: VerifyOutcome): string {
   if (!outcome.ok) return `FAILED ${image}: ${outcome.code}: ${outcome.reason}`;
   const v = outcome.verdict;
+  const m = v.format === 'mcuboot' ? (v as McubootVerdict) : null;
+  const trailer = m?.slotTrailer;
   return [
     `OK ${image}: ${v.format === 'mcuboot' ? 'MCUboot image' : 'image and detached manifest'} verified`,
     renderRecord({
@@ -297,9 +302,14 @@ function renderOutcome(image: string, outcome: VerifyOutcome): string {
       version: v.version,
       securityCounter: v.securityCounter,
       digest: v.digest,
+      ...(m && m.imageHash !== v.digest ? { imageHash: m.imageHash } : {}),
       ...(v.fileDigest !== v.digest ? { fileDigest: v.fileDigest } : {}),
       size: v.size,
       signerKeyId: v.signerKeyId,
+      ...(m ? { signature: m.signature, flags: m.flags.length ? m.flags.join(',') : 'none' } : {}),
+      ...(trailer
+        ? { slot: `padded to ${v.size} bytes (${trailer.paddedBytes} after the image, erased 0x${trailer.erasedValue.toString(16).padStart(2, '0')}, max-align ${trailer.maxAlign}), ${trailer.confirmed ? 'confirmed (image_ok set)' : 'not confirmed (test)'}` }
+        : {}),
     }),
   ].join('\n');
 }

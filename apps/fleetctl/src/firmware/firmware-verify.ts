@@ -1,7 +1,12 @@
 import { isDomainError } from '@fleetguard/common';
+import { promises as fs } from 'node:fs';
 import {
-  checkRollback,
+  checkReleasePolicy,
   FirmwareVerdict,
+  looksLikeIntelHex,
+  MAX_INTEL_HEX_CHARS,
+  readIntelHex,
+  verifyMcubootImage,
   SigningKey,
   verifyDetachedImageStream,
   verifyManifest,
@@ -28,8 +33,9 @@ export type VerifyOutcome =
 
 /**
  * Verifies an image file offline with the given trusted public keys, streaming it (constant
- * memory), exactly as the service does on upload: MCUboot images by their TLVs, anything else by
- * its detached manifest. Verification failures are outcomes (`ok: false` with the lib's code and
+ * memory), exactly as the service does on upload: MCUboot images (binary or Intel HEX) by their
+ * TLVs, anything else by its detached manifest, then the same release policy (security counter
+ * present and not below --min-counter, not non-bootable). Verification failures are outcomes (`ok: false` with the lib's code and
  * reason); unreadable inputs throw usage errors.
  */
 export async function verifyFirmwareFile(request: VerifyRequest): Promise<VerifyOutcome> {
@@ -44,20 +50,25 @@ export async function verifyFirmwareFile(request: VerifyRequest): Promise<Verify
       verdict = await verifyDetachedImageStream(openByteStream(request.imagePath), manifest);
     } else {
       const head = await readHead(request.imagePath, 'image', 4);
-      if (!hasMcubootMagic(head) && head.length >= 4) {
+      if (looksLikeIntelHex(head)) {
+        // imgtool's .hex output: read whole (bounded), verified as the binary it describes, as the upload does.
+        const size = await fileSize(request.imagePath, 'image');
+        if (size > MAX_INTEL_HEX_CHARS) throw usageError(`${request.imagePath} is an Intel HEX file of ${size} bytes, above the ${MAX_INTEL_HEX_CHARS}-byte limit`);
+        const image = readIntelHex(await fs.readFile(request.imagePath, 'latin1'));
+        verdict = verifyMcubootImage(image.bytes, request.keys);
+      } else if (!hasMcubootMagic(head) && head.length >= 4) {
         return {
           ok: false,
           format,
           code: 'mcuboot.bad-magic',
           reason: `not an MCUboot image (magic 0x${head.readUInt32LE(0).toString(16).padStart(8, '0')}); for any other image pass --manifest <file.jws>`,
         };
+      } else {
+        verdict = await verifyMcubootStream(openByteStream(request.imagePath), request.keys);
       }
-      verdict = await verifyMcubootStream(openByteStream(request.imagePath), request.keys);
     }
-    if (request.minSecurityCounter !== undefined) {
-      const rollback = checkRollback({ reportedCounter: verdict.securityCounter, productMinimum: request.minSecurityCounter });
-      if (!rollback.ok) return { ok: false, format, code: `rollback.${rollback.reason}`, reason: rollback.message };
-    }
+    // The upload's own rules (release.policy.ts): a security counter, not below the minimum, bootable.
+    checkReleasePolicy(verdict, { minSecurityCounter: request.minSecurityCounter ?? null });
     return { ok: true, verdict, ...(productId !== undefined ? { productId } : {}) };
   } catch (e) {
     if (isDomainError(e)) return { ok: false, format, code: e.code, reason: e.message };

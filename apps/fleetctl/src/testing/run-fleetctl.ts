@@ -18,6 +18,8 @@ export interface RunOptions {
   readonly env?: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly fetch?: typeof fetch;
+  /** Pretend stdout is a terminal (box-drawn tables); by default it is not, as in a pipe. */
+  readonly tty?: boolean;
 }
 
 export class Capture implements OutputStream {
@@ -35,7 +37,7 @@ export class Capture implements OutputStream {
  * saved login and FLEETCTL_* variables never leak into a test.
  */
 export async function runFleetctl(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
-  const stdout = new Capture();
+  const stdout = new Capture(options.tty ?? false);
   const stderr = new Capture();
   const io: CliIo = {
     stdout,

@@ -5,27 +5,115 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, decodeProtectedHeader } from 'jose';
 import { appraiseEvidence } from './appraisal.pipeline';
-import { createVerifierKey, EAR_PROFILE, exportVerifierJwk, exportVerifierKeyPem, FLEETGUARD_APPRAISAL_POLICY_ID, loadVerifierKey, signEar, verifyEar } from './ear.builder';
+import { createVerifierKey, EAR_DRAFT_PROFILE, EAR_PROFILE, earDeviceAppraisal, exportVerifierJwk, exportVerifierKeyPem, FLEETGUARD_APPRAISAL_POLICY_ID, loadVerifierKey, signEar, verifyEar } from './ear.builder';
 import { createAppraisalScenario } from './testing/appraisal.fixture';
 import { emptyTrustVector } from './trust-vector';
 
 const verifierId = { build: 'fleetguard 0.1.0', developer: 'https://fleetguard.example' };
 
-async function appraisedEar() {
+async function appraisedEar(form?: 'draft' | 'veraison') {
   const s = createAppraisalScenario();
   const result = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, s.ports);
   const verifierKey = await createVerifierKey();
   const now = new Date('2025-06-01T12:00:00Z');
-  const ear = await signEar(result, { verifierKey, verifierId, nonce: result.nonce, deviceId: s.deviceId, now });
+  const ear = await signEar(result, { verifierKey, verifierId, nonce: result.nonce, deviceId: s.deviceId, now, ...(form ? { form } : {}) });
   return { result, verifierKey, ear, jwk: await exportVerifierJwk(verifierKey) };
 }
 
 const b64url = (s: string) => Buffer.from(s, 'base64url');
 const payloadOf = (jwt: string) => JSON.parse(b64url(jwt.split('.')[1]).toString('utf8'));
 
+/**
+ * An independent reading of draft-ietf-rats-ear-04's JSON claims-set rules (section 3 and the
+ * AR4SI tiers), written here and not from the builder: returns the broken rules.
+ */
+const AR4SI_CLAIMS = ['instance-identity', 'configuration', 'executables', 'file-system', 'hardware', 'runtime-opaque', 'storage-opaque', 'sourced-data'];
+const TIERS = ['none', 'affirming', 'warning', 'contraindicated'];
+const tierOfValue = (v: number) => (v >= 96 || v <= -96 ? 'contraindicated' : v >= 32 || v <= -32 ? 'warning' : v >= 2 ? 'affirming' : 'none');
+function draftEarProblems(c: any): string[] {
+  const problems: string[] = [];
+  if (c.eat_profile !== 'tag:ietf.org,2026:rats/ear#04') problems.push('eat_profile is not the draft-04 tag');
+  if (!Number.isInteger(c.iat)) problems.push('iat is not an integer');
+  const vid = c.ear_verifier_id;
+  if (!vid || typeof vid.build !== 'string' || !vid.build || typeof vid.developer !== 'string' || !vid.developer) problems.push('ear_verifier_id needs build and developer');
+  if ('eat_nonce' in c) {
+    const n = Buffer.from(String(c.eat_nonce), 'base64url');
+    if (typeof c.eat_nonce !== 'string' || n.length < 8 || n.length > 64) problems.push('eat_nonce is not 8..64 bytes');
+  }
+  const submods = c.submods;
+  if (!submods || typeof submods !== 'object' || Object.keys(submods).length === 0) problems.push('submods is empty');
+  let worst = 0;
+  for (const [name, a] of Object.entries<any>(submods ?? {})) {
+    if (!TIERS.includes(a.ear_status)) problems.push(`${name}: ear_status ${a.ear_status} is no tier`);
+    worst = Math.max(worst, TIERS.indexOf(a.ear_status));
+    const tv = a.ear_trustworthiness_vector ?? {};
+    let tvWorst = 0;
+    for (const [k, v] of Object.entries<any>(tv)) {
+      if (!AR4SI_CLAIMS.includes(k)) problems.push(`${name}: ${k} is no AR4SI claim`);
+      if (!Number.isInteger(v) || v < -128 || v > 127) problems.push(`${name}: ${k} = ${v} is not an int8`);
+      tvWorst = Math.max(tvWorst, TIERS.indexOf(tierOfValue(v)));
+    }
+    if (TIERS.indexOf(a.ear_status) < tvWorst) problems.push(`${name}: ear_status is more trustworthy than its vector`);
+    if ('ear_appraisal_policy_ids' in a && !(Array.isArray(a.ear_appraisal_policy_ids) && a.ear_appraisal_policy_ids.length > 0 && a.ear_appraisal_policy_ids.every((x: unknown) => typeof x === 'string'))) {
+      problems.push(`${name}: ear_appraisal_policy_ids is not a non-empty array of text`);
+    }
+    if ('ear_verifier_claims' in a && (typeof a.ear_verifier_claims !== 'object' || Array.isArray(a.ear_verifier_claims))) problems.push(`${name}: ear_verifier_claims is not a map`);
+    for (const k of Object.keys(a)) if (k.startsWith('ear.')) problems.push(`${name}: veraison-style label ${k}`);
+  }
+  if ('ear_status' in c && c.ear_status !== 'none' && TIERS.indexOf(c.ear_status) < worst) problems.push('top-level ear_status is more trustworthy than a submod');
+  for (const k of Object.keys(c)) if (k.startsWith('ear.')) problems.push(`veraison-style label ${k}`);
+  return problems;
+}
+
+describe('signEar: draft-ietf-rats-ear-04 form (the default)', () => {
+  it('carries the draft labels and passes an independent check of the draft rules', async () => {
+    const { result, ear } = await appraisedEar();
+    const claims = payloadOf(ear);
+    expect(claims).toEqual({
+      eat_profile: EAR_DRAFT_PROFILE,
+      iat: 1748779200,
+      sub: 'dev-0001',
+      eat_nonce: result.nonce,
+      ear_verifier_id: verifierId,
+      ear_status: 'affirming',
+      submods: {
+        device: {
+          ear_status: 'affirming',
+          ear_trustworthiness_vector: result.trustVector,
+          ear_appraisal_policy_ids: [FLEETGUARD_APPRAISAL_POLICY_ID],
+          ear_verifier_claims: { reasons: [] },
+        },
+      },
+    });
+    expect(draftEarProblems(claims)).toEqual([]);
+  });
+
+  it('the independent checker does refuse broken draft EARs', async () => {
+    const good = payloadOf((await appraisedEar()).ear);
+    expect(draftEarProblems({ ...good, eat_profile: EAR_PROFILE })).toContain('eat_profile is not the draft-04 tag');
+    expect(draftEarProblems({ ...good, ear_status: 'affirming', submods: { device: { ...good.submods.device, ear_status: 'contraindicated' } } })).toContain('top-level ear_status is more trustworthy than a submod');
+    expect(draftEarProblems({ ...good, submods: { device: { ...good.submods.device, ear_trustworthiness_vector: { executables: 96 } } } })).toContain('device: ear_status is more trustworthy than its vector');
+    expect(draftEarProblems(payloadOf((await appraisedEar('veraison')).ear)).length).toBeGreaterThan(0);
+  });
+
+  it('a failed appraisal: contraindicated at both levels, no eat_nonce, reasons in ear_verifier_claims; verifies with jose and node:crypto', async () => {
+    const verifierKey = await createVerifierKey();
+    const trustVector = { ...emptyTrustVector(), 'instance-identity': 99 };
+    const ear = await signEar({ trustVector, reasons: ['evidence signature does not verify'] }, { verifierKey, verifierId, nonce: null, deviceId: 'd' });
+    const jwk = await exportVerifierJwk(verifierKey);
+    const claims = await verifyEar(ear, jwk);
+    expect(claims).not.toHaveProperty('eat_nonce');
+    expect(draftEarProblems(claims)).toEqual([]);
+    expect(payloadOf(ear)).toMatchObject({ ear_status: 'contraindicated', submods: { device: { ear_status: 'contraindicated', ear_verifier_claims: { reasons: ['evidence signature does not verify'] } } } });
+    expect(earDeviceAppraisal(claims)).toMatchObject({ status: 'contraindicated', reasons: ['evidence signature does not verify'] });
+    const [h, p, sig] = ear.split('.');
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, b64url(sig))).toBe(true);
+  });
+});
+
 describe('signEar', () => {
-  it('carries the EAR claims: profile, iat, nonce, verifier id, submods.device with status, vector, policy, reasons', async () => {
-    const { result, ear, verifierKey } = await appraisedEar();
+  it('veraison/ear form (form: veraison): profile, iat, nonce, verifier id, submods.device with status, vector, policy, reasons', async () => {
+    const { result, ear, verifierKey } = await appraisedEar('veraison');
     expect(decodeProtectedHeader(ear)).toEqual({ alg: 'ES256', typ: 'JWT', kid: verifierKey.kid });
     expect(payloadOf(ear)).toEqual({
       eat_profile: 'tag:github.com,2023:veraison/ear',
@@ -45,10 +133,12 @@ describe('signEar', () => {
   });
 
   it('verifies with jose and the published JWK', async () => {
-    const { ear, jwk } = await appraisedEar();
-    const claims = await verifyEar(ear, jwk);
-    expect(claims.eat_profile).toBe(EAR_PROFILE);
-    expect(claims.submods.device['ear.status']).toBe('affirming');
+    for (const form of ['draft', 'veraison'] as const) {
+      const { ear, jwk } = await appraisedEar(form);
+      const claims = await verifyEar(ear, jwk);
+      expect(claims.eat_profile).toBe(form === 'draft' ? EAR_DRAFT_PROFILE : EAR_PROFILE);
+      expect(earDeviceAppraisal(claims).status).toBe('affirming');
+    }
   });
 
   it('verifies with Node crypto (IEEE P1363 r||s) and the published JWK, independently of jose', async () => {
@@ -88,7 +178,7 @@ describe('signEar', () => {
   it('omits eat_nonce when the evidence was never authenticated, keeps failure reasons', async () => {
     const verifierKey = await createVerifierKey();
     const trustVector = { ...emptyTrustVector(), 'instance-identity': 99 };
-    const ear = await signEar({ trustVector, reasons: ['evidence signature does not verify'] }, { verifierKey, verifierId, nonce: null, deviceId: 'd' });
+    const ear = await signEar({ trustVector, reasons: ['evidence signature does not verify'] }, { verifierKey, verifierId, nonce: null, deviceId: 'd', form: 'veraison' });
     const claims = await verifyEar(ear, await exportVerifierJwk(verifierKey));
     expect(claims).not.toHaveProperty('eat_nonce');
     expect(claims.submods.device).toMatchObject({ 'ear.status': 'contraindicated', reasons: ['evidence signature does not verify'] });

@@ -3,8 +3,11 @@ import { calculateJwkThumbprint, exportJWK, importJWK, JWK, jwtVerify, SignJWT }
 import { invalid } from '@fleetguard/common';
 import { EarStatus, statusOf, TRUST_CLAIMS, TrustVector } from './trust-vector';
 
-/** EAR profile (draft-ietf-rats-ear), as SPEC requires. */
+/** veraison/ear's EAR profile (its `ear.*` labels), as SPEC first required. */
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
+/** draft-ietf-rats-ear-04's profile (its `ear_*` labels): the default form. */
+export const EAR_DRAFT_PROFILE = 'tag:ietf.org,2026:rats/ear#04';
+export type EarForm = 'draft' | 'veraison';
 /** Identifies the appraisal rules of appraisal.pipeline.ts; bump when they change. */
 export const FLEETGUARD_APPRAISAL_POLICY_ID = 'urn:fleetguard:attestation:appraisal-policy:v1';
 export const EAR_ALG = 'ES256';
@@ -31,6 +34,8 @@ export interface EarOptions {
   deviceId: string;
   policyId?: string;
   now?: Date;
+  /** `draft` (default): draft-ietf-rats-ear-04 labels; `veraison`: veraison/ear's. */
+  form?: EarForm;
 }
 
 export interface EarSubmod {
@@ -38,6 +43,26 @@ export interface EarSubmod {
   'ear.trustworthiness-vector': TrustVector;
   'ear.appraisal-policy-id'?: string;
   reasons: string[];
+}
+
+/** A draft-04 appraisal: reasons ride in `ear_verifier_claims`, the draft's map of verifier-authority claims. */
+export interface EarDraftSubmod {
+  ear_status: EarStatus;
+  ear_trustworthiness_vector: TrustVector;
+  ear_appraisal_policy_ids: string[];
+  ear_verifier_claims: { reasons: string[] };
+}
+
+export interface EarDraftClaims {
+  eat_profile: typeof EAR_DRAFT_PROFILE;
+  iat: number;
+  sub: string;
+  /** The evidence's nonce, echoed at the top level (the draft's freshness claim). */
+  eat_nonce?: string;
+  ear_verifier_id: VerifierId;
+  /** Overall status: here the device's, the only submodule. */
+  ear_status: EarStatus;
+  submods: { device: EarDraftSubmod };
 }
 
 export interface EarClaims {
@@ -93,10 +118,33 @@ export async function signEar(
     throw invalid('ear-status-inconsistent', `status ${result.status} is not the worst tier of the vector (${status})`);
   }
   const vector = Object.fromEntries(TRUST_CLAIMS.map((c) => [c, result.trustVector[c]])) as TrustVector;
+  const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  const policyId = options.policyId ?? FLEETGUARD_APPRAISAL_POLICY_ID;
+  if ((options.form ?? 'draft') === 'draft') {
+    const draft: Record<string, unknown> = {
+      eat_profile: EAR_DRAFT_PROFILE,
+      ear_verifier_id: { build: options.verifierId.build, developer: options.verifierId.developer },
+      ear_status: status,
+      submods: {
+        device: {
+          ear_status: status,
+          ear_trustworthiness_vector: vector,
+          ear_appraisal_policy_ids: [policyId],
+          ear_verifier_claims: { reasons: [...result.reasons] },
+        } satisfies EarDraftSubmod,
+      },
+    };
+    if (options.nonce !== null) draft.eat_nonce = options.nonce;
+    return new SignJWT(draft)
+      .setProtectedHeader({ alg: EAR_ALG, typ: 'JWT', kid: options.verifierKey.kid })
+      .setIssuedAt(iat)
+      .setSubject(options.deviceId)
+      .sign(options.verifierKey.privateKey);
+  }
   const submod: EarSubmod = {
     'ear.status': status,
     'ear.trustworthiness-vector': vector,
-    'ear.appraisal-policy-id': options.policyId ?? FLEETGUARD_APPRAISAL_POLICY_ID,
+    'ear.appraisal-policy-id': policyId,
     reasons: [...result.reasons],
   };
   const claims: Record<string, unknown> = {
@@ -105,7 +153,6 @@ export async function signEar(
     submods: { device: submod },
   };
   if (options.nonce !== null) claims.eat_nonce = options.nonce;
-  const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: EAR_ALG, typ: 'JWT', kid: options.verifierKey.kid })
     .setIssuedAt(iat)
@@ -114,11 +161,23 @@ export async function signEar(
 }
 
 /** Verifies an EAR with the verifier's published JWK (for devices, the simulator, tests). */
-export async function verifyEar(ear: string, verifierJwk: JWK): Promise<EarClaims> {
+export async function verifyEar(ear: string, verifierJwk: JWK): Promise<EarClaims | EarDraftClaims> {
   const key = await importJWK({ ...verifierJwk, alg: EAR_ALG }, EAR_ALG);
   const { payload } = await jwtVerify(ear, key, { algorithms: [EAR_ALG] });
-  if (payload.eat_profile !== EAR_PROFILE) throw invalid('ear-profile-invalid', `EAR profile is not ${EAR_PROFILE}`);
-  return payload as unknown as EarClaims;
+  if (payload.eat_profile !== EAR_PROFILE && payload.eat_profile !== EAR_DRAFT_PROFILE) {
+    throw invalid('ear-profile-invalid', `EAR profile is neither ${EAR_DRAFT_PROFILE} nor ${EAR_PROFILE}`);
+  }
+  return payload as unknown as EarClaims | EarDraftClaims;
+}
+
+/** The device's status and reasons, whichever form the EAR is in. */
+export function earDeviceAppraisal(claims: EarClaims | EarDraftClaims): { status: EarStatus; trustVector: TrustVector; reasons: string[] } {
+  if (claims.eat_profile === EAR_DRAFT_PROFILE) {
+    const d = (claims as EarDraftClaims).submods.device;
+    return { status: d.ear_status, trustVector: d.ear_trustworthiness_vector, reasons: d.ear_verifier_claims?.reasons ?? [] };
+  }
+  const v = (claims as EarClaims).submods.device;
+  return { status: v['ear.status'], trustVector: v['ear.trustworthiness-vector'], reasons: v.reasons };
 }
 
 async function thumbprint(publicKey: KeyObject): Promise<string> {

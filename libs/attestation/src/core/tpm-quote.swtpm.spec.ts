@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { appraiseEvidence } from './appraisal.pipeline';
 import { replayEventLog } from './event-log.replay';
 import { decodeNonce, newNonce } from './nonce';
@@ -84,15 +87,45 @@ describeTpm(title, () => {
     expect(r.failures).toEqual([expect.objectContaining({ code: 'tpm-signature-invalid', message: 'TPM quote signature does not verify with the device attestation key' })]);
   });
 
-  it('RSA AKs (RSASSA and RSAPSS) verify too', async () => {
+  it('a quote signed in tpm2_quote -f plain (DER ECDSA) verifies, and openssl agrees with it', async () => {
+    const nonce = decodeNonce(newNonce(60).nonce);
+    const q = await tpm.quote(ak, quoted, nonce, 'plain');
+    expect(q.signature[0]).toBe(0x30); // a DER SEQUENCE, not a TPMT_SIGNATURE
+    const r = verifyTpmQuote({ ...q, akPublicKey: ak.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events), requiredPcrs: quoted });
+    expect(r.failures).toEqual([]);
+    expect(r).toMatchObject({ ok: true, signatureFormat: 'plain', quotedPcrs: quoted });
+    const dir = mkdtempSync(join(tmpdir(), 'fg-plain-'));
+    try {
+      writeFileSync(join(dir, 'ak.pem'), ak.publicKeyPem);
+      writeFileSync(join(dir, 'q.msg'), q.quote);
+      writeFileSync(join(dir, 'q.sig'), q.signature);
+      const ossl = spawnSync('openssl', ['dgst', '-sha256', '-verify', join(dir, 'ak.pem'), '-signature', join(dir, 'q.sig'), join(dir, 'q.msg')], { encoding: 'utf8' });
+      expect(ossl.stdout.trim()).toBe('Verified OK');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The same plain signature over another nonce's quote, or flipped, does not verify.
+    const flipped = Buffer.from(q.signature);
+    flipped[flipped.length - 1] ^= 1;
+    expect(verifyTpmQuote({ ...q, signature: flipped, akPublicKey: ak.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) }).failures).toEqual([
+      expect.objectContaining({ check: 'signature', code: 'tpm-signature-invalid' }),
+    ]);
+    const other = await tpm.quote(ak, quoted, decodeNonce(newNonce(60).nonce), 'plain');
+    expect(verifyTpmQuote({ ...q, signature: other.signature, akPublicKey: ak.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) }).ok).toBe(false);
+  });
+
+  it('RSA AKs (RSASSA and RSAPSS) verify too, in both signature formats', async () => {
     for (const scheme of ['rsassa', 'rsapss'] as const) {
       const rsa = await tpm.createAk(`ak-${scheme}`, { alg: 'rsa', scheme });
       const nonce = decodeNonce(newNonce(60).nonce);
       const q = await tpm.quote(rsa, quoted, nonce);
       expect(parseTpmtSignature(q.signature).sigAlg).toBe(scheme);
       expect(verifyTpmQuote({ ...q, akPublicKey: rsa.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) }).failures).toEqual([]);
+      const plain = await tpm.quote(rsa, quoted, nonce, 'plain');
+      expect(plain.signature.length).toBe(256);
+      expect(verifyTpmQuote({ ...plain, akPublicKey: rsa.publicKeyPem, expectedNonce: nonce, pcrs: replayEventLog(events) })).toMatchObject({ ok: true, signatureFormat: 'plain' });
     }
-  }, 60_000);
+  }, 90_000);
 
   it('a TPM where one PCR was extended differently fails, naming the PCR digest', async () => {
     const tampered = await SwtpmDriver.start();

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { replayEventLog } from './event-log.replay';
 import { buildSoftwareQuote, marshalEcdsaSignature, marshalTpmsAttestQuote } from './testing/tpm-quote.factory';
@@ -26,6 +27,18 @@ describe('verifyTpmQuote with the captured swtpm quote', () => {
     pcrs: SWTPM_VECTOR.pcrs,
     requiredPcrs: [4],
   };
+
+  it('random "-f plain" signatures (DER-looking, or modulus-sized) fail the signature check, never throw', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 120 }), (bytes) => {
+        const signature = Buffer.concat([Buffer.from([0x30]), Buffer.from(bytes)]);
+        const r = verifyTpmQuote({ ...input, signature });
+        expect(r.ok).toBe(false);
+        expect(r.failures[0].check).toBe('signature');
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it('verifies (PCR 0 absent from the map counts as zeros)', () => {
     const r = verifyTpmQuote(input);

@@ -8,7 +8,12 @@ import { parseTpmsAttest, parseTpmtSignature, TpmHashName, TpmsAttest, TpmtSigna
 export interface TpmQuoteInput {
   /** Marshalled TPMS_ATTEST (`tpm2_quote -m`). */
   quote: Uint8Array;
-  /** Marshalled TPMT_SIGNATURE (`tpm2_quote -s`, default format). */
+  /**
+   * The quote signature as `tpm2_quote -s` writes it: its default format, a marshalled
+   * TPMT_SIGNATURE (algorithm and hash named inside), or `-f plain`: a DER ECDSA-Sig-Value for
+   * an EC AK, the raw signature (modulus-sized) for an RSA AK. A plain signature names no hash:
+   * SHA-256, SHA-384 and SHA-512 are tried, and the one that verifies is the quote's hash.
+   */
   signature: Uint8Array;
   /** The device's attestation key (registered at enrollment). */
   akPublicKey: PublicKeyInput;
@@ -33,6 +38,8 @@ export interface TpmQuoteVerification {
   failures: TpmQuoteFailure[];
   attest?: TpmsAttest;
   signature?: TpmtSignature;
+  /** Which `tpm2_quote -f` format the signature came in. */
+  signatureFormat?: 'tpmt' | 'plain';
   /** SHA-256 PCRs the quote covers, in the order the TPM hashed them. */
   quotedPcrs?: number[];
 }
@@ -56,24 +63,33 @@ export function verifyTpmQuote(input: TpmQuoteInput): TpmQuoteVerification {
   };
 
   let attest: TpmsAttest;
-  let sig: TpmtSignature;
+  let sig: TpmtSignature | null = null;
   let ak: KeyObject;
+  const signatureBytes = Buffer.from(input.signature);
   try {
     attest = parseTpmsAttest(input.quote);
-    sig = parseTpmtSignature(input.signature);
     ak = toPublicKey(input.akPublicKey, 'tpm-ak-invalid');
+    if (!isPlainSignature(signatureBytes, ak)) sig = parseTpmtSignature(signatureBytes);
   } catch (e) {
     if (isDomainError(e)) return fail('structure', e.code, e.message);
     throw e;
   }
 
-  if (!sig.hash || !ACCEPTED_HASHES.includes(sig.hash)) {
-    return fail('signature', 'tpm-signature-hash-unsupported', `quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256, SHA-384 or SHA-512`);
+  let hash: TpmHashName;
+  if (sig) {
+    if (!sig.hash || !ACCEPTED_HASHES.includes(sig.hash)) {
+      return fail('signature', 'tpm-signature-hash-unsupported', `quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256, SHA-384 or SHA-512`);
+    }
+    hash = sig.hash;
+    const signatureError = checkSignature(sig, sig.hash, ak, Buffer.from(input.quote));
+    if (signatureError) return fail('signature', signatureError.code, signatureError.message);
+  } else {
+    const verified = checkPlainSignature(signatureBytes, ak, Buffer.from(input.quote));
+    if (!verified) return fail('signature', 'tpm-signature-invalid', 'TPM quote signature (tpm2_quote -f plain) does not verify with the device attestation key under SHA-256, SHA-384 or SHA-512');
+    hash = verified;
   }
-  const signatureError = checkSignature(sig, sig.hash, ak, Buffer.from(input.quote));
-  if (signatureError) return fail('signature', signatureError.code, signatureError.message);
 
-  const result: TpmQuoteVerification = { ok: false, failures, attest, signature: sig };
+  const result: TpmQuoteVerification = { ok: false, failures, attest, ...(sig ? { signature: sig } : {}), signatureFormat: sig ? 'tpmt' : 'plain' };
 
   if (!attest.extraData.equals(Buffer.from(input.expectedNonce))) {
     failures.push({
@@ -109,7 +125,7 @@ export function verifyTpmQuote(input: TpmQuoteInput): TpmQuoteVerification {
     });
   }
 
-  const h = createHash(sig.hash);
+  const h = createHash(hash);
   for (const pcr of quoted) h.update(Buffer.from(input.pcrs[String(pcr)] ?? ZERO_PCR, 'hex'));
   const expected = h.digest();
   if (!expected.equals(attest.quote.pcrDigest)) {
@@ -121,6 +137,34 @@ export function verifyTpmQuote(input: TpmQuoteInput): TpmQuoteVerification {
   }
   result.ok = failures.length === 0;
   return result;
+}
+
+/**
+ * `tpm2_quote -f plain`: for an EC AK a DER SEQUENCE (first byte 0x30; a TPMT_SIGNATURE starts
+ * with its algorithm, 0x0018 for ECDSA); for an RSA AK exactly the modulus size (a TPMT_SIGNATURE
+ * adds 6 bytes of algorithm, hash and size).
+ */
+function isPlainSignature(bytes: Buffer, ak: KeyObject): boolean {
+  if (ak.asymmetricKeyType === 'ec') return bytes.length > 0 && bytes[0] === 0x30;
+  if (ak.asymmetricKeyType === 'rsa') return bytes.length === (ak.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
+  return false;
+}
+
+/** The hash under which a plain signature verifies (RSA: PKCS#1 v1.5, then PSS), or null. */
+function checkPlainSignature(bytes: Buffer, ak: KeyObject, signed: Buffer): TpmHashName | null {
+  for (const hash of ACCEPTED_HASHES) {
+    try {
+      if (ak.asymmetricKeyType === 'ec') {
+        if (verify(hash, signed, { key: ak, dsaEncoding: 'der' }, bytes)) return hash;
+      } else {
+        if (verify(hash, signed, { key: ak, padding: constants.RSA_PKCS1_PADDING }, bytes)) return hash;
+        if (verify(hash, signed, { key: ak, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, bytes)) return hash;
+      }
+    } catch {
+      // a malformed DER signature: not this hash, nor any
+    }
+  }
+  return null;
 }
 
 function describeBanks(banks: { hashAlg: number; hash: string | null; pcrs: number[] }[]): string {

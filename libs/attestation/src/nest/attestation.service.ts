@@ -259,7 +259,7 @@ export class AttestationService implements OnApplicationBootstrap, OnModuleDestr
       return null;
     }
     if ('imaState' in result && result.imaState) await this.measuredBoot.saveImaState(deviceId, result.imaState);
-    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId });
+    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId, form: this.config.earForm });
     const id = randomUUID();
     const affirming = result.status === 'affirming';
     // One statement stores the result with its evidence, moves the device's state and marks the

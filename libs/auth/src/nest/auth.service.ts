@@ -96,7 +96,7 @@ export class AuthService implements OnApplicationBootstrap {
       const g = generateApiKey();
       await keys.insert({ id: g.id, organizationId: system.id, roles: ['admin', 'auditor'], secretHash: g.secretHash, label: 'bootstrap (generated)', revokedAt: null });
       // Printed once, outside the structured log (which never carries secrets).
-      process.stdout.write(`\nFleetguard admin API key (shown once, store it now):\n  ${g.key}\n\n`);
+      process.stderr.write(`\nFleetguard admin API key (shown once, store it now):\n  ${g.key}\n\n`);
     }
   }
 }

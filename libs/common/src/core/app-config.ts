@@ -32,6 +32,7 @@ const schema = z.object({
   FLEETGUARD_CRL_VALIDITY_HOURS: positiveInt.max(24 * 30).default(24),
   FLEETGUARD_RSA_MIN_BITS: z.coerce.number().int().min(2048).max(16384).default(2048),
   FLEETGUARD_NONCE_TTL_SECONDS: positiveInt.max(3600).default(120),
+  FLEETGUARD_EAR_FORM: z.enum(['draft', 'veraison']).default('draft'),
   FLEETGUARD_ATTEST_INTERVAL_SECONDS: positiveInt.default(300),
   /** A hardening report older than this no longer counts as evidence (SPEC: evidence-graded scoring). */
   FLEETGUARD_MAX_REPORT_AGE_SECONDS: z.coerce.number().int().min(60).max(366 * 86400).default(7 * 86400),
@@ -61,6 +62,8 @@ export interface AppConfig {
   crlValidityHours: number;
   rsaMinBits: number;
   nonceTtlSeconds: number;
+  /** EAR labels: draft-ietf-rats-ear-04 (`ear_status`, ...) or veraison/ear's (`ear.status`, ...). */
+  earForm: 'draft' | 'veraison';
   attestIntervalSeconds: number;
   /** A hardening report older than this does not count as evidence. */
   maxReportAgeSeconds: number;
@@ -117,6 +120,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     crlValidityHours: c.FLEETGUARD_CRL_VALIDITY_HOURS,
     rsaMinBits: c.FLEETGUARD_RSA_MIN_BITS,
     nonceTtlSeconds: c.FLEETGUARD_NONCE_TTL_SECONDS,
+    earForm: c.FLEETGUARD_EAR_FORM,
     attestIntervalSeconds: c.FLEETGUARD_ATTEST_INTERVAL_SECONDS,
     maxReportAgeSeconds: c.FLEETGUARD_MAX_REPORT_AGE_SECONDS,
     mqttMaxPayload: c.FLEETGUARD_MQTT_MAX_PAYLOAD,

@@ -3,23 +3,26 @@ import type { SigningKey } from './signing-key';
 import { TLV, tlvName } from './mcuboot-image.format';
 
 /**
- * Signature checks over an already computed 32-byte SHA-256 digest, as MCUboot signs: the image
- * is hashed once, by the stream parser, and the signature is checked against that hash.
+ * Signature checks over an already computed image digest, as MCUboot signs: the image is hashed
+ * once, by the stream parser, and the signature is checked against that hash (SHA-256; SHA-384
+ * for P-384 keys; SHA-256 or SHA-512 for Ed25519, imgtool `--sha 512`).
  *
- * - Ed25519 signs the 32-byte hash as its message: Node's `crypto.verify(null, ...)`.
- * - ECDSA P-256 signs the hash as a prehashed digest. Node (OpenSSL's EVP_DigestVerify) always
- *   hashes its input again and offers no raw-digest verify, so this uses @noble/curves' p256 with
+ * - Ed25519 signs the hash (32 or 64 bytes) as its message: Node's `crypto.verify(null, ...)`.
+ *   A pure Ed25519 signature (imgtool `--pure`) is over the image itself: see `verifyPureEd25519`.
+ * - ECDSA P-256 / P-384 sign the hash as a prehashed digest. Node (OpenSSL's EVP_DigestVerify) always
+ *   hashes its input again and offers no raw-digest verify, so this uses @noble/curves' p256 / p384 with
  *   `prehash: false`, `format: 'der'` and `lowS: false` (OpenSSL does not normalise S).
  * - RSA-PSS (MGF1-SHA-256, salt 32) over the hash: Node has no raw-digest PSS verify either. The
  *   RSA public operation is OpenSSL's (`publicDecrypt` with RSA_NO_PADDING, which also checks the
  *   signature is below the modulus), and the EMSA-PSS-VERIFY decoding of RFC 8017 9.1.2 is
  *   node-forge's `pss.verify`, already a project dependency. No padding code is written here.
  *
- * Both libraries are loaded on first use only (see `loadP256`).
+ * Both libraries are loaded on first use only (see `loadCurve`).
  */
 export type DigestSignatureCheck = { ok: true } | { ok: false; reason: string };
 
 const SHA256_LENGTH = 32;
+const DIGEST_LENGTHS: ReadonlySet<number> = new Set([32, 48, 64]);
 const PSS_SALT_LENGTH = 32;
 
 export function verifyDigestSignature(
@@ -28,11 +31,16 @@ export function verifyDigestSignature(
   digest: Buffer,
   signature: Buffer,
 ): DigestSignatureCheck {
-  if (digest.length !== SHA256_LENGTH) return { ok: false, reason: 'the digest is not 32 bytes' };
+  if (!DIGEST_LENGTHS.has(digest.length)) return { ok: false, reason: `a ${digest.length}-byte digest is none of SHA-256/384/512` };
   switch (tlvType) {
     case TLV.ECDSA_SIG:
-      if (key.algorithm !== 'ES256') return mismatch(key, tlvType);
-      return verifyEcdsaP256(key.keyObject, digest, signature);
+      // imgtool pairs P-256 with SHA-256 and P-384 with SHA-384 (bootutil: the same).
+      if (key.algorithm === 'ES256' && digest.length === 32) return verifyEcdsa('P-256', key.keyObject, digest, signature);
+      if (key.algorithm === 'ES384' && digest.length === 48) return verifyEcdsa('P-384', key.keyObject, digest, signature);
+      if (key.algorithm === 'ES256' || key.algorithm === 'ES384') {
+        return { ok: false, reason: `an ${key.algorithm} key signs ${key.algorithm === 'ES256' ? 'SHA-256' : 'SHA-384'} images, this one has a ${digest.length * 8}-bit hash` };
+      }
+      return mismatch(key, tlvType);
     case TLV.ED25519:
       if (key.algorithm !== 'EdDSA') return mismatch(key, tlvType);
       if (signature.length !== 64) return { ok: false, reason: `an Ed25519 signature is 64 bytes, not ${signature.length}` };
@@ -41,6 +49,7 @@ export function verifyDigestSignature(
     case TLV.RSA3072_PSS: {
       const bits = tlvType === TLV.RSA2048_PSS ? 2048 : 3072;
       if (key.algorithm !== 'RSA-PSS' || key.modulusBits !== bits) return mismatch(key, tlvType);
+      if (digest.length !== SHA256_LENGTH) return { ok: false, reason: 'RSA-PSS MCUboot signatures are over SHA-256 hashes only' };
       return verifyRsaPss(key.keyObject, bits, digest, signature);
     }
     default:
@@ -53,12 +62,19 @@ function mismatch(key: SigningKey, tlvType: number): DigestSignatureCheck {
   return { ok: false, reason: `a ${tlvName(tlvType)} signature cannot come from the${size} ${key.algorithm} key ${key.keyId}` };
 }
 
-// --- ECDSA P-256 -------------------------------------------------------------------------------
+/** Pure Ed25519 (imgtool `--pure`, SIG_PURE TLV): the signature is over header + body + protected TLVs. */
+export function verifyPureEd25519(key: SigningKey, signedRegion: Buffer, signature: Buffer): DigestSignatureCheck {
+  if (key.algorithm !== 'EdDSA') return { ok: false, reason: `a pure signature is Ed25519; key ${key.keyId} is an ${key.algorithm} key` };
+  if (signature.length !== 64) return { ok: false, reason: `an Ed25519 signature is 64 bytes, not ${signature.length}` };
+  return verify(null, signedRegion, key.keyObject, signature) ? { ok: true } : { ok: false, reason: 'the pure Ed25519 signature does not verify' };
+}
 
-type NobleP256 = {
+// --- ECDSA P-256 / P-384 -----------------------------------------------------------------------
+
+type NobleCurve = {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, opts: Record<string, unknown>): boolean;
 };
-let p256: NobleP256 | undefined;
+let curves: { p256: NobleCurve; p384: NobleCurve } | undefined;
 
 /**
  * @noble/curves 2.x is ESM only. Node 20.19+ `require()`s it natively, so the built service just
@@ -66,9 +82,9 @@ let p256: NobleP256 | undefined;
  * suite that merely imports this lib working, and suites that verify ECDSA supply it (see
  * testing/noble.jest-environment.cjs) until `@noble` joins jest's transformIgnorePatterns.
  */
-function loadP256(): NobleP256 {
-  p256 ??= (require('@noble/curves/nist.js') as { p256: NobleP256 }).p256;
-  return p256;
+function loadCurve(name: 'P-256' | 'P-384'): NobleCurve {
+  curves ??= require('@noble/curves/nist.js') as { p256: NobleCurve; p384: NobleCurve };
+  return name === 'P-256' ? curves.p256 : curves.p384;
 }
 
 const ecPoints = new WeakMap<KeyObject, Uint8Array>();
@@ -84,7 +100,7 @@ function uncompressedPoint(key: KeyObject): Uint8Array {
 }
 
 /**
- * Older imgtool (`--pad-sig`) pads DER ECDSA signatures with zeros to a fixed 72 bytes; MCUboot
+ * Older imgtool (`--pad-sig`) pads DER ECDSA signatures with zeros to a fixed length (72 for P-256); MCUboot
  * ignores the padding, so do we. Only the outer SEQUENCE's short-form length is read.
  */
 function stripSignaturePadding(signature: Buffer): Buffer {
@@ -95,9 +111,9 @@ function stripSignaturePadding(signature: Buffer): Buffer {
   return signature.subarray(0, end);
 }
 
-function verifyEcdsaP256(key: KeyObject, digest: Buffer, signature: Buffer): DigestSignatureCheck {
+function verifyEcdsa(name: 'P-256' | 'P-384', key: KeyObject, digest: Buffer, signature: Buffer): DigestSignatureCheck {
   const der = stripSignaturePadding(signature);
-  const curve = loadP256(); // outside the try: a missing library is a fault, not a bad signature
+  const curve = loadCurve(name); // outside the try: a missing library is a fault, not a bad signature
   const point = uncompressedPoint(key);
   let ok = false;
   try {
@@ -105,7 +121,7 @@ function verifyEcdsaP256(key: KeyObject, digest: Buffer, signature: Buffer): Dig
   } catch {
     return { ok: false, reason: 'the ECDSA signature is not a well-formed DER ECDSA-Sig-Value' };
   }
-  return ok ? { ok: true } : { ok: false, reason: 'the ECDSA P-256 signature does not verify' };
+  return ok ? { ok: true } : { ok: false, reason: `the ECDSA ${name} signature does not verify` };
 }
 
 // --- RSA-PSS -----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ export const FIRMWARE_ERROR = {
   badTlvMagic: 'mcuboot.bad-tlv-magic',
   lengthMismatch: 'mcuboot.length-mismatch',
   trailingData: 'mcuboot.trailing-data',
+  badTrailer: 'mcuboot.bad-trailer',
+  badIntelHex: 'mcuboot.bad-intel-hex',
   tooLarge: 'mcuboot.too-large',
   badTlv: 'mcuboot.bad-tlv',
   duplicateTlv: 'mcuboot.duplicate-tlv',
@@ -40,6 +42,10 @@ export const FIRMWARE_ERROR = {
   manifestProductMismatch: 'manifest.product-mismatch',
   manifestDigestMismatch: 'manifest.digest-mismatch',
   manifestSizeMismatch: 'manifest.size-mismatch',
+  // release policy (the upload and `fleetctl firmware verify` alike)
+  noSecurityCounter: 'firmware.no-security-counter',
+  nonBootable: 'firmware.non-bootable',
+  rollback: 'firmware.rollback',
   // anti-rollback
   rollbackInvalidCounter: 'rollback.invalid-counter',
 } as const;

@@ -1,3 +1,5 @@
+import type { McubootSlotTrailer } from './mcuboot-image.format';
+
 /** What a successful verification of a firmware image establishes, whatever its format. */
 export interface FirmwareVerdict {
   readonly format: 'mcuboot' | 'detached';
@@ -18,7 +20,19 @@ export interface FirmwareVerdict {
   readonly signerKeyId: string;
 }
 
-export type McubootVerdict = FirmwareVerdict & { readonly format: 'mcuboot' };
+export type McubootVerdict = FirmwareVerdict & {
+  readonly format: 'mcuboot';
+  /** The image hash by the image's own algorithm, `sha256:`/`sha384:`/`sha512:<hex>` (its hash TLV). */
+  readonly imageHash: string;
+  /** What verified: `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `ed25519-sha512`, `ed25519-pure`, `rsa3072-pss-sha256`... */
+  readonly signature: string;
+  /** Header flags by name (`non-bootable`, `ram-load`, `pic`, `rom-fixed`, `compressed-lzma2`, ...). */
+  readonly flags: readonly string[];
+  /** Bytes of the image proper (to the end of its TLVs); `size` minus this is slot padding. */
+  readonly imageBytes: number;
+  /** The slot padding and image trailer (imgtool `--pad`), or null for an unpadded image. */
+  readonly slotTrailer: McubootSlotTrailer | null;
+};
 export type DetachedVerdict = FirmwareVerdict & { readonly format: 'detached' };
 
 export const sha256Label = (hash: Buffer) => `sha256:${hash.toString('hex')}`;

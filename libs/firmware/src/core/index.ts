@@ -11,3 +11,5 @@ export * from './firmware-manifest.schema';
 export * from './firmware-manifest.verifier';
 export * from './firmware-manifest.signer';
 export * from './anti-rollback.rules';
+export * from './release.policy';
+export * from './intel-hex.reader';

@@ -22,18 +22,19 @@ function opensslAccepts(image: Buffer, privateKey: KeyObject): boolean {
   try {
     const parts = splitImage(image);
     const sigTlv = parts.tlvs.find((t) => [TLV.ECDSA_SIG, TLV.ED25519, TLV.RSA2048_PSS, TLV.RSA3072_PSS].includes(t.type as never))!;
-    const hashTlv = parts.tlvs.find((t) => t.type === TLV.SHA256)!;
+    const hashTlv = parts.tlvs.find((t) => t.type === TLV.SHA256 || t.type === TLV.SHA384)!;
+    const dgst = hashTlv.type === TLV.SHA384 ? '-sha384' : '-sha256';
     writeFileSync(join(dir, 'region'), parts.region);
     writeFileSync(join(dir, 'sig'), sigTlv.value);
     writeFileSync(join(dir, 'hash'), hashTlv.value);
     writeFileSync(join(dir, 'pub.pem'), createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }));
-    const digest = execFileSync(OPENSSL, ['dgst', '-sha256', '-binary', join(dir, 'region')]);
+    const digest = execFileSync(OPENSSL, ['dgst', dgst, '-binary', join(dir, 'region')]);
     if (!digest.equals(hashTlv.value)) return false;
     const args =
       sigTlv.type === TLV.ED25519
         ? ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'pub.pem'), '-rawin', '-in', join(dir, 'hash'), '-sigfile', join(dir, 'sig')]
         : [
-            'dgst', '-sha256', '-verify', join(dir, 'pub.pem'), '-signature', join(dir, 'sig'),
+            'dgst', dgst, '-verify', join(dir, 'pub.pem'), '-signature', join(dir, 'sig'),
             ...(sigTlv.type === TLV.ECDSA_SIG ? [] : ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']),
             join(dir, 'region'),
           ];
@@ -54,13 +55,14 @@ describe('McubootImageWriter / buildMcubootImage', () => {
     ['ed25519', () => samplePrivateKey('ed25519'), TLV.ED25519],
     ['rsa-3072', () => samplePrivateKey('rsa-3072'), TLV.RSA3072_PSS],
     ['rsa-2048', () => rsa2048, TLV.RSA2048_PSS],
-  ])('signs with %s as imgtool does: openssl accepts it, and so does the verifier', (_name, key, sigType) => {
+    ['ec-p384 (SHA-384)', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, TLV.ECDSA_SIG],
+  ])('signs with %s as imgtool does: openssl accepts it, and so does the verifier', (name, key, sigType) => {
     const privateKey = key();
     const body = randomBytes(3000);
     const image = buildMcubootImage(body, { version: '2.5.7+99', securityCounter: 11, headerSize: 0x200, loadAddress: 0x10000 }, privateKey);
     const parts = splitImage(image);
     expect(parts.headerSize).toBe(0x200);
-    expect(parts.tlvs.map((t) => t.type)).toEqual([TLV.SHA256, TLV.KEYHASH, sigType]);
+    expect(parts.tlvs.map((t) => t.type)).toEqual([name.startsWith('ec-p384') ? TLV.SHA384 : TLV.SHA256, TLV.KEYHASH, sigType]);
     expect(image.subarray(0x200, 0x200 + 3000)).toEqual(body);
     expect(opensslAccepts(image, privateKey)).toBe(true);
 

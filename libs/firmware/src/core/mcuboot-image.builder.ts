@@ -68,7 +68,8 @@ function tlvArea(magic: number, tlvs: Buffer[]): Buffer {
  * the result is the prehashed signature MCUboot expects); Ed25519 signs the 32-byte hash.
  */
 export class McubootImageWriter {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash;
+  private readonly hashTlv: number;
   private readonly signer: Sign | null;
   private readonly signatureType: number;
   private readonly keyHash: Buffer;
@@ -85,14 +86,21 @@ export class McubootImageWriter {
     checkRange('image size', imageSize, 0xffffffff);
     if (privateKey.type !== 'private') throw bad('signing an MCUboot image needs a private key');
     const key = signingKeyFromKeyObject(createPublicKey(privateKey));
-    if (key.algorithm === 'ES256') this.signatureType = TLV.ECDSA_SIG;
+    // imgtool's pairing: P-384 images are hashed (and their KEYHASH made) with SHA-384.
+    const hashName = key.algorithm === 'ES384' ? 'sha384' : 'sha256';
+    this.hash = createHash(hashName);
+    this.hashTlv = key.algorithm === 'ES384' ? TLV.SHA384 : TLV.SHA256;
+    if (key.algorithm === 'ES256' || key.algorithm === 'ES384') this.signatureType = TLV.ECDSA_SIG;
     else if (key.algorithm === 'EdDSA') this.signatureType = TLV.ED25519;
     else if (key.modulusBits === 2048) this.signatureType = TLV.RSA2048_PSS;
     else if (key.modulusBits === 3072) this.signatureType = TLV.RSA3072_PSS;
     else throw bad(`MCUboot has no signature type for ${key.modulusBits}-bit RSA keys (2048 or 3072)`);
     // imgtool's KEYHASH: SHA-256 of the SPKI (EC, Ed25519) or of the PKCS#1 key (RSA).
-    this.keyHash = Buffer.from(key.mcubootKeyHashes[key.algorithm === 'RSA-PSS' ? 1 : 0], 'hex');
-    this.signer = key.algorithm === 'EdDSA' ? null : createSign('sha256');
+    this.keyHash =
+      key.algorithm === 'ES384'
+        ? createHash('sha384').update(key.spkiDer).digest()
+        : Buffer.from(key.mcubootKeyHashes[key.algorithm === 'RSA-PSS' ? 1 : 0], 'hex');
+    this.signer = key.algorithm === 'EdDSA' ? null : createSign(hashName);
 
     const version = typeof options.version === 'string' ? parseMcubootVersion(options.version) : checkVersion(options.version);
     const headerSize = checkRange('header size', options.headerSize ?? MCUBOOT_HEADER_SIZE, 0xffff);
@@ -147,7 +155,7 @@ export class McubootImageWriter {
       signature = sign(null, digest, this.privateKey);
     }
     const unprotected = tlvArea(TLV_INFO_MAGIC, [
-      tlv(TLV.SHA256, digest),
+      tlv(this.hashTlv, digest),
       tlv(TLV.KEYHASH, this.keyHash),
       tlv(this.signatureType, signature),
     ]);

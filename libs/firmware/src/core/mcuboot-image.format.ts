@@ -78,6 +78,61 @@ export const UNPROTECTED_ALLOWED_TLVS: ReadonlySet<number> = new Set([
 /** Header flags: imgtool hashes and signs the plaintext, then encrypts the body. */
 export const IMAGE_F_ENCRYPTED_AES128 = 0x04;
 export const IMAGE_F_ENCRYPTED_AES256 = 0x08;
+export const IMAGE_F_NON_BOOTABLE = 0x10;
+
+/** The header flags bootutil/image.h defines, by the names `fleetctl` and the API show. */
+export const IMAGE_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x01, 'pic'],
+  [IMAGE_F_ENCRYPTED_AES128, 'encrypted-aes128'],
+  [IMAGE_F_ENCRYPTED_AES256, 'encrypted-aes256'],
+  [IMAGE_F_NON_BOOTABLE, 'non-bootable'],
+  [0x20, 'ram-load'],
+  [0x100, 'rom-fixed'],
+  [0x200, 'compressed-lzma1'],
+  [0x400, 'compressed-lzma2'],
+  [0x800, 'compressed-arm-thumb'],
+];
+
+/** Names of the set flags; unknown bits as `0x...`. */
+export function mcubootFlagNames(flags: number): string[] {
+  const names: string[] = [];
+  let rest = flags >>> 0;
+  for (const [bit, name] of IMAGE_FLAG_NAMES) {
+    if (rest & bit) names.push(name);
+    rest &= ~bit;
+  }
+  for (let bit = 1; rest !== 0 && bit !== 0; bit = (bit << 1) >>> 0) {
+    if (rest & bit) {
+      names.push(`0x${bit.toString(16).padStart(8, '0')}`);
+      rest = (rest & ~bit) >>> 0;
+    }
+  }
+  return names;
+}
+
+/**
+ * The image trailer at the end of a slot (MCUboot docs/design.md, "Image Trailer"), as imgtool's
+ * `--pad` writes it: erased bytes (swap status, swap size, swap info, copy done), image_ok at
+ * `-(align_up(16, max_align) + max_align)` from the end (0x01 with `--confirm`), and the 16-byte
+ * magic as the last bytes. With the default max_align of 8 the magic is `BOOT_MAGIC_V2`; for a
+ * bigger max_align it is that alignment (u16, little-endian) followed by the 14 bytes below.
+ */
+export const BOOT_MAGIC = Buffer.from('77c295f360d2ef7f3552500f2cb67980', 'hex');
+export const BOOT_MAGIC_ALIGNED_SUFFIX = Buffer.from('2de15d29410b8d77679c110f1f8a', 'hex');
+export const BOOT_MAGIC_SIZE = 16;
+export const BOOT_DEFAULT_MAX_ALIGN = 8;
+/** imgtool's `--max-align` choices. */
+export const BOOT_MAX_ALIGNS: ReadonlySet<number> = new Set([8, 16, 32]);
+export const BOOT_FLAG_SET = 0x01;
+
+export interface McubootSlotTrailer {
+  /** Bytes from the end of the TLV area to the end of the slot (padding and trailer). */
+  readonly paddedBytes: number;
+  readonly erasedValue: 0xff | 0x00;
+  readonly maxAlign: number;
+  /** image_ok = 0x01 (imgtool `--confirm`): a permanent upgrade; unset: a test (revertible) one. */
+  readonly confirmed: boolean;
+}
 
 export interface McubootVersion {
   readonly major: number;

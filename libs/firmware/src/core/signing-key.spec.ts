@@ -37,7 +37,7 @@ describe('signingKeyFromPem', () => {
   });
 
   it.each([
-    ['P-384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, 'signing-key.unsupported-algorithm'],
+    ['P-521', () => generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey, 'signing-key.unsupported-algorithm'],
     ['secp256k1', () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey, 'signing-key.unsupported-algorithm'],
     ['Ed448', () => generateKeyPairSync('ed448').publicKey, 'signing-key.unsupported-algorithm'],
     ['X25519', () => generateKeyPairSync('x25519').publicKey, 'signing-key.unsupported-algorithm'],
@@ -47,6 +47,11 @@ describe('signingKeyFromPem', () => {
   ])('refuses %s', (_name, make, code) => {
     const pem = make().export({ type: 'spki', format: 'pem' }) as string;
     expect(outcomeOf(() => signingKeyFromPem(pem))).toBe(code);
+  });
+
+  it('accepts P-384 as ES384 (MCUboot ECDSA P-384 with SHA-384)', () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    expect(signingKeyFromPem(pem).algorithm).toBe('ES384');
   });
 
   it('accepts RSA-2048', () => {

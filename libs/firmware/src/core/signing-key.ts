@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, KeyObject } from 'node:crypto';
 import { FIRMWARE_ERROR, firmwareError } from './firmware.errors';
 
-export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RSA-PSS';
+export type SigningAlgorithm = 'ES256' | 'ES384' | 'EdDSA' | 'RSA-PSS';
 
 /** A product's firmware signing key (public part), as every verifier in this lib takes it. */
 export interface SigningKey {
@@ -32,7 +32,7 @@ const sha256Hex = (data: Uint8Array) => createHash('sha256').update(data).digest
 
 /**
  * Reads a public key in PEM (`PUBLIC KEY` SubjectPublicKeyInfo, or `RSA PUBLIC KEY` PKCS#1) and
- * checks it is one we accept: EC P-256 (ES256), Ed25519 (EdDSA) or RSA of 2048 to 8192 bits
+ * checks it is one we accept: EC P-256 (ES256), EC P-384 (ES384, MCUboot images only), Ed25519 (EdDSA) or RSA of 2048 to 8192 bits
  * (RSA-PSS). A private key is refused outright, so it is never stored by mistake.
  */
 export function signingKeyFromPem(pem: string | Buffer): SigningKey {
@@ -75,13 +75,14 @@ export function signingKeyFromKeyObject(keyObject: KeyObject): SigningKey {
   let algorithm: SigningAlgorithm;
   let modulusBits: number | null = null;
   if (type === 'ec') {
-    if (details.namedCurve !== 'prime256v1') {
+    if (details.namedCurve === 'prime256v1') algorithm = 'ES256';
+    else if (details.namedCurve === 'secp384r1') algorithm = 'ES384';
+    else {
       throw firmwareError(
         FIRMWARE_ERROR.keyUnsupported,
-        `EC keys must be on P-256 (prime256v1), not ${details.namedCurve ?? 'an unnamed curve'}`,
+        `EC keys must be on P-256 (prime256v1) or P-384 (secp384r1), not ${details.namedCurve ?? 'an unnamed curve'}`,
       );
     }
-    algorithm = 'ES256';
   } else if (type === 'ed25519') {
     algorithm = 'EdDSA';
   } else if (type === 'rsa') {
@@ -101,7 +102,7 @@ export function signingKeyFromKeyObject(keyObject: KeyObject): SigningKey {
   } else {
     throw firmwareError(
       FIRMWARE_ERROR.keyUnsupported,
-      `unsupported key type ${type ?? 'unknown'}: use EC P-256, Ed25519 or RSA (>= ${MIN_RSA_BITS} bits)`,
+      `unsupported key type ${type ?? 'unknown'}: use EC P-256 or P-384, Ed25519 or RSA (>= ${MIN_RSA_BITS} bits)`,
     );
   }
   const spkiDer = keyObject.export({ type: 'spki', format: 'der' });

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { invalid } from '@fleetguard/common';
 import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
 import { AddSigningKeyDto, ReferenceValuesDto, RevokeReleaseDto } from './dto/firmware.dto';
-import { FirmwareService, toReleaseView } from './firmware.service';
+import { FirmwareService, toImageView, toReleaseView } from './firmware.service';
 
 const VERSION = /^[0-9A-Za-z.+_-]{1,64}$/;
 const checkVersion = (v: string) => {
@@ -45,7 +45,8 @@ export class FirmwareController {
   @ApiHeader({ name: 'X-Firmware-Manifest', required: false, description: 'compact JWS manifest, for images that are not MCUboot' })
   async upload(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Req() req: Request, @Headers('x-firmware-manifest') manifest?: string) {
     if (req.is('application/json')) throw invalid('firmware.bad-content-type', 'send the image as the raw body (Content-Type: application/octet-stream), not JSON');
-    return toReleaseView(await this.firmware.uploadRelease(p, id, req, manifest));
+    const { release, verdict } = await this.firmware.uploadRelease(p, id, req, manifest);
+    return { ...toReleaseView(release), image: toImageView(verdict) };
   }
 
   @Get('firmware')

@@ -5,10 +5,12 @@ import { DataSource } from 'typeorm';
 import { DomainError, conflict, invalid, notFound } from '@fleetguard/common';
 import type { Principal } from '@fleetguard/auth';
 import { ProductsService } from '@fleetguard/fleet';
-import { FirmwareVerdict } from '../core/firmware.verdict';
+import { FirmwareVerdict, McubootVerdict } from '../core/firmware.verdict';
 import { McubootStreamVerifier } from '../core/mcuboot-image.verifier';
 import { DetachedImageStreamVerifier, verifyManifest } from '../core/firmware-manifest.verifier';
 import { SigningKey, signingKeyFromPem } from '../core/signing-key';
+import { looksLikeIntelHex, MAX_INTEL_HEX_CHARS, readIntelHex } from '../core/intel-hex.reader';
+import { checkReleasePolicy } from '../core/release.policy';
 import { FirmwareReleaseEntity, ReferenceValues } from '../entities/firmware-release.entity';
 import { SigningKeyEntity } from '../entities/signing-key.entity';
 
@@ -77,7 +79,7 @@ export class FirmwareService {
    * Verifies an uploaded image as it streams (MCUboot by its magic, else the detached manifest
    * given in the header) and records the release. Nothing is recorded unless every check passes.
    */
-  async uploadRelease(p: Principal, productId: string, body: AsyncIterable<Uint8Array>, manifestJws?: string): Promise<FirmwareReleaseEntity> {
+  async uploadRelease(p: Principal, productId: string, body: AsyncIterable<Uint8Array>, manifestJws?: string): Promise<{ release: FirmwareReleaseEntity; verdict: FirmwareVerdict }> {
     const product = await this.products.getOwned(p, productId);
     const keyRows = await this.ds.getRepository(SigningKeyEntity).find({ where: { productId } });
     if (!keyRows.length) throw invalid('firmware.no-signing-keys', 'this product has no signing keys: add one first (POST /api/v1/products/:id/signing-keys)');
@@ -85,20 +87,17 @@ export class FirmwareService {
     const verdict = await this.verifyStream(body, keys, product, manifestJws);
     const signer = keyRows.find((k) => k.keyId === verdict.signerKeyId)!;
     if (signer.status === 'revoked') throw invalid('firmware.key-revoked', `the image is signed by key ${signer.keyId}, which was revoked`);
-    if (verdict.securityCounter === null) throw invalid('firmware.no-security-counter', 'the image carries no security counter (MCUboot SEC_CNT TLV), so rollback cannot be checked');
-    if (verdict.securityCounter < product.minSecurityCounter) {
-      throw invalid('firmware.rollback', `security counter ${verdict.securityCounter} is below the product's minimum ${product.minSecurityCounter}`);
-    }
+    checkReleasePolicy(verdict, { minSecurityCounter: product.minSecurityCounter });
     const repo = this.ds.getRepository(FirmwareReleaseEntity);
     if (await repo.findOne({ where: { productId, version: verdict.version } })) {
       throw conflict('firmware.version-exists', `release ${verdict.version} exists already for this product`);
     }
-    return repo.save(
+    const release = await repo.save(
       repo.create({
         productId,
         version: verdict.version,
         format: verdict.format,
-        securityCounter: verdict.securityCounter,
+        securityCounter: verdict.securityCounter!,
         digest: verdict.digest,
         size: verdict.size,
         signerKeyId: verdict.signerKeyId,
@@ -107,6 +106,7 @@ export class FirmwareService {
         referenceValues: null,
       }),
     );
+    return { release, verdict };
   }
 
   /** A manifest names its product by the product's id or by its name (a manufacturer's own product code). */
@@ -123,10 +123,17 @@ export class FirmwareService {
     const manifest = manifestJws ? await this.checkManifest(manifestJws.trim(), keys, product) : undefined;
     let mcuboot: McubootStreamVerifier | undefined;
     let detached: DetachedImageStreamVerifier | undefined;
+    let hex: Buffer[] | undefined;
     let head = Buffer.alloc(0);
     let total = 0;
     const decide = () => {
-      if (head.subarray(0, 4).equals(MCUBOOT_MAGIC_LE) && !manifest) mcuboot = new McubootStreamVerifier();
+      if (!manifest && looksLikeIntelHex(head)) {
+        // Intel HEX (imgtool's .hex output): text, read whole (bounded), then verified as the binary it describes.
+        hex = [head];
+        head = Buffer.alloc(0);
+        return;
+      }
+      if (head.subarray(0, 4).equals(MCUBOOT_MAGIC_LE) && !manifest) mcuboot = new McubootStreamVerifier({ keys });
       else if (manifest) detached = new DetachedImageStreamVerifier(manifest);
       else throw invalid('firmware.unsigned', 'the image is not an MCUboot image (no 0x96f3b83d magic) and no X-Firmware-Manifest header was sent');
       const first = head;
@@ -137,14 +144,25 @@ export class FirmwareService {
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
       total += buf.length;
       if (total > MAX_IMAGE_BYTES) throw new DomainError('firmware.too-large', `images are limited to ${MAX_IMAGE_BYTES} bytes`, 'too-large');
-      if (!mcuboot && !detached) {
+      if (hex) {
+        if (total > MAX_INTEL_HEX_CHARS) throw new DomainError('firmware.too-large', `Intel HEX uploads are limited to ${MAX_INTEL_HEX_CHARS} bytes`, 'too-large');
+        hex.push(buf);
+      } else if (!mcuboot && !detached) {
         head = Buffer.concat([head, buf]);
         if (head.length >= 4) decide();
       } else (mcuboot ?? detached)!.update(buf);
     }
-    if (!mcuboot && !detached) {
+    if (!mcuboot && !detached && !hex) {
       if (!head.length) throw invalid('firmware.empty', 'the request body is empty: send the image bytes');
       decide();
+    }
+    if (hex) {
+      const image = readIntelHex(Buffer.concat(hex).toString('latin1'));
+      if (!image.bytes.subarray(0, 4).equals(MCUBOOT_MAGIC_LE)) {
+        throw invalid('firmware.unsigned', 'the Intel HEX file does not hold an MCUboot image (no 0x96f3b83d magic at its first address)');
+      }
+      mcuboot = new McubootStreamVerifier({ keys });
+      mcuboot.update(image.bytes);
     }
     return mcuboot ? mcuboot.finish(keys) : detached!.finish();
   }
@@ -207,6 +225,13 @@ export class FirmwareService {
     if (!r) return null;
     return { digest: r.digest, securityCounter: r.securityCounter, status: r.status, ...(r.referenceValues ? { referenceValues: r.referenceValues } : {}) };
   }
+}
+
+/** What the upload shows of the image beyond the release: the MCUboot details (not stored). */
+export function toImageView(verdict: FirmwareVerdict) {
+  if (verdict.format !== 'mcuboot') return { format: verdict.format, fileDigest: verdict.fileDigest };
+  const v = verdict as McubootVerdict;
+  return { format: v.format, fileDigest: v.fileDigest, imageHash: v.imageHash, signature: v.signature, flags: v.flags, imageBytes: v.imageBytes, slotTrailer: v.slotTrailer };
 }
 
 export function toReleaseView(r: FirmwareReleaseEntity) {

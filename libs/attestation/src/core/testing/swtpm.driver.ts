@@ -170,10 +170,10 @@ export class SwtpmDriver {
    * Quotes the SHA-256 bank over `pcrs` with `nonce` as qualifying data (extraData). Returns the
    * marshalled TPMS_ATTEST and TPMT_SIGNATURE exactly as `tpm2_quote -m/-s` writes them by default.
    */
-  async quote(ak: SwtpmAk, pcrs: readonly number[], nonce: Uint8Array): Promise<{ quote: Buffer; signature: Buffer }> {
+  async quote(ak: SwtpmAk, pcrs: readonly number[], nonce: Uint8Array, format: 'tss' | 'plain' = 'tss'): Promise<{ quote: Buffer; signature: Buffer }> {
     return this.serial(async () => {
       const id = `${ak.label}-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-      await this.tool('tpm2_quote', ['-c', ak.contextPath, '-l', `sha256:${pcrs.join(',')}`, '-q', Buffer.from(nonce).toString('hex'), '-m', `${id}.msg`, '-s', `${id}.sig`, '-g', 'sha256', `--scheme=${ak.scheme}`]);
+      await this.tool('tpm2_quote', ['-c', ak.contextPath, '-l', `sha256:${pcrs.join(',')}`, '-q', Buffer.from(nonce).toString('hex'), '-m', `${id}.msg`, '-s', `${id}.sig`, '-g', 'sha256', `--scheme=${ak.scheme}`, ...(format === 'plain' ? ['-f', 'plain'] : [])]);
       await this.tool('tpm2_flushcontext', ['-t']);
       return { quote: await readFile(join(this.dir, `${id}.msg`)), signature: await readFile(join(this.dir, `${id}.sig`)) };
     });

@@ -26,7 +26,7 @@ export class CreateProductDto {
   @IsIn(COMPONENT_TYPES)
   componentType: ComponentType;
 
-  @ApiProperty({ example: ['CR 1.1', 'EDR 3.14'], isArray: true })
+  @ApiProperty({ example: ['CR 1.1', 'EDR 3.14'], type: [String] })
   @IsArray()
   @ArrayMaxSize(500)
   @ArrayUnique()

@@ -1,0 +1,266 @@
+/**
+ * The OpenAPI document served at /docs and /docs-json: what @nestjs/swagger derives from the
+ * controllers, made valid OpenAPI 3.0 and complete in one pass here (the test in
+ * test/openapi.e2e-spec.ts validates it with @apidevtools/swagger-parser and requires a request
+ * schema on every route that takes a body and a response schema on every route):
+ *
+ * - JSON Schema 2020 keywords OAS 3.0 does not have: `$id` dropped, `const: x` -> `enum: [x]`;
+ * - path parameters exactly those of the path template (the EST routes declare `{label}` on the
+ *   label-less aliases and miss it on the others); duplicated parameters (a header declared by
+ *   `@ApiHeader` and again by `@Headers()`, in another case) merged;
+ * - request bodies that are not JSON DTOs (firmware upload: the raw image; EST: base64 PKCS#10);
+ * - response schemas from the catalogue below, keyed by "METHOD /path", and the error body on
+ *   every 4xx/5xx; the bearer scheme described as what it is (an API key, not a JWT).
+ */
+type Json = Record<string, any>;
+
+const obj = (properties: Json, required: string[] = []): Json => ({ type: 'object', properties, ...(required.length ? { required } : {}) });
+const str = (extra: Json = {}): Json => ({ type: 'string', ...extra });
+const dateTime = { type: 'string', format: 'date-time' };
+const nullable = (schema: Json): Json => ({ ...schema, nullable: true });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const arrayOf = (items: Json) => ({ type: 'array', items });
+const page = (items: Json, next: Json = nullable(str())) => obj({ items: arrayOf(items), next }, ['items']);
+const anyObject = { type: 'object', additionalProperties: true };
+
+export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
+  Error: obj(
+    {
+      statusCode: { type: 'integer' },
+      error: str(),
+      message: { oneOf: [str(), arrayOf(str())] },
+      code: str({ description: 'stable machine-readable reason, e.g. mcuboot.hash-mismatch' }),
+      errorId: str({ description: 'on 500s: the id of the logged error' }),
+    },
+    ['statusCode', 'message'],
+  ),
+  Health: obj({ status: str() }, ['status']),
+  Organization: obj({ id: str({ format: 'uuid' }), name: str(), kind: str({ enum: ['manufacturer', 'operator'] }), createdAt: dateTime }, ['id', 'name', 'kind']),
+  ApiKeyCreated: obj({ id: str(), key: str({ description: 'shown once' }), organizationId: str(), roles: arrayOf(str()), label: nullable(str()) }, ['id', 'key']),
+  AuditPage: obj({ entries: arrayOf(anyObject), next: nullable({ type: 'integer' }) }, ['entries']),
+  AuditVerify: obj({ ok: { type: 'boolean' }, entries: { type: 'integer' }, head: str(), brokenAt: { type: 'integer' }, reason: str() }, ['ok']),
+  Product: obj(
+    {
+      id: str({ format: 'uuid' }),
+      name: str(),
+      componentType: str({ enum: ['EDR', 'HDR', 'NDR', 'SAR'] }),
+      declaredRequirements: arrayOf(str()),
+      targetLevels: anyObject,
+      minSecurityCounter: { type: 'integer' },
+      manufacturerId: str(),
+      createdAt: dateTime,
+    },
+    ['id', 'name'],
+  ),
+  EnrollmentTokens: obj({ tokens: arrayOf(obj({ token: str(), expiresAt: dateTime })) }),
+  Enrolled: obj({ deviceId: str(), certificate: str({ description: 'PEM' }), chain: str({ description: 'PEM' }) }, ['deviceId', 'certificate']),
+  Device: obj(
+    {
+      id: str(),
+      productId: str(),
+      manufacturerId: str(),
+      operatorId: nullable(str()),
+      status: str(),
+      keyType: str(),
+      hasAttestationKey: { type: 'boolean' },
+      certificate: obj({ serial: str(), notAfter: dateTime }),
+      firmware: obj({ version: nullable(str()), securityCounter: nullable({ type: 'integer' }) }),
+      attestation: obj({ status: nullable(str()), at: nullable(dateTime), affirmedAt: nullable(dateTime) }),
+      levels: anyObject,
+      integrity: str({ enum: ['affirming', 'warning', 'contraindicated', 'none', 'stale', 'revoked'] }),
+      lastSeenAt: nullable(dateTime),
+      enrolledAt: dateTime,
+    },
+    ['id', 'productId', 'status'],
+  ),
+  FleetSummary: anyObject,
+  Webhook: obj({ id: str(), url: str(), events: arrayOf(str()), createdAt: dateTime }, ['id', 'url']),
+  SigningKey: obj({ keyId: str({ pattern: '^[0-9a-f]{64}$' }), algorithm: str({ enum: ['ES256', 'ES384', 'EdDSA', 'RSA-PSS'] }), status: str({ enum: ['active', 'revoked'] }), createdAt: dateTime, revokedAt: nullable(dateTime) }, ['keyId', 'algorithm', 'status']),
+  SigningKeyRevoked: obj({ keyId: str(), releasesRevoked: arrayOf(str()) }, ['keyId', 'releasesRevoked']),
+  Release: obj(
+    {
+      version: str(),
+      format: str({ enum: ['mcuboot', 'detached'] }),
+      securityCounter: { type: 'integer' },
+      digest: str({ pattern: '^sha256:[0-9a-f]{64}$' }),
+      size: { type: 'integer' },
+      signerKeyId: str(),
+      status: str({ enum: ['trusted', 'revoked'] }),
+      revokedReason: nullable(str()),
+      referenceValues: nullable(anyObject),
+      createdAt: dateTime,
+    },
+    ['version', 'format', 'securityCounter', 'digest', 'status'],
+  ),
+  UploadedRelease: {
+    allOf: [
+      ref('Release'),
+      obj({
+        image: obj({
+          format: str(),
+          fileDigest: str(),
+          imageHash: str({ description: 'sha256:/sha384:/sha512:<hex>, the image hash TLV' }),
+          signature: str({ example: 'ecdsa-p384-sha384' }),
+          flags: arrayOf(str()),
+          imageBytes: { type: 'integer' },
+          slotTrailer: nullable(obj({ paddedBytes: { type: 'integer' }, erasedValue: { type: 'integer' }, maxAlign: { type: 'integer' }, confirmed: { type: 'boolean' } })),
+        }),
+      }),
+    ],
+  },
+  Challenge: obj({ nonce: str({ description: 'base64url, 32 bytes' }), expiresAt: dateTime }, ['nonce', 'expiresAt']),
+  AttestationResult: obj(
+    {
+      id: str(),
+      status: str({ enum: ['affirming', 'warning', 'contraindicated', 'none'] }),
+      trustVector: anyObject,
+      reasons: arrayOf(anyObject),
+      findings: arrayOf(anyObject),
+      firmwareVersion: nullable(str()),
+      securityCounter: nullable({ type: 'integer' }),
+      claims: nullable(anyObject),
+      evidenceSha256: str(),
+      ear: str({ description: 'the signed EAR (compact JWS)' }),
+      createdAt: dateTime,
+    },
+    ['id', 'status'],
+  ),
+  Jwk: obj({ kty: str(), crv: str(), x: str(), y: str(), kid: str(), alg: str() }, ['kty']),
+  Score: anyObject,
+  Catalog: anyObject,
+  HardeningReportAccepted: anyObject,
+};
+
+const json = (schema: Json) => ({ 'application/json': { schema } });
+const text = (type: string, description?: string) => ({ [type]: { schema: { type: 'string', ...(description ? { description } : {}) } } });
+const binary = (type: string) => ({ [type]: { schema: { type: 'string', format: 'binary' } } });
+const pkcs7 = { 'application/pkcs7-mime': { schema: { type: 'string', description: 'base64 DER PKCS#7 certs-only (RFC 7030)' } } };
+
+/** Success responses by "METHOD /path" (the path as in the document). */
+const RESPONSES: Readonly<Record<string, Json>> = {
+  'GET /health/live': json(ref('Health')),
+  'GET /health/ready': json(ref('Health')),
+  'GET /metrics': text('text/plain', 'Prometheus text exposition format'),
+  'POST /api/v1/organizations': json(ref('Organization')),
+  'GET /api/v1/organizations': json(arrayOf(ref('Organization'))),
+  'POST /api/v1/api-keys': json(ref('ApiKeyCreated')),
+  'DELETE /api/v1/api-keys/{id}': json(anyObject),
+  'GET /api/v1/audit': json(ref('AuditPage')),
+  'GET /api/v1/audit/verify': json(ref('AuditVerify')),
+  'GET /pki/ca': text('application/x-pem-file', 'the CA chain, PEM'),
+  'GET /pki/crl': binary('application/pkix-crl'),
+  'GET /pki/crl.pem': text('application/x-pem-file', 'the CRL, PEM'),
+  'GET /api/v1/events': text('text/event-stream', 'server-sent events: attestation.result, attestation.failed, attestation.stale, device.revoked, score.changed, score.below-target'),
+  'POST /api/v1/products': json(ref('Product')),
+  'GET /api/v1/products': json(arrayOf(ref('Product'))),
+  'GET /api/v1/products/{id}': json(ref('Product')),
+  'POST /api/v1/products/{id}/enrollment-tokens': json(ref('EnrollmentTokens')),
+  'POST /enroll': json(ref('Enrolled')),
+  'GET /.well-known/est/cacerts': pkcs7,
+  'GET /.well-known/est/{label}/cacerts': pkcs7,
+  'GET /.well-known/est/csrattrs': { 'application/csrattrs': { schema: { type: 'string', description: 'base64 DER CsrAttrs' } } },
+  'GET /.well-known/est/{label}/csrattrs': { 'application/csrattrs': { schema: { type: 'string', description: 'base64 DER CsrAttrs' } } },
+  'POST /.well-known/est/simpleenroll': pkcs7,
+  'POST /.well-known/est/{label}/simpleenroll': pkcs7,
+  'POST /.well-known/est/simplereenroll': pkcs7,
+  'POST /.well-known/est/{label}/simplereenroll': pkcs7,
+  'GET /api/v1/devices/{id}': json(ref('Device')),
+  'POST /api/v1/devices/{id}/revoke': json(ref('Device')),
+  'GET /api/v1/devices': json(page(ref('Device'))),
+  'GET /api/v1/fleet/summary': json(ref('FleetSummary')),
+  'GET /api/v1/fleet/report': { ...json(arrayOf(anyObject)), ...text('text/csv', 'RFC 4180 CSV') },
+  'POST /api/v1/webhooks': json(ref('Webhook')),
+  'GET /api/v1/webhooks': json(arrayOf(ref('Webhook'))),
+  'DELETE /api/v1/webhooks/{id}': json(anyObject),
+  'POST /api/v1/products/{id}/signing-keys': json(ref('SigningKey')),
+  'GET /api/v1/products/{id}/signing-keys': json(arrayOf(ref('SigningKey'))),
+  'DELETE /api/v1/products/{id}/signing-keys/{keyId}': json(ref('SigningKeyRevoked')),
+  'POST /api/v1/products/{id}/firmware': json(ref('UploadedRelease')),
+  'GET /api/v1/products/{id}/firmware': json(arrayOf(ref('Release'))),
+  'POST /api/v1/products/{id}/firmware/{version}/revoke': json(ref('Release')),
+  'PUT /api/v1/products/{id}/firmware/{version}/reference-values': json(ref('Release')),
+  'POST /attestation/challenge': json(ref('Challenge')),
+  'POST /attestation/evidence': json(ref('AttestationResult')),
+  'GET /attestation/verifier-key': json(ref('Jwk')),
+  'POST /api/v1/devices/{id}/attest': json(ref('Challenge')),
+  'GET /api/v1/devices/{id}/attestations': json(page(ref('AttestationResult'))),
+  'GET /api/v1/devices/{id}/score': json(ref('Score')),
+  'GET /api/v1/catalog': json(ref('Catalog')),
+  'POST /api/v1/scores/rescore': json(anyObject),
+  'POST /devices/self/hardening': json(ref('HardeningReportAccepted')),
+};
+
+const EMPTY_BODY = { description: 'no body', required: false, content: { 'application/json': { schema: { type: 'object', maxProperties: 0 } } } };
+
+/** Request bodies that are not JSON DTOs, by "METHOD /path". */
+const REQUEST_BODIES: Readonly<Record<string, Json>> = {
+  'POST /api/v1/products/{id}/firmware': {
+    required: true,
+    description: 'the raw image (MCUboot binary or Intel HEX, or any image with X-Firmware-Manifest), streamed',
+    content: binary('application/octet-stream'),
+  },
+  'POST /.well-known/est/simpleenroll': { required: true, content: text('application/pkcs10', 'base64 DER PKCS#10 CSR (RFC 7030 4.2.1)') },
+  'POST /.well-known/est/{label}/simpleenroll': { required: true, content: text('application/pkcs10', 'base64 DER PKCS#10 CSR') },
+  'POST /.well-known/est/simplereenroll': { required: true, content: text('application/pkcs10', 'base64 DER PKCS#10 CSR') },
+  'POST /.well-known/est/{label}/simplereenroll': { required: true, content: text('application/pkcs10', 'base64 DER PKCS#10 CSR') },
+  'POST /attestation/challenge': EMPTY_BODY,
+  'POST /api/v1/devices/{id}/attest': EMPTY_BODY,
+  'POST /api/v1/scores/rescore': EMPTY_BODY,
+};
+
+/** JSON Schema 2020 → OAS 3.0 Schema Object, recursively, in place. */
+function downgradeSchema(node: unknown): void {
+  if (Array.isArray(node)) {
+    node.forEach(downgradeSchema);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const o = node as Json;
+  delete o.$id;
+  delete o.$schema;
+  if ('const' in o) {
+    o.enum = [o.const];
+    delete o.const;
+  }
+  if (o.type === 'array' && (!o.items || Object.keys(o.items).length === 0)) o.items = { type: 'string' };
+  if (o.items?.type === 'array' && !o.items.items) o.items = { type: 'string' };
+  for (const value of Object.values(o)) downgradeSchema(value);
+}
+
+export function normalizeOpenApi<T extends object>(input: T): T {
+  const doc = input as Json;
+  doc.components ??= {};
+  doc.components.schemas = { ...RESPONSE_SCHEMAS, ...(doc.components.schemas ?? {}) };
+  doc.components.securitySchemes = {
+    bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`Authorization: Bearer fgk_...`), not a JWT' },
+  };
+  for (const [path, ops] of Object.entries<Json>(doc.paths ?? {})) {
+    const template = [...path.matchAll(/{([^}]+)}/g)].map((m) => m[1]);
+    for (const [method, op] of Object.entries<Json>(ops)) {
+      const key = `${method.toUpperCase()} ${path}`;
+      const seen = new Map<string, Json>();
+      for (const p of (op.parameters ?? []) as Json[]) {
+        if (p.in === 'path' && !template.includes(p.name)) continue;
+        const id = `${p.in}:${p.in === 'header' ? String(p.name).toLowerCase() : p.name}`;
+        const earlier = seen.get(id);
+        // The documented declaration (with a description) wins; "required" only if both say so.
+        if (earlier) seen.set(id, { ...earlier, ...p, required: Boolean(earlier.required && p.required) });
+        else seen.set(id, p);
+      }
+      for (const name of template) {
+        if (!seen.has(`path:${name}`)) seen.set(`path:${name}`, { name, in: 'path', required: true, schema: { type: 'string' } });
+      }
+      op.parameters = [...seen.values()];
+      if (REQUEST_BODIES[key]) op.requestBody = REQUEST_BODIES[key];
+      const success = Object.keys(op.responses ?? {}).find((code) => code.startsWith('2')) ?? (method === 'post' ? '201' : '200');
+      op.responses ??= {};
+      const content = RESPONSES[key];
+      op.responses[success] = { ...(op.responses[success] ?? {}), description: op.responses[success]?.description || 'success', ...(content ? { content } : {}) };
+      op.responses['4XX'] ??= { description: 'refused: the reason is in `code` and `message`', content: json(ref('Error')) };
+      op.responses['5XX'] ??= { description: 'unexpected failure; `errorId` is in the log', content: json(ref('Error')) };
+    }
+  }
+  downgradeSchema(doc.paths);
+  downgradeSchema(doc.components.schemas);
+  return input;
+}
