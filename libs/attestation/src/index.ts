@@ -17,4 +17,5 @@ export * from './core/testing/appraisal.fixture';
 // Nest layer.
 export * from './entities/attestation-result.entity';
 export * from './nest/attestation.service';
+export * from './nest/attested-release.reader';
 export * from './attestation.module';
