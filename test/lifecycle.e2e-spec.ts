@@ -48,7 +48,11 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
   const mk = () => fx.manufacturer.key;
   const exposedIds = async (key: string) => (await s.api.get('/api/v1/devices?exposed=true', key)).body.items.map((d: any) => d.id).sort();
 
+  let npmSpdx: Buffer;
+
   beforeAll(async () => {
+    // npm runs synchronously (seconds): before the service starts, so no keep-alive connection idles out meanwhile.
+    npmSpdx = npmSbom('spdx');
     s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     s.app.get(EventBusService).stream(null, ['device.exposed', 'device.unsupported']).subscribe((e) => events.push(e));
     operator = await createTenant(s.api, 'operator');
@@ -95,7 +99,7 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     expect(got.body.components[1]).toMatchObject({ name: 'lwip', version: '2.1.3', purl: 'pkg:generic/lwip@2.1.3' });
 
     // npm's SPDX, sent as application/json (through the JSON body parser), is read the same way.
-    const spdx = await s.api.request('PUT', `/api/v1/products/${fx.product.id}/firmware/7.7.7/sbom`, { key: mk(), raw: npmSbom('spdx'), headers: { 'content-type': 'application/json' } });
+    const spdx = await s.api.request('PUT', `/api/v1/products/${fx.product.id}/firmware/7.7.7/sbom`, { key: mk(), raw: npmSpdx, headers: { 'content-type': 'application/json' } });
     expect(spdx.status).toBe(200);
     expect(spdx.body.components.map((c: any) => c.purl)).toEqual(['pkg:npm/fw-app@1.0.0', 'pkg:npm/dep-lib@2.3.4']);
   });
