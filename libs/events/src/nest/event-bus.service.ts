@@ -51,7 +51,11 @@ export class EventBusService implements OnModuleDestroy {
    */
   publishMany(type: FleetEventType, inputs: Array<{ deviceId?: string; audience: Array<string | null | undefined>; data: Record<string, unknown> }>): FleetEvent[] {
     const at = new Date().toISOString();
-    const events = inputs.map((input) => ({ id: randomUUID(), type, at, deviceId: input.deviceId, audience: input.audience.filter((x): x is string => !!x), data: input.data }));
+    const events: FleetEvent[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      events[i] = { id: randomUUID(), type, at, deviceId: input.deviceId, audience: input.audience.filter((x): x is string => !!x), data: input.data };
+    }
     for (const e of events) this.subject.next(e);
     if (events.length && !this.closed) {
       const orgs = [...new Set(events.flatMap((e) => e.audience))];

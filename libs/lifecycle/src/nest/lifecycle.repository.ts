@@ -168,33 +168,50 @@ export class LifecycleRepository {
   }
 
   /**
-   * Sets the devices an advisory exposes, set-based (any fleet size: two statements): rows of
-   * devices no longer exposed (or now on another release) go, new ones come. Returns the devices
-   * that became exposed.
+   * Sets the devices an advisory exposes, set-based: the stored set is read once and compared in
+   * memory, then the devices no longer exposed (or now on another release) go in one DELETE and
+   * the new ones come in one INSERT from arrays (nothing is written when nothing changed).
+   * Returns the devices that became exposed.
    */
   async setAdvisoryExposures(advisoryId: string, devices: Array<{ deviceId: string; productId: string; version: string }>): Promise<string[]> {
     return this.ds.transaction(async (m) => {
-      const ids = devices.map((d) => d.deviceId);
-      const versions = devices.map((d) => d.version);
+      // One recompute of an advisory at a time (and none beside a device's own, which takes the same
+      // lock): the set read here stays the set written, so the INSERT needs no ON CONFLICT.
+      await m.query(`SELECT pg_advisory_xact_lock(hashtext('exposure:' || $1))`, [advisoryId]);
+      const current: Array<{ device_id: string; version: string }> = await m.query(`SELECT device_id, version FROM device_exposures WHERE advisory_id = $1`, [advisoryId]);
+      const wanted = new Map(devices.map((d) => [d.deviceId, d]));
+      const have = new Map(current.map((r) => [r.device_id, r.version]));
+      const gone = current.filter((r) => wanted.get(r.device_id)?.version !== r.version).map((r) => r.device_id);
+      const fresh = devices.filter((d) => have.get(d.deviceId) !== d.version);
+      if (gone.length) await m.query(`DELETE FROM device_exposures WHERE advisory_id = $1 AND device_id = ANY($2::varchar[])`, [advisoryId, gone]);
+      if (!fresh.length) return [];
+      // Devices travel as ids plus an index into the (few) releases, not one uuid per device.
+      const releases = new Map<string, number>();
+      const releaseOf = fresh.map((d) => {
+        const key = `${d.productId}\u0000${d.version}`;
+        let i = releases.get(key);
+        if (i === undefined) releases.set(key, (i = releases.size + 1));
+        return i;
+      });
+      const keys = [...releases.keys()].map((k) => k.split('\u0000'));
       await m.query(
-        `DELETE FROM device_exposures e WHERE e.advisory_id = $1
-           AND NOT EXISTS (SELECT 1 FROM unnest($2::varchar[], $3::varchar[]) AS n(device_id, version) WHERE n.device_id = e.device_id AND n.version = e.version)`,
-        [advisoryId, ids, versions],
-      );
-      if (!devices.length) return [];
-      const inserted = await m.query(
         `INSERT INTO device_exposures (device_id, advisory_id, product_id, version)
-         SELECT n.device_id, $1, n.product_id, n.version FROM unnest($2::varchar[], $3::uuid[], $4::varchar[]) AS n(device_id, product_id, version)
-         ON CONFLICT (device_id, advisory_id) DO NOTHING RETURNING device_id`,
-        [advisoryId, ids, devices.map((d) => d.productId), versions],
+         SELECT n.device_id, $1, r.product_id, r.version FROM unnest($2::varchar[], $3::int[]) AS n(device_id, release)
+         JOIN unnest($4::uuid[], $5::varchar[]) WITH ORDINALITY AS r(product_id, version, i) ON r.i = n.release`,
+        [advisoryId, fresh.map((d) => d.deviceId), releaseOf, keys.map((k) => k[0]), keys.map((k) => k[1])],
       );
-      return returningRows<{ device_id: string }>(inserted).map((r) => r.device_id);
+      // A device that only moved between two affected releases was exposed already: not news.
+      const moved = new Set(gone);
+      return fresh.map((d) => d.deviceId).filter((id) => !moved.has(id));
     });
   }
 
   /** Sets one device's exposures to these advisories on this release; returns the advisories newly exposing it. */
   async setDeviceExposures(deviceId: string, release: { productId: string; version: string } | null, advisoryIds: string[]): Promise<string[]> {
     return this.ds.transaction(async (m: EntityManager) => {
+      const locked = await m.query(`SELECT DISTINCT advisory_id FROM device_exposures WHERE device_id = $1`, [deviceId]);
+      const all = [...new Set([...advisoryIds, ...locked.map((r: { advisory_id: string }) => r.advisory_id)])].sort();
+      for (const a of all) await m.query(`SELECT pg_advisory_xact_lock(hashtext('exposure:' || $1))`, [a]);
       await m.query(`DELETE FROM device_exposures WHERE device_id = $1 AND (version <> $2 OR NOT (advisory_id = ANY($3::uuid[])))`, [deviceId, release?.version ?? '', advisoryIds]);
       if (!release || !advisoryIds.length) return [];
       const rows = await m.query(

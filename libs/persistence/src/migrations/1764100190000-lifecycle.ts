@@ -56,9 +56,12 @@ export class Lifecycle1764100190000 implements MigrationInterface {
       PRIMARY KEY (advisory_id, product_id, version)
     )`);
     await q.query(`CREATE INDEX release_findings_release ON release_findings(product_id, version)`);
+    // No foreign keys here on purpose: a recompute writes up to a whole fleet's rows in one
+    // statement, and two row-level FK triggers per row cost more than the write itself. Devices
+    // and advisories are never deleted; the lifecycle writes only ids it has just read.
     await q.query(`CREATE TABLE device_exposures (
-      device_id varchar(64) NOT NULL REFERENCES devices(id),
-      advisory_id uuid NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+      device_id varchar(64) NOT NULL,
+      advisory_id uuid NOT NULL,
       product_id uuid NOT NULL,
       version varchar(64) NOT NULL,
       since timestamptz NOT NULL DEFAULT now(),
