@@ -5,7 +5,8 @@ import { SimulatedDevice } from '../apps/device-sim/src';
 import { EventBusService, FleetEvent } from '@fleetguard/events';
 import { sha256Hex, sampleBootEvents } from '@fleetguard/attestation';
 import { signManifest } from '@fleetguard/firmware-core';
-import { CYCLONEDX_16_XML, csafAdvisory, npmSbom } from '@fleetguard/lifecycle';
+import { CYCLONEDX_16_XML, ZEPHYR_SPDX_22, csafAdvisory, npmSbom } from '@fleetguard/lifecycle';
+import { makeTempDir, runFleetctl } from '../apps/fleetctl/src/testing/run-fleetctl';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 
@@ -182,6 +183,27 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     const back = await s.api.post('/api/v1/vex', cdx, mk());
     expect(back.status).toBe(201);
     expect((await exposedIds(operator.key)).length).toBe(3);
+  });
+
+  it('fleetctl: sbom upload, advisory upload, vex upload, device list --exposed', async () => {
+    const dir = makeTempDir('fleetctl-lifecycle-');
+    const run = async (key: string, args: string[]) => {
+      const r = await runFleetctl([...args, '--url', s.urls.operator, '--key', key, '--json'], { cwd: dir, env: { FLEETCTL_CONFIG: path.join(dir, 'none.json') } });
+      if (r.code !== 0) throw new Error(`fleetctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      return r.json();
+    };
+    fs.writeFileSync(path.join(dir, 'sbom.spdx'), ZEPHYR_SPDX_22);
+    expect(await run(mk(), ['sbom', 'upload', fx.product.id, '8.0.0', 'sbom.spdx'])).toMatchObject({ format: 'spdx-tag-value', specVersion: '2.2' });
+    fs.writeFileSync(path.join(dir, 'advisory.json'), JSON.stringify(csafAdvisory({ target: LWIP })));
+    expect(await run(mk(), ['advisory', 'upload', 'advisory.json'])).toMatchObject({ id: advisoryId, exposedDevices: 3 });
+    const openvex = { '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'https://example.com/vex/2', author: 'lwIP', timestamp: '2024-01-26T00:00:00Z', version: 1, statements: [{ vulnerability: { name: CVE }, products: [{ '@id': 'pkg:generic/lwip@2.1.3' }], status: 'fixed' }] };
+    fs.writeFileSync(path.join(dir, 'vex.json'), JSON.stringify(openvex));
+    expect(await run(mk(), ['vex', 'upload', 'vex.json'])).toMatchObject({ format: 'openvex', statements: 1 });
+    expect((await run(operator.key, ['device', 'list', '--exposed'])).items).toEqual([]);
+    const cdx = { bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, vulnerabilities: [{ id: CVE, analysis: { state: 'exploitable' }, affects: [{ ref: 'pkg:generic/lwip@2.1.3' }] }] };
+    fs.writeFileSync(path.join(dir, 'vex2.json'), JSON.stringify(cdx));
+    await run(mk(), ['vex', 'upload', 'vex2.json']);
+    expect((await run(operator.key, ['device', 'list', '--exposed'])).items).toHaveLength(3);
   });
 
   it('product lifecycle dates (OpenEoX names): passing end of security support raises device.unsupported', async () => {

@@ -7,6 +7,7 @@ import { CommandContext, jsonOption, keyOption, urlOption } from './commands/com
 import { registerDeviceCommands } from './commands/device.command';
 import { registerFirmwareCommands } from './commands/firmware.command';
 import { registerFleetCommands } from './commands/fleet.command';
+import { registerLifecycleCommands } from './commands/lifecycle.command';
 import { registerLoginCommands } from './commands/login.command';
 import { registerOrgCommands } from './commands/org.command';
 import { registerProductCommands } from './commands/product.command';
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerFleetCommands(program, ctx);
   registerDeviceCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerLifecycleCommands(program, ctx);
 
   return {
     program,
