@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { chromium } from 'playwright-core';
 import { SimulatedDevice } from '../apps/device-sim/src';
 import { EventBusService, FleetEvent } from '@fleetguard/events';
 import { sha256Hex, sampleBootEvents } from '@fleetguard/attestation';
@@ -217,5 +218,29 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     await until('device.unsupported', async () => events.filter((e) => e.type === 'device.unsupported').length >= 4);
     expect(new Set(events.filter((e) => e.type === 'device.unsupported').map((e) => e.deviceId)).size).toBe(4);
     expect((await s.api.get(`/api/v1/devices/${d1.deviceId}/exposure`, operator.key)).body.unsupported).toBe(true);
+  });
+
+  const CHROMIUM = '/usr/bin/chromium';
+  (fs.existsSync(CHROMIUM) ? it : it.skip)('the dashboard shows the exposure panel and the device page lists its findings (chromium)', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const context = await browser.newContext();
+      await context.addInitScript((key) => localStorage.setItem('fleetguard.apiKey', key), operator.key);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${s.urls.operator}/`);
+      await page.waitForSelector('body[data-state="ready"]');
+      await page.waitForFunction(() => document.querySelector('#exposed-count')!.textContent === '3');
+      const row = page.locator(`#advisories-table tr[data-advisory-id="${advisoryId}"]`);
+      expect(await row.textContent()).toMatch(/Example-2024-0001.*critical.*9\.8.*3/);
+      await page.waitForFunction(() => /critical 3/.test(document.querySelector('#exposure-severity')!.textContent!));
+      await page.goto(`${s.urls.operator}/#/devices/${d3.deviceId}`);
+      await page.waitForSelector('#device[data-loaded="true"]');
+      expect(await page.textContent('#exposure-table')).toMatch(/CVE-2018-0001.*lwip 2\.1\.3.*purl/);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
