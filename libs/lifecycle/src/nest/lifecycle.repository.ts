@@ -206,6 +206,12 @@ export class LifecycleRepository {
     });
   }
 
+  /** The advisories exposing a device now, with the release they were computed for. */
+  async exposureKeys(deviceId: string): Promise<Array<{ advisoryId: string; version: string }>> {
+    const rows = await this.ds.query(`SELECT advisory_id, version FROM device_exposures WHERE device_id = $1`, [deviceId]);
+    return rows.map((r: { advisory_id: string; version: string }) => ({ advisoryId: r.advisory_id, version: r.version }));
+  }
+
   /** Sets one device's exposures to these advisories on this release; returns the advisories newly exposing it. */
   async setDeviceExposures(deviceId: string, release: { productId: string; version: string } | null, advisoryIds: string[]): Promise<string[]> {
     return this.ds.transaction(async (m: EntityManager) => {

@@ -199,6 +199,10 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   async recomputeDevice(deviceId: string): Promise<void> {
     const release = await this.attested.attestedRelease(deviceId);
     const findings = release ? await this.repo.findingsOf(release.productId, release.version) : [];
+    // Most results re-affirm the same release: nothing to write then (two reads per appraisal).
+    const now = await this.repo.exposureKeys(deviceId);
+    const want = new Set(findings.map((f) => f.advisoryId));
+    if (now.length === want.size && now.every((e) => want.has(e.advisoryId) && e.version === release?.version)) return;
     const newly = await this.repo.setDeviceExposures(deviceId, release, findings.map((f) => f.advisoryId));
     if (!release || !newly.length) return;
     for (const advisoryId of newly) {
