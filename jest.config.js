@@ -15,7 +15,7 @@ module.exports = {
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.int-spec.ts'],
   transform: { '^.+\\.(t|j|mj|cj)s$': ['@swc/jest', swcOptions] },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|uuid|mqemitter|aedes-persistence|@noble)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|uuid|mqemitter|aedes-persistence|@noble|@secvisogram|temporal-polyfill)/)'],
   moduleNameMapper: {
     '^@fleetguard/(firmware|hardening|attestation)-core$': '<rootDir>/libs/$1/src/core',
     '^@fleetguard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing',

@@ -182,4 +182,7 @@ const KNOWN_OWNERSHIP_DEBT: string[] = [
   'libs/hardening/src/nest/hardening.repository.ts names certificates (owned by pki)',
   'libs/hardening/src/nest/hardening.repository.ts names attestation_results (owned by attestation)',
   'libs/zones/src/nest/zones.repository.ts names devices (owned by fleet)',
+  'libs/attestation/src/nest/attested-release.reader.ts names devices (owned by fleet)',
+  'libs/lifecycle/src/nest/lifecycle.repository.ts names products (owned by fleet)',
+  'libs/lifecycle/src/nest/lifecycle.repository.ts names devices (owned by fleet)',
 ];

@@ -9,9 +9,10 @@ import { FleetModule } from '@fleetguard/fleet';
 import { FirmwareModule } from '@fleetguard/firmware';
 import { BrokerModule } from '@fleetguard/broker';
 import { EventsModule } from '@fleetguard/events';
-import { AttestationModule } from '@fleetguard/attestation';
+import { AttestationModule, AttestedReleaseReader } from '@fleetguard/attestation';
 import { HardeningModule } from '@fleetguard/hardening';
 import { ZonesModule } from '@fleetguard/zones';
+import { LifecycleModule } from '@fleetguard/lifecycle';
 import { DashboardController } from './dashboard.controller';
 import { HealthController } from './health.controller';
 import { PortsModule } from './ports.module';
@@ -22,7 +23,8 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), PortsModule, PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule, ZonesModule],
+      imports: [AppConfigModule.forRoot(config), PortsModule, PersistenceModule.forRoot(), AuthModule, PkiModule, EventsModule, BrokerModule, FleetModule, FirmwareModule, AttestationModule, HardeningModule, ZonesModule,
+        LifecycleModule.register({ imports: [AttestationModule], attestedReleases: AttestedReleaseReader })],
       controllers: [HealthController, DashboardController],
       providers: [{ provide: APP_GUARD, useClass: ListenerGuard }],
     };

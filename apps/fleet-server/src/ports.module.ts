@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { COMPONENT_TYPES, ComponentType, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
+import { COMPONENT_TYPES, ComponentType, EXPOSED_DEVICES_FILTER, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
+import { LifecycleRepository } from '@fleetguard/lifecycle';
 import { applicableItems, loadCatalog } from '@fleetguard/hardening';
 
 /** fleet's view of the 62443-4-2 catalog, bound to hardening's catalog here at the composition root. */
@@ -15,7 +16,11 @@ export function requirementCatalog(): RequirementCatalogPort {
  */
 @Global()
 @Module({
-  providers: [{ provide: REQUIREMENT_CATALOG, useFactory: requirementCatalog }],
-  exports: [REQUIREMENT_CATALOG],
+  providers: [
+    { provide: REQUIREMENT_CATALOG, useFactory: requirementCatalog },
+    // The fleet's device list filters on the lifecycle's exposure.
+    { provide: EXPOSED_DEVICES_FILTER, useValue: { exposedDeviceIdsSql: LifecycleRepository.EXPOSED_DEVICE_IDS_SQL } },
+  ],
+  exports: [REQUIREMENT_CATALOG, EXPOSED_DEVICES_FILTER],
 })
 export class PortsModule {}

@@ -57,6 +57,8 @@ export interface StreamedBody {
 }
 
 export interface UploadOptions {
+  /** Default POST. */
+  readonly method?: 'POST' | 'PUT';
   readonly contentType: string;
   readonly contentLength?: number;
   readonly headers?: Readonly<Record<string, string>>;
@@ -108,8 +110,9 @@ export class ApiClient {
     if (options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
     // redirect 'error': with 'follow' (and even 'manual') undici keeps every chunk of a streamed
     // body to be able to replay it, so a 1 GiB upload would take 1 GiB of memory.
-    const res = await this.send('POST', path, { headers, body, duplex: 'half', redirect: 'error' } as RequestInit);
-    return readJson<T>('POST', path, res);
+    const method = options.method ?? 'POST';
+    const res = await this.send(method, path, { headers, body, duplex: 'half', redirect: 'error' } as RequestInit);
+    return readJson<T>(method, path, res);
   }
 
   /** GETs a body to be streamed somewhere (a report export); the caller consumes `body`. */

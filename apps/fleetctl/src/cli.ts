@@ -8,6 +8,7 @@ import { registerDeviceCommands } from './commands/device.command';
 import { registerEventLogCommands } from './commands/eventlog.command';
 import { registerFirmwareCommands } from './commands/firmware.command';
 import { registerFleetCommands } from './commands/fleet.command';
+import { registerLifecycleCommands } from './commands/lifecycle.command';
 import { registerLoginCommands } from './commands/login.command';
 import { registerOrgCommands } from './commands/org.command';
 import { registerProductCommands } from './commands/product.command';
@@ -64,6 +65,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerAuditCommands(program, ctx);
   registerEventLogCommands(program, ctx);
   registerPsaCommands(program, ctx);
+  registerLifecycleCommands(program, ctx);
 
   return {
     program,

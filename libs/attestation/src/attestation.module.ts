@@ -4,6 +4,7 @@ import { FleetModule } from '@fleetguard/fleet';
 import { FirmwareModule } from '@fleetguard/firmware';
 import { AttestationResultEntity } from './entities/attestation-result.entity';
 import { AttestationService } from './nest/attestation.service';
+import { AttestedReleaseReader } from './nest/attested-release.reader';
 import { DeviceAttestationController, DeviceAttestationsController, VerifierKeyController } from './nest/attestation.controller';
 import { MeasuredBootController } from './nest/measured-boot.controller';
 import { MeasuredBootStore } from './nest/measured-boot.store';
@@ -16,7 +17,7 @@ import { CorimController } from './nest/corim.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([AttestationResultEntity]), FleetModule, FirmwareModule],
   controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, MeasuredBootController, CorimController],
-  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore, PsaService],
-  exports: [AttestationService],
+  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore, PsaService, AttestedReleaseReader],
+  exports: [AttestationService, AttestedReleaseReader],
 })
 export class AttestationModule {}

@@ -33,4 +33,5 @@ export * from './core/testing/psa-token.factory';
 // Nest layer.
 export * from './entities/attestation-result.entity';
 export * from './nest/attestation.service';
+export * from './nest/attested-release.reader';
 export * from './attestation.module';

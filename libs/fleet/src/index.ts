@@ -5,6 +5,7 @@ export * from './core/device-cursor';
 export * from './core/integrity-status';
 export * from './core/fleet-report.format';
 export * from './core/webhook.rules';
+export * from './core/exposure-filter.port';
 export * from './entities/product.entity';
 export * from './entities/device.entity';
 export * from './entities/enrollment-token.entity';

@@ -230,6 +230,33 @@
     more.textContent = page.next ? `More than ${FAILING_LIMIT}: filter the device table by integrity to see them all.` : '';
   }
 
+  /** Advisories by exposed device count, and the exposed devices by the worst severity that exposes them. */
+  async function loadExposure() {
+    const [advisories, exposed] = await Promise.all([apiOptional('/api/v1/advisories'), apiOptional('/api/v1/devices?exposed=true&limit=500')]);
+    const body = $('#advisories-table').tBodies[0];
+    const items = (advisories && advisories.items) || [];
+    if (!items.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 5 }, 'No advisory on record.')));
+    else
+      body.replaceChildren(
+        ...[...items]
+          .sort((a, b) => b.exposedDevices - a.exposedDevices)
+          .map((a) => h('tr', { dataset: { advisoryId: a.id } }, h('td', { class: 'mono' }, a.trackingId), h('td', null, a.title), h('td', null, badge(a.severity)), h('td', { class: 'num' }, dash(a.maxCvss)), h('td', { class: 'num' }, String(a.exposedDevices)))),
+      );
+    const devices = (exposed && exposed.items) || [];
+    $('#exposed-count').textContent = exposed ? `${devices.length}${exposed.next ? '+' : ''}` : '–';
+    // Each device counts once, under the worst severity among the advisories that expose it.
+    const order = ['critical', 'high', 'medium', 'low', 'none', 'unknown'];
+    const worst = new Map();
+    await Promise.all(
+      devices.slice(0, 100).map(async (d) => {
+        const e = await apiOptional(`/api/v1/devices/${encodeURIComponent(d.id)}/exposure`);
+        const sev = e && e.advisories.length ? e.advisories.map((a) => a.severity).sort((x, y) => order.indexOf(x) - order.indexOf(y))[0] : null;
+        if (sev) worst.set(sev, (worst.get(sev) || 0) + 1);
+      }),
+    );
+    $('#exposure-severity').textContent = worst.size ? `by severity${devices.length > 100 ? ' (first 100)' : ''}: ${order.filter((o) => worst.has(o)).map((o) => `${o} ${worst.get(o)}`).join(', ')}` : '';
+  }
+
   function listQuery() {
     const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
     for (const [k, v] of Object.entries(state.filters)) if (v) q.set(k, v);
@@ -281,7 +308,7 @@
 
   async function loadOverview() {
     await loadProducts();
-    await Promise.all([loadSummary(), loadFailing(), loadDevices()]);
+    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined)]);
     document.body.dataset.state = 'ready';
   }
 
@@ -307,6 +334,17 @@
     return 'affirming';
   }
 
+  function renderExposure(e) {
+    if (!e) return section('Exposure', h('p', { class: 'muted' }, 'Exposure is not available from the service.'));
+    const head = facts([
+      ['attested release', e.attestedRelease ? e.attestedRelease.version : 'none (never affirmed)'],
+      ['security support', e.unsupported ? 'ended' : 'yes'],
+    ]);
+    if (!e.advisories.length) return section('Exposure', head, h('p', { id: 'exposure-none', class: 'muted' }, 'No advisory affects the attested release.'));
+    const rows = e.advisories.flatMap((a) => a.findings.map((f) => h('tr', null, h('td', { class: 'mono' }, a.trackingId), h('td', null, f.vulnerability), h('td', null, `${f.component.name} ${f.component.version || ''}`), h('td', null, f.matchedBy), h('td', null, badge(a.severity)))));
+    return section('Exposure', head, h('table', { id: 'exposure-table', class: 'compact' }, h('thead', null, h('tr', null, h('th', null, 'advisory'), h('th', null, 'vulnerability'), h('th', null, 'component'), h('th', null, 'matched by'), h('th', null, 'severity'))), h('tbody', null, rows)));
+  }
+
   async function loadDevicePage(id) {
     const root = $('#device');
     root.dataset.loaded = 'false';
@@ -320,11 +358,12 @@
       return;
     }
     if (!state.summary) await loadSummary().catch(() => undefined);
-    const [attestations, score, releases, product] = await Promise.all([
+    const [attestations, score, releases, product, exposure] = await Promise.all([
       apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/attestations?limit=1`),
       apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/score`),
       apiOptional(`/api/v1/products/${encodeURIComponent(d.productId)}/firmware`),
       apiOptional(`/api/v1/products/${encodeURIComponent(d.productId)}`),
+      apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/exposure`),
     ]);
     if (state.route !== `device:${id}`) return; // the user went elsewhere meanwhile
     const result = attestations && Array.isArray(attestations.items) ? attestations.items[0] || null : null;
@@ -367,6 +406,7 @@
       renderResult(result, attestations),
       renderEventLog(result, release, version),
       renderScore(score, d, product),
+      renderExposure(exposure),
     );
     root.dataset.loaded = 'true';
   }
@@ -573,7 +613,7 @@
       if (!data || !data.deviceId || data.deviceId === id) await loadDevicePage(id);
       return;
     }
-    await Promise.all([loadSummary(), loadFailing(), loadDevices()]);
+    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined)]);
   }
 
   // ---------------------------------------------------------------- routing

@@ -29,6 +29,7 @@ interface ListOptions {
   firmware?: string;
   belowTarget?: boolean;
   stale?: boolean;
+  exposed?: boolean;
   limit?: number;
   cursor?: string;
   all?: boolean;
@@ -52,6 +53,7 @@ export function registerDeviceCommands(program: Command, ctx: CommandContext): v
       .option('--firmware <version>', 'only this firmware version')
       .option('--below-target', 'only devices whose SL-C is below the product target')
       .option('--stale', 'only devices without a fresh attestation')
+      .option('--exposed', 'only devices whose attested release has an unmitigated advisory')
       .option('--limit <n>', 'page size', positiveInt('--limit', 1000))
       .option('--cursor <cursor>', 'start from this page cursor (the previous page\'s "next")')
       .option('--all', 'follow the next cursor through every page'),
@@ -63,6 +65,7 @@ export function registerDeviceCommands(program: Command, ctx: CommandContext): v
       firmwareVersion: opts.firmware,
       belowTarget: opts.belowTarget ? 'true' : undefined,
       stale: opts.stale ? 'true' : undefined,
+      exposed: opts.exposed ? 'true' : undefined,
       limit: opts.limit,
       cursor: opts.cursor,
     };

@@ -7,6 +7,8 @@ export const FLEET_EVENT_TYPES = [
   'device.revoked',
   'score.changed',
   'score.below-target',
+  'device.exposed',
+  'device.unsupported',
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 

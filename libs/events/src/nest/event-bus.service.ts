@@ -45,6 +45,30 @@ export class EventBusService implements OnModuleDestroy {
     return event;
   }
 
+  /**
+   * Many events of one type at once (exposure recomputed over a fleet): each goes to the stream,
+   * and the webhooks of all their audiences are looked up once, not once per event.
+   */
+  publishMany(type: FleetEventType, inputs: Array<{ deviceId?: string; audience: Array<string | null | undefined>; data: Record<string, unknown> }>): FleetEvent[] {
+    const at = new Date().toISOString();
+    const events: FleetEvent[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      events[i] = { id: randomUUID(), type, at, deviceId: input.deviceId, audience: input.audience.filter((x): x is string => !!x), data: input.data };
+    }
+    for (const e of events) this.subject.next(e);
+    if (events.length && !this.closed) {
+      const orgs = [...new Set(events.flatMap((e) => e.audience))];
+      void (async () => {
+        if (!orgs.length) return;
+        const hooks: WebhookRow[] = await this.ds.query(`SELECT id, organization_id, url, secret, events FROM webhooks WHERE organization_id = ANY($1::uuid[])`, [orgs]);
+        const wanted = hooks.filter((h) => h.events.includes(type));
+        for (const e of events) for (const h of wanted) if (e.audience.includes(h.organization_id)) void this.deliver(h, e, retryDelaysMs());
+      })().catch((e) => this.logger.warn(`webhook lookup failed: ${(e as Error).message}`));
+    }
+    return events;
+  }
+
   /** Events an organization may see (all of them for the system organization). */
   stream(organizationId: string | null, types?: FleetEventType[]): Observable<FleetEvent> {
     return this.subject.pipe(filter((e) => (organizationId === null || e.audience.includes(organizationId)) && (!types || types.includes(e.type))));

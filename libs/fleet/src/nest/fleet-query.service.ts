@@ -1,13 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
-import { AppConfig } from '@fleetguard/common';
+import { AppConfig, invalid } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { Principal } from '@fleetguard/auth';
 import { decodeDeviceCursor, encodeDeviceCursor } from '../core/device-cursor';
 import { FAILING_VERDICTS, INTEGRITY_STATUSES, IntegrityStatus, STALE_AFTER_INTERVALS, integrityStatus, staleCutoff } from '../core/integrity-status';
 import { FleetReportRow } from '../core/fleet-report.format';
 import { FRS, Fr, LevelVector } from '../core/product.rules';
+import { EXPOSED_DEVICES_FILTER, ExposedDevicesFilter } from '../core/exposure-filter.port';
 import { DeviceEntity } from '../entities/device.entity';
 import { ProductEntity } from '../entities/product.entity';
 import { DevicesService } from './devices.service';
@@ -21,6 +22,8 @@ export interface DeviceFilter {
   belowTarget?: boolean;
   /** Active devices without a fresh affirming result (true), or the others (false). */
   stale?: boolean;
+  /** Devices whose attested release has an unmitigated advisory (true), or the others (false). */
+  exposed?: boolean;
 }
 
 export interface DevicePage {
@@ -76,6 +79,7 @@ export class FleetQueryService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly devices: DevicesService,
     private readonly products: ProductsService,
+    @Optional() @Inject(EXPOSED_DEVICES_FILTER) private readonly exposure?: ExposedDevicesFilter,
   ) {}
 
   get staleAfterSeconds(): number {
@@ -197,6 +201,10 @@ export class FleetQueryService {
     if (f.firmwareVersion) qb.andWhere('d.firmware_version = :firmwareVersion', { firmwareVersion: f.firmwareVersion });
     if (f.belowTarget !== undefined) qb.andWhere(f.belowTarget ? 'd.below_target IS TRUE' : 'd.below_target IS FALSE');
     if (f.stale !== undefined) qb.andWhere(f.stale ? LACKS_FRESH_SQL : `NOT ${LACKS_FRESH_SQL}`);
+    if (f.exposed !== undefined) {
+      if (!this.exposure) throw invalid('fleet.no-exposure', 'exposure is not tracked by this service');
+      qb.andWhere(`d.id ${f.exposed ? 'IN' : 'NOT IN'} (${this.exposure.exposedDeviceIdsSql})`);
+    }
   }
 }
 

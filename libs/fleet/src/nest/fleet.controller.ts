@@ -16,6 +16,7 @@ function toFilter(q: ListDevicesQueryDto): DeviceFilter {
     firmwareVersion: q.firmwareVersion,
     belowTarget: bool(q.belowTarget),
     stale: bool(q.stale),
+    exposed: bool(q.exposed),
   };
 }
 

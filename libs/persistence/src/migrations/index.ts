@@ -4,6 +4,7 @@ import { FirmwareAttestationScoring1764090200000 } from './1764090200000-firmwar
 import { LinuxMeasuredBootIma1764100140000 } from './1764100140000-linux-measured-boot-ima';
 import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
+import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const ALL_MIGRATIONS = [
   LinuxMeasuredBootIma1764100140000,
   PsaAttestation1764100150000,
   EvidenceZonesAssessments1764100160000,
+  Lifecycle1764100190000,
 ];

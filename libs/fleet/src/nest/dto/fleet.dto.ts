@@ -36,6 +36,11 @@ export class ListDevicesQueryDto {
   @IsIn(['true', 'false'], { message: 'stale must be true or false' })
   stale?: 'true' | 'false';
 
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: devices whose ATTESTED release contains a component an advisory affects, with no not_affected statement' })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'exposed must be true or false' })
+  exposed?: 'true' | 'false';
+
   @ApiPropertyOptional({ description: 'the "next" value of the previous page' })
   @IsOptional()
   @IsString()
@@ -69,7 +74,7 @@ export class CreateWebhookDto {
   @Length(1, 200)
   secret: string;
 
-  @ApiProperty({ example: ['attestation.failed', 'device.revoked'], description: 'attestation.failed, attestation.stale, device.revoked, score.below-target' })
+  @ApiProperty({ example: ['attestation.failed', 'device.revoked'], description: 'attestation.failed, attestation.stale, device.revoked, score.below-target, device.exposed, device.unsupported' })
   @IsArray()
   @ArrayMaxSize(10)
   @IsString({ each: true })

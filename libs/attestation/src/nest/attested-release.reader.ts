@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+
+export interface AttestedReleaseRow {
+  deviceId: string;
+  productId: string;
+  version: string;
+  manufacturerOrgId: string;
+  operatorOrgId: string | null;
+}
+
+/**
+ * Which release each device is proved to run: the firmware of its last AFFIRMING result (never
+ * the version a failed appraisal claimed). AttestationService writes `devices.firmware_version`
+ * and `affirmed_at` in the same statement that stores an affirming result, and leaves them alone
+ * otherwise, so they are that release. Read by the lifecycle (exposure) through its port.
+ */
+@Injectable()
+export class AttestedReleaseReader {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  async attestedRelease(deviceId: string): Promise<AttestedReleaseRow | null> {
+    const rows = await this.ds.query(
+      `SELECT id, product_id, firmware_version, manufacturer_org_id, operator_org_id FROM devices
+       WHERE id = $1 AND status = 'active' AND affirmed_at IS NOT NULL AND firmware_version IS NOT NULL`,
+      [deviceId],
+    );
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async devicesAttestedOn(releases: Array<{ productId: string; version: string }>): Promise<AttestedReleaseRow[]> {
+    if (!releases.length) return [];
+    const rows = await this.ds.query(
+      `SELECT d.id, d.product_id, d.firmware_version, d.manufacturer_org_id, d.operator_org_id
+       FROM devices d JOIN unnest($1::uuid[], $2::varchar[]) AS r(product_id, version) ON d.product_id = r.product_id AND d.firmware_version = r.version
+       WHERE d.status = 'active' AND d.affirmed_at IS NOT NULL`,
+      [releases.map((r) => r.productId), releases.map((r) => r.version)],
+    );
+    return rows.map(toRow);
+  }
+}
+
+function toRow(r: { id: string; product_id: string; firmware_version: string; manufacturer_org_id: string; operator_org_id: string | null }): AttestedReleaseRow {
+  return { deviceId: r.id, productId: r.product_id, version: r.firmware_version, manufacturerOrgId: r.manufacturer_org_id, operatorOrgId: r.operator_org_id };
+}
