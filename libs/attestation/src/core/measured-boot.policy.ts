@@ -11,11 +11,11 @@
  * Decoded event data a decision depends on must hash to the event's digest, so a log cannot
  * show one SecureBoot value and measure another.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { z } from 'zod';
 import { invalid } from '@fleetguard/common';
 import { TcgEvent, TcgEventLog } from './tcg-event-log.parser';
-import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, EV } from './tcg-event.decoders';
+import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, efiVariableName, EV } from './tcg-event.decoders';
 
 /* ---------------------------------------------------------------- types */
 
@@ -123,10 +123,11 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
   }
   const bank = banks.includes('sha256') ? 'sha256' : banks[0];
   const k = log.specId.algorithms.findIndex((a) => a.name === bank);
+  const want = goldenDigests(golden, bank);
   const mineByPcr = new Map<number, TcgEvent[]>();
   for (const e of log.events) if (e.type !== EV.NO_ACTION) (mineByPcr.get(e.pcr) ?? mineByPcr.set(e.pcr, []).get(e.pcr)!).push(e);
-  const theirsByPcr = new Map<number, GoldenBootEvent[]>();
-  for (const g of golden.events) (theirsByPcr.get(g.pcr) ?? theirsByPcr.set(g.pcr, []).get(g.pcr)!).push(g);
+  const theirsByPcr = new Map<number, number[]>();
+  golden.events.forEach((g, i) => (theirsByPcr.get(g.pcr) ?? theirsByPcr.set(g.pcr, []).get(g.pcr)!).push(i));
   const pcrs = new Set<number>([...theirsByPcr.keys(), ...mineByPcr.keys()]);
   for (const pcr of [...pcrs].sort((a, b) => a - b)) {
     const mine = mineByPcr.get(pcr) ?? [];
@@ -134,12 +135,13 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
     const n = Math.max(mine.length, theirs.length);
     for (let i = 0; i < n; i++) {
       const e = mine[i];
-      const g = theirs[i];
+      const gi = theirs[i];
+      const g = gi === undefined ? undefined : golden.events[gi];
       if (e && !g) {
         findings.push({ code: 'event-not-in-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} is not in the golden state (PCR ${pcr} has ${theirs.length} events there)` });
       } else if (!e && g) {
         findings.push({ code: 'golden-event-missing', eventType: g.type, message: `the golden state's ${g.type} in PCR ${pcr}${g.label ? ` (${JSON.stringify(g.label)})` : ''}, its event ${g.index}, was not measured` });
-      } else if (e && g && (e.typeName !== g.type || e.digestBytes[k].toString('hex') !== g.digests[bank])) {
+      } else if (e && g && (e.typeName !== g.type || !e.digestEquals(k, want[gi]))) {
         const what = e.typeName !== g.type ? `is of type ${e.typeName}, the golden state has ${g.type}` : `measured ${bank}:${short(e.digests[bank])} but the golden state has ${bank}:${short(g.digests[bank] ?? '')}`;
         findings.push({ code: 'event-differs-from-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} ${what}` });
       }
@@ -147,6 +149,23 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
     }
   }
   return findings;
+}
+
+/** A golden state's digests in one bank as bytes, made once per golden state (it is compared many times). */
+const GOLDEN_BYTES = new WeakMap<GoldenBootState, Map<string, Buffer[]>>();
+const NO_DIGEST = Buffer.alloc(0);
+function goldenDigests(golden: GoldenBootState, bank: string): Buffer[] {
+  let banks = GOLDEN_BYTES.get(golden);
+  if (!banks) GOLDEN_BYTES.set(golden, (banks = new Map()));
+  let list = banks.get(bank);
+  if (!list) {
+    list = golden.events.map((g) => {
+      const hex = g.digests[bank];
+      return typeof hex === 'string' && /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex') : NO_DIGEST;
+    });
+    banks.set(bank, list);
+  }
+  return list;
 }
 
 /* ---------------------------------------------------------------- policy formats */
@@ -296,9 +315,16 @@ const NODE_HASH: Record<string, string> = { sm3_256: 'sm3' };
 
 /** Whether `data` hashes to the event's digest in every bank we can hash. */
 function dataMatchesDigest(e: TcgEvent, data: Buffer): boolean {
-  const banks = Object.keys(e.digests).filter((b) => ['sha1', 'sha256', 'sha384', 'sha512', 'sm3_256'].includes(b));
-  return banks.length > 0 && banks.every((b) => createHash(NODE_HASH[b] ?? b).update(data).digest('hex') === e.digests[b]);
+  let checked = 0;
+  for (let k = 0; k < e.banks.length; k++) {
+    const name = e.banks[k].name;
+    if (!HASHABLE.has(name)) continue;
+    if (!e.digestEquals(k, oneShotHash(NODE_HASH[name] ?? name, data, 'buffer') as unknown as Buffer)) return false;
+    checked++;
+  }
+  return checked > 0;
 }
+const HASHABLE = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'sm3_256']);
 
 function digestMatches(e: TcgEvent, want: DigestMap): boolean {
   const banks = Object.keys(want).filter((b) => e.digests[b] !== undefined);
@@ -308,18 +334,27 @@ function digestMatches(e: TcgEvent, want: DigestMap): boolean {
 function kernelCmdlineEvents(log: TcgEventLog): { event: TcgEvent; cmdline: string }[] {
   const out: { event: TcgEvent; cmdline: string }[] = [];
   for (const e of log.events) {
-    if (e.pcr !== 8 || e.type !== EV.IPL || e.decoded.kind !== 'string' || !e.decoded.text.startsWith('kernel_cmdline: ')) continue;
+    // 'k' first (ASCII or UTF-16LE alike): grub measures every command it runs here; decode only candidates.
+    if (e.pcr !== 8 || e.type !== EV.IPL || e.dataLength === 0 || e.log[e.dataOffset] !== 0x6b || e.decoded.kind !== 'string' || !e.decoded.text.startsWith('kernel_cmdline: ')) continue;
     out.push({ event: e, cmdline: e.decoded.text.slice('kernel_cmdline: '.length) });
   }
   return out;
 }
 
+/** Compiled `^(?:pattern)$` per pattern (policies are evaluated many times); null when it does not compile. */
+const FULL_MATCH = new Map<string, RegExp | null>();
 const fullMatch = (pattern: string, s: string) => {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 's').test(s);
-  } catch {
-    return false;
+  let re = FULL_MATCH.get(pattern);
+  if (re === undefined) {
+    try {
+      re = new RegExp(`^(?:${pattern})$`, 's');
+    } catch {
+      re = null;
+    }
+    if (FULL_MATCH.size >= 4096) FULL_MATCH.clear();
+    FULL_MATCH.set(pattern, re);
   }
+  return re !== null && re.test(s);
 };
 
 /** Allowed-key sets per policy list, built once (a policy is evaluated many times). */
@@ -335,8 +370,16 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
     return false;
   };
 
+  // The EFI variables measured by config, by name, found from their headers alone (a db or dbx
+  // is decoded only when the policy looks at it).
+  const variables = new Map<string, TcgEvent[]>();
+  for (const e of log.events) {
+    if (e.type !== EV.EFI_VARIABLE_DRIVER_CONFIG) continue;
+    const v = efiVariableName(e.data);
+    if (v) (variables.get(`${v.guid}/${v.name}`) ?? variables.set(`${v.guid}/${v.name}`, []).get(`${v.guid}/${v.name}`)!).push(e);
+  }
   const config = (guid: string, name: string) =>
-    log.events.filter((e) => e.type === EV.EFI_VARIABLE_DRIVER_CONFIG && e.decoded.kind === 'efi-variable' && e.decoded.guid === guid && e.decoded.name === name);
+    (variables.get(`${guid}/${name}`) ?? []).filter((e) => e.decoded.kind === 'efi-variable' && e.decoded.guid === guid && e.decoded.name === name);
 
   /* Secure Boot */
   const sbEvents = config(EFI_GLOBAL_VARIABLE, 'SecureBoot');

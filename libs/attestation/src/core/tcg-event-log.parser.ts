@@ -48,21 +48,27 @@ export interface TcgSpecId {
 }
 
 /**
- * One record. `digests` and `decoded` are computed on first use (a replay needs neither, and
- * the hex of a large db takes longer than the hash), then kept.
+ * One record. It keeps offsets into the log's bytes; `data`, `digestBytes`, `digests` and
+ * `decoded` are made on first use (a replay needs none of them, and the hex of a large db takes
+ * longer than the hash), then kept.
  */
 export class TcgEvent {
   private hex?: Record<string, string>;
   private dec?: DecodedEvent;
+  private bytesOf?: Buffer[];
+  private dataOf?: Buffer;
   constructor(
     /** Position in the log, the Spec ID header being event 0 (as tpm2_eventlog numbers them). */
     readonly index: number,
     readonly pcr: number,
     readonly type: number,
-    /** Digest bytes per bank, in the header's bank order. */
-    readonly digestBytes: readonly Buffer[],
+    /** The whole log. */
+    readonly log: Buffer,
+    /** Offset in `log` of each bank's digest, in the header's bank order. */
+    readonly digestOffsets: readonly number[],
     readonly banks: readonly TcgAlgorithm[],
-    readonly data: Buffer,
+    readonly dataOffset: number,
+    readonly dataLength: number,
     decoded?: DecodedEvent,
   ) {
     this.dec = decoded;
@@ -70,11 +76,29 @@ export class TcgEvent {
   get typeName(): string {
     return eventTypeName(this.type);
   }
+  /** The event data (a view into the log). */
+  get data(): Buffer {
+    this.dataOf ??= this.log.subarray(this.dataOffset, this.dataOffset + this.dataLength);
+    return this.dataOf;
+  }
+  /** Digest bytes per bank, in the header's bank order (views into the log). */
+  get digestBytes(): readonly Buffer[] {
+    this.bytesOf ??= this.banks.map((b, i) => this.log.subarray(this.digestOffsets[i], this.digestOffsets[i] + b.digestSize));
+    return this.bytesOf;
+  }
+  /** Whether bank `k`'s digest equals `want` (no copy, no hex). */
+  digestEquals(k: number, want: Uint8Array): boolean {
+    const size = this.banks[k].digestSize;
+    if (want.length !== size) return false;
+    const off = this.digestOffsets[k];
+    for (let i = 0; i < size; i++) if (this.log[off + i] !== want[i]) return false;
+    return true;
+  }
   /** Bank name to lowercase hex digest, one per declared bank. */
   get digests(): Record<string, string> {
     if (!this.hex) {
       const out: Record<string, string> = {};
-      this.banks.forEach((b, i) => (out[b.name] = this.digestBytes[i].toString('hex')));
+      this.banks.forEach((b, i) => (out[b.name] = this.log.toString('hex', this.digestOffsets[i], this.digestOffsets[i] + b.digestSize)));
       this.hex = out;
     }
     return this.hex;
@@ -126,6 +150,13 @@ class LogReader {
     this.pos += 4;
     return v;
   }
+  /** Skips `n` bytes and returns the offset where they start. */
+  skip(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
   bytes(n: number, what: string): Buffer {
     this.need(n, what);
     const v = this.buf.subarray(this.pos, this.pos + n);
@@ -150,7 +181,13 @@ export function parseTcgEventLog(input: Uint8Array): TcgEventLog {
   let startupLocality = 0;
   let pcr0Extended = false;
 
-  while (r.pos < buf.length) {
+  const n = banks.length;
+  // Bank index by algorithm id for the common small ids (sha1 4, sha256 11, sha384 12, sm3 18).
+  const bankOf = new Int8Array(64).fill(-1);
+  banks.forEach((b, k) => b.algId < 64 && (bankOf[b.algId] = k));
+  const len = buf.length;
+
+  while (r.pos < len) {
     if (isZeroPadding(buf, r.pos)) break;
     r.event = events.length + 1;
     if (events.length >= MAX_TCG_EVENTS) throw refuse('tcg-log-too-large', `TCG event log has more than ${MAX_TCG_EVENTS} events`);
@@ -158,23 +195,23 @@ export function parseTcgEventLog(input: Uint8Array): TcgEventLog {
     if (pcr > MAX_TCG_PCR) throw r.malformed(`PCR index ${pcr} is beyond PCR ${MAX_TCG_PCR}`);
     const type = r.u32('the event type');
     const count = r.u32('the digest count');
-    if (count !== banks.length) throw r.malformed(`carries ${count} digests but the header declares ${banks.length} banks`);
-    const digests: Buffer[] = new Array<Buffer>(count);
+    if (count !== n) throw r.malformed(`carries ${count} digests but the header declares ${n} banks`);
+    const offsets: number[] = new Array<number>(n).fill(-1);
     for (let i = 0; i < count; i++) {
       const algId = r.u16('a digest algorithm');
-      const k = banks.findIndex((b) => b.algId === algId);
+      const k = algId < 64 ? bankOf[algId] : banks.findIndex((b) => b.algId === algId);
       if (k < 0) throw r.malformed(`digest algorithm 0x${algId.toString(16).padStart(4, '0')} is not declared in the header`);
-      if (digests[k] !== undefined) throw r.malformed(`carries two ${banks[k].name} digests`);
-      digests[k] = r.bytes(banks[k].digestSize, 'a digest');
+      if (offsets[k] !== -1) throw r.malformed(`carries two ${banks[k].name} digests`);
+      offsets[k] = r.skip(banks[k].digestSize, 'a digest');
     }
     const size = r.u32('the event size');
-    if (size > buf.length - r.pos) {
-      throw refuse('tcg-log-truncated', `TCG event log is truncated: event ${r.event} declares ${size} bytes of data at offset ${r.pos}, ${buf.length - r.pos} left`);
+    if (size > len - r.pos) {
+      throw refuse('tcg-log-truncated', `TCG event log is truncated: event ${r.event} declares ${size} bytes of data at offset ${r.pos}, ${len - r.pos} left`);
     }
-    const data = r.bytes(size, 'the event data');
+    const dataOffset = r.skip(size, 'the event data');
     let decoded: DecodedEvent | undefined;
     if (type === EV.NO_ACTION) {
-      decoded = decodeNoAction(data);
+      decoded = decodeNoAction(buf.subarray(dataOffset, dataOffset + size));
       if (decoded.kind === 'startup-locality') {
         if (pcr !== 0) throw r.malformed('the StartupLocality event is not in PCR 0');
         if (pcr0Extended) throw r.malformed('the StartupLocality event comes after PCR 0 was extended');
@@ -184,7 +221,7 @@ export function parseTcgEventLog(input: Uint8Array): TcgEventLog {
     } else if (pcr === 0) {
       pcr0Extended = true;
     }
-    events.push(new TcgEvent(events.length + 1, pcr, type, digests, banks, data, decoded));
+    events.push(new TcgEvent(events.length + 1, pcr, type, buf, offsets, banks, dataOffset, size, decoded));
   }
   return { specId, startupLocality, events };
 }
@@ -258,22 +295,24 @@ export function replayTcgEventLog(log: TcgEventLog, options: { banks?: readonly 
   log.specId.algorithms.forEach((alg, k) => {
     if (!canReplayBank(alg.name) || (options.banks && !options.banks.includes(alg.name))) return;
     const hash = NODE_HASH[alg.name] ?? alg.name;
-    const pcrs = new Map<number, Buffer>();
+    const pcrs: (Buffer | undefined)[] = new Array<Buffer | undefined>(MAX_TCG_PCR + 1);
     const size = alg.digestSize;
     const scratch = Buffer.alloc(2 * size); // PCR || digest, hashed in one shot
     for (const event of log.events) {
       if (event.type === EV.NO_ACTION) continue;
-      let current = pcrs.get(event.pcr);
-      if (!current) {
-        current = Buffer.alloc(size);
-        if (event.pcr === 0) current[size - 1] = log.startupLocality;
+      const current = pcrs[event.pcr];
+      if (current) scratch.set(current, 0);
+      else {
+        scratch.fill(0, 0, size);
+        if (event.pcr === 0) scratch[size - 1] = log.startupLocality;
       }
-      current.copy(scratch, 0);
-      event.digestBytes[k].copy(scratch, size);
-      pcrs.set(event.pcr, oneShotHash(hash, scratch, 'buffer'));
+      const src = event.log;
+      const off = event.digestOffsets[k];
+      for (let i = 0; i < size; i++) scratch[size + i] = src[off + i];
+      pcrs[event.pcr] = oneShotHash(hash, scratch, 'buffer') as unknown as Buffer;
     }
     const bank: Record<string, string> = {};
-    for (const pcr of [...pcrs.keys()].sort((a, b) => a - b)) bank[String(pcr)] = pcrs.get(pcr)!.toString('hex');
+    pcrs.forEach((value, pcr) => value && (bank[String(pcr)] = value.toString('hex')));
     out[alg.name] = bank;
   });
   return out;

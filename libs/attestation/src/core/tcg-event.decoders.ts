@@ -131,13 +131,28 @@ class LeReader {
   }
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** EFI_GUID as text: the first three fields are little-endian. */
-export function formatGuid(b: Buffer): string {
-  const h = (from: number, to: number, reverse: boolean) => {
-    const part = Buffer.from(b.subarray(from, to));
-    return (reverse ? part.reverse() : part).toString('hex');
-  };
-  return `${h(0, 4, true)}-${h(4, 6, true)}-${h(6, 8, true)}-${h(8, 10, false)}-${h(10, 16, false)}`;
+export function formatGuid(b: Uint8Array): string {
+  const h = (i: number) => HEX[b[i]];
+  return (
+    h(3) + h(2) + h(1) + h(0) + '-' + h(5) + h(4) + '-' + h(7) + h(6) + '-' + h(8) + h(9) + '-' +
+    h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
+  );
+}
+
+/**
+ * The GUID and name of a UEFI_VARIABLE_DATA without decoding its value (to pick the variables a
+ * policy needs before paying for their hex). Undefined when the data is not one.
+ */
+export function efiVariableName(data: Buffer): { guid: string; name: string } | undefined {
+  if (data.length < 32) return undefined;
+  const nameChars = data.readBigUInt64LE(16);
+  if (nameChars > BigInt(data.length)) return undefined;
+  const end = 32 + Number(nameChars) * 2;
+  if (end > data.length) return undefined;
+  return { guid: formatGuid(data.subarray(0, 16)), name: data.toString('utf16le', 32, end) };
 }
 
 function utf16(b: Buffer): string {
