@@ -1,4 +1,4 @@
-import { scoreDevice, validateHardeningReport } from '@fleetguard/hardening-core';
+import { createScorer, loadCatalog, loadFactRules, validateHardeningReport } from '@fleetguard/hardening-core';
 import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
 
 describe('hardening report presets', () => {
@@ -24,9 +24,17 @@ describe('hardening report presets', () => {
   });
 
   it('scores: with the same affirming attestation, the good report reaches higher SL-C and the weak one is contradicted', () => {
-    const attestation = { status: 'affirming' as const, at: new Date() };
-    const good = scoreDevice({ componentType: 'EDR', facts: goodHardeningReport(), attestation, declared: [] });
-    const weak = scoreDevice({ componentType: 'EDR', facts: weakHardeningReport(), attestation, declared: [] });
+    // A report counts only when it names the attested firmware (SPEC: evidence-graded scoring).
+    const attestation = { status: 'affirming' as const, at: new Date(), firmwareVersion: '1.0.0' };
+    const observed = { hardeningReport: true };
+    // The product's statement of applicability (not the device) says it has no radio and runs no mobile code.
+    const scorer = createScorer(loadCatalog(), loadFactRules(), 'EDR');
+    const declared = scorer.declare([], [
+      { requirement: 'CR 2.2', applicable: false, justification: 'no wireless interface' },
+      { requirement: 'CR 2.4', applicable: false, justification: 'no mobile code' },
+    ]);
+    const good = scorer({ facts: goodHardeningReport({ firmwareVersion: '1.0.0' }), attestation, observed, declared });
+    const weak = scorer({ facts: weakHardeningReport({ firmwareVersion: '1.0.0' }), attestation, observed, declared });
     const sum = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
     expect(sum(good.evidenced)).toBeGreaterThan(sum(weak.evidenced));
     expect(Object.values(good.evidenced).every((sl) => sl >= 1)).toBe(true);
