@@ -14,8 +14,10 @@ function hasNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
 }
 
+/** Messages name only the properties the API defines: an unknown property's name is the caller's
+ * text and is never echoed (it would reach the log, the audit entry and the response). */
 function flattenValidationError(e: ValidationError): string[] {
-  const own = Object.values(e.constraints ?? {});
+  const own = Object.entries(e.constraints ?? {}).map(([kind, m]) => (kind === 'whitelistValidation' ? 'unknown properties are not accepted' : m));
   return [...own, ...(e.children ?? []).flatMap((c) => flattenValidationError(c).map((m) => `${e.property}.${m}`))];
 }
 
@@ -64,9 +66,7 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       forbidNonWhitelisted: true,
       transform: true,
       exceptionFactory: (errors) =>
-        new BadRequestException(
-          errors.flatMap(flattenValidationError),
-        ),
+        new BadRequestException([...new Set(errors.flatMap(flattenValidationError))]),
     }),
   );
   app.useGlobalFilters(new AllExceptionsFilter());
