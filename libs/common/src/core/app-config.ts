@@ -37,6 +37,8 @@ const schema = z.object({
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
+  /** Webhook receivers allowed although internal (loopback, private, ...): host names, IPs or CIDRs, comma-separated. */
+  FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
 });
 
 export interface AppConfig {
@@ -64,6 +66,7 @@ export interface AppConfig {
   httpMaxBody: number;
   logLevel: string;
   prettyLogs: boolean;
+  webhookAllowedHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -118,6 +121,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
+    webhookAllowedHosts: c.FLEETGUARD_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
   };
 }
 
