@@ -14,6 +14,12 @@ function hasNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
 }
 
+/** Query parameters that carry credentials are never logged. */
+const SECRET_QUERY = /([?&](?:key|ticket|token|secret|password|api_key|access_token)=)[^&#]*/gi;
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(SECRET_QUERY, '$1[redacted]');
+}
+
 /** Messages name only the properties the API defines: an unknown property's name is the caller's
  * text and is never echoed (it would reach the log, the audit entry and the response). */
 function flattenValidationError(e: ValidationError): string[] {
@@ -37,7 +43,7 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      serializers: { req: (r) => ({ id: r.id, method: r.method, url: r.url }), res: (r) => ({ statusCode: r.statusCode }) },
+      serializers: { req: (r) => ({ id: r.id, method: r.method, url: redactUrl(r.url) }), res: (r) => ({ statusCode: r.statusCode }) },
     }),
   );
   server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
