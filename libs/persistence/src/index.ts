@@ -4,3 +4,4 @@ export * from './embedded.lock';
 export { pgliteInstance } from './pglite-serial.pool';
 export * from './returning-rows';
 export * from './scratch-database';
+export * from './private-directory';

@@ -39,6 +39,8 @@ const schema = z.object({
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
   /** Webhook receivers allowed although internal (loopback, private, ...): host names, IPs or CIDRs, comma-separated. */
   FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  /** /metrics without a key (for a scraper on a trusted network); else an admin or auditor key. */
+  FLEETGUARD_METRICS_PUBLIC: bool.default(false),
 });
 
 export interface AppConfig {
@@ -67,6 +69,7 @@ export interface AppConfig {
   logLevel: string;
   prettyLogs: boolean;
   webhookAllowedHosts: string[];
+  metricsPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +124,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
+    metricsPublic: c.FLEETGUARD_METRICS_PUBLIC,
     webhookAllowedHosts: c.FLEETGUARD_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
   };
 }
