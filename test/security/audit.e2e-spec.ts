@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ADMIN_KEY, TestService, createTenant, startTestService } from '../support/service';
 
 /**
@@ -65,12 +66,22 @@ describe('security: audit entries cannot be dropped by caller text', () => {
     for (const e of mine.body.entries) expect(e.organizationId).toBe(a.orgId);
     const all = await s.api.get('/api/v1/audit?limit=1000', ADMIN_KEY);
     expect(all.body.entries.some((e: { organizationId: string }) => e.organizationId === b.orgId)).toBe(true);
-    // the admin key's id is not in another tenant's view (it was sha256(key)[:16])
-    expect(JSON.stringify(mine.body)).not.toContain(all.body.entries[0].actor);
+    // the admin key's id is not in another tenant's view, and is no longer sha256(key)[:16]
+    const adminActor = all.body.entries[0].actor as string;
+    expect(JSON.stringify(mine.body)).not.toContain(adminActor);
+    expect(adminActor).toMatch(/^key:[0-9a-f]{16}$/);
+    expect(adminActor).not.toBe(`key:${createHash('sha256').update(ADMIN_KEY).digest('hex').slice(0, 16)}`);
   });
 
   it.each(['99999999999999999999', '-1', '1e9', 'abc'])('after=%s is a 400, not a 500', async (after) => {
     const r = await s.api.get(`/api/v1/audit?after=${after}`, ADMIN_KEY);
     expect(r.status).toBe(400);
+  });
+
+  it('a security counter up to 2^32 - 1 (what MCUboot and manifests allow) is stored, not a 500', async () => {
+    const { key } = await createTenant(s.api, 'manufacturer');
+    const r = await s.api.post('/api/v1/products', { name: `big-counter-${Date.now()}`, componentType: 'EDR', declaredRequirements: ['CR 1.1'], targetLevels: { FR1: 1, FR2: 1, FR3: 1, FR4: 1, FR5: 1, FR6: 1, FR7: 1 }, minSecurityCounter: 2 ** 32 - 1 }, key);
+    expect(r.status).toBe(201);
+    expect((await s.api.get(`/api/v1/products/${r.body.id}`, key)).body.minSecurityCounter).toBe(2 ** 32 - 1);
   });
 });
