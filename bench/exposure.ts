@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
 import { AttestedReleaseReader } from '@fleetguard/attestation';
-import { EventBusService } from '@fleetguard/events';
+import { EventBusService, WebhookTargetService } from '@fleetguard/events';
+import { parseConfig } from '@fleetguard/common';
 import { LifecycleRepository, LifecycleService, csafAdvisory, parseCsaf } from '@fleetguard/lifecycle';
 
 const GOAL_MS = 5_000;
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   const server = process.env.FLEETGUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await createScratchDatabase(server, 'fleetguard_bench');
   const ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dataDir: '/tmp' }));
-  const events = new EventBusService(ds);
+  const events = new EventBusService(ds, new WebhookTargetService(parseConfig({ FLEETGUARD_ENV: 'test' })));
   try {
     await ds.initialize();
     await runMigrations(ds);

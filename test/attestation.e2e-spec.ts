@@ -43,7 +43,7 @@ function attestationContext(env: Record<string, string>) {
 }
 
 describe('attestation over the embedded MQTT broker and the device HTTP API', () => {
-  const ctx = attestationContext({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
+  const ctx = attestationContext({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600', FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
   const device: typeof ctx.device = (...args) => ctx.device(...args);
   let s: TestService;
   let fixture: typeof ctx.fixture;

@@ -119,7 +119,8 @@ const haveMosquitto = fs.existsSync('/usr/bin/mosquitto_pub') && fs.existsSync('
     const before = (await rejections())['certificate-revoked'] ?? 0;
     const r = await mosquitto('mosquitto_sub', [...tlsArgs(d), '-i', d.id, '-t', `fleet/v1/devices/${d.id}/challenge`, '-C', '1', '-W', '10']);
     expect(r.code).not.toBe(0);
-    expect((await rejections())['certificate-revoked']).toBe(before + 1);
+    // refused at the end of the TLS handshake; the client may retry before it gives up
+    expect((await rejections())['certificate-revoked']).toBeGreaterThan(before);
   });
 
   it('refuses a client without a certificate at the TLS handshake', async () => {

@@ -405,11 +405,13 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await detail.page.waitForSelector('#live.on');
     expect(await detail.page.textContent('#device .device-head .badge')).toBe('affirming');
     for (const { page } of [overview, detail]) {
-      // the real stream, the key in the query string
+      // the real stream, opened with a single-use ticket: never the key in the URL
       const urls = await page.evaluate(() => (window as unknown as { fleetEventUrls: string[] }).fleetEventUrls);
       expect(urls).toHaveLength(1);
       expect(new URL(urls[0], s.urls.operator).pathname).toBe('/api/v1/events');
-      expect(new URL(urls[0], s.urls.operator).searchParams.get('key')).toBe(operator.key);
+      expect(new URL(urls[0], s.urls.operator).searchParams.get('ticket')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(urls[0]).not.toContain(encodeURIComponent(operator.key));
+      expect(urls[0]).not.toContain(operator.key);
       await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     }
     const received = (page: Page) => page.evaluate(() => (window as unknown as { fleetEvents: Array<{ type: string; deviceId?: string }> }).fleetEvents);

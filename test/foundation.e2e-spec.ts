@@ -70,7 +70,7 @@ describe('foundation: tenants, keys, products, audit (in-process service)', () =
       key = (await createTenant(s.api, 'manufacturer')).key;
     });
     const cases: Array<[string, unknown, RegExp]> = [
-      ['an unknown field', { ...valid, name: 'u1', owner: 'me' }, /property owner should not exist/],
+      ['an unknown field', { ...valid, name: 'u1', owner: 'me' }, /unknown properties are not accepted/],
       ['a wrong type', { ...valid, name: 42 }, /name must be a string/],
       ['an unknown component type', { ...valid, name: 'u2', componentType: 'XYZ' }, /componentType must be one of/],
       ['a target level of 5', { ...valid, name: 'u3', targetLevels: { ...FULL_TARGET, FR3: 5 } }, /targetLevels\.FR3 must not be greater than 4/],

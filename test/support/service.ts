@@ -39,6 +39,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
     FLEETGUARD_CA_PASSPHRASE: 'test-ca-passphrase-123',
     FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_TEST_LOG ?? 'silent',
+    // the suites read counters from /metrics; test/security checks the keyed default
+    FLEETGUARD_METRICS_PUBLIC: 'true',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...env,
   });

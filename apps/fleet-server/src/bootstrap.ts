@@ -10,6 +10,7 @@ import { AppConfig } from '@fleetguard/common';
 import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform';
 import { CaService } from '@fleetguard/pki';
 import { BrokerService } from '@fleetguard/broker';
+import { WebhookTargetService } from '@fleetguard/events';
 import { AppModule } from './app.module';
 import { configureHttp } from './http-setup';
 
@@ -69,6 +70,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
   });
   const devicePort = await listen(device, config.devicePort, host);
   const mqtt = await app.get(BrokerService).listen(host);
+  app.get(WebhookTargetService).addOwnPorts(httpPort, devicePort, mqtt.tls, mqtt.plain);
   const deviceHost = shown === '127.0.0.1' ? 'localhost' : shown;
   const urls = { operator: `http://${shown}:${httpPort}`, device: `https://${deviceHost}:${devicePort}`, mqtt: `mqtts://${deviceHost}:${mqtt.tls}` };
   logger.info({ listener: 'operator', port: httpPort }, `operator API and dashboard listening on ${urls.operator}`);

@@ -1,16 +1,21 @@
-import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, Header, Headers, Inject, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Public } from '@fleetguard/auth';
-import { AnyListener, metricsRegistry } from '@fleetguard/platform';
+import { AppConfig } from '@fleetguard/common';
+import { AuthService, Public, hasRole } from '@fleetguard/auth';
+import { APP_CONFIG, AnyListener, OperatorListener, metricsRegistry } from '@fleetguard/platform';
 
 @ApiTags('health')
 @Controller()
 @Public()
 @AnyListener()
 export class HealthController {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly auth: AuthService,
+  ) {}
 
   @Get('health/live')
   live() {
@@ -27,9 +32,17 @@ export class HealthController {
     }
   }
 
+  /** Operator listener only; an admin or auditor key unless FLEETGUARD_METRICS_PUBLIC=true. */
   @Get('metrics')
+  @OperatorListener()
   @Header('Content-Type', 'text/plain; version=0.0.4')
-  metrics() {
+  async metrics(@Headers('authorization') authorization?: string) {
+    if (!this.config.metricsPublic) {
+      const m = authorization ? /^Bearer\s+(\S{1,300})\s*$/i.exec(authorization) : null;
+      const p = m ? await this.auth.authenticate(m[1]) : null;
+      if (!p) throw new UnauthorizedException('metrics need an admin or auditor key (or FLEETGUARD_METRICS_PUBLIC=true)');
+      if (!hasRole(p, 'admin', 'auditor')) throw new ForbiddenException('metrics need an admin or auditor key');
+    }
     return metricsRegistry.metrics();
   }
 }

@@ -8,6 +8,21 @@ import express from 'express';
 import { AppConfig } from '@fleetguard/common';
 import { AllExceptionsFilter, httpDuration, httpRequests } from '@fleetguard/platform';
 
+/** Deepest nesting a JSON body may have: class-transformer and class-validator recurse per level. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when a parsed JSON value nests deeper than max (iterative: the check itself cannot overflow). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 function hasNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (depth > 64 || value === null || typeof value !== 'object') return false;
@@ -15,8 +30,39 @@ function hasNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
 }
 
+/** Swagger UI's page loads its own scripts and styles (it sets a few styles inline). */
+const DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Headers on every response of both listeners: no MIME sniffing; API answers are not cached
+ * (they carry tenants' data); HSTS on the device listener (HTTPS); a CSP on the docs UI (the
+ * dashboard sets its own). `/docs` is served on the operator listener only.
+ */
+function securityHeaders(req: express.Request, res: express.Response, next: express.NextFunction): void {
+  const listener = (req as unknown as { listener?: string }).listener ?? 'operator';
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (listener === 'device') res.setHeader('Strict-Transport-Security', 'max-age=31536000');
+  if (req.path.startsWith('/api/') || req.path.startsWith('/.well-known/') || req.path === '/enroll' || req.path.startsWith('/attestation/')) res.setHeader('Cache-Control', 'no-store');
+  if (req.path === '/docs' || req.path.startsWith('/docs/') || req.path.startsWith('/docs-')) {
+    if (listener !== 'operator') {
+      res.status(404).json({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.path} on the ${listener} listener` });
+      return;
+    }
+    res.setHeader('Content-Security-Policy', DOCS_CSP);
+  }
+  next();
+}
+
+/** Query parameters that carry credentials are never logged. */
+const SECRET_QUERY = /([?&](?:key|ticket|token|secret|password|api_key|access_token)=)[^&#]*/gi;
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(SECRET_QUERY, '$1[redacted]');
+}
+
+/** Messages name only the properties the API defines: an unknown property's name is the caller's
+ * text and is never echoed (it would reach the log, the audit entry and the response). */
 function flattenValidationError(e: ValidationError): string[] {
-  const own = Object.values(e.constraints ?? {});
+  const own = Object.entries(e.constraints ?? {}).map(([kind, m]) => (kind === 'whitelistValidation' ? 'unknown properties are not accepted' : m));
   return [...own, ...(e.children ?? []).flatMap((c) => flattenValidationError(c).map((m) => `${e.property}.${m}`))];
 }
 
@@ -36,7 +82,7 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      serializers: { req: (r) => ({ id: r.id, method: r.method, url: r.url }), res: (r) => ({ statusCode: r.statusCode }) },
+      serializers: { req: (r) => ({ id: r.id, method: r.method, url: redactUrl(r.url) }), res: (r) => ({ statusCode: r.statusCode }) },
     }),
   );
   server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
@@ -49,10 +95,15 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
     });
     next();
   });
+  server.use(securityHeaders);
   server.use(express.json({ limit: config.httpMaxBody, strict: true }));
   // PostgreSQL text cannot hold NUL: refuse it in the path, the query and JSON strings up front
   // (a clear 400) instead of letting it reach the database.
   server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: `JSON bodies may nest at most ${MAX_JSON_DEPTH} levels` });
+      return;
+    }
     if (/%00/.test(req.url) || hasNul(req.body)) {
       res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'NUL characters (\\u0000) are not accepted in paths, queries or JSON strings' });
       return;
@@ -65,9 +116,7 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       forbidNonWhitelisted: true,
       transform: true,
       exceptionFactory: (errors) =>
-        new BadRequestException(
-          errors.flatMap(flattenValidationError),
-        ),
+        new BadRequestException([...new Set(errors.flatMap(flattenValidationError))]),
     }),
   );
   app.useGlobalFilters(new AllExceptionsFilter());

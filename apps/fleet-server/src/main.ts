@@ -4,6 +4,8 @@ import { createRootLogger } from '@fleetguard/platform';
 import { startService } from './bootstrap';
 
 async function main(): Promise<void> {
+  // Files the service writes (embedded database, CA, demo files) are its own: no group or other access.
+  process.umask(0o077);
   let config;
   try {
     config = parseConfig(process.env);

@@ -1,7 +1,7 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import { pgliteDriver } from './pglite-serial.pool';
+import { privateDirectory } from './private-directory';
 import { ALL_MIGRATIONS } from './migrations';
 
 export interface DatabaseSettings {
@@ -32,8 +32,9 @@ export function buildDataSourceOptions(s: DatabaseSettings, entities: DataSource
   }
   let dir: string | undefined;
   if (!s.inMemory) {
+    privateDirectory(s.dataDir);
     dir = path.join(s.dataDir, 'pglite');
-    fs.mkdirSync(dir, { recursive: true });
+    privateDirectory(dir, true);
   }
   return { ...common, driver: pgliteDriver(dir) } as DataSourceOptions;
 }

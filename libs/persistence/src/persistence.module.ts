@@ -5,8 +5,11 @@ import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { buildDataSourceOptions, isEmbedded, runMigrations } from './data-source.factory';
 import { acquireEmbeddedLock } from './embedded.lock';
+import { privateDirectory } from './private-directory';
+import * as path from 'node:path';
 
 let releaseLock: (() => void) | undefined;
+let pgliteDir: string | undefined;
 
 @Global()
 @Module({})
@@ -19,6 +22,7 @@ export class PersistenceModule implements OnApplicationShutdown {
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => {
             if (isEmbedded(config)) releaseLock = acquireEmbeddedLock(config.dataDir);
+            pgliteDir = isEmbedded(config) ? path.join(config.dataDir, 'pglite') : undefined;
             return {
               ...buildDataSourceOptions({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
               autoLoadEntities: true,
@@ -30,6 +34,8 @@ export class PersistenceModule implements OnApplicationShutdown {
             const ds = new DataSource(options!);
             await ds.initialize();
             const applied = await runMigrations(ds);
+            // PGlite creates its files 0666 whatever the umask: tighten what the first open made.
+            if (pgliteDir) privateDirectory(pgliteDir, true);
             new Logger('Persistence').log(
               `${embedded ? 'embedded PGlite' : 'PostgreSQL'} ready; ${applied.length ? `applied migrations: ${applied.join(', ')}` : 'schema up to date'}`,
             );

@@ -12,6 +12,8 @@ export const LISTENER_KEY = 'fleetguard:listener';
 
 /** Route served on the device listener only. */
 export const DeviceListener = () => SetMetadata(LISTENER_KEY, ['device']);
+/** Route served on the operator listener only (the default; says so where a class allows both). */
+export const OperatorListener = () => SetMetadata(LISTENER_KEY, ['operator']);
 /** Route served on both listeners (CA chain, CRL, health). */
 export const AnyListener = () => SetMetadata(LISTENER_KEY, ['operator', 'device']);
 

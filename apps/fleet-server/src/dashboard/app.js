@@ -557,11 +557,24 @@
     el.classList.toggle('on', !!on);
   }
 
-  function startLive() {
+  async function streamTicket() {
+    const res = await fetch('/api/v1/events/tickets', { method: 'POST', headers: { Authorization: `Bearer ${state.key}`, Accept: 'application/json' }, cache: 'no-store' });
+    if (!res.ok) throw new Error(`ticket: HTTP ${res.status}`);
+    return (await res.json()).ticket;
+  }
+
+  async function startLive(attempt = 0) {
     stopLive();
     if (!window.EventSource) return startPolling();
-    // EventSource cannot send headers: the key rides in the query string.
-    const es = new EventSource(`/api/v1/events?key=${encodeURIComponent(state.key)}`);
+    // EventSource cannot send headers, and a key in a URL ends up in logs: the key buys a
+    // single-use, short-lived ticket (in a header) and the ticket opens the stream.
+    let ticket;
+    try {
+      ticket = await streamTicket();
+    } catch (_) {
+      return startPolling();
+    }
+    const es = new EventSource(`/api/v1/events?ticket=${encodeURIComponent(ticket)}`);
     state.events = es;
     const onEvent = (ev) => {
       let data = null;
@@ -572,14 +585,20 @@
       }
       scheduleRefresh(data);
     };
-    es.onopen = () => setLive('live', true);
+    es.onopen = () => {
+      attempt = 0;
+      setLive('live', true);
+    };
     es.onmessage = onEvent;
     for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
     es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        state.events = null;
-        startPolling();
-      } else setLive('reconnecting…', false);
+      // A ticket opens one stream: any reconnect needs a fresh one, so reconnect by hand.
+      es.close();
+      if (state.events !== es) return;
+      state.events = null;
+      if (attempt >= 3) return startPolling();
+      setLive('reconnecting…', false);
+      state.liveTimer = setTimeout(() => void startLive(attempt + 1), 1000 * (attempt + 1));
     };
   }
 
@@ -592,6 +611,7 @@
   function stopLive() {
     if (state.events) state.events.close();
     state.events = null;
+    clearTimeout(state.liveTimer);
     clearInterval(state.pollTimer);
     state.pollTimer = null;
     setLive('offline', false);
@@ -647,7 +667,7 @@
 
   function start() {
     $('#login').hidden = true;
-    startLive();
+    void startLive();
     route();
   }
 

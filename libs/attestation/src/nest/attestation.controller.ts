@@ -104,8 +104,11 @@ export class DeviceAttestationsController {
   @Get(':id/attestations')
   @Roles('operator', 'manufacturer', 'auditor')
   async list(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query('limit', new DefaultValuePipe(20), ParseIntPipe) limit: number, @Query('before') before?: string) {
+    // a four-digit year: JavaScript's Date reaches ±271821, PostgreSQL's timestamptz does not
+    if (before !== undefined && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(before) || Number.isNaN(Date.parse(before)))) {
+      throw invalid('attestations.bad-cursor', 'before must be an ISO-8601 time (years 0000..9999)');
+    }
     await this.devices.get(p, checkDeviceId(id));
-    if (before !== undefined && Number.isNaN(Date.parse(before))) throw invalid('attestations.bad-cursor', 'before must be an ISO-8601 time');
     const qb = this.ds.getRepository(AttestationResultEntity).createQueryBuilder('r').where('r.device_id = :id', { id }).orderBy('r.created_at', 'DESC').limit(Math.min(Math.max(limit, 1), 200));
     if (before) qb.andWhere('r.created_at < :before', { before: new Date(before) });
     const items = await qb.getMany();

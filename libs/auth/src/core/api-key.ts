@@ -28,12 +28,15 @@ export function generateApiKey(): GeneratedKey {
   return { id, key: `fg_${id}_${secret}`, secretHash: hashSecret(secret) };
 }
 
-/** A key given from configuration (FLEETGUARD_ADMIN_KEY) keeps its text; its id is derived. */
+/**
+ * A key given from configuration (FLEETGUARD_ADMIN_KEY) keeps its text. Its id is random: an id
+ * derived from the key (it was sha256(key)[:16], shown in the audit log) would let anyone who
+ * reads an id test guesses of a human-chosen key offline. Such a key is found by its hash.
+ */
 export function apiKeyFromText(text: string): GeneratedKey {
   const parsed = parseApiKey(text);
   if (parsed) return { id: parsed.id, key: text, secretHash: hashSecret(parsed.secret) };
-  const id = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  return { id, key: text, secretHash: hashSecret(text) };
+  return { id: randomBytes(8).toString('hex'), key: text, secretHash: hashSecret(text) };
 }
 
 export function parseApiKey(text: string): { id: string; secret: string } | null {
@@ -41,11 +44,15 @@ export function parseApiKey(text: string): { id: string; secret: string } | null
   return m ? { id: m[1], secret: m[2] } : null;
 }
 
-/** Candidate (id, secret) pairs for a presented bearer token: the fg_ form, or a configured free-form key. */
-export function keyCandidates(text: string): Array<{ id: string; secret: string }> {
+/**
+ * How to find a presented bearer token: the fg_ form by its id (then the secret is checked), a
+ * configured free-form key by the hash of the whole text.
+ */
+export type KeyCandidate = { by: 'id'; id: string; secret: string } | { by: 'hash'; hash: string; secret: string };
+export function keyCandidates(text: string): KeyCandidate[] {
   const parsed = parseApiKey(text);
-  const free = { id: createHash('sha256').update(text).digest('hex').slice(0, 16), secret: text };
-  return parsed ? [parsed, free] : [free];
+  const free: KeyCandidate = { by: 'hash', hash: hashSecret(text), secret: text };
+  return parsed ? [{ by: 'id', ...parsed }, free] : [free];
 }
 
 export function hashSecret(secret: string): string {

@@ -1,7 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { AuditChainVerifier, ChainVerdict, GENESIS_HASH, chain } from '../core/audit-chain';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditChainVerifier, AuditRecord, ChainVerdict, GENESIS_HASH, chain } from '../core/audit-chain';
+import { storableJson, storableText } from '../core/storable-text';
 import { AuditEntryEntity } from '../entities/audit-entry.entity';
 
 export interface AuditInput {
@@ -36,38 +37,53 @@ export class AuditService implements OnModuleDestroy {
     });
   }
 
+  /**
+   * Writes one entry inside the caller's transaction, so the entry and the business write commit
+   * or roll back together (a write whose entry cannot be stored is not acknowledged).
+   */
+  async appendIn(m: EntityManager, input: AuditInput): Promise<void> {
+    await this.writeBatch(m, [{ input, at: new Date() }]);
+  }
+
+  private async writeBatch(m: EntityManager, batch: Array<{ input: AuditInput; at: Date }>): Promise<void> {
+    await m.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+    const head: Array<{ seq: string; hash: string }> = await m.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    let seq = head.length ? Number(head[0].seq) : 0;
+    let prev = head.length ? head[0].hash : GENESIS_HASH;
+    const rows: AuditEntryEntity[] = [];
+    for (const { input, at } of batch) {
+      seq++;
+      const c = chain(prev, storableRecord(seq, at, input));
+      prev = c.hash;
+      rows.push(m.create(AuditEntryEntity, { ...c, at }));
+    }
+    await m.getRepository(AuditEntryEntity).save(rows, { reload: false });
+  }
+
   private async flush(): Promise<void> {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, 500);
         try {
-          await this.ds.transaction(async (m) => {
-            await m.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
-            const head: Array<{ seq: string; hash: string }> = await m.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-            let seq = head.length ? Number(head[0].seq) : 0;
-            let prev = head.length ? head[0].hash : GENESIS_HASH;
-            const rows: AuditEntryEntity[] = [];
-            for (const { input, at } of batch) {
-              seq++;
-              const c = chain(prev, {
-                seq,
-                at: at.toISOString(),
-                actor: input.actor,
-                organizationId: input.organizationId ?? null,
-                action: input.action,
-                resource: input.resource ?? null,
-                outcome: input.outcome,
-                details: input.details ?? {},
-              });
-              prev = c.hash;
-              rows.push(m.create(AuditEntryEntity, { ...c, at }));
-            }
-            await m.getRepository(AuditEntryEntity).save(rows, { reload: false });
-          });
+          await this.ds.transaction((m) => this.writeBatch(m, batch));
           batch.forEach((b) => b.resolve());
         } catch (e) {
-          this.logger.error(`audit append failed: ${(e as Error).message}`);
-          batch.forEach((b) => b.reject(e));
+          if (batch.length === 1) {
+            this.logger.error(`audit append failed: ${(e as Error).message}`);
+            batch[0].reject(e);
+            continue;
+          }
+          // One entry must not take the others down with it: write them one by one, so only the
+          // entry that cannot be stored fails (and its caller's write is not acknowledged).
+          for (const b of batch) {
+            try {
+              await this.ds.transaction((m) => this.writeBatch(m, [b]));
+              b.resolve();
+            } catch (e1) {
+              this.logger.error(`audit append failed: ${(e1 as Error).message}`);
+              b.reject(e1);
+            }
+          }
         }
       }
     } finally {
@@ -105,4 +121,18 @@ export class AuditService implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.flushing;
   }
+}
+
+/** The record as stored and hashed: every caller-controlled string made storable, cut to its column. */
+export function storableRecord(seq: number, at: Date, input: AuditInput): AuditRecord {
+  return {
+    seq,
+    at: at.toISOString(),
+    actor: storableText(input.actor, 199),
+    organizationId: input.organizationId ?? null,
+    action: storableText(input.action, 199),
+    resource: input.resource == null ? null : storableText(input.resource, 499),
+    outcome: storableText(input.outcome, 39),
+    details: storableJson(input.details ?? {}) as Record<string, unknown>,
+  };
 }

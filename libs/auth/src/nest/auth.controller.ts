@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseIntPipe, Post, Query, DefaultValuePipe } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { invalid } from '@fleetguard/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { AuthService } from './auth.service';
 import { AuditService } from './audit.service';
 import { CreateApiKeyDto, CreateOrganizationDto } from './dto/auth.dto';
-import { Roles } from './principal';
+import { CurrentPrincipal, Principal, Roles } from './principal';
 
 @ApiTags('tenants')
 @ApiBearerAuth()
@@ -40,13 +41,14 @@ export class AuthController {
     await this.auth.revokeApiKey(id);
   }
 
+  /** A tenant's auditor sees its own tenant's entries; the system organization's keys see all. */
   @Get('audit')
   @Roles('auditor', 'admin')
-  async listAudit(
-    @Query('after', new DefaultValuePipe(0), ParseIntPipe) after: number,
-    @Query('limit', new DefaultValuePipe(100), ParseIntPipe) limit: number,
-  ) {
-    const entries = await this.audit.list({ afterSeq: after, limit: Math.min(Math.max(limit, 1), 1000) });
+  async listAudit(@CurrentPrincipal() p: Principal, @Query('after') afterText?: string, @Query('limit') limitText?: string) {
+    const after = wholeNumber('after', afterText, 0, Number.MAX_SAFE_INTEGER);
+    const limit = wholeNumber('limit', limitText, 100, Number.MAX_SAFE_INTEGER);
+    const scope = p.organizationKind === 'system' ? undefined : p.organizationId;
+    const entries = await this.audit.list({ afterSeq: after, limit: Math.min(Math.max(limit, 1), 1000), organizationId: scope });
     return { entries, next: entries.length ? entries[entries.length - 1].seq : null };
   }
 
@@ -55,4 +57,10 @@ export class AuthController {
   verifyAudit() {
     return this.audit.verify();
   }
+}
+
+function wholeNumber(name: string, text: string | undefined, dflt: number, max: number): number {
+  if (text === undefined || text === '') return dflt;
+  if (!/^\d{1,16}$/.test(text) || Number(text) > max) throw invalid('audit.bad-query', `${name} must be a whole number 0..${max}`);
+  return Number(text);
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { AppConfig, conflict, invalid, notFound } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, secretMatches } from '../core/api-key';
+import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, parseApiKey, secretMatches } from '../core/api-key';
 import { ApiKeyEntity } from '../entities/api-key.entity';
 import { OrganizationEntity } from '../entities/organization.entity';
 import { Principal } from './principal';
@@ -23,11 +23,13 @@ export class AuthService implements OnApplicationBootstrap {
 
   /** Resolves a bearer token to a principal, or null (unknown, wrong secret, revoked). */
   async authenticate(token: string): Promise<Principal | null> {
-    for (const { id, secret } of keyCandidates(token)) {
+    for (const c of keyCandidates(token)) {
+      const { secret } = c;
+      const cacheKey = c.by === 'id' ? c.id : `h:${c.hash}`;
       const now = Date.now();
-      let cached = this.cache.get(id);
+      let cached = this.cache.get(cacheKey);
       if (!cached || cached.until < now) {
-        const key = await this.ds.getRepository(ApiKeyEntity).findOne({ where: { id } });
+        const key = await this.ds.getRepository(ApiKeyEntity).findOne({ where: c.by === 'id' ? { id: c.id } : { secretHash: c.hash } });
         const org = key ? await this.ds.getRepository(OrganizationEntity).findOne({ where: { id: key.organizationId } }) : null;
         cached = {
           hash: key?.secretHash ?? '',
@@ -39,7 +41,7 @@ export class AuthService implements OnApplicationBootstrap {
         };
         // Bounded: presenting random keys must not grow memory without limit.
         if (this.cache.size >= 10_000) this.cache.clear();
-        this.cache.set(id, cached);
+        this.cache.set(cacheKey, cached);
       }
       if (cached.principal && secretMatches(secret, cached.hash)) return cached.principal;
     }
@@ -75,6 +77,7 @@ export class AuthService implements OnApplicationBootstrap {
     const res = await this.ds.getRepository(ApiKeyEntity).update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
     if (!res.affected) throw notFound('api-key.not-found', `no active API key ${id}`);
     this.cache.delete(id);
+    for (const [k, v] of this.cache) if (v.principal?.keyId === id) this.cache.delete(k);
   }
 
   /** First start on an empty database: a system organization and an admin key, printed once (or taken from FLEETGUARD_ADMIN_KEY). */
@@ -85,7 +88,7 @@ export class AuthService implements OnApplicationBootstrap {
     if (!system) system = await orgs.save(orgs.create({ id: randomUUID(), name: 'fleetguard-system', kind: 'system' }));
     if (this.config.adminKey) {
       const k = apiKeyFromText(this.config.adminKey);
-      const existing = await keys.findOne({ where: { id: k.id } });
+      const existing = await keys.findOne({ where: parseApiKey(this.config.adminKey) ? { id: k.id } : { secretHash: k.secretHash } });
       if (!existing) {
         await keys.insert({ id: k.id, organizationId: system.id, roles: ['admin', 'auditor'], secretHash: k.secretHash, label: 'bootstrap (FLEETGUARD_ADMIN_KEY)', revokedAt: null });
         this.logger.log('bootstrap admin key taken from FLEETGUARD_ADMIN_KEY');

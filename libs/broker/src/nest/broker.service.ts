@@ -6,6 +6,7 @@ import { Aedes } from 'aedes';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
+import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscribe, deviceTopic } from '../core/topic-acl';
 
 /**
@@ -136,12 +137,31 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   /** Starts the TLS listener (and the plain one, if configured); returns the bound ports. */
   async listen(host: string): Promise<{ tls: number; plain?: number }> {
     const t = this.ca.serverTls;
-    this.server = tls.createServer({ key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket) => this.aedes.handle(socket as never));
+    const guard = new ConnectionGuard({
+      limits: packetLimits(this.config.mqttMaxPayload),
+      serialOf: (der) => {
+        try {
+          return this.ca.ca.verifyDeviceCertificate(der).serialHex;
+        } catch {
+          return null;
+        }
+      },
+      isRevoked: (serial) => this.status.isRevoked(serial),
+      refuse: (reason, deviceId, message) => this.refuse(reason, deviceId, message),
+    });
+    const handle = (socket: net.Socket) => {
+      this.aedes.handle(socket as never);
+      guard.meter(socket);
+    };
+    this.server = tls.createServer(
+      { key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      (socket) => guard.admitTls(socket) && handle(socket),
+    );
     this.server.on('tlsClientError', (err) => this.refuse('tls', null, err.message));
     const tlsPort = await listenOn(this.server, this.config.mqttPort, host);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
-      this.plainServer = net.createServer((socket) => this.aedes.handle(socket as never));
+      this.plainServer = net.createServer(handle);
       plain = await listenOn(this.plainServer, this.config.mqttPlainPort, host);
       this.logger.warn(`plain-text MQTT enabled on port ${plain} (development only; devices are refused without a certificate)`);
     }
@@ -179,6 +199,11 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
 
   private async authorizePublish(client: DeviceClient | null, packet: { topic: string; payload: Buffer; qos: number }): Promise<Error | null> {
     if (!client) return null; // a will message published by the broker itself after a disconnect
+    if (packet.qos === 2) {
+      // QoS 2 keeps inbound state per session across reconnects; devices use QoS 1 (finding 3).
+      this.refuse('qos2-refused', client.id, 'QoS 2 publishes are not accepted');
+      return new Error('QoS 2 is not accepted');
+    }
     const v = checkPublish(client.id, packet.topic);
     if (!v.ok) {
       this.refuse('publish-acl', client.id, v.reason);

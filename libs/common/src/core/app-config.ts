@@ -40,6 +40,10 @@ const schema = z.object({
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
+  /** Webhook receivers allowed although internal (loopback, private, ...): host names, IPs or CIDRs, comma-separated. */
+  FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  /** /metrics without a key (for a scraper on a trusted network); else an admin or auditor key. */
+  FLEETGUARD_METRICS_PUBLIC: bool.default(false),
 });
 
 export interface AppConfig {
@@ -71,6 +75,8 @@ export interface AppConfig {
   httpMaxBody: number;
   logLevel: string;
   prettyLogs: boolean;
+  webhookAllowedHosts: string[];
+  metricsPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +133,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
+    metricsPublic: c.FLEETGUARD_METRICS_PUBLIC,
+    webhookAllowedHosts: c.FLEETGUARD_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
   };
 }
 

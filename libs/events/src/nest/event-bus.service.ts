@@ -6,6 +6,10 @@ import { DataSource } from 'typeorm';
 import { counter } from '@fleetguard/platform';
 import { FleetEvent, FleetEventType } from '../core/fleet-event';
 import { retryDelaysMs, signWebhook } from '../core/webhook-signature';
+import { WebhookTargetService } from './webhook-target.service';
+
+/** Hooks one event is delivered to at most (distinct URLs); each gets the bounded retry schedule. */
+export const MAX_HOOKS_PER_EVENT = 10;
 
 const delivered = counter('fleetguard_webhook_deliveries_total', 'Webhook deliveries by outcome', ['outcome']);
 
@@ -29,7 +33,10 @@ export class EventBusService implements OnModuleDestroy {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly targets: WebhookTargetService,
+  ) {}
 
   publish(type: FleetEventType, input: { deviceId?: string; audience: Array<string | null | undefined>; data: Record<string, unknown> }): FleetEvent {
     const event: FleetEvent = {
@@ -77,8 +84,14 @@ export class EventBusService implements OnModuleDestroy {
   private async deliverWebhooks(event: FleetEvent): Promise<void> {
     if (!event.audience.length || this.closed) return;
     const hooks: WebhookRow[] = await this.ds.query(`SELECT id, organization_id, url, secret, events FROM webhooks WHERE organization_id = ANY($1::uuid[])`, [event.audience]);
+    const urls = new Set<string>();
     for (const hook of hooks) {
-      if (!hook.events.includes(event.type)) continue;
+      if (!hook.events.includes(event.type) || urls.has(hook.url)) continue;
+      if (urls.size >= MAX_HOOKS_PER_EVENT) {
+        delivered.inc({ outcome: 'over-limit' });
+        continue;
+      }
+      urls.add(hook.url);
       void this.deliver(hook, event, retryDelaysMs());
     }
   }
@@ -86,6 +99,18 @@ export class EventBusService implements OnModuleDestroy {
   private async deliver(hook: WebhookRow, event: FleetEvent, delays: number[]): Promise<void> {
     if (this.closed) return;
     const body = JSON.stringify(event);
+    if (delays.length < retryDelaysMs().length) {
+      // A retry: the hook may have been deleted since (its retries go with it).
+      const still: unknown[] = await this.ds.query('SELECT 1 FROM webhooks WHERE id = $1', [hook.id]).catch(() => [1]);
+      if (!still.length) return;
+    }
+    // Resolved again at every attempt: the name may point somewhere internal by now (DNS rebinding).
+    const target = await this.targets.check(hook.url);
+    if (!target.ok) {
+      delivered.inc({ outcome: 'refused-target' });
+      this.logger.warn(`webhook ${hook.id} not delivered: ${target.reason}`);
+      return;
+    }
     try {
       const res = await fetch(hook.url, {
         method: 'POST',

@@ -1,5 +1,8 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
+/** Security counters are uint32 (bigint columns); numbers in code. */
+const securityCounterColumn = { to: (v: number | null) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) };
+
 export interface ReferenceValues {
   events: Array<{ pcr: number; component: string; digest: string }>;
   pcrs?: Record<string, string>;
@@ -12,7 +15,7 @@ export class FirmwareReleaseEntity {
   @PrimaryColumn('uuid', { name: 'product_id' }) productId: string;
   @PrimaryColumn('varchar') version: string;
   @Column('varchar') format: 'mcuboot' | 'detached';
-  @Column('integer', { name: 'security_counter' }) securityCounter: number;
+  @Column('bigint', { transformer: securityCounterColumn, name: 'security_counter' }) securityCounter: number;
   @Column('varchar') digest: string;
   @Column('bigint', { transformer: bigintNumber }) size: number;
   @Column('char', { name: 'signer_key_id' }) signerKeyId: string;

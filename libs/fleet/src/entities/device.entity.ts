@@ -1,5 +1,8 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
+/** Security counters are uint32 (bigint columns); numbers in code. */
+const securityCounterColumn = { to: (v: number | null) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) };
+
 const bigintNumber = { to: (v: number) => v, from: (v: string | number) => Number(v) };
 
 @Entity('devices')
@@ -15,8 +18,8 @@ export class DeviceEntity {
   @Column('varchar', { name: 'cert_serial', nullable: true }) certSerial: string | null;
   @Column('timestamptz', { name: 'cert_not_after', nullable: true }) certNotAfter: Date | null;
   @Column('varchar', { name: 'firmware_version', nullable: true }) firmwareVersion: string | null;
-  @Column('integer', { name: 'firmware_security_counter', nullable: true }) firmwareSecurityCounter: number | null;
-  @Column('integer', { name: 'max_security_counter_seen', nullable: true }) maxSecurityCounterSeen: number | null;
+  @Column('bigint', { transformer: securityCounterColumn, name: 'firmware_security_counter', nullable: true }) firmwareSecurityCounter: number | null;
+  @Column('bigint', { transformer: securityCounterColumn, name: 'max_security_counter_seen', nullable: true }) maxSecurityCounterSeen: number | null;
   @Column('varchar', { name: 'attestation_status', nullable: true }) attestationStatus: string | null;
   @Column('timestamptz', { name: 'attestation_at', nullable: true }) attestationAt: Date | null;
   @Column('timestamptz', { name: 'affirmed_at', nullable: true }) affirmedAt: Date | null;

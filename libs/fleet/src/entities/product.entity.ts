@@ -1,6 +1,9 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { ComponentType, LevelVector } from '../core/product.rules';
 
+/** Security counters are uint32 (bigint columns); numbers in code. */
+const securityCounterColumn = { to: (v: number | null) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) };
+
 @Entity('products')
 export class ProductEntity {
   @PrimaryColumn('uuid') id: string;
@@ -9,6 +12,6 @@ export class ProductEntity {
   @Column('varchar', { name: 'component_type' }) componentType: ComponentType;
   @Column('jsonb', { name: 'declared_requirements' }) declaredRequirements: string[];
   @Column('jsonb', { name: 'target_levels' }) targetLevels: LevelVector;
-  @Column('integer', { name: 'min_security_counter' }) minSecurityCounter: number;
+  @Column('bigint', { transformer: securityCounterColumn, name: 'min_security_counter' }) minSecurityCounter: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

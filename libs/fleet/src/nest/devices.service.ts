@@ -54,11 +54,13 @@ export class DevicesService {
         `UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE device_id = $1 AND status IN ('valid', 'superseded') RETURNING serial, not_after`,
         [id, now, reason],
       );
-      return returningRows<{ serial: string; not_after: Date }>(rows);
+      const serials = returningRows<{ serial: string; not_after: Date }>(rows);
+      // The entry commits with the revocation or neither does.
+      await this.audit.appendIn(m, { actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: serials.map((r) => r.serial), reason } });
+      return serials;
     });
     for (const r of revoked) this.status.noteRevoked(r.serial, id, new Date(r.not_after));
     await this.crl.regenerate();
-    await this.audit.append({ actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: revoked.map((r) => r.serial), reason } });
     this.events.publish('device.revoked', { deviceId: id, audience: [device.manufacturerOrgId, device.operatorOrgId], data: { status: 'revoked', reason, revokedSerials: revoked.map((r) => r.serial) } });
     return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };
   }

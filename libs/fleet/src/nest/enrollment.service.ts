@@ -136,14 +136,17 @@ export class EnrollmentService {
     const issued = await this.ds.transaction(async (m) => {
       const row = await m.getRepository(DeviceEntity).createQueryBuilder('d').setLock('pessimistic_write').where('d.id = :id', { id: device.deviceId }).getOne();
       if (!row || row.status !== 'active') throw denied('enrollment.device-revoked', 'this device is revoked');
+      // Only the device's current certificate renews (a superseded one, e.g. a stolen old key,
+      // does not); under the row lock, so of parallel renewals with one certificate one wins.
+      if (row.certSerial !== device.serialHex) throw denied('enrollment.certificate-superseded', 'this certificate was superseded: renew with the current one');
       const cert = await this.issue(device.deviceId, csr);
       await this.storeCertificate(m, device.deviceId, cert);
       await m.query(`UPDATE certificates SET status = 'superseded' WHERE serial = $1 AND status = 'valid'`, [device.serialHex]);
       await m.getRepository(DeviceEntity).update({ id: device.deviceId }, { certSerial: cert.serialHex, certNotAfter: cert.notAfter, publicKeySpki: csr.publicKeySpkiDer, keyType: csr.keyType });
+      await this.audit.appendIn(m, { actor: `device:${device.deviceId}`, action: 'EST simplereenroll', resource: `devices/${device.deviceId}`, outcome: 'issued', details: { serial: cert.serialHex, previous: device.serialHex } });
       return cert;
     });
     this.status.noteIssued(issued.serialHex, device.deviceId, issued.notAfter);
-    await this.audit.append({ actor: `device:${device.deviceId}`, action: 'EST simplereenroll', resource: `devices/${device.deviceId}`, outcome: 'issued', details: { serial: issued.serialHex, previous: device.serialHex } });
     return { deviceId: device.deviceId, certificate: issued.certificatePem, chain: this.ca.chainPem, serial: issued.serialHex, notAfter: issued.notAfter };
   }
 

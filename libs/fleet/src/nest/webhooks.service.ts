@@ -4,16 +4,21 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound } from '@fleetguard/common';
 import { Principal } from '@fleetguard/auth';
+import { WebhookTargetService } from '@fleetguard/events';
 import { WEBHOOKS_PER_ORGANIZATION, WebhookInput, checkWebhook } from '../core/webhook.rules';
 import { WebhookEntity } from '../entities/webhook.entity';
 
 /** An organization's webhook subscriptions. Delivery (HMAC signing, retries) is the event bus's (@fleetguard/events), which reads the same table. */
 @Injectable()
 export class WebhooksService {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly targets: WebhookTargetService,
+  ) {}
 
   async create(p: Principal, input: WebhookInput): Promise<WebhookEntity> {
     const checked = checkWebhook(input);
+    await this.targets.assertRegistrable(checked.url);
     const repo = this.ds.getRepository(WebhookEntity);
     if ((await repo.count({ where: { organizationId: p.organizationId } })) >= WEBHOOKS_PER_ORGANIZATION) {
       throw conflict('webhook.too-many', `an organization has at most ${WEBHOOKS_PER_ORGANIZATION} webhooks; delete one first`);

@@ -1,6 +1,7 @@
 import { Foundation1764090000000 } from './1764090000000-foundation';
 import { DevicesAndPki1764090100000 } from './1764090100000-devices-and-pki';
 import { FirmwareAttestationScoring1764090200000 } from './1764090200000-firmware-attestation-scoring';
+import { SecurityHardening1764100110000 } from './1764100110000-security-hardening';
 import { LinuxMeasuredBootIma1764100140000 } from './1764100140000-linux-measured-boot-ima';
 import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
@@ -11,6 +12,7 @@ export const ALL_MIGRATIONS = [
   Foundation1764090000000,
   DevicesAndPki1764090100000,
   FirmwareAttestationScoring1764090200000,
+  SecurityHardening1764100110000,
   LinuxMeasuredBootIma1764100140000,
   PsaAttestation1764100150000,
   EvidenceZonesAssessments1764100160000,

@@ -43,6 +43,6 @@ export class CreateProductDto {
   @IsOptional()
   @IsInt()
   @Min(0)
-  @Max(2 ** 31 - 1)
+  @Max(2 ** 32 - 1)
   minSecurityCounter?: number;
 }
