@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { isIP } from 'node:net';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 
 /**
  * Service configuration, read once at boot from the environment and validated. This module is
@@ -37,6 +40,11 @@ const schema = z.object({
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
+  /** Comma-separated DNS names and IP addresses of the device listener's and broker's TLS certificate. */
+  FLEETGUARD_SERVER_NAMES: z.string().min(1).optional(),
+  /** PEM files of a TLS certificate (leaf first, chain after) and its key, brought by the operator. */
+  FLEETGUARD_SERVER_CERT: z.string().min(1).optional(),
+  FLEETGUARD_SERVER_KEY: z.string().min(1).optional(),
 });
 
 export interface AppConfig {
@@ -64,6 +72,66 @@ export interface AppConfig {
   httpMaxBody: number;
   logLevel: string;
   prettyLogs: boolean;
+  /** Names for the generated device-listener/broker certificate (default localhost, fleetguard, 127.0.0.1, ::1). */
+  serverNames: { dnsNames: string[]; ipAddresses: string[] };
+  /** An operator's TLS certificate for the device listener and broker, checked at boot. The key is secret: never logged. */
+  serverCertificate?: { certPem: string; keyPem: string; certFile: string; keyFile: string };
+}
+
+export const DEFAULT_SERVER_NAMES = { dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] };
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** FLEETGUARD_SERVER_NAMES: each entry an IP address (v4 dotted, v6 hex) or an LDH host name (no wildcard). */
+function parseServerNames(value: string, problems: string[]): AppConfig['serverNames'] {
+  const out = { dnsNames: [] as string[], ipAddresses: [] as string[] };
+  for (const raw of value.split(',')) {
+    const name = raw.trim();
+    if (isIP(name) === 4 || (isIP(name) === 6 && !name.includes('.'))) out.ipAddresses.push(name);
+    else if (name.length > 0 && name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l))) out.dnsNames.push(name.toLowerCase());
+    else problems.push(`FLEETGUARD_SERVER_NAMES: ${JSON.stringify(name)} is neither a DNS host name nor an IP address`);
+  }
+  return out;
+}
+
+/** Reads and checks the operator's server certificate and key: PEM, not expired, the key matching the first certificate. */
+function loadServerCertificate(certFile: string, keyFile: string, problems: string[]): AppConfig['serverCertificate'] {
+  const read = (file: string, variable: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      problems.push(`${variable}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return undefined;
+    }
+  };
+  const certPem = read(certFile, 'FLEETGUARD_SERVER_CERT');
+  const keyPem = read(keyFile, 'FLEETGUARD_SERVER_KEY');
+  if (certPem === undefined || keyPem === undefined) return undefined;
+  const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  let leaf: X509Certificate;
+  try {
+    if (!blocks.length) throw new Error('no PEM CERTIFICATE block');
+    leaf = new X509Certificate(blocks[0]!);
+    blocks.slice(1).forEach((b) => new X509Certificate(b));
+  } catch (e) {
+    problems.push(`FLEETGUARD_SERVER_CERT: ${certFile} is not a PEM certificate (${(e as Error).message})`);
+    return undefined;
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (e) {
+    problems.push(`FLEETGUARD_SERVER_KEY: ${keyFile} is not an unencrypted PEM private key (${(e as Error).message})`);
+    return undefined;
+  }
+  const keySpki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  if (!leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(keySpki)) {
+    problems.push(`FLEETGUARD_SERVER_KEY: the key in ${keyFile} does not match the certificate in ${certFile}`);
+    return undefined;
+  }
+  const now = Date.now();
+  if (new Date(leaf.validTo).getTime() <= now) problems.push(`FLEETGUARD_SERVER_CERT: the certificate in ${certFile} expired on ${leaf.validTo}`);
+  if (new Date(leaf.validFrom).getTime() > now) problems.push(`FLEETGUARD_SERVER_CERT: the certificate in ${certFile} is not valid before ${leaf.validFrom}`);
+  return { certPem, keyPem, certFile, keyFile };
 }
 
 export class ConfigError extends Error {
@@ -92,6 +160,16 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   }
   if (problems.length) throw new ConfigError(problems);
   const c = parsed.data!;
+  const serverNames = c.FLEETGUARD_SERVER_NAMES ? parseServerNames(c.FLEETGUARD_SERVER_NAMES, problems) : DEFAULT_SERVER_NAMES;
+  let serverCertificate: AppConfig['serverCertificate'];
+  if (!c.FLEETGUARD_SERVER_CERT !== !c.FLEETGUARD_SERVER_KEY) {
+    problems.push('FLEETGUARD_SERVER_CERT and FLEETGUARD_SERVER_KEY: give both or neither');
+  } else if (c.FLEETGUARD_SERVER_CERT && c.FLEETGUARD_SERVER_NAMES) {
+    problems.push('FLEETGUARD_SERVER_NAMES: not used with FLEETGUARD_SERVER_CERT (the brought certificate carries its names); give one or the other');
+  } else if (c.FLEETGUARD_SERVER_CERT && c.FLEETGUARD_SERVER_KEY) {
+    serverCertificate = loadServerCertificate(path.resolve(c.FLEETGUARD_SERVER_CERT), path.resolve(c.FLEETGUARD_SERVER_KEY), problems);
+  }
+  if (problems.length) throw new ConfigError(problems);
   if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE) {
     throw new ConfigError(['FLEETGUARD_CA_PASSPHRASE: required when FLEETGUARD_ENV=production']);
   }
@@ -118,10 +196,12 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
+    serverNames,
+    serverCertificate,
   };
 }
 
 /** What may be printed of the configuration: secrets are marked, never shown. */
 export function redactConfig(c: AppConfig): Record<string, unknown> {
-  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
+  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
 }
