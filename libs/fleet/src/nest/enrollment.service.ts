@@ -147,7 +147,7 @@ export class EnrollmentService {
   }
 
   private issue(deviceId: string, csr: ParsedCsr): Promise<IssuedCertificate> {
-    return this.ca.ca.issueDeviceCertificate({ csr, deviceId, validityDays: this.config.certValidityDays, crlDistributionUrl: this.ca.crlUrl });
+    return this.ca.ca.issueDeviceCertificate({ csr, deviceId, validityDays: this.config.certValidityDays, crlDistributionUrl: this.ca.crlUrl, ocspUrl: this.ca.ocspUrl });
   }
 
   private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedCertificate): Promise<void> {

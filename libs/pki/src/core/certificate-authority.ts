@@ -71,6 +71,8 @@ export interface IssueDeviceCertificateRequest {
   deviceId: string;
   validityDays: number;
   crlDistributionUrl: string;
+  /** OCSP responder URL for the authorityInfoAccess extension (absent: no AIA). */
+  ocspUrl?: string;
   /**
    * Start of validity. Default: now minus 5 minutes (devices' clocks drift), with notAfter =
    * now + validityDays. When given, notAfter = notBefore + validityDays.
@@ -119,6 +121,7 @@ export class CertificateAuthority {
   readonly verifier: DeviceCertificateVerifier;
 
   private readonly profile: DeviceCertificateProfile;
+  private readonly identity: { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo };
 
   private constructor(
     readonly rootCertPem: string,
@@ -127,7 +130,9 @@ export class CertificateAuthority {
     private readonly intermediateName: Name,
     private readonly intermediateKeyId: Buffer,
     intermediateNotAfter: Date,
+    intermediatePublicKey: SubjectPublicKeyInfo,
   ) {
+    this.identity = { name: intermediateName, keyIdentifier: intermediateKeyId, publicKey: intermediatePublicKey };
     this.chainPem = intermediateCertPem + rootCertPem;
     this.keyAlgorithm = signer.keyAlgorithm;
     this.intermediateNotAfter = intermediateNotAfter;
@@ -210,13 +215,50 @@ export class CertificateAuthority {
       tbs.subject,
       keyId,
       tbs.validity.notAfter.getTime(),
+      tbs.subjectPublicKeyInfo,
     );
+  }
+
+  /**
+   * The same intermediate (subject, key, validity) certified again by the root with `rootCrlUrl`
+   * as its CRL distribution point, so `openssl verify -crl_check_all` finds the root's CRL.
+   * Certificates the intermediate issued before stay valid: name, key and key identifier are kept.
+   */
+  static async recertifyIntermediate(material: CaMaterial, passphrase: string, rootCrlUrl: string): Promise<CaMaterial> {
+    const url = assertCrlUrl(rootCrlUrl);
+    const rootKey = decryptPrivateKey(material.rootKeyPem, passphrase);
+    const root = AsnConvert.parse(caCertificateDer(material.rootCertPem, 'root'), Certificate).tbsCertificate;
+    const old = AsnConvert.parse(caCertificateDer(material.intermediateCertPem, 'intermediate'), Certificate).tbsCertificate;
+    const der = await signCertificate(
+      intermediateCaTbs({
+        subject: old.subject,
+        issuer: root.subject,
+        issuerKeyIdentifier: keyIdentifierOf(root.subjectPublicKeyInfo),
+        publicKey: old.subjectPublicKeyInfo,
+        serial: randomSerialNumber().bytes,
+        notBefore: old.validity.notBefore.getTime(),
+        notAfter: old.validity.notAfter.getTime(),
+        crlDistributionUrl: url,
+      }),
+      new KeyObjectSigner(rootKey),
+    );
+    return { ...material, intermediateCertPem: pemEncode(der, 'CERTIFICATE') };
+  }
+
+  /** A CRL of the root (revoked CA certificates), signed with the root key decrypted for the occasion. */
+  static async buildRootCrl(material: Pick<CaMaterial, 'rootCertPem' | 'rootKeyPem'>, passphrase: string, contents: CrlContents): Promise<BuiltCrl> {
+    const rootKey = decryptPrivateKey(material.rootKeyPem, passphrase);
+    const root = AsnConvert.parse(caCertificateDer(material.rootCertPem, 'root'), Certificate).tbsCertificate;
+    const { tbs, thisUpdate, nextUpdate, crlNumber } = buildCrlTbs(contents, { name: root.subject, keyIdentifier: keyIdentifierOf(root.subjectPublicKeyInfo) });
+    const der = await signCertList(tbs, new KeyObjectSigner(rootKey));
+    return { der, pem: pemEncode(der, 'X509 CRL'), thisUpdate, nextUpdate, crlNumber };
   }
 
   /** Issues a device certificate following the device profile (device-certificate.profile.ts). */
   async issueDeviceCertificate(request: IssueDeviceCertificateRequest): Promise<IssuedCertificate> {
     const deviceId = assertDeviceId(request?.deviceId);
     const crlDistributionUrl = assertCrlUrl(request.crlDistributionUrl);
+    const ocspUrl = request.ocspUrl === undefined ? undefined : assertCrlUrl(request.ocspUrl);
     const validityMs = assertDays(request.validityDays, MAX_DEVICE_VALIDITY_DAYS, 'validityDays') * DAY_MS;
     const publicKey = devicePublicKey(request.csr);
 
@@ -243,7 +285,7 @@ export class CertificateAuthority {
 
     const serial = randomSerialNumber();
     const der = await signCertificate(
-      this.profile.build({ deviceId, publicKey, serial: serial.bytes, notBefore, notAfter, crlDistributionUrl }),
+      this.profile.build({ deviceId, publicKey, serial: serial.bytes, notBefore, notAfter, crlDistributionUrl, ocspUrl }),
       this.signer,
     );
     return { certificatePem: pemEncode(der, 'CERTIFICATE'), certificateDer: der, serialHex: serial.hex, notBefore, notAfter };
@@ -289,6 +331,16 @@ export class CertificateAuthority {
     });
     const der = await signCertList(tbs, this.signer);
     return { der, pem: pemEncode(der, 'X509 CRL'), thisUpdate, nextUpdate, crlNumber };
+  }
+
+  /** The signer of the intermediate key: the OCSP responder signs with it too. */
+  get issuingSigner(): CaSigner {
+    return this.signer;
+  }
+
+  /** The intermediate's subject and key, for OCSP CertID matching and the responder id. */
+  get issuingIdentity(): { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo } {
+    return this.identity;
   }
 
   /** Checks a certificate a device presents (see device-certificate.check.ts). */

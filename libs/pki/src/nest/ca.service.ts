@@ -4,7 +4,11 @@ import * as path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { CaMaterial, CertificateAuthority } from '../core/certificate-authority';
+import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
+import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
+
+/** The root CRL lists revoked CA certificates; it changes rarely, so it is long-lived and refreshed at a quarter left. */
+const ROOT_CRL_VALIDITY_MS = 30 * 24 * 3600_000;
 
 const FILES = {
   rootCertPem: 'root-ca.crt.pem',
@@ -31,6 +35,9 @@ export class CaService implements OnModuleInit {
   private authority!: CertificateAuthority;
   private tls!: ServerTls;
   private publicBaseUrl?: string;
+  private material?: CaMaterial;
+  private passphraseValue?: string;
+  private rootCrl?: BuiltCrl;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -47,13 +54,63 @@ export class CaService implements OnModuleInit {
     return this.authority.chainPem;
   }
 
-  /** Where devices fetch the CRL; set from the operator listener's address unless FLEETGUARD_PUBLIC_URL is given. */
-  setPublicBaseUrl(url: string): void {
+  /**
+   * Where devices and relying parties fetch the CRLs and OCSP: FLEETGUARD_PUBLIC_URL, else the
+   * operator listener's address. Once known, the intermediate is certified again by the root if
+   * its CRL distribution point does not name this service's `/pki/root-crl` yet, and the root
+   * CRL and the TLS server certificate are made.
+   */
+  async setPublicBaseUrl(url: string): Promise<void> {
     this.publicBaseUrl ??= url;
+    await this.publishRootCrlUrl();
+  }
+
+  private get baseUrl(): string {
+    return this.config.publicUrl ?? this.publicBaseUrl ?? `http://localhost:${this.config.httpPort}`;
   }
 
   get crlUrl(): string {
-    return `${this.config.publicUrl ?? this.publicBaseUrl ?? `http://localhost:${this.config.httpPort}`}/pki/crl`;
+    return `${this.baseUrl}/pki/crl`;
+  }
+
+  get rootCrlUrl(): string {
+    return `${this.baseUrl}/pki/root-crl`;
+  }
+
+  get ocspUrl(): string {
+    return `${this.baseUrl}/pki/ocsp`;
+  }
+
+  /** The root's CRL (DER), regenerated with the root key when a quarter of its validity is left. */
+  async rootCrlDer(): Promise<Buffer> {
+    if (!this.rootCrl || this.rootCrl.nextUpdate.getTime() - Date.now() < ROOT_CRL_VALIDITY_MS / 4) {
+      const now = new Date();
+      // The CRL number is the issuance time in seconds: increasing across restarts and instances without shared state.
+      this.rootCrl = await CertificateAuthority.buildRootCrl(this.material!, this.passphraseValue!, {
+        revoked: [],
+        crlNumber: BigInt(Math.floor(now.getTime() / 1000)),
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + ROOT_CRL_VALIDITY_MS),
+      });
+    }
+    return this.rootCrl.der;
+  }
+
+  private async publishRootCrlUrl(): Promise<void> {
+    const material = this.material!;
+    const url = this.rootCrlUrl;
+    if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
+      const updated = await CertificateAuthority.recertifyIntermediate(material, this.passphraseValue!, url);
+      const dir = this.config.certsDir;
+      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
+      this.material = updated;
+      this.authority = await CertificateAuthority.load(updated, this.passphraseValue!);
+      this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
+    }
+    this.rootCrl = undefined;
+    await this.rootCrlDer();
+    this.tls = await this.issueServerTls();
   }
 
   async onModuleInit(): Promise<void> {
@@ -78,6 +135,8 @@ export class CaService implements OnModuleInit {
       }
       throw e;
     }
+    this.material = material;
+    this.passphraseValue = passphrase;
     this.tls = await this.issueServerTls();
   }
 
@@ -91,16 +150,27 @@ export class CaService implements OnModuleInit {
     return fs.readFileSync(file, 'utf8').trim();
   }
 
-  /** A fresh TLS server key and certificate (localhost and loopback) for the device listener and the broker. */
+  /**
+   * The device listener's and broker's TLS identity: the operator's certificate when one is
+   * configured (FLEETGUARD_SERVER_CERT/KEY, checked at boot), else a fresh key and a certificate
+   * of this CA naming FLEETGUARD_SERVER_NAMES (default localhost, fleetguard and loopback).
+   */
   private async issueServerTls(): Promise<ServerTls> {
+    const brought = this.config.serverCertificate;
+    if (brought) {
+      this.logger.log(`device listener and broker present the certificate in ${brought.certFile}`);
+      return { key: brought.keyPem, cert: brought.certPem, ca: this.authority.chainPem };
+    }
+    const { dnsNames, ipAddresses } = this.config.serverNames;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const cert = await this.authority.issueServerCertificate({
       publicKeySpkiDer: publicKey.export({ type: 'spki', format: 'der' }),
-      commonName: 'fleetguard',
-      dnsNames: ['localhost', 'fleetguard'],
-      ipAddresses: ['127.0.0.1', '::1'],
+      commonName: dnsNames[0] ?? ipAddresses[0] ?? 'fleetguard',
+      dnsNames,
+      ipAddresses,
       validityDays: 30,
     });
+    this.logger.log(`device listener and broker certificate names: ${[...dnsNames, ...ipAddresses].join(', ')}`);
     return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), cert: cert.certificatePem + this.authority.intermediateCertPem, ca: this.authority.chainPem };
   }
 }
