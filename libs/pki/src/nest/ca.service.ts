@@ -6,6 +6,9 @@ import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
+import { OcspIssuer } from '../core/ocsp.responder';
+
+const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
 /** The root CRL lists revoked CA certificates; it changes rarely, so it is long-lived and refreshed at a quarter left. */
 const ROOT_CRL_VALIDITY_MS = 30 * 24 * 3600_000;
@@ -79,6 +82,12 @@ export class CaService implements OnModuleInit {
 
   get ocspUrl(): string {
     return `${this.baseUrl}/pki/ocsp`;
+  }
+
+  /** The issuing CA as the OCSP responder signs with it. */
+  get ocspIssuer(): OcspIssuer {
+    const id = this.authority.issuingIdentity;
+    return { name: id.name, publicKey: id.publicKey, certificateDer: pemToDer(this.authority.intermediateCertPem), signer: this.authority.issuingSigner };
   }
 
   /** The root's CRL (DER), regenerated with the root key when a quarter of its validity is left. */
