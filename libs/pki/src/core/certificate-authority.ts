@@ -27,6 +27,7 @@ import {
   VerifyDeviceCertificateOptions,
 } from './device-certificate.check';
 import { assertCrlUrl, assertDeviceId, DeviceCertificateProfile } from './device-certificate.profile';
+import { DeviceCertificateTemplate } from './device-certificate.template';
 import { verifiedPublicKeyOf } from './csr.check';
 import { classifyPublicKey } from './public-key.policy';
 import { randomSerialNumber } from './serial-number.generator';
@@ -37,6 +38,7 @@ import {
   KeyObjectSigner,
   signCertificate,
   signCertList,
+  signatureAlgorithmFor,
   signerMatchesPublicKey,
 } from './x509.signer';
 
@@ -121,6 +123,7 @@ export class CertificateAuthority {
   readonly verifier: DeviceCertificateVerifier;
 
   private readonly profile: DeviceCertificateProfile;
+  private readonly template: DeviceCertificateTemplate;
   private readonly identity: { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo };
 
   private constructor(
@@ -137,6 +140,7 @@ export class CertificateAuthority {
     this.keyAlgorithm = signer.keyAlgorithm;
     this.intermediateNotAfter = intermediateNotAfter;
     this.profile = new DeviceCertificateProfile(intermediateName, intermediateKeyId);
+    this.template = new DeviceCertificateTemplate(this.profile, intermediateName, signatureAlgorithmFor(signer.keyAlgorithm));
     this.verifier = DeviceCertificateVerifier.fromPem({ intermediateCertPem, rootCertPem });
   }
 
@@ -260,7 +264,7 @@ export class CertificateAuthority {
     const crlDistributionUrl = assertCrlUrl(request.crlDistributionUrl);
     const ocspUrl = request.ocspUrl === undefined ? undefined : assertCrlUrl(request.ocspUrl);
     const validityMs = assertDays(request.validityDays, MAX_DEVICE_VALIDITY_DAYS, 'validityDays') * DAY_MS;
-    const publicKey = devicePublicKey(request.csr);
+    const { spki: publicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(request.csr);
 
     const now = Date.now();
     let start: number;
@@ -284,10 +288,13 @@ export class CertificateAuthority {
     }
 
     const serial = randomSerialNumber();
-    const der = await signCertificate(
-      this.profile.build({ deviceId, publicKey, serial: serial.bytes, notBefore, notAfter, crlDistributionUrl, ocspUrl }),
-      this.signer,
+    // The template writes the same bytes as signCertificate(this.profile.build(...)) (device-certificate.template.spec.ts).
+    const tbs = this.template.tbsDer(
+      { deviceId, publicKeySpkiDer, subjectPublicKey: new Uint8Array(publicKey.subjectPublicKey), serial: serial.bytes, notBefore, notAfter },
+      crlDistributionUrl,
+      ocspUrl,
     );
+    const der = this.template.certificateDer(tbs, await this.signer.sign(tbs));
     return { certificatePem: pemEncode(der, 'CERTIFICATE'), certificateDer: der, serialHex: serial.hex, notBefore, notAfter };
   }
 
@@ -369,6 +376,14 @@ function devicePublicKey(csr: IssueDeviceCertificateRequest['csr']): SubjectPubl
   } catch {
     throw invalid('cert.malformed', 'The public key cannot be decoded');
   }
+}
+
+/** The checked device key and its DER: the bytes parseCsr verified, or the key re-encoded. */
+function devicePublicKeyWithDer(csr: IssueDeviceCertificateRequest['csr']): { spki: SubjectPublicKeyInfo; der: Buffer } {
+  const verified = verifiedPublicKeyOf(csr);
+  if (verified) return { spki: verified, der: Buffer.from(csr.publicKeySpkiDer) };
+  const spki = devicePublicKey(csr);
+  return { spki, der: Buffer.from(AsnConvert.serialize(spki)) };
 }
 
 function assertDays(value: unknown, max: number, field: string): number {

@@ -132,11 +132,19 @@ export class DeviceCertificateProfile {
           new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: deviceUrn(fields.deviceId) })]),
         ),
         extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
-        this.authorityKeyIdentifier,
-        this.crlDistributionPoints(fields.crlDistributionUrl),
-        ...(fields.ocspUrl ? [this.authorityInfoAccess(fields.ocspUrl)] : []),
+        ...this.fixedExtensionsAfter(fields.crlDistributionUrl, fields.ocspUrl),
       ]),
     });
+  }
+
+  /** The extensions before the per-device ones (SAN, SKI), the same for every certificate. */
+  fixedExtensionsBefore(): Extension[] {
+    return [...this.fixedExtensions];
+  }
+
+  /** The extensions after the per-device ones, the same for every certificate with these URLs. */
+  fixedExtensionsAfter(crlDistributionUrl: string, ocspUrl?: string): Extension[] {
+    return [this.authorityKeyIdentifier, this.crlDistributionPoints(crlDistributionUrl), ...(ocspUrl ? [this.authorityInfoAccess(ocspUrl)] : [])];
   }
 
   private authorityInfoAccess(url: string): Extension {
