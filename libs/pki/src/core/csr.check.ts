@@ -107,6 +107,12 @@ export async function parseCsr(input: DerInput, options: CsrCheckOptions = {}): 
  */
 const verifiedKeys = new WeakMap<object, { der: Buffer; spki: SubjectPublicKeyInfo }>();
 
+/** Marks a result checked by parseCsr elsewhere (a worker of CsrCheckPool) as verified here. */
+export function rememberVerifiedCsr(parsed: ParsedCsr): void {
+  const der = Buffer.from(parsed.publicKeySpkiDer);
+  verifiedKeys.set(parsed, { der, spki: AsnConvert.parse(der, SubjectPublicKeyInfo) });
+}
+
 export function verifiedPublicKeyOf(csr: object): SubjectPublicKeyInfo | undefined {
   const known = verifiedKeys.get(csr);
   const current = (csr as Partial<ParsedCsr>).publicKeySpkiDer;
