@@ -99,3 +99,21 @@ describe('parseConfig: the device listener and broker TLS certificate', () => {
     expect(() => parseConfig(abs)).toThrow(message);
   });
 });
+
+describe('parseConfig: CA keys in a PKCS#11 token', () => {
+  const base = { FLEETGUARD_CA_PKCS11_MODULE: '/bin/sh', FLEETGUARD_CA_PKCS11_TOKEN: 'ca', FLEETGUARD_CA_PKCS11_KEY_LABEL: 'issuing' };
+  it('reads the settings and never shows the PIN', () => {
+    const c = parseConfig({ ...base, FLEETGUARD_CA_PKCS11_PIN: '123456' });
+    expect(c.caPkcs11).toEqual({ module: '/bin/sh', tokenLabel: 'ca', keyLabel: 'issuing', pin: '123456' });
+    expect(JSON.stringify(redactConfig(c))).not.toContain('123456');
+  });
+  it.each([
+    [{ ...base }, /give exactly one/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_PIN: '1234', FLEETGUARD_CA_PKCS11_PIN_FILE: '/etc/hostname' }, /give exactly one/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_PIN_FILE: '/nonexistent/pin' }, /FLEETGUARD_CA_PKCS11_PIN_FILE: cannot read/],
+    [{ FLEETGUARD_CA_PKCS11_MODULE: '/bin/sh', FLEETGUARD_CA_PKCS11_PIN: '1234' }, /FLEETGUARD_CA_PKCS11_TOKEN: required/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_MODULE: '/nonexistent.so', FLEETGUARD_CA_PKCS11_PIN: '1234' }, /FLEETGUARD_CA_PKCS11_MODULE: no file/],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => parseConfig(env)).toThrow(message);
+  });
+});

@@ -45,6 +45,12 @@ const schema = z.object({
   /** PEM files of a TLS certificate (leaf first, chain after) and its key, brought by the operator. */
   FLEETGUARD_SERVER_CERT: z.string().min(1).optional(),
   FLEETGUARD_SERVER_KEY: z.string().min(1).optional(),
+  /** The CA keys in a PKCS#11 token: library path, token label, user PIN (or a file holding it), issuing key label. */
+  FLEETGUARD_CA_PKCS11_MODULE: z.string().min(1).optional(),
+  FLEETGUARD_CA_PKCS11_TOKEN: z.string().min(1).max(32).optional(),
+  FLEETGUARD_CA_PKCS11_PIN: z.string().min(4).optional(),
+  FLEETGUARD_CA_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
 });
 
 export interface AppConfig {
@@ -76,6 +82,8 @@ export interface AppConfig {
   serverNames: { dnsNames: string[]; ipAddresses: string[] };
   /** An operator's TLS certificate for the device listener and broker, checked at boot. The key is secret: never logged. */
   serverCertificate?: { certPem: string; keyPem: string; certFile: string; keyFile: string };
+  /** The CA keys in a PKCS#11 token instead of encrypted files. The PIN is secret: never logged. */
+  caPkcs11?: { module: string; tokenLabel: string; pin: string; keyLabel: string };
 }
 
 export const DEFAULT_SERVER_NAMES = { dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] };
@@ -169,8 +177,28 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   } else if (c.FLEETGUARD_SERVER_CERT && c.FLEETGUARD_SERVER_KEY) {
     serverCertificate = loadServerCertificate(path.resolve(c.FLEETGUARD_SERVER_CERT), path.resolve(c.FLEETGUARD_SERVER_KEY), problems);
   }
+  let caPkcs11: AppConfig['caPkcs11'];
+  const p11 = [c.FLEETGUARD_CA_PKCS11_MODULE, c.FLEETGUARD_CA_PKCS11_TOKEN, c.FLEETGUARD_CA_PKCS11_KEY_LABEL, c.FLEETGUARD_CA_PKCS11_PIN, c.FLEETGUARD_CA_PKCS11_PIN_FILE];
+  if (p11.some((v) => v !== undefined)) {
+    for (const [name, v] of [['FLEETGUARD_CA_PKCS11_MODULE', c.FLEETGUARD_CA_PKCS11_MODULE], ['FLEETGUARD_CA_PKCS11_TOKEN', c.FLEETGUARD_CA_PKCS11_TOKEN], ['FLEETGUARD_CA_PKCS11_KEY_LABEL', c.FLEETGUARD_CA_PKCS11_KEY_LABEL]] as const) {
+      if (v === undefined) problems.push(`${name}: required with the other FLEETGUARD_CA_PKCS11_* settings`);
+    }
+    let pin = c.FLEETGUARD_CA_PKCS11_PIN;
+    if ((pin === undefined) === (c.FLEETGUARD_CA_PKCS11_PIN_FILE === undefined)) {
+      problems.push('FLEETGUARD_CA_PKCS11_PIN and FLEETGUARD_CA_PKCS11_PIN_FILE: give exactly one');
+    } else if (c.FLEETGUARD_CA_PKCS11_PIN_FILE !== undefined) {
+      try {
+        pin = fs.readFileSync(path.resolve(c.FLEETGUARD_CA_PKCS11_PIN_FILE), 'utf8').trim();
+        if (!pin) problems.push(`FLEETGUARD_CA_PKCS11_PIN_FILE: ${c.FLEETGUARD_CA_PKCS11_PIN_FILE} is empty`);
+      } catch (e) {
+        problems.push(`FLEETGUARD_CA_PKCS11_PIN_FILE: cannot read ${c.FLEETGUARD_CA_PKCS11_PIN_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+    if (c.FLEETGUARD_CA_PKCS11_MODULE && !fs.existsSync(c.FLEETGUARD_CA_PKCS11_MODULE)) problems.push(`FLEETGUARD_CA_PKCS11_MODULE: no file ${c.FLEETGUARD_CA_PKCS11_MODULE}`);
+    if (!problems.length) caPkcs11 = { module: c.FLEETGUARD_CA_PKCS11_MODULE!, tokenLabel: c.FLEETGUARD_CA_PKCS11_TOKEN!, pin: pin!, keyLabel: c.FLEETGUARD_CA_PKCS11_KEY_LABEL! };
+  }
   if (problems.length) throw new ConfigError(problems);
-  if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE) {
+  if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE && !caPkcs11) {
     throw new ConfigError(['FLEETGUARD_CA_PASSPHRASE: required when FLEETGUARD_ENV=production']);
   }
   return {
@@ -198,10 +226,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
     serverNames,
     serverCertificate,
+    caPkcs11,
   };
 }
 
 /** What may be printed of the configuration: secrets are marked, never shown. */
 export function redactConfig(c: AppConfig): Record<string, unknown> {
-  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
+  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
 }

@@ -229,10 +229,19 @@ export class CertificateAuthority {
    * Certificates the intermediate issued before stay valid: name, key and key identifier are kept.
    */
   static async recertifyIntermediate(material: CaMaterial, passphrase: string, rootCrlUrl: string): Promise<CaMaterial> {
+    const rootSigner = new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, passphrase));
+    return { ...material, ...(await CertificateAuthority.recertifyIntermediateWith(material, rootSigner, rootCrlUrl)) };
+  }
+
+  /** recertifyIntermediate with the root key behind a signer (a PKCS#11 token). */
+  static async recertifyIntermediateWith(
+    certificates: Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>,
+    rootSigner: CaSigner,
+    rootCrlUrl: string,
+  ): Promise<Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>> {
     const url = assertCrlUrl(rootCrlUrl);
-    const rootKey = decryptPrivateKey(material.rootKeyPem, passphrase);
-    const root = AsnConvert.parse(caCertificateDer(material.rootCertPem, 'root'), Certificate).tbsCertificate;
-    const old = AsnConvert.parse(caCertificateDer(material.intermediateCertPem, 'intermediate'), Certificate).tbsCertificate;
+    const root = AsnConvert.parse(caCertificateDer(certificates.rootCertPem, 'root'), Certificate).tbsCertificate;
+    const old = AsnConvert.parse(caCertificateDer(certificates.intermediateCertPem, 'intermediate'), Certificate).tbsCertificate;
     const der = await signCertificate(
       intermediateCaTbs({
         subject: old.subject,
@@ -244,18 +253,57 @@ export class CertificateAuthority {
         notAfter: old.validity.notAfter.getTime(),
         crlDistributionUrl: url,
       }),
-      new KeyObjectSigner(rootKey),
+      rootSigner,
     );
-    return { ...material, intermediateCertPem: pemEncode(der, 'CERTIFICATE') };
+    return { rootCertPem: certificates.rootCertPem, intermediateCertPem: pemEncode(der, 'CERTIFICATE') };
   }
 
   /** A CRL of the root (revoked CA certificates), signed with the root key decrypted for the occasion. */
   static async buildRootCrl(material: Pick<CaMaterial, 'rootCertPem' | 'rootKeyPem'>, passphrase: string, contents: CrlContents): Promise<BuiltCrl> {
-    const rootKey = decryptPrivateKey(material.rootKeyPem, passphrase);
-    const root = AsnConvert.parse(caCertificateDer(material.rootCertPem, 'root'), Certificate).tbsCertificate;
+    return CertificateAuthority.buildRootCrlWith(material.rootCertPem, new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, passphrase)), contents);
+  }
+
+  /** buildRootCrl with the root key behind a signer (a PKCS#11 token). */
+  static async buildRootCrlWith(rootCertPem: string, rootSigner: CaSigner, contents: CrlContents): Promise<BuiltCrl> {
+    const root = AsnConvert.parse(caCertificateDer(rootCertPem, 'root'), Certificate).tbsCertificate;
     const { tbs, thisUpdate, nextUpdate, crlNumber } = buildCrlTbs(contents, { name: root.subject, keyIdentifier: keyIdentifierOf(root.subjectPublicKeyInfo) });
-    const der = await signCertList(tbs, new KeyObjectSigner(rootKey));
+    const der = await signCertList(tbs, rootSigner);
     return { der, pem: pemEncode(der, 'X509 CRL'), thisUpdate, nextUpdate, crlNumber };
+  }
+
+  /**
+   * The root and intermediate certificates for keys held elsewhere (a PKCS#11 token): the root
+   * self-signed through `rootSigner`, the intermediate (key `intermediateSpkiDer`) signed by it.
+   */
+  static async createCertificatesWith(
+    rootSigner: CaSigner,
+    rootSpkiDer: Buffer,
+    intermediateSpkiDer: Buffer,
+    options: Omit<CreateCaOptions, 'passphrase' | 'keyAlgorithm'> = {},
+  ): Promise<Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>> {
+    const o = { ...DEFAULTS, ...withoutUndefined(options) };
+    const organization = assertNameValue(o.organization, 'organization');
+    const rootName = distinguishedName(assertNameValue(o.rootCommonName, 'rootCommonName'), organization);
+    const intermediateName = distinguishedName(assertNameValue(o.intermediateCommonName, 'intermediateCommonName'), organization);
+    const now = o.now instanceof Date && !Number.isNaN(o.now.getTime()) ? o.now.getTime() : Date.now();
+    const notBefore = toWholeSeconds(now - CA_BACKDATE_MS);
+    const rootNotAfter = toWholeSeconds(now + assertDays(o.rootValidityDays, 36525, 'rootValidityDays') * DAY_MS);
+    const intermediateNotAfter = toWholeSeconds(Math.min(now + assertDays(o.intermediateValidityDays, 36525, 'intermediateValidityDays') * DAY_MS, rootNotAfter.getTime()));
+    const rootPublic = spkiOf(rootSpkiDer);
+    const rootDer = await signCertificate(rootCaTbs({ subject: rootName, publicKey: rootPublic, serial: randomSerialNumber().bytes, notBefore, notAfter: rootNotAfter }), rootSigner);
+    const intermediateDer = await signCertificate(
+      intermediateCaTbs({
+        subject: intermediateName,
+        issuer: rootName,
+        issuerKeyIdentifier: keyIdentifierOf(rootPublic),
+        publicKey: spkiOf(intermediateSpkiDer),
+        serial: randomSerialNumber().bytes,
+        notBefore,
+        notAfter: intermediateNotAfter,
+      }),
+      rootSigner,
+    );
+    return { rootCertPem: pemEncode(rootDer, 'CERTIFICATE'), intermediateCertPem: pemEncode(intermediateDer, 'CERTIFICATE') };
   }
 
   /** Issues a device certificate following the device profile (device-certificate.profile.ts). */

@@ -1,16 +1,21 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
+import { decryptPrivateKey } from '../core/ca-key.codec';
+import { Pkcs11Token } from '../core/pkcs11.signer';
+import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
 import { OcspIssuer } from '../core/ocsp.responder';
 
 const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
 /** The root CRL lists revoked CA certificates; it changes rarely, so it is long-lived and refreshed at a quarter left. */
+/** In a token, the root key's label is the issuing key's label with this suffix. */
+const ROOT_KEY_SUFFIX = '-root';
 const ROOT_CRL_VALIDITY_MS = 30 * 24 * 3600_000;
 
 const FILES = {
@@ -33,7 +38,7 @@ export interface ServerTls {
  * certificate the device listener and the MQTT broker present, issued by the same CA.
  */
 @Injectable()
-export class CaService implements OnModuleInit {
+export class CaService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PKI');
   private authority!: CertificateAuthority;
   private tls!: ServerTls;
@@ -41,6 +46,7 @@ export class CaService implements OnModuleInit {
   private material?: CaMaterial;
   private passphraseValue?: string;
   private rootCrl?: BuiltCrl;
+  private token?: Pkcs11Token;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -95,7 +101,7 @@ export class CaService implements OnModuleInit {
     if (!this.rootCrl || this.rootCrl.nextUpdate.getTime() - Date.now() < ROOT_CRL_VALIDITY_MS / 4) {
       const now = new Date();
       // The CRL number is the issuance time in seconds: increasing across restarts and instances without shared state.
-      this.rootCrl = await CertificateAuthority.buildRootCrl(this.material!, this.passphraseValue!, {
+      this.rootCrl = await CertificateAuthority.buildRootCrlWith(this.material!.rootCertPem, this.rootSigner(), {
         revoked: [],
         crlNumber: BigInt(Math.floor(now.getTime() / 1000)),
         thisUpdate: now,
@@ -109,12 +115,12 @@ export class CaService implements OnModuleInit {
     const material = this.material!;
     const url = this.rootCrlUrl;
     if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
-      const updated = await CertificateAuthority.recertifyIntermediate(material, this.passphraseValue!, url);
+      const updated = await CertificateAuthority.recertifyIntermediateWith(material, this.rootSigner(), url);
       const dir = this.config.certsDir;
       fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
       fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
-      this.material = updated;
-      this.authority = await CertificateAuthority.load(updated, this.passphraseValue!);
+      this.material = { ...material, ...updated };
+      this.authority = await CertificateAuthority.fromSigner(updated, this.authority.issuingSigner);
       this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
     }
     this.rootCrl = undefined;
@@ -123,6 +129,7 @@ export class CaService implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
+    if (this.config.caPkcs11) return this.initFromToken(this.config.caPkcs11);
     const dir = this.config.certsDir;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const passphrase = this.passphrase(dir);
@@ -147,6 +154,49 @@ export class CaService implements OnModuleInit {
     this.material = material;
     this.passphraseValue = passphrase;
     this.tls = await this.issueServerTls();
+  }
+
+  /** The root key: in the token, or decrypted from its file for the occasion. */
+  private rootSigner(): CaSigner {
+    if (this.token) return this.token.signer(`${this.config.caPkcs11!.keyLabel}${ROOT_KEY_SUFFIX}`);
+    return new KeyObjectSigner(decryptPrivateKey(this.material!.rootKeyPem, this.passphraseValue!));
+  }
+
+  /**
+   * CA keys in a PKCS#11 token: the issuing key (FLEETGUARD_CA_PKCS11_KEY_LABEL) must be there;
+   * the root key (label + "-root") is made in the token with the CA on first start. Only the
+   * certificates are written to the certs directory. Any failure stops the service naming it.
+   */
+  private async initFromToken(options: NonNullable<AppConfig['caPkcs11']>): Promise<void> {
+    const dir = this.config.certsDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const token = Pkcs11Token.open({ module: options.module, tokenLabel: options.tokenLabel, pin: options.pin });
+    this.token = token;
+    const issuing = token.signer(options.keyLabel);
+    const rootLabel = `${options.keyLabel}${ROOT_KEY_SUFFIX}`;
+    const rootFile = path.join(dir, FILES.rootCertPem);
+    const interFile = path.join(dir, FILES.intermediateCertPem);
+    let certs: Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>;
+    if (fs.existsSync(interFile)) {
+      certs = { rootCertPem: fs.readFileSync(rootFile, 'utf8'), intermediateCertPem: fs.readFileSync(interFile, 'utf8') };
+    } else {
+      if (!token.hasKey(rootLabel)) token.generateKey(rootLabel, issuing.keyAlgorithm);
+      const root = token.signer(rootLabel);
+      certs = await CertificateAuthority.createCertificatesWith(root, root.publicKeySpkiDer, issuing.publicKeySpkiDer);
+      fs.writeFileSync(rootFile, certs.rootCertPem, { mode: 0o644 });
+      fs.writeFileSync(interFile, certs.intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), certs.intermediateCertPem + certs.rootCertPem);
+      this.logger.log(`created the device CA certificates in ${dir} for the keys in PKCS#11 token "${options.tokenLabel}"`);
+    }
+    this.rootSigner(); // the root key must be there too (root CRL, re-certification)
+    this.authority = await CertificateAuthority.fromSigner(certs, issuing);
+    this.material = { ...certs, rootKeyPem: '', intermediateKeyPem: '' };
+    this.tls = await this.issueServerTls();
+    this.logger.log(`CA keys in PKCS#11 token "${options.tokenLabel}" (issuing key "${options.keyLabel}")`);
+  }
+
+  onModuleDestroy(): void {
+    this.token?.close();
   }
 
   /** FLEETGUARD_CA_PASSPHRASE, or in development a generated one kept beside the CA (0600). */
