@@ -60,7 +60,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
   const httpPort = await listen(operator, config.httpPort, host);
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const ca = app.get(CaService);
-  ca.setPublicBaseUrl(`http://${shown === '127.0.0.1' ? 'localhost' : shown}:${httpPort}`);
+  await ca.setPublicBaseUrl(`http://${shown === '127.0.0.1' ? 'localhost' : shown}:${httpPort}`);
 
   // The device listener asks for a client certificate but lets the routes decide (enrollment has none yet).
   const tls = ca.serverTls;

@@ -64,6 +64,8 @@ export type { CertificateStatus } from './entities/certificate.entity';
 export { CaService } from './nest/ca.service';
 export type { ServerTls } from './nest/ca.service';
 export { CrlService } from './nest/crl.service';
+export { CsrCheckService } from './nest/csr-check.service';
+export { CsrCheckPool } from './core/csr-check.pool';
 export { CertificateStatusService } from './nest/certificate-status.service';
 export type { CertState } from './nest/certificate-status.service';
 export { PkiModule } from './pki.module';

@@ -4,6 +4,8 @@ import { CertificateEntity } from './entities/certificate.entity';
 import { CaService } from './nest/ca.service';
 import { CertificateStatusService } from './nest/certificate-status.service';
 import { CrlService } from './nest/crl.service';
+import { OcspService } from './nest/ocsp.service';
+import { CsrCheckService } from './nest/csr-check.service';
 import { PkiController } from './nest/pki.controller';
 import { DeviceCertificateGuard } from './nest/device-certificate.guard';
 
@@ -12,7 +14,7 @@ import { DeviceCertificateGuard } from './nest/device-certificate.guard';
 @Module({
   imports: [TypeOrmModule.forFeature([CertificateEntity])],
   controllers: [PkiController],
-  providers: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard],
-  exports: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard],
+  providers: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard, OcspService, CsrCheckService],
+  exports: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard, CsrCheckService],
 })
 export class PkiModule {}

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from './app-config';
+import { ConfigError, parseConfig, redactConfig } from './app-config';
 
 describe('parseConfig', () => {
   it('gives the documented defaults on an empty environment', () => {
@@ -52,5 +52,75 @@ describe('parseConfig', () => {
 
   it('ignores variables that are not its own', () => {
     expect(() => parseConfig({ PATH: '/bin', HOME: '/root' })).not.toThrow();
+  });
+});
+
+describe('parseConfig: the device listener and broker TLS certificate', () => {
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-config-'));
+    // An operator's certificate and an unrelated key, made by openssl.
+    for (const n of ['server', 'other']) {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${dir}/${n}.key`, '-out', `${dir}/${n}.crt`, '-subj', '/CN=device.example', '-days', '2'], { stdio: 'pipe' });
+    }
+    fs.writeFileSync(`${dir}/garbage.crt`, 'not a certificate\n');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults to localhost, fleetguard and loopback', () => {
+    expect(parseConfig({}).serverNames).toEqual({ dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] });
+  });
+
+  it('splits FLEETGUARD_SERVER_NAMES into DNS names and IP addresses', () => {
+    expect(parseConfig({ FLEETGUARD_SERVER_NAMES: 'Device.Fleet.example, mqtt.fleet.example,10.0.0.7,fd00::7' }).serverNames).toEqual({
+      dnsNames: ['device.fleet.example', 'mqtt.fleet.example'],
+      ipAddresses: ['10.0.0.7', 'fd00::7'],
+    });
+  });
+
+  it.each(['*.fleet.example', 'bad_name.example', '', 'a..b', '-x.example'])('refuses the server name %j', (name) => {
+    expect(() => parseConfig({ FLEETGUARD_SERVER_NAMES: `ok.example,${name}` })).toThrow(/FLEETGUARD_SERVER_NAMES: .* is neither a DNS host name nor an IP address/);
+  });
+
+  it('loads an operator certificate whose key matches, and never shows the key', () => {
+    const c = parseConfig({ FLEETGUARD_SERVER_CERT: `${dir}/server.crt`, FLEETGUARD_SERVER_KEY: `${dir}/server.key` });
+    expect(c.serverCertificate?.certPem).toContain('BEGIN CERTIFICATE');
+    expect(c.serverCertificate?.keyPem).toContain('PRIVATE KEY');
+    expect(JSON.stringify(redactConfig(c))).not.toContain('PRIVATE KEY');
+  });
+
+  it.each([
+    [{ FLEETGUARD_SERVER_CERT: 'server.crt', FLEETGUARD_SERVER_KEY: 'other.key' }, /FLEETGUARD_SERVER_KEY: the key in .*other.key does not match the certificate/],
+    [{ FLEETGUARD_SERVER_CERT: 'garbage.crt', FLEETGUARD_SERVER_KEY: 'server.key' }, /FLEETGUARD_SERVER_CERT: .*garbage.crt is not a PEM certificate/],
+    [{ FLEETGUARD_SERVER_CERT: 'server.crt', FLEETGUARD_SERVER_KEY: 'server.crt' }, /FLEETGUARD_SERVER_KEY: .* is not an unencrypted PEM private key/],
+    [{ FLEETGUARD_SERVER_CERT: 'missing.crt', FLEETGUARD_SERVER_KEY: 'server.key' }, /FLEETGUARD_SERVER_CERT: cannot read .*missing.crt \(ENOENT\)/],
+    [{ FLEETGUARD_SERVER_CERT: 'server.crt' }, /give both or neither/],
+    [{ FLEETGUARD_SERVER_CERT: 'server.crt', FLEETGUARD_SERVER_KEY: 'server.key', FLEETGUARD_SERVER_NAMES: 'a.example' }, /give one or the other/],
+  ])('refuses %j with a message naming the variable', (env, message) => {
+    const abs = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'FLEETGUARD_SERVER_NAMES' ? v : path.join(dir, v)]));
+    expect(() => parseConfig(abs)).toThrow(ConfigError);
+    expect(() => parseConfig(abs)).toThrow(message);
+  });
+});
+
+describe('parseConfig: CA keys in a PKCS#11 token', () => {
+  const base = { FLEETGUARD_CA_PKCS11_MODULE: '/bin/sh', FLEETGUARD_CA_PKCS11_TOKEN: 'ca', FLEETGUARD_CA_PKCS11_KEY_LABEL: 'issuing' };
+  it('reads the settings and never shows the PIN', () => {
+    const c = parseConfig({ ...base, FLEETGUARD_CA_PKCS11_PIN: '123456' });
+    expect(c.caPkcs11).toEqual({ module: '/bin/sh', tokenLabel: 'ca', keyLabel: 'issuing', pin: '123456' });
+    expect(JSON.stringify(redactConfig(c))).not.toContain('123456');
+  });
+  it.each([
+    [{ ...base }, /give exactly one/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_PIN: '1234', FLEETGUARD_CA_PKCS11_PIN_FILE: '/etc/hostname' }, /give exactly one/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_PIN_FILE: '/nonexistent/pin' }, /FLEETGUARD_CA_PKCS11_PIN_FILE: cannot read/],
+    [{ FLEETGUARD_CA_PKCS11_MODULE: '/bin/sh', FLEETGUARD_CA_PKCS11_PIN: '1234' }, /FLEETGUARD_CA_PKCS11_TOKEN: required/],
+    [{ ...base, FLEETGUARD_CA_PKCS11_MODULE: '/nonexistent.so', FLEETGUARD_CA_PKCS11_PIN: '1234' }, /FLEETGUARD_CA_PKCS11_MODULE: no file/],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => parseConfig(env)).toThrow(message);
   });
 });

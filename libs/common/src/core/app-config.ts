@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { isIP } from 'node:net';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 
 /**
  * Service configuration, read once at boot from the environment and validated. This module is
@@ -44,6 +47,17 @@ const schema = z.object({
   FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
   /** /metrics without a key (for a scraper on a trusted network); else an admin or auditor key. */
   FLEETGUARD_METRICS_PUBLIC: bool.default(false),
+  /** Comma-separated DNS names and IP addresses of the device listener's and broker's TLS certificate. */
+  FLEETGUARD_SERVER_NAMES: z.string().min(1).optional(),
+  /** PEM files of a TLS certificate (leaf first, chain after) and its key, brought by the operator. */
+  FLEETGUARD_SERVER_CERT: z.string().min(1).optional(),
+  FLEETGUARD_SERVER_KEY: z.string().min(1).optional(),
+  /** The CA keys in a PKCS#11 token: library path, token label, user PIN (or a file holding it), issuing key label. */
+  FLEETGUARD_CA_PKCS11_MODULE: z.string().min(1).optional(),
+  FLEETGUARD_CA_PKCS11_TOKEN: z.string().min(1).max(32).optional(),
+  FLEETGUARD_CA_PKCS11_PIN: z.string().min(4).optional(),
+  FLEETGUARD_CA_PKCS11_PIN_FILE: z.string().min(1).optional(),
+  FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
 });
 
 export interface AppConfig {
@@ -77,6 +91,68 @@ export interface AppConfig {
   prettyLogs: boolean;
   webhookAllowedHosts: string[];
   metricsPublic: boolean;
+  /** Names for the generated device-listener/broker certificate (default localhost, fleetguard, 127.0.0.1, ::1). */
+  serverNames: { dnsNames: string[]; ipAddresses: string[] };
+  /** An operator's TLS certificate for the device listener and broker, checked at boot. The key is secret: never logged. */
+  serverCertificate?: { certPem: string; keyPem: string; certFile: string; keyFile: string };
+  /** The CA keys in a PKCS#11 token instead of encrypted files. The PIN is secret: never logged. */
+  caPkcs11?: { module: string; tokenLabel: string; pin: string; keyLabel: string };
+}
+
+export const DEFAULT_SERVER_NAMES = { dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] };
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** FLEETGUARD_SERVER_NAMES: each entry an IP address (v4 dotted, v6 hex) or an LDH host name (no wildcard). */
+function parseServerNames(value: string, problems: string[]): AppConfig['serverNames'] {
+  const out = { dnsNames: [] as string[], ipAddresses: [] as string[] };
+  for (const raw of value.split(',')) {
+    const name = raw.trim();
+    if (isIP(name) === 4 || (isIP(name) === 6 && !name.includes('.'))) out.ipAddresses.push(name);
+    else if (name.length > 0 && name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l))) out.dnsNames.push(name.toLowerCase());
+    else problems.push(`FLEETGUARD_SERVER_NAMES: ${JSON.stringify(name)} is neither a DNS host name nor an IP address`);
+  }
+  return out;
+}
+
+/** Reads and checks the operator's server certificate and key: PEM, not expired, the key matching the first certificate. */
+function loadServerCertificate(certFile: string, keyFile: string, problems: string[]): AppConfig['serverCertificate'] {
+  const read = (file: string, variable: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      problems.push(`${variable}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return undefined;
+    }
+  };
+  const certPem = read(certFile, 'FLEETGUARD_SERVER_CERT');
+  const keyPem = read(keyFile, 'FLEETGUARD_SERVER_KEY');
+  if (certPem === undefined || keyPem === undefined) return undefined;
+  const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  let leaf: X509Certificate;
+  try {
+    if (!blocks.length) throw new Error('no PEM CERTIFICATE block');
+    leaf = new X509Certificate(blocks[0]!);
+    blocks.slice(1).forEach((b) => new X509Certificate(b));
+  } catch (e) {
+    problems.push(`FLEETGUARD_SERVER_CERT: ${certFile} is not a PEM certificate (${(e as Error).message})`);
+    return undefined;
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (e) {
+    problems.push(`FLEETGUARD_SERVER_KEY: ${keyFile} is not an unencrypted PEM private key (${(e as Error).message})`);
+    return undefined;
+  }
+  const keySpki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  if (!leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(keySpki)) {
+    problems.push(`FLEETGUARD_SERVER_KEY: the key in ${keyFile} does not match the certificate in ${certFile}`);
+    return undefined;
+  }
+  const now = Date.now();
+  if (new Date(leaf.validTo).getTime() <= now) problems.push(`FLEETGUARD_SERVER_CERT: the certificate in ${certFile} expired on ${leaf.validTo}`);
+  if (new Date(leaf.validFrom).getTime() > now) problems.push(`FLEETGUARD_SERVER_CERT: the certificate in ${certFile} is not valid before ${leaf.validFrom}`);
+  return { certPem, keyPem, certFile, keyFile };
 }
 
 export class ConfigError extends Error {
@@ -105,7 +181,37 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   }
   if (problems.length) throw new ConfigError(problems);
   const c = parsed.data!;
-  if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE) {
+  const serverNames = c.FLEETGUARD_SERVER_NAMES ? parseServerNames(c.FLEETGUARD_SERVER_NAMES, problems) : DEFAULT_SERVER_NAMES;
+  let serverCertificate: AppConfig['serverCertificate'];
+  if (!c.FLEETGUARD_SERVER_CERT !== !c.FLEETGUARD_SERVER_KEY) {
+    problems.push('FLEETGUARD_SERVER_CERT and FLEETGUARD_SERVER_KEY: give both or neither');
+  } else if (c.FLEETGUARD_SERVER_CERT && c.FLEETGUARD_SERVER_NAMES) {
+    problems.push('FLEETGUARD_SERVER_NAMES: not used with FLEETGUARD_SERVER_CERT (the brought certificate carries its names); give one or the other');
+  } else if (c.FLEETGUARD_SERVER_CERT && c.FLEETGUARD_SERVER_KEY) {
+    serverCertificate = loadServerCertificate(path.resolve(c.FLEETGUARD_SERVER_CERT), path.resolve(c.FLEETGUARD_SERVER_KEY), problems);
+  }
+  let caPkcs11: AppConfig['caPkcs11'];
+  const p11 = [c.FLEETGUARD_CA_PKCS11_MODULE, c.FLEETGUARD_CA_PKCS11_TOKEN, c.FLEETGUARD_CA_PKCS11_KEY_LABEL, c.FLEETGUARD_CA_PKCS11_PIN, c.FLEETGUARD_CA_PKCS11_PIN_FILE];
+  if (p11.some((v) => v !== undefined)) {
+    for (const [name, v] of [['FLEETGUARD_CA_PKCS11_MODULE', c.FLEETGUARD_CA_PKCS11_MODULE], ['FLEETGUARD_CA_PKCS11_TOKEN', c.FLEETGUARD_CA_PKCS11_TOKEN], ['FLEETGUARD_CA_PKCS11_KEY_LABEL', c.FLEETGUARD_CA_PKCS11_KEY_LABEL]] as const) {
+      if (v === undefined) problems.push(`${name}: required with the other FLEETGUARD_CA_PKCS11_* settings`);
+    }
+    let pin = c.FLEETGUARD_CA_PKCS11_PIN;
+    if ((pin === undefined) === (c.FLEETGUARD_CA_PKCS11_PIN_FILE === undefined)) {
+      problems.push('FLEETGUARD_CA_PKCS11_PIN and FLEETGUARD_CA_PKCS11_PIN_FILE: give exactly one');
+    } else if (c.FLEETGUARD_CA_PKCS11_PIN_FILE !== undefined) {
+      try {
+        pin = fs.readFileSync(path.resolve(c.FLEETGUARD_CA_PKCS11_PIN_FILE), 'utf8').trim();
+        if (!pin) problems.push(`FLEETGUARD_CA_PKCS11_PIN_FILE: ${c.FLEETGUARD_CA_PKCS11_PIN_FILE} is empty`);
+      } catch (e) {
+        problems.push(`FLEETGUARD_CA_PKCS11_PIN_FILE: cannot read ${c.FLEETGUARD_CA_PKCS11_PIN_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+    if (c.FLEETGUARD_CA_PKCS11_MODULE && !fs.existsSync(c.FLEETGUARD_CA_PKCS11_MODULE)) problems.push(`FLEETGUARD_CA_PKCS11_MODULE: no file ${c.FLEETGUARD_CA_PKCS11_MODULE}`);
+    if (!problems.length) caPkcs11 = { module: c.FLEETGUARD_CA_PKCS11_MODULE!, tokenLabel: c.FLEETGUARD_CA_PKCS11_TOKEN!, pin: pin!, keyLabel: c.FLEETGUARD_CA_PKCS11_KEY_LABEL! };
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE && !caPkcs11) {
     throw new ConfigError(['FLEETGUARD_CA_PASSPHRASE: required when FLEETGUARD_ENV=production']);
   }
   return {
@@ -135,10 +241,13 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
     metricsPublic: c.FLEETGUARD_METRICS_PUBLIC,
     webhookAllowedHosts: c.FLEETGUARD_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+    serverNames,
+    serverCertificate,
+    caPkcs11,
   };
 }
 
 /** What may be printed of the configuration: secrets are marked, never shown. */
 export function redactConfig(c: AppConfig): Record<string, unknown> {
-  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
+  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
 }

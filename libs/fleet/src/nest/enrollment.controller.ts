@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ArgumentsHost, Body, Catch, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import basicAuth from 'basic-auth';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { DomainError, invalid } from '@fleetguard/common';
-import { DeviceListener } from '@fleetguard/platform';
+import { AllExceptionsFilter, DeviceListener, toErrorBody } from '@fleetguard/platform';
 import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
 import { AllowExpiredWithinGrace, CaService, DeviceCertificateGuard, DeviceIdentity, EST_CONTENT_TYPES, buildCsrAttrs, estBase64Encode, estDecodeBody, toPkcs7CertsOnly } from '@fleetguard/pki';
 import { CreateTokensDto, EnrollDto } from './dto/enrollment.dto';
@@ -44,9 +45,23 @@ export class EnrollmentController {
  * and openssl act as a client. The optional label (`/.well-known/est/<productId>/...`) names the
  * product; a token of another product is refused.
  */
+/** EST_REALM: the realm every EST 401 names (RFC 7030 3.2.3, RFC 7617); libest needs the challenge to send credentials. */
+export const EST_REALM = 'fleetguard-est';
+
+/** The service's error mapping, plus the `WWW-Authenticate: Basic` challenge on every EST 401 (RFC 7235 3.1). */
+@Catch()
+export class EstExceptionFilter extends AllExceptionsFilter {
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (!res.headersSent && toErrorBody(exception).statusCode === 401) res.setHeader('WWW-Authenticate', `Basic realm="${EST_REALM}", charset="UTF-8"`);
+    super.catch(exception, host);
+  }
+}
+
 @ApiTags('device')
 @Public()
 @DeviceListener()
+@UseFilters(EstExceptionFilter)
 @Controller('.well-known/est')
 export class EstController {
   constructor(
@@ -57,7 +72,7 @@ export class EstController {
   @Get(['cacerts', ':label/cacerts'])
   cacerts(@Res() res: Response) {
     const certs = [this.ca.ca.intermediateCertPem, this.ca.ca.rootCertPem].map((pem) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
-    sendEst(res, EST_CONTENT_TYPES.certsOnly, toPkcs7CertsOnly(certs));
+    sendEst(res, EST_CONTENT_TYPES.cacerts, toPkcs7CertsOnly(certs));
   }
 
   @Get(['csrattrs', ':label/csrattrs'])
@@ -86,10 +101,11 @@ export class EstController {
   }
 }
 
+/** The RFC's content type exactly: a Buffer body, so Express adds no `; charset=`. */
 function sendEst(res: Response, contentType: string, der: Buffer) {
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Transfer-Encoding', 'base64');
-  res.send(estBase64Encode(der));
+  res.end(Buffer.from(estBase64Encode(der), 'latin1'));
 }
 
 function pemToDer(pem: string): Buffer {
@@ -98,10 +114,7 @@ function pemToDer(pem: string): Buffer {
 
 /** EST simpleenroll authenticates with HTTP Basic; the password is the enrollment token (the user name is ignored). */
 function basicPassword(req: Request): string {
-  const h = req.headers.authorization;
-  const m = h ? /^Basic\s+([A-Za-z0-9+/=]{1,1000})$/i.exec(h) : null;
-  if (!m) throw new DomainError('est.no-credentials', 'EST simpleenroll needs HTTP Basic credentials with the enrollment token as password', 'unauthorized');
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  return i >= 0 ? decoded.slice(i + 1) : decoded;
+  const credentials = (req.headers.authorization?.length ?? 0) <= 2048 ? basicAuth(req) : undefined;
+  if (!credentials?.pass) throw new DomainError('est.no-credentials', 'EST simpleenroll needs HTTP Basic credentials with the enrollment token as password', 'unauthorized');
+  return credentials.pass;
 }

@@ -6,7 +6,7 @@ import { AppConfig, DomainError, invalid, notFound } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
-import { CaService, CertificateEntity, CertificateStatusService, IssuedCertificate, ParsedCsr, parseCsr } from '@fleetguard/pki';
+import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedCertificate, ParsedCsr } from '@fleetguard/pki';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
 import { DeviceEntity } from '../entities/device.entity';
 import { EnrollmentTokenEntity } from '../entities/enrollment-token.entity';
@@ -39,6 +39,7 @@ export class EnrollmentService {
     private readonly audit: AuditService,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
+    private readonly csrCheck: CsrCheckService,
   ) {}
 
   async createTokens(p: Principal, productId: string, count: number, expiresInSeconds: number, operatorOrganizationId?: string): Promise<{ tokens: string[]; expiresAt: Date }> {
@@ -57,7 +58,7 @@ export class EnrollmentService {
 
   /** Checks the request itself before any token is spent: a bad CSR leaves the token usable. */
   async checkCsr(csr: string | Buffer): Promise<ParsedCsr> {
-    return parseCsr(csr, { minRsaBits: this.config.rsaMinBits });
+    return this.csrCheck.check(csr, { minRsaBits: this.config.rsaMinBits });
   }
 
   async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
@@ -151,7 +152,7 @@ export class EnrollmentService {
   }
 
   private issue(deviceId: string, csr: ParsedCsr): Promise<IssuedCertificate> {
-    return this.ca.ca.issueDeviceCertificate({ csr, deviceId, validityDays: this.config.certValidityDays, crlDistributionUrl: this.ca.crlUrl });
+    return this.ca.ca.issueDeviceCertificate({ csr, deviceId, validityDays: this.config.certValidityDays, crlDistributionUrl: this.ca.crlUrl, ocspUrl: this.ca.ocspUrl });
   }
 
   private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedCertificate): Promise<void> {

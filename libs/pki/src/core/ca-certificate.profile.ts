@@ -5,12 +5,18 @@
  *                 keyCertSign, cRLSign; subjectKeyIdentifier
  *   intermediate  issued by the root; basicConstraints critical CA:TRUE, pathLen 0 (it issues
  *                 only end-entity certificates); keyUsage critical keyCertSign, cRLSign;
- *                 subjectKeyIdentifier; authorityKeyIdentifier = the root's key identifier
+ *                 subjectKeyIdentifier; authorityKeyIdentifier = the root's key identifier;
+ *                 cRLDistributionPoints = the root CRL URL (`/pki/root-crl`) when given
  */
 import {
   AuthorityKeyIdentifier,
   BasicConstraints,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
   Extension,
+  GeneralName,
+  id_ce_cRLDistributionPoints,
   Extensions,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
@@ -47,8 +53,21 @@ export function rootCaTbs(fields: CaCertificateFields): TBSCertificate {
 }
 
 export function intermediateCaTbs(
-  fields: CaCertificateFields & { issuer: Name; issuerKeyIdentifier: Buffer },
+  fields: CaCertificateFields & { issuer: Name; issuerKeyIdentifier: Buffer; crlDistributionUrl?: string },
 ): TBSCertificate {
+  const cdp = fields.crlDistributionUrl
+    ? [
+        extension(
+          id_ce_cRLDistributionPoints,
+          false,
+          new CRLDistributionPoints([
+            new DistributionPoint({
+              distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: fields.crlDistributionUrl })] }),
+            }),
+          ]),
+        ),
+      ]
+    : [];
   return caTbs(fields, fields.issuer, [
     extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
     extension(id_ce_keyUsage, true, new KeyUsage(CA_KEY_USAGE)),
@@ -58,6 +77,7 @@ export function intermediateCaTbs(
       false,
       new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(fields.issuerKeyIdentifier)) }),
     ),
+    ...cdp,
   ]);
 }
 

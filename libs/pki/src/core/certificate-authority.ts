@@ -27,6 +27,7 @@ import {
   VerifyDeviceCertificateOptions,
 } from './device-certificate.check';
 import { assertCrlUrl, assertDeviceId, DeviceCertificateProfile } from './device-certificate.profile';
+import { DeviceCertificateTemplate } from './device-certificate.template';
 import { verifiedPublicKeyOf } from './csr.check';
 import { classifyPublicKey } from './public-key.policy';
 import { randomSerialNumber } from './serial-number.generator';
@@ -37,6 +38,7 @@ import {
   KeyObjectSigner,
   signCertificate,
   signCertList,
+  signatureAlgorithmFor,
   signerMatchesPublicKey,
 } from './x509.signer';
 
@@ -71,6 +73,8 @@ export interface IssueDeviceCertificateRequest {
   deviceId: string;
   validityDays: number;
   crlDistributionUrl: string;
+  /** OCSP responder URL for the authorityInfoAccess extension (absent: no AIA). */
+  ocspUrl?: string;
   /**
    * Start of validity. Default: now minus 5 minutes (devices' clocks drift), with notAfter =
    * now + validityDays. When given, notAfter = notBefore + validityDays.
@@ -119,6 +123,8 @@ export class CertificateAuthority {
   readonly verifier: DeviceCertificateVerifier;
 
   private readonly profile: DeviceCertificateProfile;
+  private readonly template: DeviceCertificateTemplate;
+  private readonly identity: { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo };
 
   private constructor(
     readonly rootCertPem: string,
@@ -127,11 +133,14 @@ export class CertificateAuthority {
     private readonly intermediateName: Name,
     private readonly intermediateKeyId: Buffer,
     intermediateNotAfter: Date,
+    intermediatePublicKey: SubjectPublicKeyInfo,
   ) {
+    this.identity = { name: intermediateName, keyIdentifier: intermediateKeyId, publicKey: intermediatePublicKey };
     this.chainPem = intermediateCertPem + rootCertPem;
     this.keyAlgorithm = signer.keyAlgorithm;
     this.intermediateNotAfter = intermediateNotAfter;
     this.profile = new DeviceCertificateProfile(intermediateName, intermediateKeyId);
+    this.template = new DeviceCertificateTemplate(this.profile, intermediateName, signatureAlgorithmFor(signer.keyAlgorithm));
     this.verifier = DeviceCertificateVerifier.fromPem({ intermediateCertPem, rootCertPem });
   }
 
@@ -210,15 +219,100 @@ export class CertificateAuthority {
       tbs.subject,
       keyId,
       tbs.validity.notAfter.getTime(),
+      tbs.subjectPublicKeyInfo,
     );
+  }
+
+  /**
+   * The same intermediate (subject, key, validity) certified again by the root with `rootCrlUrl`
+   * as its CRL distribution point, so `openssl verify -crl_check_all` finds the root's CRL.
+   * Certificates the intermediate issued before stay valid: name, key and key identifier are kept.
+   */
+  static async recertifyIntermediate(material: CaMaterial, passphrase: string, rootCrlUrl: string): Promise<CaMaterial> {
+    const rootSigner = new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, passphrase));
+    return { ...material, ...(await CertificateAuthority.recertifyIntermediateWith(material, rootSigner, rootCrlUrl)) };
+  }
+
+  /** recertifyIntermediate with the root key behind a signer (a PKCS#11 token). */
+  static async recertifyIntermediateWith(
+    certificates: Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>,
+    rootSigner: CaSigner,
+    rootCrlUrl: string,
+  ): Promise<Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>> {
+    const url = assertCrlUrl(rootCrlUrl);
+    const root = AsnConvert.parse(caCertificateDer(certificates.rootCertPem, 'root'), Certificate).tbsCertificate;
+    const old = AsnConvert.parse(caCertificateDer(certificates.intermediateCertPem, 'intermediate'), Certificate).tbsCertificate;
+    const der = await signCertificate(
+      intermediateCaTbs({
+        subject: old.subject,
+        issuer: root.subject,
+        issuerKeyIdentifier: keyIdentifierOf(root.subjectPublicKeyInfo),
+        publicKey: old.subjectPublicKeyInfo,
+        serial: randomSerialNumber().bytes,
+        notBefore: old.validity.notBefore.getTime(),
+        notAfter: old.validity.notAfter.getTime(),
+        crlDistributionUrl: url,
+      }),
+      rootSigner,
+    );
+    return { rootCertPem: certificates.rootCertPem, intermediateCertPem: pemEncode(der, 'CERTIFICATE') };
+  }
+
+  /** A CRL of the root (revoked CA certificates), signed with the root key decrypted for the occasion. */
+  static async buildRootCrl(material: Pick<CaMaterial, 'rootCertPem' | 'rootKeyPem'>, passphrase: string, contents: CrlContents): Promise<BuiltCrl> {
+    return CertificateAuthority.buildRootCrlWith(material.rootCertPem, new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, passphrase)), contents);
+  }
+
+  /** buildRootCrl with the root key behind a signer (a PKCS#11 token). */
+  static async buildRootCrlWith(rootCertPem: string, rootSigner: CaSigner, contents: CrlContents): Promise<BuiltCrl> {
+    const root = AsnConvert.parse(caCertificateDer(rootCertPem, 'root'), Certificate).tbsCertificate;
+    const { tbs, thisUpdate, nextUpdate, crlNumber } = buildCrlTbs(contents, { name: root.subject, keyIdentifier: keyIdentifierOf(root.subjectPublicKeyInfo) });
+    const der = await signCertList(tbs, rootSigner);
+    return { der, pem: pemEncode(der, 'X509 CRL'), thisUpdate, nextUpdate, crlNumber };
+  }
+
+  /**
+   * The root and intermediate certificates for keys held elsewhere (a PKCS#11 token): the root
+   * self-signed through `rootSigner`, the intermediate (key `intermediateSpkiDer`) signed by it.
+   */
+  static async createCertificatesWith(
+    rootSigner: CaSigner,
+    rootSpkiDer: Buffer,
+    intermediateSpkiDer: Buffer,
+    options: Omit<CreateCaOptions, 'passphrase' | 'keyAlgorithm'> = {},
+  ): Promise<Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>> {
+    const o = { ...DEFAULTS, ...withoutUndefined(options) };
+    const organization = assertNameValue(o.organization, 'organization');
+    const rootName = distinguishedName(assertNameValue(o.rootCommonName, 'rootCommonName'), organization);
+    const intermediateName = distinguishedName(assertNameValue(o.intermediateCommonName, 'intermediateCommonName'), organization);
+    const now = o.now instanceof Date && !Number.isNaN(o.now.getTime()) ? o.now.getTime() : Date.now();
+    const notBefore = toWholeSeconds(now - CA_BACKDATE_MS);
+    const rootNotAfter = toWholeSeconds(now + assertDays(o.rootValidityDays, 36525, 'rootValidityDays') * DAY_MS);
+    const intermediateNotAfter = toWholeSeconds(Math.min(now + assertDays(o.intermediateValidityDays, 36525, 'intermediateValidityDays') * DAY_MS, rootNotAfter.getTime()));
+    const rootPublic = spkiOf(rootSpkiDer);
+    const rootDer = await signCertificate(rootCaTbs({ subject: rootName, publicKey: rootPublic, serial: randomSerialNumber().bytes, notBefore, notAfter: rootNotAfter }), rootSigner);
+    const intermediateDer = await signCertificate(
+      intermediateCaTbs({
+        subject: intermediateName,
+        issuer: rootName,
+        issuerKeyIdentifier: keyIdentifierOf(rootPublic),
+        publicKey: spkiOf(intermediateSpkiDer),
+        serial: randomSerialNumber().bytes,
+        notBefore,
+        notAfter: intermediateNotAfter,
+      }),
+      rootSigner,
+    );
+    return { rootCertPem: pemEncode(rootDer, 'CERTIFICATE'), intermediateCertPem: pemEncode(intermediateDer, 'CERTIFICATE') };
   }
 
   /** Issues a device certificate following the device profile (device-certificate.profile.ts). */
   async issueDeviceCertificate(request: IssueDeviceCertificateRequest): Promise<IssuedCertificate> {
     const deviceId = assertDeviceId(request?.deviceId);
     const crlDistributionUrl = assertCrlUrl(request.crlDistributionUrl);
+    const ocspUrl = request.ocspUrl === undefined ? undefined : assertCrlUrl(request.ocspUrl);
     const validityMs = assertDays(request.validityDays, MAX_DEVICE_VALIDITY_DAYS, 'validityDays') * DAY_MS;
-    const publicKey = devicePublicKey(request.csr);
+    const { spki: publicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(request.csr);
 
     const now = Date.now();
     let start: number;
@@ -242,10 +336,13 @@ export class CertificateAuthority {
     }
 
     const serial = randomSerialNumber();
-    const der = await signCertificate(
-      this.profile.build({ deviceId, publicKey, serial: serial.bytes, notBefore, notAfter, crlDistributionUrl }),
-      this.signer,
+    // The template writes the same bytes as signCertificate(this.profile.build(...)) (device-certificate.template.spec.ts).
+    const tbs = this.template.tbsDer(
+      { deviceId, publicKeySpkiDer, subjectPublicKey: new Uint8Array(publicKey.subjectPublicKey), serial: serial.bytes, notBefore, notAfter },
+      crlDistributionUrl,
+      ocspUrl,
     );
+    const der = this.template.certificateDer(tbs, await this.signer.sign(tbs));
     return { certificatePem: pemEncode(der, 'CERTIFICATE'), certificateDer: der, serialHex: serial.hex, notBefore, notAfter };
   }
 
@@ -291,6 +388,16 @@ export class CertificateAuthority {
     return { der, pem: pemEncode(der, 'X509 CRL'), thisUpdate, nextUpdate, crlNumber };
   }
 
+  /** The signer of the intermediate key: the OCSP responder signs with it too. */
+  get issuingSigner(): CaSigner {
+    return this.signer;
+  }
+
+  /** The intermediate's subject and key, for OCSP CertID matching and the responder id. */
+  get issuingIdentity(): { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo } {
+    return this.identity;
+  }
+
   /** Checks a certificate a device presents (see device-certificate.check.ts). */
   verifyDeviceCertificate(certificate: DerInput, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate {
     return this.verifier.verify(certificate, options);
@@ -317,6 +424,14 @@ function devicePublicKey(csr: IssueDeviceCertificateRequest['csr']): SubjectPubl
   } catch {
     throw invalid('cert.malformed', 'The public key cannot be decoded');
   }
+}
+
+/** The checked device key and its DER: the bytes parseCsr verified, or the key re-encoded. */
+function devicePublicKeyWithDer(csr: IssueDeviceCertificateRequest['csr']): { spki: SubjectPublicKeyInfo; der: Buffer } {
+  const verified = verifiedPublicKeyOf(csr);
+  if (verified) return { spki: verified, der: Buffer.from(csr.publicKeySpkiDer) };
+  const spki = devicePublicKey(csr);
+  return { spki, der: Buffer.from(AsnConvert.serialize(spki)) };
 }
 
 function assertDays(value: unknown, max: number, field: string): number {

@@ -82,13 +82,19 @@ export async function parseCsr(input: DerInput, options: CsrCheckOptions = {}): 
     throw invalid('csr.bad-signature', 'The certificate request signature does not verify with its public key');
   }
 
-  const parsed: ParsedCsr = {
+  const parsed = {
     publicKeySpkiDer: spkiDer,
     keyType: classified.keyType,
     keyBits: classified.keyBits,
-    ...describeSubject(info.subject),
     raw: der,
-  };
+  } as ParsedCsr;
+  // The subject is described on first use: most callers never look (enrollment ignores it), and
+  // describing a name costs as much as verifying the signature. A name that cannot be described
+  // throws csr.malformed at that point, as parseCsr itself did before.
+  let subject: ReturnType<typeof describeSubject> | undefined;
+  const described = () => (subject ??= describeSubject(info.subject));
+  Object.defineProperty(parsed, 'subject', { enumerable: true, get: () => described().subject });
+  Object.defineProperty(parsed, 'commonName', { enumerable: true, get: () => described().commonName });
   verifiedKeys.set(parsed, { der: Buffer.from(spkiDer), spki: info.subjectPKInfo });
   return parsed;
 }
@@ -100,6 +106,12 @@ export async function parseCsr(input: DerInput, options: CsrCheckOptions = {}): 
  * is checked from scratch.
  */
 const verifiedKeys = new WeakMap<object, { der: Buffer; spki: SubjectPublicKeyInfo }>();
+
+/** Marks a result checked by parseCsr elsewhere (a worker of CsrCheckPool) as verified here. */
+export function rememberVerifiedCsr(parsed: ParsedCsr): void {
+  const der = Buffer.from(parsed.publicKeySpkiDer);
+  verifiedKeys.set(parsed, { der, spki: AsnConvert.parse(der, SubjectPublicKeyInfo) });
+}
 
 export function verifiedPublicKeyOf(csr: object): SubjectPublicKeyInfo | undefined {
   const known = verifiedKeys.get(csr);

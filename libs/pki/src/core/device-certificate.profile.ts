@@ -10,9 +10,12 @@
  *   subjectKeyIdentifier  SHA-1 of the device public key (RFC 5280 method 1)
  *   authorityKeyIdentifier  the intermediate's key identifier
  *   cRLDistributionPoints the configured CRL URL
+ *   authorityInfoAccess   OCSP responder URL (id-ad-ocsp), when one is configured
  *   serial                16 random octets, positive
  */
 import {
+  AccessDescription,
+  AuthorityInfoAccessSyntax,
   AuthorityKeyIdentifier,
   BasicConstraints,
   CRLDistributionPoints,
@@ -22,6 +25,7 @@ import {
   Extension,
   Extensions,
   GeneralName,
+  id_ad_ocsp,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
   id_ce_cRLDistributionPoints,
@@ -30,6 +34,7 @@ import {
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
   id_kp_clientAuth,
+  id_pe_authorityInfoAccess,
   KeyIdentifier,
   KeyUsage,
   KeyUsageFlags,
@@ -84,6 +89,8 @@ export interface DeviceCertificateFields {
   notBefore: Date;
   notAfter: Date;
   crlDistributionUrl: string;
+  /** OCSP responder URL for the authorityInfoAccess extension; none when absent. */
+  ocspUrl?: string;
 }
 
 /** Builds device TBSCertificates for one issuer; the extensions common to all are built once. */
@@ -91,6 +98,7 @@ export class DeviceCertificateProfile {
   private readonly fixedExtensions: Extension[];
   private readonly authorityKeyIdentifier: Extension;
   private crlExtension?: { url: string; extension: Extension };
+  private aiaExtension?: { url: string; extension: Extension };
 
   constructor(
     private readonly issuer: Name,
@@ -124,10 +132,29 @@ export class DeviceCertificateProfile {
           new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: deviceUrn(fields.deviceId) })]),
         ),
         extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
-        this.authorityKeyIdentifier,
-        this.crlDistributionPoints(fields.crlDistributionUrl),
+        ...this.fixedExtensionsAfter(fields.crlDistributionUrl, fields.ocspUrl),
       ]),
     });
+  }
+
+  /** The extensions before the per-device ones (SAN, SKI), the same for every certificate. */
+  fixedExtensionsBefore(): Extension[] {
+    return [...this.fixedExtensions];
+  }
+
+  /** The extensions after the per-device ones, the same for every certificate with these URLs. */
+  fixedExtensionsAfter(crlDistributionUrl: string, ocspUrl?: string): Extension[] {
+    return [this.authorityKeyIdentifier, this.crlDistributionPoints(crlDistributionUrl), ...(ocspUrl ? [this.authorityInfoAccess(ocspUrl)] : [])];
+  }
+
+  private authorityInfoAccess(url: string): Extension {
+    if (this.aiaExtension?.url !== url) {
+      const aia = new AuthorityInfoAccessSyntax([
+        new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: url }) }),
+      ]);
+      this.aiaExtension = { url, extension: extension(id_pe_authorityInfoAccess, false, aia) };
+    }
+    return this.aiaExtension.extension;
   }
 
   private crlDistributionPoints(url: string): Extension {

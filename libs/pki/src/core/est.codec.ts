@@ -3,7 +3,8 @@
  *
  *   cacerts, simpleenroll, simplereenroll responses: a degenerate CMS SignedData holding only
  *     certificates ("certs-only", RFC 5652 5.1 with no signers and no encapsulated content),
- *     base64-encoded in the body, `application/pkcs7-mime; smime-type=certs-only`;
+ *     base64-encoded in the body; `application/pkcs7-mime` for cacerts (RFC 7030 4.1.3) and
+ *     `application/pkcs7-mime; smime-type=certs-only` for the enroll responses (4.2.3);
  *   simpleenroll, simplereenroll requests: a base64 PKCS#10 (`application/pkcs10`);
  *   csrattrs: a base64 CsrAttrs (`application/csrattrs`, RFC 7030 4.5.2).
  *
@@ -35,6 +36,7 @@ import { invalid } from '@fleetguard/common';
 import { decodeDerInput, DerInput, wrapLines } from './der-input.codec';
 
 export const EST_CONTENT_TYPES = {
+  cacerts: 'application/pkcs7-mime',
   certsOnly: 'application/pkcs7-mime; smime-type=certs-only',
   pkcs10: 'application/pkcs10',
   csrattrs: 'application/csrattrs',

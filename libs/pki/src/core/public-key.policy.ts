@@ -37,6 +37,8 @@ const CURVES: Record<string, { keyType: DeviceKeyType; bits: number }> = {
  */
 export function classifyPublicKey(spkiDer: Buffer, policy: KeyPolicy = {}, errorPrefix = 'csr'): ClassifiedKey {
   const rules = resolvePolicy(policy);
+  const fast = namedCurveFastPath(spkiDer, errorPrefix);
+  if (fast) return fast;
   let key: KeyObject;
   try {
     key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
@@ -72,6 +74,33 @@ export function classifyPublicKey(spkiDer: Buffer, policy: KeyPolicy = {}, error
       throw refuse((key.asymmetricKeyType ?? 'unknown').toUpperCase());
   }
   return { keyType, keyBits, key };
+}
+
+/**
+ * The DER SubjectPublicKeyInfo of an uncompressed P-256 or P-384 point is a fixed prefix followed
+ * by the point (RFC 5480 2.2). Those keys, nearly every device key, are imported as a JWK: OpenSSL
+ * 3's DER decoder framework costs twice as much, and the import checks the point lies on the curve
+ * all the same. Any other encoding takes the general path.
+ */
+const NAMED_CURVE_SPKI = [
+  { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), crv: 'P-256', keyType: 'P-256' as const, bits: 256, size: 32 },
+  { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200' + '04', 'hex'), crv: 'P-384', keyType: 'P-384' as const, bits: 384, size: 48 },
+];
+
+function namedCurveFastPath(der: Buffer, errorPrefix: string): ClassifiedKey | undefined {
+  for (const c of NAMED_CURVE_SPKI) {
+    if (der.length !== c.prefix.length + 2 * c.size || !der.subarray(0, c.prefix.length).equals(c.prefix)) continue;
+    const x = der.subarray(c.prefix.length, c.prefix.length + c.size).toString('base64url');
+    const y = der.subarray(c.prefix.length + c.size).toString('base64url');
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: { kty: 'EC', crv: c.crv, x, y }, format: 'jwk' });
+    } catch {
+      throw invalid(`${errorPrefix}.malformed`, 'The public key cannot be decoded');
+    }
+    return { keyType: c.keyType, keyBits: c.bits, key };
+  }
+  return undefined;
 }
 
 function resolvePolicy(policy: KeyPolicy): Required<KeyPolicy> {

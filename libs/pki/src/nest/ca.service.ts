@@ -1,10 +1,22 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { CaMaterial, CertificateAuthority } from '../core/certificate-authority';
+import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
+import { decryptPrivateKey } from '../core/ca-key.codec';
+import { Pkcs11Token } from '../core/pkcs11.signer';
+import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
+import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
+import { OcspIssuer } from '../core/ocsp.responder';
+
+const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+
+/** The root CRL lists revoked CA certificates; it changes rarely, so it is long-lived and refreshed at a quarter left. */
+/** In a token, the root key's label is the issuing key's label with this suffix. */
+const ROOT_KEY_SUFFIX = '-root';
+const ROOT_CRL_VALIDITY_MS = 30 * 24 * 3600_000;
 
 const FILES = {
   rootCertPem: 'root-ca.crt.pem',
@@ -26,11 +38,15 @@ export interface ServerTls {
  * certificate the device listener and the MQTT broker present, issued by the same CA.
  */
 @Injectable()
-export class CaService implements OnModuleInit {
+export class CaService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PKI');
   private authority!: CertificateAuthority;
   private tls!: ServerTls;
   private publicBaseUrl?: string;
+  private material?: CaMaterial;
+  private passphraseValue?: string;
+  private rootCrl?: BuiltCrl;
+  private token?: Pkcs11Token;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -47,16 +63,73 @@ export class CaService implements OnModuleInit {
     return this.authority.chainPem;
   }
 
-  /** Where devices fetch the CRL; set from the operator listener's address unless FLEETGUARD_PUBLIC_URL is given. */
-  setPublicBaseUrl(url: string): void {
+  /**
+   * Where devices and relying parties fetch the CRLs and OCSP: FLEETGUARD_PUBLIC_URL, else the
+   * operator listener's address. Once known, the intermediate is certified again by the root if
+   * its CRL distribution point does not name this service's `/pki/root-crl` yet, and the root
+   * CRL and the TLS server certificate are made.
+   */
+  async setPublicBaseUrl(url: string): Promise<void> {
     this.publicBaseUrl ??= url;
+    await this.publishRootCrlUrl();
+  }
+
+  private get baseUrl(): string {
+    return this.config.publicUrl ?? this.publicBaseUrl ?? `http://localhost:${this.config.httpPort}`;
   }
 
   get crlUrl(): string {
-    return `${this.config.publicUrl ?? this.publicBaseUrl ?? `http://localhost:${this.config.httpPort}`}/pki/crl`;
+    return `${this.baseUrl}/pki/crl`;
+  }
+
+  get rootCrlUrl(): string {
+    return `${this.baseUrl}/pki/root-crl`;
+  }
+
+  get ocspUrl(): string {
+    return `${this.baseUrl}/pki/ocsp`;
+  }
+
+  /** The issuing CA as the OCSP responder signs with it. */
+  get ocspIssuer(): OcspIssuer {
+    const id = this.authority.issuingIdentity;
+    return { name: id.name, publicKey: id.publicKey, certificateDer: pemToDer(this.authority.intermediateCertPem), signer: this.authority.issuingSigner };
+  }
+
+  /** The root's CRL (DER), regenerated with the root key when a quarter of its validity is left. */
+  async rootCrlDer(): Promise<Buffer> {
+    if (!this.rootCrl || this.rootCrl.nextUpdate.getTime() - Date.now() < ROOT_CRL_VALIDITY_MS / 4) {
+      const now = new Date();
+      // The CRL number is the issuance time in seconds: increasing across restarts and instances without shared state.
+      this.rootCrl = await CertificateAuthority.buildRootCrlWith(this.material!.rootCertPem, this.rootSigner(), {
+        revoked: [],
+        crlNumber: BigInt(Math.floor(now.getTime() / 1000)),
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + ROOT_CRL_VALIDITY_MS),
+      });
+    }
+    return this.rootCrl.der;
+  }
+
+  private async publishRootCrlUrl(): Promise<void> {
+    const material = this.material!;
+    const url = this.rootCrlUrl;
+    if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
+      const updated = await CertificateAuthority.recertifyIntermediateWith(material, this.rootSigner(), url);
+      const dir = this.config.certsDir;
+      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
+      this.material = { ...material, ...updated };
+      this.authority = await CertificateAuthority.fromSigner(updated, this.authority.issuingSigner);
+      this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
+    }
+    this.rootCrl = undefined;
+    await this.rootCrlDer();
+    this.tls = await this.issueServerTls();
   }
 
   async onModuleInit(): Promise<void> {
+    if (this.config.caPkcs11) return this.initFromToken(this.config.caPkcs11);
     const dir = this.config.certsDir;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const passphrase = this.passphrase(dir);
@@ -78,7 +151,52 @@ export class CaService implements OnModuleInit {
       }
       throw e;
     }
+    this.material = material;
+    this.passphraseValue = passphrase;
     this.tls = await this.issueServerTls();
+  }
+
+  /** The root key: in the token, or decrypted from its file for the occasion. */
+  private rootSigner(): CaSigner {
+    if (this.token) return this.token.signer(`${this.config.caPkcs11!.keyLabel}${ROOT_KEY_SUFFIX}`);
+    return new KeyObjectSigner(decryptPrivateKey(this.material!.rootKeyPem, this.passphraseValue!));
+  }
+
+  /**
+   * CA keys in a PKCS#11 token: the issuing key (FLEETGUARD_CA_PKCS11_KEY_LABEL) must be there;
+   * the root key (label + "-root") is made in the token with the CA on first start. Only the
+   * certificates are written to the certs directory. Any failure stops the service naming it.
+   */
+  private async initFromToken(options: NonNullable<AppConfig['caPkcs11']>): Promise<void> {
+    const dir = this.config.certsDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const token = Pkcs11Token.open({ module: options.module, tokenLabel: options.tokenLabel, pin: options.pin });
+    this.token = token;
+    const issuing = token.signer(options.keyLabel);
+    const rootLabel = `${options.keyLabel}${ROOT_KEY_SUFFIX}`;
+    const rootFile = path.join(dir, FILES.rootCertPem);
+    const interFile = path.join(dir, FILES.intermediateCertPem);
+    let certs: Pick<CaMaterial, 'rootCertPem' | 'intermediateCertPem'>;
+    if (fs.existsSync(interFile)) {
+      certs = { rootCertPem: fs.readFileSync(rootFile, 'utf8'), intermediateCertPem: fs.readFileSync(interFile, 'utf8') };
+    } else {
+      if (!token.hasKey(rootLabel)) token.generateKey(rootLabel, issuing.keyAlgorithm);
+      const root = token.signer(rootLabel);
+      certs = await CertificateAuthority.createCertificatesWith(root, root.publicKeySpkiDer, issuing.publicKeySpkiDer);
+      fs.writeFileSync(rootFile, certs.rootCertPem, { mode: 0o644 });
+      fs.writeFileSync(interFile, certs.intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), certs.intermediateCertPem + certs.rootCertPem);
+      this.logger.log(`created the device CA certificates in ${dir} for the keys in PKCS#11 token "${options.tokenLabel}"`);
+    }
+    this.rootSigner(); // the root key must be there too (root CRL, re-certification)
+    this.authority = await CertificateAuthority.fromSigner(certs, issuing);
+    this.material = { ...certs, rootKeyPem: '', intermediateKeyPem: '' };
+    this.tls = await this.issueServerTls();
+    this.logger.log(`CA keys in PKCS#11 token "${options.tokenLabel}" (issuing key "${options.keyLabel}")`);
+  }
+
+  onModuleDestroy(): void {
+    this.token?.close();
   }
 
   /** FLEETGUARD_CA_PASSPHRASE, or in development a generated one kept beside the CA (0600). */
@@ -91,16 +209,27 @@ export class CaService implements OnModuleInit {
     return fs.readFileSync(file, 'utf8').trim();
   }
 
-  /** A fresh TLS server key and certificate (localhost and loopback) for the device listener and the broker. */
+  /**
+   * The device listener's and broker's TLS identity: the operator's certificate when one is
+   * configured (FLEETGUARD_SERVER_CERT/KEY, checked at boot), else a fresh key and a certificate
+   * of this CA naming FLEETGUARD_SERVER_NAMES (default localhost, fleetguard and loopback).
+   */
   private async issueServerTls(): Promise<ServerTls> {
+    const brought = this.config.serverCertificate;
+    if (brought) {
+      this.logger.log(`device listener and broker present the certificate in ${brought.certFile}`);
+      return { key: brought.keyPem, cert: brought.certPem, ca: this.authority.chainPem };
+    }
+    const { dnsNames, ipAddresses } = this.config.serverNames;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const cert = await this.authority.issueServerCertificate({
       publicKeySpkiDer: publicKey.export({ type: 'spki', format: 'der' }),
-      commonName: 'fleetguard',
-      dnsNames: ['localhost', 'fleetguard'],
-      ipAddresses: ['127.0.0.1', '::1'],
+      commonName: dnsNames[0] ?? ipAddresses[0] ?? 'fleetguard',
+      dnsNames,
+      ipAddresses,
       validityDays: 30,
     });
+    this.logger.log(`device listener and broker certificate names: ${[...dnsNames, ...ipAddresses].join(', ')}`);
     return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), cert: cert.certificatePem + this.authority.intermediateCertPem, ca: this.authority.chainPem };
   }
 }

@@ -1,8 +1,12 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { MAX_OCSP_REQUEST_BYTES, OCSP_CONTENT_TYPES, ocspErrorResponse, OCSPResponseStatus } from '../core/ocsp.responder';
+import { OcspService } from './ocsp.service';
 import { Public } from '@fleetguard/auth';
 import { AnyListener } from '@fleetguard/platform';
+import { pemEncode } from '../core/der-input.codec';
 import { CaService } from './ca.service';
 import { CrlService } from './crl.service';
 
@@ -15,7 +19,30 @@ export class PkiController {
   constructor(
     private readonly ca: CaService,
     private readonly crl: CrlService,
+    private readonly ocsp: OcspService,
   ) {}
+
+  /** OCSP over POST (RFC 6960 A.1): the DER request as the body. Every answer is a DER OCSPResponse. */
+  @Post('ocsp')
+  @HttpCode(200)
+  async ocspPost(@Req() req: Request, @Res() res: Response) {
+    const body = await readLimited(req, MAX_OCSP_REQUEST_BYTES);
+    sendOcsp(res, body ? await this.ocsp.respond(body) : ocspErrorResponse(OCSPResponseStatus.malformedRequest));
+  }
+
+  /** OCSP over GET (RFC 6960 A.1): the URL-encoded base64 of the DER request after /pki/ocsp/. */
+  @Get('ocsp/*request')
+  async ocspGet(@Req() req: Request, @Res() res: Response) {
+    const encoded = req.path.slice(req.path.indexOf('/ocsp/') + '/ocsp/'.length);
+    let b64: string;
+    try {
+      b64 = decodeURIComponent(encoded);
+    } catch {
+      b64 = '';
+    }
+    const ok = b64.length > 0 && b64.length <= (MAX_OCSP_REQUEST_BYTES * 4) / 3 + 4 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64);
+    sendOcsp(res, ok ? await this.ocsp.respond(Buffer.from(b64, 'base64')) : ocspErrorResponse(OCSPResponseStatus.malformedRequest));
+  }
 
   @Get('ca')
   @Header('Content-Type', 'application/x-pem-file')
@@ -28,9 +55,38 @@ export class PkiController {
     res.type('application/pkix-crl').send(await this.crl.der());
   }
 
+  /** The root's CRL (revoked issuing CAs), named in the issuing CA certificate's CRL distribution point. */
+  @Get('root-crl')
+  async rootCrlDer(@Res() res: Response) {
+    res.type('application/pkix-crl').send(await this.ca.rootCrlDer());
+  }
+
+  @Get('root-crl.pem')
+  @Header('Content-Type', 'application/x-pem-file')
+  async rootCrlPem() {
+    return pemEncode(await this.ca.rootCrlDer(), 'X509 CRL');
+  }
+
   @Get('crl.pem')
   @Header('Content-Type', 'application/x-pem-file')
   crlPem() {
     return this.crl.pem();
   }
+}
+
+function sendOcsp(res: Response, der: Buffer) {
+  res.status(200).setHeader('Content-Type', OCSP_CONTENT_TYPES.response);
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(der);
+}
+
+/** The raw body, or undefined when it is above the limit (the rest is drained, not buffered). */
+async function readLimited(req: Request, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size <= limit ? Buffer.concat(chunks) : undefined;
 }

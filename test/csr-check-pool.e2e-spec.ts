@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DomainError } from '@fleetguard/common';
+import { parseCsr } from '@fleetguard/pki';
+import { Workdir, opensslCsr } from './support/openssl';
+
+/**
+ * The CSR check pool as the built service runs it (dist/: the workers need compiled JavaScript):
+ * the same results and the same error codes as parseCsr inline, for openssl's requests.
+ */
+describe('CsrCheckPool on worker threads (built service)', () => {
+  const built = path.resolve(__dirname, '../dist/libs/pki/src/core/csr-check.pool.js');
+  let pool: { mode: string; check(i: string | Buffer, o?: object): Promise<any>; close(): Promise<void> };
+  let w: Workdir;
+  beforeAll(() => {
+    if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first (npm test does)`);
+    const { CsrCheckPool } = require(built);
+    pool = new CsrCheckPool(2);
+    w = new Workdir();
+  });
+  afterAll(async () => {
+    await pool?.close();
+    w?.cleanup();
+  });
+
+  it('runs on workers and gives what parseCsr gives, for every accepted key type', async () => {
+    expect(pool.mode).toBe('workers');
+    for (const spec of ['P-256', 'P-384', 'Ed25519', 'RSA-2048'] as const) {
+      const { csrPem } = opensslCsr(w, `k-${spec}`, spec, '/CN=pool-device/O=Pool Org');
+      const [viaPool, inline] = await Promise.all([pool.check(csrPem), parseCsr(csrPem)]);
+      expect(viaPool.keyType).toBe(inline.keyType);
+      expect(viaPool.keyBits).toBe(inline.keyBits);
+      expect(viaPool.subject).toBe(inline.subject);
+      expect(viaPool.commonName).toBe('pool-device');
+      expect(Buffer.compare(viaPool.publicKeySpkiDer, inline.publicKeySpkiDer)).toBe(0);
+      expect(Buffer.compare(viaPool.raw, inline.raw)).toBe(0);
+    }
+  });
+
+  it('refusals come back as the same DomainError codes (weak key, bad signature, garbage)', async () => {
+    const weak = opensslCsr(w, 'weak', 'RSA-1024').csrPem;
+    const good = opensslCsr(w, 'tamper', 'P-256');
+    const der = Buffer.from(good.csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der[der.length - 5] ^= 0x01; // inside the signature
+    for (const [input, code] of [[weak, 'csr.key-not-allowed'], [der, 'csr.bad-signature'], ['garbage', 'csr.malformed']] as const) {
+      const e = await pool.check(input).catch((x: unknown) => x);
+      const inline = await parseCsr(input).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as DomainError).code).toBe(code);
+      expect((e as DomainError).code).toBe((inline as DomainError).code);
+      expect((e as DomainError).kind).toBe('invalid');
+    }
+  });
+
+  it('many requests in flight are all answered, each with its own key', async () => {
+    const csrs = Array.from({ length: 12 }, (_, i) => opensslCsr(w, `many-${i}`, 'P-256').csrPem);
+    const results = await Promise.all(csrs.map((c) => pool.check(c)));
+    expect(new Set(results.map((r) => Buffer.from(r.publicKeySpkiDer).toString('hex'))).size).toBe(12);
+  });
+});
