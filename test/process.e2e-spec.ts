@@ -4,7 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Api, spawnBuiltService, ephemeralEnv } from './support/service';
 
+// Each test boots the built service more than once: generous limits for a loaded machine.
+jest.setTimeout(240_000);
+
 /** The built service started as a separate process, the way the README starts it. */
+
 describe('the built service as a process', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-proc-'));
   const env = {
@@ -67,7 +71,7 @@ describe('the built service as a process', () => {
     const r = spawnSync(process.execPath, [path.resolve(__dirname, '../dist/apps/fleet-server/src/main.js')], {
       env: { PATH: process.env.PATH, ...env, [name]: value },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 90_000,
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(name);
