@@ -32,7 +32,7 @@ describe('the built service as a process', () => {
       const second = spawnSync(process.execPath, [path.resolve(__dirname, '../dist/apps/fleet-server/src/main.js')], {
         env: { PATH: process.env.PATH, ...env },
         encoding: 'utf8',
-        timeout: 60_000,
+        timeout: 120_000,
       });
       expect(second.status).not.toBe(0);
       expect(second.stderr).toMatch(/in use by process/);
