@@ -15,7 +15,9 @@ function opensslAsync(args: string[]): Promise<string> {
   return new Promise((resolve) => execFile('openssl', args, { encoding: 'utf8', timeout: 20_000 }, (_e, out, err) => resolve(out + err)));
 }
 
+/** Every file below `dir` (none when it does not exist: on PostgreSQL there is no embedded data directory). */
 function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
 }
 
