@@ -5,3 +5,4 @@ export * from './http-exception.filter';
 export * from './pino.logger';
 export * from './metrics';
 export * from './listener';
+export * from './request-body';

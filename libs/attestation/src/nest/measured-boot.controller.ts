@@ -1,23 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { DomainError, invalid } from '@fleetguard/common';
+import { invalid } from '@fleetguard/common';
 import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { readBoundedBody } from '@fleetguard/platform';
 import { MAX_TCG_LOG_BYTES } from '../core/tcg-event-log.parser';
 import { MeasuredBootStore } from './measured-boot.store';
 
 const VERSION = /^[0-9A-Za-z.+_-]{1,64}$/;
-
-async function readRawBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new DomainError('body.too-large', `the request body is limited to ${limit} bytes`, 'too-large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** Reference values for Linux devices: golden measured boot per release, measured-boot policy per product. */
 @ApiTags('attestation')
@@ -34,7 +24,7 @@ export class MeasuredBootController {
   async recordGolden(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Param('version') version: string, @Req() req: Request) {
     if (!VERSION.test(version)) throw invalid('firmware.bad-version', 'version may hold 1..64 letters, digits and . + _ -');
     if (req.is('application/json')) throw invalid('event-log.bad-content-type', 'send the binary log as the raw body (Content-Type: application/octet-stream)');
-    return this.store.recordGoldenState(p, id, version, await readRawBody(req, MAX_TCG_LOG_BYTES));
+    return this.store.recordGoldenState(p, id, version, await readBoundedBody(req, MAX_TCG_LOG_BYTES));
   }
 
   /** A Keylime measured-boot reference state, or Fleetguard's measured-boot policy JSON. */

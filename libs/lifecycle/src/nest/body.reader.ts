@@ -1,17 +1,11 @@
 import type { Request } from 'express';
-import { DomainError, invalid } from '@fleetguard/common';
+import { invalid } from '@fleetguard/common';
+import { readBoundedBody } from '@fleetguard/platform';
 
 /** Reads the raw body with a bound, or (already parsed as application/json by the global parser) its JSON again. */
 export async function readBody(req: Request, limit: number): Promise<Buffer> {
   if (parsedJson(req)) return Buffer.from(JSON.stringify(req.body));
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new DomainError('body.too-large', `the request body is limited to ${limit} bytes`, 'too-large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return readBoundedBody(req, limit);
 }
 
 /** A JSON document body (application/json, or a +json type such as application/csaf+json), bounded. */
