@@ -261,7 +261,7 @@ async function main(): Promise<void> {
 
   const baseline = es256VerifyRate(2);
 
-  const service = await startBenchService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400' });
+  const service = await startBenchService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400', FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000' });
   let worker: WorkerChannel | undefined;
   try {
     const fixture = await productWithRelease(service);

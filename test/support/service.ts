@@ -102,6 +102,8 @@ export function builtServerEntry(): string {
   return path.join(dir, 'dist', 'apps', 'fleet-server', 'src', 'main.js');
 }
 
+const SPAWN_TIMEOUT_MS = 180_000;
+
 /** Spawns the built service (dist/) as a separate process, the way the README starts it, and waits for its listeners. */
 export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; stdout: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
   const main = builtServerEntry();
@@ -117,7 +119,11 @@ export async function spawnBuiltService(env: Record<string, string>): Promise<{ 
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start in time:\n${out}`)), 60_000);
+    // Generous: a loaded, shared 2-core machine has been seen to take over a minute to boot it.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`service did not start within ${SPAWN_TIMEOUT_MS / 1000} s:\n${out}`));
+    }, SPAWN_TIMEOUT_MS);
     const check = () => {
       for (const m of out.matchAll(/^fleetguard (\w+) listening (\S+)$/gm)) urls[m[1]] = m[2];
       if (urls.operator && (!env.__WAIT_FOR || urls[env.__WAIT_FOR])) {

@@ -4,7 +4,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
 import { AuthService, Public, hasRole } from '@fleetguard/auth';
-import { APP_CONFIG, AnyListener, OperatorListener, metricsRegistry } from '@fleetguard/platform';
+import { APP_CONFIG, AnyListener, OperatorListener, gauge, metricsRegistry } from '@fleetguard/platform';
+
+const databaseUp = gauge('fleetguard_database_up', 'Whether the last readiness probe could write to the database (1) or not (0)');
+const probeSeconds = gauge('fleetguard_database_probe_seconds', 'Duration of the last readiness write probe');
+
+/** A probe slower than this counts as "not ready": readiness answers within about a second under any load. */
+const PROBE_TIMEOUT_MS = 800;
 
 @ApiTags('health')
 @Controller()
@@ -17,18 +23,33 @@ export class HealthController {
     private readonly auth: AuthService,
   ) {}
 
+  /** The process is alive (no database involved, so it answers under any load). */
   @Get('health/live')
   live() {
     return { status: 'ok' };
   }
 
+  /**
+   * Ready when the database takes a write within PROBE_TIMEOUT_MS (a read alone says "up" on a
+   * full disk). 503 with the reason otherwise.
+   */
   @Get('health/ready')
   async ready() {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.ds.query('SELECT 1');
+      await Promise.race([
+        this.ds.query('UPDATE health_probe SET written_at = now() WHERE id = 1'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer to a write within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS))),
+      ]);
+      databaseUp.set(1);
       return { status: 'ok', database: 'up' };
     } catch (e) {
-      throw new ServiceUnavailableException(`database unreachable: ${(e as Error).message}`);
+      databaseUp.set(0);
+      throw new ServiceUnavailableException(`database not writable: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      probeSeconds.set((Date.now() - started) / 1000);
     }
   }
 

@@ -9,6 +9,11 @@ import { DeviceAttestationController, DeviceAttestationsController, VerifierKeyC
 import { MeasuredBootController } from './nest/measured-boot.controller';
 import { MeasuredBootStore } from './nest/measured-boot.store';
 import { NonceStore } from './nest/nonce.store';
+import { AppraisalPortsFactory } from './nest/appraisal.ports';
+import { AppraisalWorker } from './nest/appraisal.worker';
+import { ChallengeScheduler } from './nest/challenge.scheduler';
+import { EvidenceInbox } from './nest/evidence-inbox.service';
+import { EvidenceInboxRepository } from './nest/evidence-inbox.repository';
 import { VerifierKeyService } from './nest/verifier-key.service';
 import { PsaService } from './nest/psa.service';
 import { CorimController } from './nest/corim.controller';
@@ -17,7 +22,19 @@ import { CorimController } from './nest/corim.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([AttestationResultEntity]), FleetModule, FirmwareModule],
   controllers: [DeviceAttestationController, VerifierKeyController, DeviceAttestationsController, MeasuredBootController, CorimController],
-  providers: [AttestationService, NonceStore, VerifierKeyService, MeasuredBootStore, PsaService, AttestedReleaseReader],
+  providers: [
+    AttestationService,
+    NonceStore,
+    VerifierKeyService,
+    MeasuredBootStore,
+    PsaService,
+    AttestedReleaseReader,
+    EvidenceInboxRepository,
+    AppraisalPortsFactory,
+    AppraisalWorker,
+    EvidenceInbox,
+    ChallengeScheduler,
+  ],
   exports: [AttestationService, AttestedReleaseReader],
 })
 export class AttestationModule {}

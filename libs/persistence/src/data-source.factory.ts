@@ -1,5 +1,7 @@
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
+import { isDatabaseUnavailable } from '@fleetguard/common';
 import { pgliteDriver } from './pglite-serial.pool';
 import { privateDirectory } from './private-directory';
 import { ALL_MIGRATIONS } from './migrations';
@@ -62,5 +64,50 @@ export async function runMigrations(ds: DataSource): Promise<string[]> {
     }
   } finally {
     await runner.release();
+  }
+}
+
+/**
+ * Connects to PostgreSQL, waiting with backoff (1 s doubling to 15 s) while the server is not
+ * reachable — a service started before its database (boot order, a restart of both) comes up
+ * instead of exiting. Errors that are not about reachability (bad password, unknown database)
+ * fail at once.
+ */
+export async function connectWithBackoff(make: () => DataSource, onWait: (attempt: number, delayMs: number, e: unknown) => void, maxDelayMs = 15_000): Promise<DataSource> {
+  for (let attempt = 1; ; attempt++) {
+    const ds = make();
+    try {
+      return await ds.initialize();
+    } catch (e) {
+      if (!isDatabaseUnavailable(e)) throw e;
+      await ds.destroy().catch(() => undefined);
+      const delay = Math.min(maxDelayMs, 1000 * 2 ** Math.min(attempt - 1, 10));
+      onWait(attempt, delay, e);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
+ * Opens the embedded database. PGlite cannot start on a full disk and says only
+ * "RuntimeError: Aborted()": when the data directory has little room left, say that instead.
+ */
+export async function openEmbedded(options: DataSourceOptions, dataDir?: string): Promise<DataSource> {
+  const ds = new DataSource(options);
+  try {
+    return await ds.initialize();
+  } catch (e) {
+    const dir = dataDir ?? process.cwd();
+    let free: number | undefined;
+    try {
+      const st = fs.statfsSync(dir);
+      free = st.bavail * st.bsize;
+    } catch {
+      /* unknown */
+    }
+    if (free !== undefined && free < 64 * 1024 * 1024) {
+      throw new Error(`the embedded database cannot start: the disk holding ${dir} has ${Math.round(free / 1024 / 1024)} MiB free (free some space and start again). Cause: ${(e as Error).message}`);
+    }
+    throw e;
   }
 }

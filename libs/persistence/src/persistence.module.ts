@@ -3,13 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { buildDataSourceOptions, isEmbedded, runMigrations } from './data-source.factory';
+import { buildDataSourceOptions, connectWithBackoff, isEmbedded, openEmbedded, runMigrations } from './data-source.factory';
 import { acquireEmbeddedLock } from './embedded.lock';
 import { privateDirectory } from './private-directory';
 import * as path from 'node:path';
 
 let releaseLock: (() => void) | undefined;
-let pgliteDir: string | undefined;
+let embeddedDir: string | undefined;
 
 @Global()
 @Module({})
@@ -21,8 +21,11 @@ export class PersistenceModule implements OnApplicationShutdown {
         TypeOrmModule.forRootAsync({
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => {
-            if (isEmbedded(config)) releaseLock = acquireEmbeddedLock(config.dataDir);
-            pgliteDir = isEmbedded(config) ? path.join(config.dataDir, 'pglite') : undefined;
+            embeddedDir = undefined;
+            if (isEmbedded(config)) {
+              releaseLock = acquireEmbeddedLock(config.dataDir);
+              embeddedDir = config.dataDir;
+            }
             return {
               ...buildDataSourceOptions({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
               autoLoadEntities: true,
@@ -31,12 +34,16 @@ export class PersistenceModule implements OnApplicationShutdown {
           },
           dataSourceFactory: async (options) => {
             const embedded = !(options as { url?: string }).url;
-            const ds = new DataSource(options!);
-            await ds.initialize();
+            const logger = new Logger('Persistence');
+            const ds = embedded
+              ? await openEmbedded(options!, embeddedDir)
+              : await connectWithBackoff(() => new DataSource(options!), (attempt, delayMs, e) =>
+                  logger.warn(`PostgreSQL not reachable (attempt ${attempt}: ${(e as Error).message}); trying again in ${Math.round(delayMs / 1000)} s`),
+                );
             const applied = await runMigrations(ds);
             // PGlite creates its files 0666 whatever the umask: tighten what the first open made.
-            if (pgliteDir) privateDirectory(pgliteDir, true);
-            new Logger('Persistence').log(
+            if (embeddedDir) privateDirectory(path.join(embeddedDir, 'pglite'), true);
+            logger.log(
               `${embedded ? 'embedded PGlite' : 'PostgreSQL'} ready; ${applied.length ? `applied migrations: ${applied.join(', ')}` : 'schema up to date'}`,
             );
             return ds;

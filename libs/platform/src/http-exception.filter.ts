@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DomainError, DomainErrorKind } from '@fleetguard/common';
+import { DomainError, DomainErrorKind, isDatabaseUnavailable, unavailable } from '@fleetguard/common';
 
 const KIND_STATUS: Record<DomainErrorKind, number> = {
   invalid: 400,
@@ -11,7 +11,12 @@ const KIND_STATUS: Record<DomainErrorKind, number> = {
   gone: 410,
   'too-large': 413,
   unsupported: 415,
+  'rate-limited': 429,
+  unavailable: 503,
 };
+
+/** Retry-After sent while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 export interface ErrorBody {
   statusCode: number;
@@ -38,6 +43,9 @@ export function toErrorBody(exception: unknown, logger?: Logger): ErrorBody {
     const raw = typeof res === 'string' ? res : res.message;
     const message = Array.isArray(raw) ? raw.join('; ') : (raw ?? exception.message);
     return { statusCode: status, error: reason(status), message, ...(typeof res === 'object' && res.code ? { code: res.code } : {}) };
+  }
+  if (isDatabaseUnavailable(exception)) {
+    return toErrorBody(unavailable('database.unavailable', 'the database is unreachable; try again shortly', DATABASE_RETRY_AFTER_SECONDS), logger);
   }
   const e = exception as { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean };
   const status = e?.status ?? e?.statusCode;
@@ -67,6 +75,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       res.end?.();
       return;
     }
+    const retryAfter = exception instanceof DomainError ? exception.details?.retryAfterSeconds : body.statusCode === 503 ? DATABASE_RETRY_AFTER_SECONDS : undefined;
+    if (typeof retryAfter === 'number') res.setHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
     res.status(body.statusCode).json(body);
   }
 }

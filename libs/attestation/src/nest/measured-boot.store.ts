@@ -84,9 +84,9 @@ export class MeasuredBootStore {
     return { bootLogSha256: r.boot_log_sha256, entries: Number(r.entries), pcr10: typeof r.pcr10 === 'string' ? JSON.parse(r.pcr10) : r.pcr10 };
   }
 
-  /** Keeps the state only moving forward within a boot (a late, older appraisal cannot roll it back). */
-  async saveImaState(deviceId: string, state: ImaDeviceState): Promise<void> {
-    await this.ds.query(
+  /** `db`: the appraisal's transaction, so the state commits with the result. Keeps the state only moving forward within a boot (a late, older appraisal cannot roll it back). */
+  async saveImaState(deviceId: string, state: ImaDeviceState, db: { query: DataSource['query'] } = this.ds): Promise<void> {
+    await db.query(
       `INSERT INTO ima_device_states (device_id, boot_log_sha256, entries, pcr10) VALUES ($1, $2, $3, $4)
        ON CONFLICT (device_id) DO UPDATE SET boot_log_sha256 = EXCLUDED.boot_log_sha256, entries = EXCLUDED.entries, pcr10 = EXCLUDED.pcr10, updated_at = now()
        WHERE ima_device_states.boot_log_sha256 <> EXCLUDED.boot_log_sha256 OR ima_device_states.entries <= EXCLUDED.entries`,

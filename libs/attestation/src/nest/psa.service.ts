@@ -10,6 +10,7 @@ import { ProductsService } from '@fleetguard/fleet';
 import { corimView, parseCorim } from '../core/corim.parser';
 import { appraisePsaToken, PsaAppraisalPorts, PsaAppraisalResult, PsaReferenceValue } from '../core/psa-token.appraisal';
 import { NonceStore } from './nonce.store';
+import type { NonceState } from '../core/appraisal.pipeline';
 
 const hexBuf = (h: string | null) => (h ? Buffer.from(h, 'hex') : null);
 
@@ -48,8 +49,13 @@ export class PsaService {
     return k;
   }
 
-  appraise(deviceId: string, token: Uint8Array): Promise<PsaAppraisalResult> {
-    return appraisePsaToken({ deviceId, token }, this.ports());
+  /**
+   * `nonceState` looks the token's nonce up as it stood when the evidence was received (the
+   * appraisal worker's; its use commits with the result). Without it the nonce is consumed here.
+   */
+  appraise(deviceId: string, token: Uint8Array, nonceState?: (deviceId: string, nonce: string) => Promise<NonceState>): Promise<PsaAppraisalResult> {
+    const ports = this.ports();
+    return appraisePsaToken({ deviceId, token }, nonceState ? { ...ports, consumeNonce: nonceState } : ports);
   }
 
   /** Records a CoRIM's PSA reference triples and attest-key triples for a product; answers what was recorded. */

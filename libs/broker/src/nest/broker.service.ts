@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
-import { AppConfig, DomainError } from '@fleetguard/common';
+import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
 import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
@@ -11,9 +11,10 @@ import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscri
 
 /**
  * What an inbound handler answers: `ack` (stored; PUBACK goes out), or `reject` with a reason
- * (the message is refused, counted and logged, and the device is told on its result topic).
+ * (the message is refused, counted and logged, and the device is told on its result topic), or
+ * `busy` (not taken now, e.g. a full queue: not acknowledged, so the device sends it again).
  */
-export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string };
+export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string; busy?: false } | { ack: false; busy: true; code: string; message: string };
 export type InboundHandler = (deviceId: string, payload: Buffer) => Promise<InboundOutcome>;
 /** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
 export interface DeviceConnection {
@@ -109,7 +110,12 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000 } as never);
-    this.aedes.authenticate = (client, _u, _p, cb) => void this.authenticate(client as unknown as DeviceClient).then((e) => cb(e as never, !e), (e) => cb(e as never, false));
+    // A database that cannot answer the certificate lookup: CONNACK 3 (server unavailable), so the device backs off.
+    this.aedes.authenticate = (client, _u, _p, cb) =>
+      void this.authenticate(client as unknown as DeviceClient).then(
+        (e) => cb(e as never, !e),
+        (e) => cb(Object.assign(e instanceof Error ? e : new Error(String(e)), isDatabaseUnavailable(e) ? { returnCode: 3 } : {}) as never, false),
+      );
     this.aedes.authorizePublish = (client, packet, cb) => void this.authorizePublish(client as unknown as DeviceClient | null, packet as unknown as { topic: string; payload: Buffer; qos: number }).then(cb, cb);
     this.aedes.authorizeSubscribe = (client, sub, cb) => {
       const v = checkSubscribe((client as unknown as DeviceClient).id, sub.topic);
@@ -124,9 +130,10 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     this.aedes.on('subscribe', (subs, client) => {
       if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'challenge'))) for (const l of this.readyListeners) l(client.id);
     });
-    this.aedes.on('client', () => connected.set(this.connectedDevices().length));
+    // aedes keeps the count itself: O(1) per connect and disconnect (counting the clients froze a mass disconnect).
+    this.aedes.on('client', () => connected.set(this.aedes.connectedClients));
     this.aedes.on('clientDisconnect', (client) => {
-      connected.set(this.connectedDevices().length);
+      connected.set(this.aedes.connectedClients);
       for (const l of this.goneListeners) l(client.id);
     });
     this.aedes.on('clientError', (client, err) => this.logger.debug(`client ${client?.id}: ${err.message}`));
@@ -236,6 +243,10 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     if (outcome.ack) {
       inbound.inc({ kind: v.kind, outcome: 'accepted' });
       return null;
+    }
+    if (outcome.busy) {
+      inbound.inc({ kind: v.kind, outcome: 'busy' });
+      return new Error(outcome.message);
     }
     // A message we read and refused: acknowledged (it will never become acceptable by resending),
     // counted, logged and answered on the device's result topic.

@@ -58,6 +58,13 @@ const schema = z.object({
   FLEETGUARD_CA_PKCS11_PIN: z.string().min(4).optional(),
   FLEETGUARD_CA_PKCS11_PIN_FILE: z.string().min(1).optional(),
   FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
+  /** Evidence waiting for appraisal in this process; beyond it MQTT evidence is not acknowledged and HTTP gets 503. */
+  FLEETGUARD_APPRAISAL_QUEUE_MAX: positiveInt.max(1_000_000).default(2000),
+  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(256).default(8),
+  /** How long a claimant holds an inbox row before another may take it over. */
+  FLEETGUARD_APPRAISAL_LEASE_SECONDS: positiveInt.max(3600).default(30),
+  /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
+  FLEETGUARD_DEVICE_RATE_PER_MINUTE: positiveInt.max(100_000).default(120),
 });
 
 export interface AppConfig {
@@ -97,6 +104,10 @@ export interface AppConfig {
   serverCertificate?: { certPem: string; keyPem: string; certFile: string; keyFile: string };
   /** The CA keys in a PKCS#11 token instead of encrypted files. The PIN is secret: never logged. */
   caPkcs11?: { module: string; tokenLabel: string; pin: string; keyLabel: string };
+  appraisalQueueMax: number;
+  appraisalConcurrency: number;
+  appraisalLeaseSeconds: number;
+  deviceRatePerMinute: number;
 }
 
 export const DEFAULT_SERVER_NAMES = { dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] };
@@ -244,6 +255,10 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     serverNames,
     serverCertificate,
     caPkcs11,
+    appraisalQueueMax: c.FLEETGUARD_APPRAISAL_QUEUE_MAX,
+    appraisalConcurrency: c.FLEETGUARD_APPRAISAL_CONCURRENCY,
+    appraisalLeaseSeconds: c.FLEETGUARD_APPRAISAL_LEASE_SECONDS,
+    deviceRatePerMinute: c.FLEETGUARD_DEVICE_RATE_PER_MINUTE,
   };
 }
 

@@ -11,7 +11,9 @@ export type DomainErrorKind =
   | 'conflict' // 409: state forbids it (used token, duplicate release)
   | 'gone' // 410: expired
   | 'too-large' // 413
-  | 'unsupported'; // 415
+  | 'unsupported' // 415
+  | 'rate-limited' // 429: this caller sends too often (details.retryAfterSeconds)
+  | 'unavailable'; // 503: the service cannot take it now, try again (details.retryAfterSeconds)
 
 export class DomainError extends Error {
   constructor(
@@ -29,6 +31,11 @@ export const invalid = (code: string, message: string, details?: Record<string, 
   new DomainError(code, message, 'invalid', details);
 export const notFound = (code: string, message: string) => new DomainError(code, message, 'not-found');
 export const conflict = (code: string, message: string) => new DomainError(code, message, 'conflict');
+
+/** 503 with Retry-After: overloaded or the database is unreachable; the same request later succeeds. */
+export const unavailable = (code: string, message: string, retryAfterSeconds: number) => new DomainError(code, message, 'unavailable', { retryAfterSeconds });
+/** 429 with Retry-After. */
+export const rateLimited = (code: string, message: string, retryAfterSeconds: number) => new DomainError(code, message, 'rate-limited', { retryAfterSeconds });
 
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof DomainError;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import { AppConfig, isDomainError, notFound } from '@fleetguard/common';
+import { AppConfig, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
 import { APP_CONFIG, counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth';
 import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker';
@@ -69,6 +69,8 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private subscription?: Subscription;
   private catalog?: CatalogView;
+  /** Reports per device and minute (FLEETGUARD_DEVICE_RATE_PER_MINUTE, burst 2×); refusals counted. */
+  private rate?: KeyedRateLimiter;
 
   constructor(
     private readonly repo: HardeningRepository,
@@ -111,6 +113,11 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async storeReport(deviceId: string, raw: unknown, channel: 'mqtt' | 'http'): Promise<{ reportId: string; receivedAt: Date; duplicate?: boolean }> {
+    this.rate ??= new KeyedRateLimiter(this.config.deviceRatePerMinute, this.config.deviceRatePerMinute * 2);
+    if (!this.rate.take(deviceId)) {
+      reports.inc({ channel, outcome: 'rate-limited' });
+      throw rateLimited('hardening.rate-limited', `more than ${this.rate.ratePerMinute} hardening reports a minute`, this.rate.retryAfterSeconds(deviceId));
+    }
     let report: HardeningReport;
     try {
       report = validateHardeningReport(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);

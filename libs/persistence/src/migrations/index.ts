@@ -6,6 +6,7 @@ import { LinuxMeasuredBootIma1764100140000 } from './1764100140000-linux-measure
 import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
 import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
+import { AppraisalLeases1764200100000 } from './1764200100000-appraisal-leases';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const ALL_MIGRATIONS = [
   PsaAttestation1764100150000,
   EvidenceZonesAssessments1764100160000,
   Lifecycle1764100190000,
+  AppraisalLeases1764200100000,
 ];

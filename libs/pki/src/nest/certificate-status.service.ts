@@ -13,6 +13,7 @@ interface Entry {
 }
 
 const REFRESH_MS = 2_000;
+const WARM_LIMIT = 200_000;
 
 /**
  * The certificate status every device-facing listener consults (device HTTPS, MQTT). Revocations
@@ -33,6 +34,7 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    await this.warm();
     await this.refresh();
     this.timer = setInterval(() => void this.refresh().catch((e) => this.logger.warn(`refresh failed: ${(e as Error).message}`)), REFRESH_MS);
     this.timer.unref();
@@ -40,6 +42,19 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
+  }
+
+  /**
+   * Loads the current certificates at boot (up to WARM_LIMIT, newest first), so a reconnect storm
+   * after a restart is answered from memory instead of one query per handshake.
+   */
+  private async warm(): Promise<void> {
+    const rows: Array<{ serial: string; device_id: string; not_after: Date }> = await this.ds.query(
+      `SELECT serial, device_id, not_after FROM certificates WHERE status = 'valid' AND not_after > now() ORDER BY not_after DESC LIMIT $1`,
+      [WARM_LIMIT],
+    );
+    for (const r of rows) this.bySerial.set(r.serial.toLowerCase(), { deviceId: r.device_id, revoked: false, notAfter: new Date(r.not_after).getTime() });
+    if (rows.length) this.logger.log(`certificate status cache warmed with ${rows.length} certificate(s)`);
   }
 
   /** Status of a certificate by serial (hex); consults the database on a miss. */

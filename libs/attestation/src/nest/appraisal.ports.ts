@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { KeyObject, createPublicKey } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { CertificateStatusService } from '@fleetguard/pki';
+import { FirmwareService } from '@fleetguard/firmware';
+import type { AppraisalPorts } from '../core/appraisal.pipeline';
+import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
+import { MeasuredBootStore } from './measured-boot.store';
+
+interface DeviceRow {
+  id: string;
+  product_id: string;
+  status: string;
+  public_key_spki: Buffer;
+  ak_public_key: string | null;
+  cert_serial: string | null;
+  max_security_counter_seen: number | null;
+}
+
+/**
+ * The appraisal pipeline's ports for one inbox row. Nothing here writes: the nonce is only
+ * looked at (as it stood when the evidence was received); its use commits with the result.
+ */
+@Injectable()
+export class AppraisalPortsFactory {
+  /** Parsed device keys by device and certificate serial (a renewal or revocation changes the serial). */
+  private readonly keyCache = new Map<string, KeyObject>();
+  /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
+  private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly inbox: EvidenceInboxRepository,
+    private readonly certs: CertificateStatusService,
+    private readonly firmware: FirmwareService,
+    private readonly measuredBoot: MeasuredBootStore,
+  ) {}
+
+  forJob(job: InboxJob): AppraisalPorts {
+    return {
+      findDevice: async (id) => {
+        const rows: DeviceRow[] = await this.ds.query(
+          'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen FROM devices WHERE id = $1',
+          [id],
+        );
+        const d = rows[0];
+        if (!d) return null;
+        const certState = d.status === 'revoked' ? 'revoked' : d.cert_serial ? await this.certs.status(d.cert_serial) : 'revoked';
+        return {
+          deviceId: d.id,
+          productId: d.product_id,
+          publicKey: this.deviceKey(d),
+          certificateStatus: certState === 'valid' ? 'valid' : certState === 'expired' ? 'expired' : 'revoked',
+          akPublicKey: d.ak_public_key,
+          lastSecurityCounter: d.max_security_counter_seen,
+        };
+      },
+      consumeNonce: (deviceId, nonce) => this.inbox.nonceStateAt(deviceId, nonce, job.receivedAt),
+      findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
+      findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
+      findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
+      loadImaState: (deviceId) => this.measuredBoot.loadImaState(deviceId),
+      minimumSecurityCounter: (productId) =>
+        this.cached(`min:${productId}`, async () => {
+          const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);
+          return (rows[0]?.min_security_counter ?? 0) as number;
+        }),
+    };
+  }
+
+  private deviceKey(d: DeviceRow): KeyObject {
+    const cacheKey = `${d.id}:${d.cert_serial}`;
+    let key = this.keyCache.get(cacheKey);
+    if (!key) {
+      key = createPublicKey({ key: Buffer.from(d.public_key_spki), format: 'der', type: 'spki' });
+      if (this.keyCache.size > 50_000) this.keyCache.clear();
+      this.keyCache.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. */
+  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.lookupCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.value as T;
+    const value = await load();
+    if (this.lookupCache.size > 10_000) this.lookupCache.clear();
+    this.lookupCache.set(key, { until: Date.now() + 2000, value });
+    return value;
+  }
+}

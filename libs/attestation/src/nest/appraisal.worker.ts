@@ -1,0 +1,244 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppConfig, DomainError, isDomainError } from '@fleetguard/common';
+import { APP_CONFIG, counter, gauge, histogram } from '@fleetguard/platform';
+import { isEmbedded } from '@fleetguard/persistence';
+import { BrokerService } from '@fleetguard/broker';
+import { EventBusService } from '@fleetguard/events';
+import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
+import { retryDelayMs } from '../core/appraisal-retry';
+import { signEar } from '../core/ear.builder';
+import { AppraisalPortsFactory } from './appraisal.ports';
+import { CommitRefused, EvidenceInboxRepository, InboxJob, StoredResult } from './evidence-inbox.repository';
+import { VerifierKeyService } from './verifier-key.service';
+import { MeasuredBootStore } from './measured-boot.store';
+import { PsaService } from './psa.service';
+import { PsaAppraisalResult } from '../core/psa-token.appraisal';
+import { psaTokenOf } from '../core/psa-token.parser';
+
+const appraisals = counter('fleetguard_attestations_total', 'Evidence appraised, by resulting status', ['status', 'channel']);
+const refused = counter('fleetguard_evidence_rejected_total', 'Evidence refused before appraisal, by code', ['code', 'channel']);
+const retries = counter('fleetguard_appraisal_retries_total', 'Appraisals given back for a later attempt, by reason', ['reason']);
+const latency = histogram('fleetguard_appraisal_seconds', 'Time from evidence received to stored result', ['channel'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+const queueDepth = gauge('fleetguard_appraisal_queue_depth', 'Evidence claimed by this process and waiting for appraisal');
+const backlogGauge = gauge('fleetguard_attestation_inbox_backlog', 'Evidence recorded and not yet appraised (all instances)');
+
+const VERIFIER_ID = { build: 'fleetguard-0.1.0', developer: 'https://fleetguard.dev' };
+
+export type AppraisalOutcome = { kind: 'result'; result: StoredResult } | { kind: 'refused'; error: DomainError } | { kind: 'dropped' };
+
+/**
+ * Appraises inbox rows exactly once. This process claims rows with a lease (the evidence it
+ * records itself, and — polling — rows nobody holds: left by a crash, by a database error, or by
+ * another instance whose lease ran out); a bounded local queue feeds a fixed number of
+ * concurrent appraisals. A commit is one transaction guarded by the lease, so a row taken over
+ * by another claimant is committed by one of them only. After a database error this process
+ * tries the row again with exponential backoff (retryDelayMs) while it holds it; if it dies,
+ * the lease runs out and another claimant takes the row (not before its next attempt time).
+ */
+@Injectable()
+export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Appraisal');
+  /** This process as a claimant (a restart is a new claimant). */
+  readonly claimant = `fg-${randomUUID()}`;
+  private readonly queue: InboxJob[] = [];
+  private active = 0;
+  /** Rows this process holds and retries after a backoff (counted against the queue bound). */
+  private waiting = 0;
+  private closing = false;
+  private polling = false;
+  private pollTimer?: NodeJS.Timeout;
+  private backlogTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly inbox: EvidenceInboxRepository,
+    private readonly ports: AppraisalPortsFactory,
+    private readonly verifier: VerifierKeyService,
+    private readonly broker: BrokerService,
+    private readonly events: EventBusService,
+    private readonly psa: PsaService,
+    private readonly measuredBoot: MeasuredBootStore,
+  ) {}
+
+  get leaseSeconds(): number {
+    return this.config.appraisalLeaseSeconds;
+  }
+
+  /** Room for one more piece of evidence (admission control: checked before it is recorded). */
+  hasRoom(): boolean {
+    return !this.closing && this.depth < this.config.appraisalQueueMax;
+  }
+
+  get depth(): number {
+    return this.queue.length + this.active + this.waiting;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (isEmbedded(this.config)) {
+      const freed = await this.inbox.releaseAllLeases();
+      if (freed) this.logger.log(`freed ${freed} appraisal lease(s) left by the previous run`);
+    }
+    this.pollTimer = setInterval(() => void this.poll(), 1000);
+    this.pollTimer.unref();
+    this.backlogTimer = setInterval(() => void this.inbox.backlog().then((n) => backlogGauge.set(n), () => undefined), 5000);
+    this.backlogTimer.unref();
+    void this.poll();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.backlogTimer);
+    const deadline = Date.now() + 5000;
+    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Queues a row this process holds (recorded by it, or claimed). */
+  enqueue(job: InboxJob): void {
+    this.queue.push(job);
+    queueDepth.set(this.depth);
+    this.drain();
+  }
+
+  /** Claims rows nobody holds while the local queue has room. */
+  async poll(): Promise<number> {
+    if (this.polling || this.closing) return 0;
+    this.polling = true;
+    try {
+      const room = Math.min(500, Math.floor(this.config.appraisalQueueMax / 2) - this.depth);
+      if (room <= 0) return 0;
+      const jobs = await this.inbox.claim(this.claimant, room, this.leaseSeconds);
+      if (jobs.length) this.logger.log(`claimed ${jobs.length} evidence message(s) waiting for appraisal`);
+      for (const j of jobs) this.enqueue(j);
+      return jobs.length;
+    } catch (e) {
+      this.logger.warn(`claiming waiting evidence failed: ${(e as Error).message}`);
+      return 0;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private drain(): void {
+    while (!this.closing && this.active < this.config.appraisalConcurrency && this.queue.length) {
+      const job = this.queue.shift()!;
+      this.active++;
+      void this.process(job)
+        .then(async (o) => {
+          if (job.channel !== 'mqtt') return;
+          if (o.kind === 'result') await this.broker.publishToDevice(job.deviceId, 'result', { ear: o.result.ear });
+          if (o.kind === 'refused') await this.broker.publishToDevice(job.deviceId, 'result', { error: { code: o.error.code, message: o.error.message, topic: 'evidence' } });
+        })
+        .catch((e) => this.logger.warn(`telling ${job.deviceId} its result failed: ${(e as Error).message}`))
+        .finally(() => {
+          this.active--;
+          queueDepth.set(this.depth);
+          this.drain();
+        });
+    }
+  }
+
+  /** Appraises a row now, outside the queue (HTTP answers synchronously), counted against the bound. */
+  async runNow(job: InboxJob): Promise<AppraisalOutcome> {
+    this.active++;
+    queueDepth.set(this.depth);
+    try {
+      return await this.process(job);
+    } finally {
+      this.active--;
+      queueDepth.set(this.depth);
+      this.drain();
+    }
+  }
+
+  /**
+   * One attempt at one row: appraise, sign, commit. `dropped` when the row is no longer ours
+   * (taken over, or committed already) or was given back after a database error.
+   */
+  async process(job: InboxJob): Promise<AppraisalOutcome> {
+    try {
+      // A nonce taken by another inbox row between the look and the commit: appraise again
+      // (the look now sees it used). Twice at most; a third race is not plausible.
+      for (let round = 0; ; round++) {
+        let result: AppraisalResult | PsaAppraisalResult;
+        try {
+          const psaToken = psaTokenOf(job.evidence);
+          result = psaToken
+            ? await this.psa.appraise(job.deviceId, psaToken, (id, nonce) => this.inbox.nonceStateAt(id, nonce, job.receivedAt))
+            : await appraiseEvidence({ deviceId: job.deviceId, evidence: job.evidence, now: job.receivedAt }, this.ports.forJob(job));
+        } catch (e) {
+          if (!isDomainError(e)) throw e;
+          // Evidence we cannot read even after its signature: processed, refused, told to the device.
+          await this.inbox.commitRefusal(job, this.claimant);
+          refused.inc({ code: e.code, channel: job.channel });
+          this.logger.warn(`evidence from ${job.deviceId} refused: ${e.code}: ${e.message}`);
+          return { kind: 'refused', error: e };
+        }
+        try {
+          return { kind: 'result', result: await this.store(job, result) };
+        } catch (e) {
+          if (e instanceof CommitRefused && e.reason === 'nonce-taken' && round < 2) continue;
+          throw e;
+        }
+      }
+    } catch (e) {
+      if (e instanceof CommitRefused) {
+        retries.inc({ reason: e.reason });
+        this.logger.warn(`appraisal of ${job.inboxId} not committed: ${e.reason}`);
+        return { kind: 'dropped' };
+      }
+      const delay = retryDelayMs(job.attempts, { baseMs: 500, maxMs: 30_000 });
+      retries.inc({ reason: 'error' });
+      this.logger.error(`appraisal of ${job.inboxId} from ${job.deviceId} failed (attempt ${job.attempts}), retrying in ${(delay / 1000).toFixed(1)} s: ${(e as Error).message}`);
+      // Noted on the row when the database lets us (another instance takes it over once our
+      // lease runs out, if we die); retried here meanwhile, still holding it.
+      await this.inbox.noteFailure(job.inboxId, this.claimant, delay, (e as Error).message).catch(() => undefined);
+      if (job.channel === 'http') throw e;
+      this.retryLater({ ...job, attempts: job.attempts + 1 }, delay);
+      return { kind: 'dropped' };
+    }
+  }
+
+  private retryLater(job: InboxJob, delayMs: number): void {
+    this.waiting++;
+    const t = setTimeout(() => {
+      this.waiting--;
+      if (!this.closing) this.enqueue(job);
+    }, delayMs);
+    t.unref();
+  }
+
+  private async store(job: InboxJob, result: AppraisalResult | PsaAppraisalResult): Promise<StoredResult> {
+    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm });
+    const imaState = 'imaState' in result ? result.imaState : null;
+    const id = randomUUID();
+    const affirming = result.status === 'affirming';
+    const committed = await this.inbox.commit(job, this.claimant, {
+      id,
+      status: result.status,
+      trustVector: result.trustVector,
+      reasons: result.reasons,
+      findings: result.findings,
+      firmwareVersion: result.firmware?.version ?? (result.claims && 'fw' in result.claims ? result.claims.fw.version : null),
+      securityCounter: result.firmware?.securityCounter ?? null,
+      claims: result.claims,
+      ear,
+      nonce: result.nonce,
+      affirming,
+      firmware: affirming ? result.firmware : null,
+      // Linux: the running IMA state moves forward with the result, in its transaction.
+      alsoWrite: imaState ? (m) => this.measuredBoot.saveImaState(job.deviceId, imaState, m) : undefined,
+    });
+    appraisals.inc({ status: result.status, channel: job.channel });
+    latency.observe({ channel: job.channel }, (Date.now() - job.receivedAt.getTime()) / 1000);
+    if (committed.audience && committed.current) {
+      const data = { status: result.status, reasons: result.reasons, resultId: id, at: new Date().toISOString() };
+      this.events.publish('attestation.result', { deviceId: job.deviceId, audience: committed.audience, data });
+      if (result.status === 'contraindicated' || result.status === 'warning') this.events.publish('attestation.failed', { deviceId: job.deviceId, audience: committed.audience, data });
+    } else if (committed.audience) {
+      this.logger.log(`result ${id} for ${job.deviceId} is stored but not current: later evidence was appraised first`);
+    }
+    return { id, status: result.status, ear, reasons: result.reasons };
+  }
+}

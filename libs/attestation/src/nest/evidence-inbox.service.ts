@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { AppConfig, DomainError, KeyedRateLimiter, conflict, isDomainError, rateLimited, unavailable } from '@fleetguard/common';
+import { APP_CONFIG, counter } from '@fleetguard/platform';
+import type { InboundOutcome } from '@fleetguard/broker';
+import { assertCompactJws } from '../core/eat-evidence.parser';
+import { assertPsaTokenText } from '../core/psa-token.parser';
+import { AppraisalWorker } from './appraisal.worker';
+import { EvidenceInboxRepository } from './evidence-inbox.repository';
+
+const refused = counter('fleetguard_evidence_rejected_total', 'Evidence refused before appraisal, by code', ['code', 'channel']);
+const shed = counter('fleetguard_evidence_shed_total', 'Evidence not taken because the appraisal queue was full (MQTT: not acknowledged; HTTP: 503)', ['channel']);
+const limited = counter('fleetguard_device_rate_limited_total', 'Device messages refused over the per-device rate, by kind and channel', ['kind', 'channel']);
+
+/**
+ * Where evidence comes in (MQTT and HTTP): checked for shape, held to a per-device rate, let in
+ * only while the appraisal queue has room, recorded durably (claimed by this process) before it
+ * is acknowledged, then handed to the worker.
+ */
+@Injectable()
+export class EvidenceInbox {
+  private readonly rate: KeyedRateLimiter;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly repo: EvidenceInboxRepository,
+    private readonly worker: AppraisalWorker,
+  ) {
+    this.rate = new KeyedRateLimiter(config.deviceRatePerMinute, config.deviceRatePerMinute * 2);
+  }
+
+  /**
+   * MQTT: recorded before the broker sends PUBACK; appraised asynchronously and answered on the
+   * device's result topic. A duplicate (QoS 1 redelivery) is acknowledged, not appraised twice.
+   * Queue full: `busy` (no PUBACK; MQTT 3.1.1 has no negative acknowledgement, so the broker
+   * closes the connection and the device sends it again after reconnecting).
+   */
+  async receiveMqtt(deviceId: string, payload: Buffer, republish: (ear: string) => void): Promise<InboundOutcome> {
+    let evidence: unknown;
+    try {
+      const body = JSON.parse(payload.toString('utf8')) as { evidence?: unknown; psaToken?: unknown } | null;
+      // `{psaToken}`: a PSA attestation token (RFC 9783), kept as its base64url text (no dots, so never mistaken for a JWS).
+      if (body && typeof body === 'object' && body.psaToken !== undefined && body.evidence === undefined) evidence = assertPsaTokenText(body.psaToken);
+      else {
+        evidence = body?.evidence;
+        assertCompactJws(evidence);
+      }
+    } catch (e) {
+      const code = isDomainError(e) ? e.code : 'bad-json';
+      refused.inc({ code, channel: 'mqtt' });
+      return { ack: false, code, message: isDomainError(e) ? e.message : 'the payload must be JSON {"evidence": "<compact JWS>"}' };
+    }
+    if (!this.rate.take(deviceId)) {
+      limited.inc({ kind: 'evidence', channel: 'mqtt' });
+      return { ack: false, code: 'rate-limited', message: `more than ${this.rate.ratePerMinute} evidence messages a minute; try again in ${this.rate.retryAfterSeconds(deviceId)} s` };
+    }
+    if (!this.worker.hasRoom()) {
+      shed.inc({ channel: 'mqtt' });
+      return { ack: false, busy: true, code: 'overloaded', message: 'the appraisal queue is full' };
+    }
+    const stored = await this.record(deviceId, evidence as string, 'mqtt');
+    if (stored.duplicate) {
+      const prior = await this.repo.resultForInbox(stored.inboxId);
+      if (prior) republish(prior.ear);
+      return { ack: true };
+    }
+    this.worker.enqueue(stored.job);
+    return { ack: true };
+  }
+
+  /** HTTP: the same pipeline, answered synchronously with the EAR. */
+  async receiveHttp(deviceId: string, evidence: unknown, psaToken?: unknown): Promise<{ ear: string; status: string; reasons: string[] }> {
+    try {
+      if ((evidence === undefined) === (psaToken === undefined)) throw new DomainError('evidence-missing', 'send exactly one of evidence (EAT, compact JWS) or psaToken (base64url PSA token)', 'invalid');
+      if (psaToken !== undefined) evidence = assertPsaTokenText(psaToken);
+      else assertCompactJws(evidence);
+    } catch (e) {
+      refused.inc({ code: isDomainError(e) ? e.code : 'invalid', channel: 'http' });
+      throw e;
+    }
+    if (!this.rate.take(deviceId)) {
+      limited.inc({ kind: 'evidence', channel: 'http' });
+      throw rateLimited('evidence.rate-limited', `more than ${this.rate.ratePerMinute} evidence messages a minute`, this.rate.retryAfterSeconds(deviceId));
+    }
+    if (!this.worker.hasRoom()) {
+      shed.inc({ channel: 'http' });
+      throw unavailable('evidence.overloaded', 'the appraisal queue is full; send the evidence again later', 5);
+    }
+    const stored = await this.record(deviceId, evidence as string, 'http');
+    if (stored.duplicate) {
+      const prior = await this.repo.resultForInbox(stored.inboxId);
+      if (prior) return { ear: prior.ear, status: prior.status, reasons: prior.reasons };
+      throw conflict('evidence.in-progress', 'this evidence is being appraised already');
+    }
+    let outcome;
+    try {
+      outcome = await this.worker.runNow(stored.job);
+    } catch (e) {
+      // Given back for a retry (database error): the device sends the same evidence again and
+      // gets the result the retry stored.
+      throw unavailable('evidence.retry-later', `the evidence is recorded but could not be appraised now: ${(e as Error).message}`, 5);
+    }
+    if (outcome.kind === 'refused') throw outcome.error;
+    if (outcome.kind === 'dropped') throw unavailable('evidence.retry-later', 'the evidence is recorded; its result is not ready yet', 2);
+    return { ear: outcome.result.ear, status: outcome.result.status, reasons: outcome.result.reasons };
+  }
+
+  private async record(deviceId: string, evidence: string, channel: 'mqtt' | 'http') {
+    const hash = createHash('sha256').update(evidence).digest('hex');
+    const s = await this.repo.record(deviceId, hash, randomUUID(), evidence, channel, this.worker.claimant, this.worker.leaseSeconds);
+    return { ...s, job: { inboxId: s.inboxId, deviceId, evidence, channel, receivedAt: s.receivedAt, attempts: 1 } };
+  }
+}
