@@ -7,7 +7,7 @@ import { INestApplication } from '@nestjs/common';
 import express from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
-import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform';
+import { PinoNestLogger, createRootLogger, toErrorBody, watchFileDescriptors } from '@fleetguard/platform';
 import { CaService } from '@fleetguard/pki';
 import { BrokerService } from '@fleetguard/broker';
 import { WebhookTargetService } from '@fleetguard/events';
@@ -77,6 +77,8 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
   logger.info({ listener: 'device', port: devicePort }, `device API (enrollment, EST, attestation) listening on ${urls.device}`);
   logger.info({ listener: 'mqtt', port: mqtt.tls }, `MQTT broker (mutual TLS) listening on ${urls.mqtt}`);
 
+  const fdWatch = watchFileDescriptors((message) => logger.warn({ alert: 'file-descriptors' }, message));
+
   let closed = false;
   return {
     app,
@@ -86,6 +88,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
     async close() {
       if (closed) return;
       closed = true;
+      fdWatch.stop();
       for (const server of [operator, device]) {
         server.closeAllConnections?.();
         await new Promise<void>((r) => server.close(() => r()));

@@ -6,3 +6,5 @@ export * from './pino.logger';
 export * from './metrics';
 export * from './listener';
 export * from './request-body';
+export * from './fd-watch';
+export * from './repeat-limiter';
