@@ -11,13 +11,13 @@ import { signEar } from '../core/ear.builder';
 import { AppraisalPortsFactory } from './appraisal.ports';
 import { CommitRefused, EvidenceInboxRepository, InboxJob, StoredResult } from './evidence-inbox.repository';
 import { VerifierKeyService } from './verifier-key.service';
+import { evidenceRefused as refused } from './attestation.metrics';
 import { MeasuredBootStore } from './measured-boot.store';
 import { PsaService } from './psa.service';
 import { PsaAppraisalResult } from '../core/psa-token.appraisal';
 import { psaTokenOf } from '../core/psa-token.parser';
 
 const appraisals = counter('fleetguard_attestations_total', 'Evidence appraised, by resulting status', ['status', 'channel']);
-const refused = counter('fleetguard_evidence_rejected_total', 'Evidence refused before appraisal, by code', ['code', 'channel']);
 const retries = counter('fleetguard_appraisal_retries_total', 'Appraisals given back for a later attempt, by reason', ['reason']);
 const latency = histogram('fleetguard_appraisal_seconds', 'Time from evidence received to stored result', ['channel'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
 const queueDepth = gauge('fleetguard_appraisal_queue_depth', 'Evidence claimed by this process and waiting for appraisal');

@@ -2,12 +2,12 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig, KeyedRateLimiter, rateLimited } from '@fleetguard/common';
-import { APP_CONFIG, counter } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform';
 import { BrokerService } from '@fleetguard/broker';
 import { EventBusService } from '@fleetguard/events';
 import { NonceStore } from './nonce.store';
+import { deviceRateLimited as limited } from './attestation.metrics';
 
-const limited = counter('fleetguard_device_rate_limited_total', 'Device messages refused over the per-device rate, by kind and channel', ['kind', 'channel']);
 
 /**
  * Challenges: on request (device HTTP API, held to a per-device rate), when a device subscribes

@@ -7,10 +7,9 @@ import { assertCompactJws } from '../core/eat-evidence.parser';
 import { assertPsaTokenText } from '../core/psa-token.parser';
 import { AppraisalWorker } from './appraisal.worker';
 import { EvidenceInboxRepository } from './evidence-inbox.repository';
+import { deviceRateLimited as limited, evidenceRefused as refused } from './attestation.metrics';
 
-const refused = counter('fleetguard_evidence_rejected_total', 'Evidence refused before appraisal, by code', ['code', 'channel']);
 const shed = counter('fleetguard_evidence_shed_total', 'Evidence not taken because the appraisal queue was full (MQTT: not acknowledged; HTTP: 503)', ['channel']);
-const limited = counter('fleetguard_device_rate_limited_total', 'Device messages refused over the per-device rate, by kind and channel', ['kind', 'channel']);
 
 /**
  * Where evidence comes in (MQTT and HTTP): checked for shape, held to a per-device rate, let in

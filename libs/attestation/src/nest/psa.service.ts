@@ -9,7 +9,6 @@ import { FirmwareService } from '@fleetguard/firmware';
 import { ProductsService } from '@fleetguard/fleet';
 import { corimView, parseCorim } from '../core/corim.parser';
 import { appraisePsaToken, PsaAppraisalPorts, PsaAppraisalResult, PsaReferenceValue } from '../core/psa-token.appraisal';
-import { NonceStore } from './nonce.store';
 import type { NonceState } from '../core/appraisal.pipeline';
 
 const hexBuf = (h: string | null) => (h ? Buffer.from(h, 'hex') : null);
@@ -33,7 +32,6 @@ export class PsaService {
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    private readonly nonces: NonceStore,
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
     private readonly products: ProductsService,
@@ -51,11 +49,10 @@ export class PsaService {
 
   /**
    * `nonceState` looks the token's nonce up as it stood when the evidence was received (the
-   * appraisal worker's; its use commits with the result). Without it the nonce is consumed here.
+   * appraisal worker's; its use commits with the result).
    */
-  appraise(deviceId: string, token: Uint8Array, nonceState?: (deviceId: string, nonce: string) => Promise<NonceState>): Promise<PsaAppraisalResult> {
-    const ports = this.ports();
-    return appraisePsaToken({ deviceId, token }, nonceState ? { ...ports, consumeNonce: nonceState } : ports);
+  appraise(deviceId: string, token: Uint8Array, nonceState: (deviceId: string, nonce: string) => Promise<NonceState>): Promise<PsaAppraisalResult> {
+    return appraisePsaToken({ deviceId, token }, this.ports(nonceState));
   }
 
   /** Records a CoRIM's PSA reference triples and attest-key triples for a product; answers what was recorded. */
@@ -90,7 +87,7 @@ export class PsaService {
     return { importId, recorded: view };
   }
 
-  private ports(): PsaAppraisalPorts {
+  private ports(nonceState: PsaAppraisalPorts['consumeNonce']): PsaAppraisalPorts {
     return {
       findDevice: async (id) => {
         const rows: Array<{ id: string; product_id: string; status: string; cert_serial: string | null; iak_public_key: string | null; psa_instance_id: string | null; psa_implementation_id: string | null }> = await this.ds.query(
@@ -117,7 +114,7 @@ export class PsaService {
         );
         return rows[0] ? { publicKey: this.key(rows[0].public_key_pem), instanceId, implementationId, source: 'corim' } : null;
       },
-      consumeNonce: (id, nonce) => this.nonces.consume(id, nonce),
+      consumeNonce: nonceState,
       referenceValues: async (productId, implementationId) => {
         const corim: Array<{ corim_id: string; measurement_type: string | null; version: string | null; signer_ids: string[] | string; measurement_value: string }> = await this.ds.query(
           `SELECT i.corim_id, v.measurement_type, v.version, v.signer_ids, v.measurement_value FROM psa_reference_values v JOIN corim_imports i ON i.id = v.import_id
