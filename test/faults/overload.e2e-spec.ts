@@ -1,12 +1,9 @@
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import mqtt from 'mqtt';
 import { buildEvidence } from '@fleetguard/attestation';
 import { spawnBuiltService } from '../support/service';
-import { Workdir } from '../support/openssl';
-import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
 import { ADMIN_KEY } from '../support/service';
-import { enrollFleet, expectExactlyOneGoodResult, faultEnv, postJson, rssMiB, sha256, sleep, tempDir } from './support/evidence-load';
+import { enrollFleet, expectExactlyOneGoodResult, faultEnv, postJson, rssMiB, sha256, sleep, faultWorkspace } from './support/evidence-load';
 
 jest.setTimeout(420_000);
 
@@ -29,22 +26,10 @@ function timedGet(url: string): Promise<{ status: number; ms: number }> {
  * with exactly one affirming result; liveness answers 200 throughout and readiness always answers (503 if its write probe is slower than 800 ms), 95 % within a second as measured from the loaded test process.
  */
 describe('fault: overload', () => {
-  const dir = tempDir('fg-fault-over-');
-  const w = new Workdir();
-  let drop: () => Promise<void> = async () => undefined;
-  afterAll(async () => {
-    await drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.cleanup();
-  });
+  const { dir, w, database } = faultWorkspace('fg-fault-over-');
 
   it('sheds what it cannot take, loses nothing it took, and keeps answering health checks', async () => {
-    let db: Record<string, string> = {};
-    if (TEST_PG_URL) {
-      const pg = await createPostgresDatabase(TEST_PG_URL);
-      drop = pg.drop;
-      db = { DATABASE_URL: pg.url };
-    }
+    const db = await database();
     const svc = await spawnBuiltService(faultEnv(dir, { ...db, FLEETGUARD_APPRAISAL_QUEUE_MAX: '8', FLEETGUARD_APPRAISAL_CONCURRENCY: '2' }));
     try {
       const { fixture, devices } = await enrollFleet(svc.urls, w, 4);
@@ -140,7 +125,10 @@ describe('fault: overload', () => {
       const sorted = health.map((h) => h.ms).sort((a, b) => a - b);
       expect(sorted[Math.floor(sorted.length * 0.95)]).toBeLessThan(1000);
       await expectExactlyOneGoodResult(svc.urls.operator, fixture.manufacturer.key, devices.map((d) => d.deviceId), [...acked, ...answered], 30_000);
-      expect(rssMiB(svc.proc.pid!)).toBeLessThan(700);
+      // RSS counts garbage V8 has not collected yet and PGlite's WASM heap (which never shrinks):
+      // 568 MiB alone, 951 MiB once beside another suite, for the same 160 messages. The queue
+      // bound itself is asserted by the shed counts above; this only catches unbounded growth.
+      expect(rssMiB(svc.proc.pid!)).toBeLessThan(1200);
     } finally {
       await svc.kill();
     }

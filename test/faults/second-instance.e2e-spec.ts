@@ -1,11 +1,9 @@
-import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { buildEvidence } from '@fleetguard/attestation';
 import { spawnBuiltService } from '../support/service';
-import { Workdir } from '../support/openssl';
-import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
-import { enrollFleet, faultEnv, postJson, sha256, sleep, tempDir } from './support/evidence-load';
+import { TEST_PG_URL } from '../support/test-database';
+import { enrollFleet, faultEnv, postJson, sha256, sleep, faultWorkspace } from './support/evidence-load';
 
 jest.setTimeout(480_000);
 
@@ -18,18 +16,10 @@ const BACKLOG = 240;
  * "replayed" one). PostgreSQL only: PGlite is held by one process.
  */
 (TEST_PG_URL ? describe : describe.skip)('fault: a second instance during a backlog (PostgreSQL)', () => {
-  const dir = tempDir('fg-fault-two-');
-  const w = new Workdir();
-  let drop: () => Promise<void> = async () => undefined;
-  afterAll(async () => {
-    await drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.cleanup();
-  });
+  const { dir, w, database } = faultWorkspace('fg-fault-two-');
 
   it('appraises nothing twice', async () => {
-    const pg = await createPostgresDatabase(TEST_PG_URL!);
-    drop = pg.drop;
+    const pg = { url: (await database()).DATABASE_URL };
     // Small queues (each claims at most 3 rows a second: one alone needs 80 s for the backlog), so
     // the backlog outlasts the second boot even on a loaded machine, and both share it.
     const env = faultEnv(dir, { DATABASE_URL: pg.url, FLEETGUARD_APPRAISAL_CONCURRENCY: '2', FLEETGUARD_APPRAISAL_QUEUE_MAX: '6' });

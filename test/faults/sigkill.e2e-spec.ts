@@ -1,8 +1,5 @@
-import * as fs from 'node:fs';
 import { spawnBuiltService } from '../support/service';
-import { Workdir } from '../support/openssl';
-import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
-import { EvidenceLoad, enrollFleet, expectExactlyOneGoodResult, faultEnv, rssMiB, sleep, tempDir } from './support/evidence-load';
+import { EvidenceLoad, enrollFleet, expectExactlyOneGoodResult, faultEnv, rssMiB, sleep, faultWorkspace } from './support/evidence-load';
 
 jest.setTimeout(240_000);
 
@@ -15,22 +12,10 @@ const RECOVERY_MS = 30_000;
  * none judged replayed or expired after the crash — within RECOVERY_MS, RSS bounded.
  */
 describe('fault: SIGKILL under load', () => {
-  const dir = tempDir('fg-fault-kill-');
-  const w = new Workdir();
-  let drop: () => Promise<void> = async () => undefined;
-  afterAll(async () => {
-    await drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    w.cleanup();
-  });
+  const { dir, w, database } = faultWorkspace('fg-fault-kill-');
 
   it('every acknowledged message has exactly one affirming result after two kills', async () => {
-    let db: Record<string, string> = {};
-    if (TEST_PG_URL) {
-      const pg = await createPostgresDatabase(TEST_PG_URL);
-      drop = pg.drop;
-      db = { DATABASE_URL: pg.url };
-    }
+    const db = await database();
     const env = faultEnv(dir, { ...db, FLEETGUARD_APPRAISAL_LEASE_SECONDS: '5' });
     let svc = await spawnBuiltService(env);
     const { fixture, devices } = await enrollFleet(svc.urls, w, 3);

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
 import { buildEvidence } from '@fleetguard/attestation';
-import { ADMIN_KEY, Api } from '../../support/service';
+import { ADMIN_KEY, Api, ephemeralEnv } from '../../support/service';
+import { TEST_PG_URL, createPostgresDatabase } from '../../support/test-database';
 import { productWithRelease } from '../../support/fleet-fixture';
 import { Workdir, curl, opensslCsr } from '../../support/openssl';
 
@@ -17,12 +18,7 @@ export interface Device {
 /** Environment of a service under a fault test: its own data and certs, ephemeral ports, quiet logs. */
 export function faultEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    FLEETGUARD_DATA_DIR: path.join(dir, 'data'),
-    FLEETGUARD_CERTS_DIR: path.join(dir, 'certs'),
-    FLEETGUARD_BIND: '127.0.0.1',
-    FLEETGUARD_HTTP_PORT: '0',
-    FLEETGUARD_DEVICE_PORT: '0',
-    FLEETGUARD_MQTT_PORT: '0',
+    ...ephemeralEnv(dir),
     FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
     FLEETGUARD_CA_PASSPHRASE: 'fault-test-passphrase',
     FLEETGUARD_LOG_LEVEL: 'error',
@@ -37,6 +33,32 @@ export function faultEnv(dir: string, extra: Record<string, string> = {}): Recor
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A fault test file's scratch space, removed after the file: a temp dir, an openssl workdir, and
+ * `database()`: a fresh PostgreSQL database on the PostgreSQL pass (its DATABASE_URL, to spread
+ * into faultEnv), nothing on the PGlite pass.
+ */
+export function faultWorkspace(prefix: string): { dir: string; w: Workdir; database(): Promise<Record<string, string>> } {
+  const dir = tempDir(prefix);
+  const w = new Workdir();
+  const drops: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const drop of drops) await drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    w.cleanup();
+  });
+  return {
+    dir,
+    w,
+    async database(): Promise<Record<string, string>> {
+      if (!TEST_PG_URL) return {};
+      const pg = await createPostgresDatabase(TEST_PG_URL);
+      drops.push(pg.drop);
+      return { DATABASE_URL: pg.url };
+    },
+  };
 }
 
 /** A product with its release and `count` devices enrolled over EST-like HTTP with openssl keys. */
