@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
 import { AttestedReleaseReader } from '@fleetguard/attestation';
-import { EventBusService, WebhookTargetService } from '@fleetguard/events';
+import { EventBusService, WebhookOutboxService, WebhookSecretsService, WebhookTargetService } from '@fleetguard/events';
 import { parseConfig } from '@fleetguard/common';
 import { LifecycleRepository, LifecycleService, csafAdvisory, parseCsaf } from '@fleetguard/lifecycle';
 
@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   const server = process.env.FLEETGUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = await createScratchDatabase(server, 'fleetguard_bench');
   const ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dataDir: '/tmp' }));
-  const events = new EventBusService(ds, new WebhookTargetService(parseConfig({ FLEETGUARD_ENV: 'test' })));
+  const config = parseConfig({ FLEETGUARD_ENV: 'test', FLEETGUARD_CA_PASSPHRASE: 'bench-ca-passphrase' });
+  // The outbox is not started: the bench has no webhooks, publishing only looks them up.
+  const events = new EventBusService(new WebhookOutboxService(ds, config, new WebhookTargetService(config), new WebhookSecretsService(ds, config)));
   try {
     await ds.initialize();
     await runMigrations(ds);

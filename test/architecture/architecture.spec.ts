@@ -177,7 +177,6 @@ const KNOWN_OWNERSHIP_DEBT: string[] = [
   'libs/attestation/src/nest/evidence-inbox.repository.ts names devices (owned by fleet)',
   'libs/attestation/src/nest/attestation.service.ts names devices (owned by fleet)',
   'libs/attestation/src/nest/psa.service.ts names devices (owned by fleet)',
-  'libs/events/src/nest/event-bus.service.ts names webhooks (owned by fleet)',
   'libs/fleet/src/nest/devices.service.ts names certificates (owned by pki)',
   'libs/fleet/src/nest/enrollment.service.ts names certificates (owned by pki)',
   'libs/hardening/src/nest/hardening.repository.ts names products (owned by fleet)',

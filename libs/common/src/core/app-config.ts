@@ -45,6 +45,23 @@ const schema = z.object({
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
   /** Webhook receivers allowed although internal (loopback, private, ...): host names, IPs or CIDRs, comma-separated. */
   FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  /** How long a webhook delivery is retried (from the event) before it is dead-lettered. */
+  FLEETGUARD_WEBHOOK_RETRY_HORIZON_SECONDS: z.coerce.number().int().min(1).max(30 * 86400).default(8 * 3600),
+  /** First retry delay; each further one doubles (with ±25 % jitter) up to the maximum. */
+  FLEETGUARD_WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  FLEETGUARD_WEBHOOK_BACKOFF_MAX_SECONDS: z.coerce.number().int().min(1).max(86400).default(1800),
+  /** One attempt's time limit (connect, send, response headers). */
+  FLEETGUARD_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** Attempts in flight at once: per receiver (scheme, host and port) and in all. */
+  FLEETGUARD_WEBHOOK_CONCURRENCY_PER_RECEIVER: z.coerce.number().int().min(1).max(100).default(4),
+  FLEETGUARD_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  /** Consecutive failures that open a receiver's circuit breaker, and how long it stays open before one probe. */
+  FLEETGUARD_WEBHOOK_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  FLEETGUARD_WEBHOOK_BREAKER_OPEN_SECONDS: z.coerce.number().min(0.1).max(86400).default(30),
+  /** Delivered and dead deliveries are kept this long (the API lists them), then deleted. */
+  FLEETGUARD_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  /** Key material for webhook secrets at rest (AES-256-GCM); default: derived from FLEETGUARD_CA_PASSPHRASE. */
+  FLEETGUARD_WEBHOOK_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** /metrics without a key (for a scraper on a trusted network); else an admin or auditor key. */
   FLEETGUARD_METRICS_PUBLIC: bool.default(false),
   /** Comma-separated DNS names and IP addresses of the device listener's and broker's TLS certificate. */
@@ -97,6 +114,20 @@ export interface AppConfig {
   logLevel: string;
   prettyLogs: boolean;
   webhookAllowedHosts: string[];
+  /** Webhook outbox: retry horizon, backoff, time limit, concurrency, breaker, retention. */
+  webhook: {
+    retryHorizonSeconds: number;
+    backoffBaseMs: number;
+    backoffMaxSeconds: number;
+    timeoutMs: number;
+    concurrencyPerReceiver: number;
+    concurrency: number;
+    breakerFailures: number;
+    breakerOpenSeconds: number;
+    retentionDays: number;
+  };
+  /** Secret: never logged. Key material for webhook secrets at rest. */
+  webhookSecretKey?: string;
   metricsPublic: boolean;
   /** Names for the generated device-listener/broker certificate (default localhost, fleetguard, 127.0.0.1, ::1). */
   serverNames: { dnsNames: string[]; ipAddresses: string[] };
@@ -252,6 +283,18 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
     metricsPublic: c.FLEETGUARD_METRICS_PUBLIC,
     webhookAllowedHosts: c.FLEETGUARD_WEBHOOK_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+    webhook: {
+      retryHorizonSeconds: c.FLEETGUARD_WEBHOOK_RETRY_HORIZON_SECONDS,
+      backoffBaseMs: c.FLEETGUARD_WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxSeconds: c.FLEETGUARD_WEBHOOK_BACKOFF_MAX_SECONDS,
+      timeoutMs: c.FLEETGUARD_WEBHOOK_TIMEOUT_MS,
+      concurrencyPerReceiver: c.FLEETGUARD_WEBHOOK_CONCURRENCY_PER_RECEIVER,
+      concurrency: c.FLEETGUARD_WEBHOOK_CONCURRENCY,
+      breakerFailures: c.FLEETGUARD_WEBHOOK_BREAKER_FAILURES,
+      breakerOpenSeconds: c.FLEETGUARD_WEBHOOK_BREAKER_OPEN_SECONDS,
+      retentionDays: c.FLEETGUARD_WEBHOOK_RETENTION_DAYS,
+    },
+    webhookSecretKey: c.FLEETGUARD_WEBHOOK_SECRET_KEY,
     serverNames,
     serverCertificate,
     caPkcs11,
@@ -264,5 +307,5 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
 
 /** What may be printed of the configuration: secrets are marked, never shown. */
 export function redactConfig(c: AppConfig): Record<string, unknown> {
-  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
+  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, webhookSecretKey: c.webhookSecretKey ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
 }

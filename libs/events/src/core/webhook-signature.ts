@@ -17,8 +17,3 @@ export function verifyWebhookSignature(secret: string, body: string, header: str
   const given = Buffer.from(m[2], 'hex');
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
-
-/** Retry delays for a failed delivery: exponential with jitter, capped; then the delivery is dropped and counted. */
-export function retryDelaysMs(attempts = 6, baseMs = 1000, capMs = 60_000, random = Math.random): number[] {
-  return Array.from({ length: attempts }, (_, i) => Math.min(capMs, baseMs * 2 ** i) * (0.75 + random() * 0.5));
-}

@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 import { INTEGRITY_STATUSES } from '../../core/integrity-status';
 
 const STATUS_LIST = new RegExp(`^(${INTEGRITY_STATUSES.join('|')})(,(${INTEGRITY_STATUSES.join('|')}))*$`);
@@ -61,23 +61,4 @@ export class FleetReportQueryDto {
   @IsOptional()
   @IsIn(['csv', 'json'], { message: 'format must be csv or json' })
   format?: 'csv' | 'json';
-}
-
-export class CreateWebhookDto {
-  @ApiProperty({ example: 'https://ops.example.com/fleetguard', description: 'http(s) URL the events are POSTed to' })
-  @IsString()
-  @Length(1, 2000)
-  url: string;
-
-  @ApiProperty({ description: 'HMAC-SHA256 key that signs each delivery (16..200 characters); write-only, never returned' })
-  @IsString()
-  @Length(1, 200)
-  secret: string;
-
-  @ApiProperty({ example: ['attestation.failed', 'device.revoked'], description: 'attestation.failed, attestation.stale, device.revoked, score.below-target, device.exposed, device.unsupported' })
-  @IsArray()
-  @ArrayMaxSize(10)
-  @IsString({ each: true })
-  @Length(1, 40, { each: true })
-  events: string[];
 }

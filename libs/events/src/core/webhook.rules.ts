@@ -45,3 +45,7 @@ export function checkWebhook(input: WebhookInput): CheckedWebhook {
   if (unknown.length) throw invalid('webhook.unknown-event', `unknown event(s) ${unknown.join(', ')}; known: ${WEBHOOK_EVENTS.join(', ')}`);
   return { url: input.url, secret: input.secret, events: [...new Set(input.events)] as WebhookEvent[] };
 }
+
+/** States of one delivery in the outbox: waiting (or being attempted), done, given up. */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

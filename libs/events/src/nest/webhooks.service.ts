@@ -4,16 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound } from '@fleetguard/common';
 import { Principal } from '@fleetguard/auth';
-import { WebhookTargetService } from '@fleetguard/events';
 import { WEBHOOKS_PER_ORGANIZATION, WebhookInput, checkWebhook } from '../core/webhook.rules';
 import { WebhookEntity } from '../entities/webhook.entity';
+import { WebhookSecretsService } from './webhook-secrets.service';
+import { WebhookTargetService } from './webhook-target.service';
 
-/** An organization's webhook subscriptions. Delivery (HMAC signing, retries) is the event bus's (@fleetguard/events), which reads the same table. */
+/** An organization's webhook subscriptions. Delivery is the outbox's (webhook-outbox.service.ts), which reads the same table. */
 @Injectable()
 export class WebhooksService {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly targets: WebhookTargetService,
+    private readonly secrets: WebhookSecretsService,
   ) {}
 
   async create(p: Principal, input: WebhookInput): Promise<WebhookEntity> {
@@ -23,14 +25,23 @@ export class WebhooksService {
     if ((await repo.count({ where: { organizationId: p.organizationId } })) >= WEBHOOKS_PER_ORGANIZATION) {
       throw conflict('webhook.too-many', `an organization has at most ${WEBHOOKS_PER_ORGANIZATION} webhooks; delete one first`);
     }
-    return repo.save(repo.create({ id: randomUUID(), organizationId: p.organizationId, ...checked }));
+    const id = randomUUID();
+    const saved = await repo.save(repo.create({ id, organizationId: p.organizationId, url: checked.url, events: checked.events, secret: null, secretSealed: this.secrets.seal(checked.secret, id) }));
+    return { ...saved, secret: null, secretSealed: null };
   }
 
   list(p: Principal): Promise<WebhookEntity[]> {
     return this.ds.getRepository(WebhookEntity).find({ where: { organizationId: p.organizationId }, order: { createdAt: 'ASC' } });
   }
 
-  /** Deletes one of the caller's webhooks; another organization's is a 404. */
+  /** One of the caller's webhooks; another organization's is a 404, as is one that does not exist. */
+  async get(p: Principal, id: string): Promise<WebhookEntity> {
+    const hook = await this.ds.getRepository(WebhookEntity).findOne({ where: { id, organizationId: p.organizationId } });
+    if (!hook) throw notFound('webhook.not-found', `no webhook ${id}`);
+    return hook;
+  }
+
+  /** Deletes one of the caller's webhooks, and its deliveries with it (pending retries included). */
   async remove(p: Principal, id: string): Promise<void> {
     const r = await this.ds.getRepository(WebhookEntity).delete({ id, organizationId: p.organizationId });
     if (!r.affected) throw notFound('webhook.not-found', `no webhook ${id}`);
