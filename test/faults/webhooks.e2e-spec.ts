@@ -1,6 +1,4 @@
-import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -10,8 +8,8 @@ import { buildDataSourceOptions } from '@fleetguard/persistence';
 import { createRootLogger } from '@fleetguard/platform';
 import { EventBusService, verifyWebhookSignature } from '@fleetguard/events';
 import { RunningService, startService } from '../../apps/fleet-server/src/bootstrap';
-import { ADMIN_KEY, Api, TestService, createTenant, ephemeralEnv, startTestService } from '../support/service';
-import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
+import { Api, createTenant } from '../support/service';
+import { faultEnv, faultWorkspace } from './support/evidence-load';
 
 jest.setTimeout(300_000);
 
@@ -96,15 +94,29 @@ async function metric(api: Api, line: RegExp): Promise<number | undefined> {
   return m ? Number(m.split(' ').pop()) : undefined;
 }
 
+/** The service in this process (the tests publish on its bus and read its tables), as configured by faultEnv. */
+async function startInProcess(env: Record<string, string>): Promise<RunningService & { api: Api }> {
+  const config = parseConfig({ FLEETGUARD_ENV: 'test', ...env });
+  const svc = await startService(config, createRootLogger(config.logLevel));
+  return { ...svc, api: new Api(svc.urls.operator) };
+}
+
 /** Issue 12 item 7: webhooks survive a restart, a hanging receiver is bounded, a failing one backs off, trips its breaker and is dead-lettered. */
 describe('faults: webhooks', () => {
+  // One temp dir (a data and certs dir per service below it) and, on the PostgreSQL pass, a fresh database per service.
+  const { dir, database } = faultWorkspace('fg-fault-hooks-');
+
   describe('one service', () => {
-    let s: TestService;
+    let s: RunningService & { api: Api };
     let operator: Awaited<ReturnType<typeof createTenant>>;
 
     beforeAll(async () => {
-      s = await startTestService({
-        FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      s = await startInProcess(
+        faultEnv(path.join(dir, 'one'), {
+          ...(await database()),
+          // the tests read the breaker and outbox gauges from /metrics
+          FLEETGUARD_METRICS_PUBLIC: 'true',
+          FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
         FLEETGUARD_WEBHOOK_TIMEOUT_MS: '1000',
         FLEETGUARD_WEBHOOK_BACKOFF_BASE_MS: '200',
         FLEETGUARD_WEBHOOK_BACKOFF_MAX_SECONDS: '1',
@@ -112,11 +124,12 @@ describe('faults: webhooks', () => {
         FLEETGUARD_WEBHOOK_BREAKER_FAILURES: '3',
         FLEETGUARD_WEBHOOK_BREAKER_OPEN_SECONDS: '1.5',
         FLEETGUARD_WEBHOOK_CONCURRENCY_PER_RECEIVER: '4',
-      });
+        }),
+      );
       operator = await createTenant(s.api, 'operator');
     });
     afterAll(async () => {
-      await s?.stop();
+      await s?.close();
     });
 
     async function hook(url: string, key = operator.key) {
@@ -239,28 +252,22 @@ describe('faults: webhooks', () => {
   });
 
   it('deliveries pending retries when the service stops are delivered after it starts again (a secret stored in clear by an old version is sealed then)', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-webhook-restart-'));
-    const db = TEST_PG_URL ? await createPostgresDatabase(TEST_PG_URL) : null;
     const legacySecret = 'legacy-clear-secret-0123456789';
     const r = await receiver([SECRET, legacySecret]);
     r.set(503);
-    const config = parseConfig({
-      FLEETGUARD_ENV: 'test',
-      ...ephemeralEnv(dir),
-      FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
-      FLEETGUARD_CA_PASSPHRASE: 'test-ca-passphrase-123',
-      FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_TEST_LOG ?? 'silent',
-      FLEETGUARD_METRICS_PUBLIC: 'true',
+    // The same environment (data dir, certs, database) for both boots.
+    const env = faultEnv(path.join(dir, 'restart'), {
+      ...(await database()),
       FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       FLEETGUARD_WEBHOOK_BACKOFF_BASE_MS: '1000',
       FLEETGUARD_WEBHOOK_BACKOFF_MAX_SECONDS: '2',
       FLEETGUARD_WEBHOOK_BREAKER_FAILURES: '1000',
-      ...(db ? { DATABASE_URL: db.url } : {}),
     });
-    let svc: RunningService | undefined;
+    const config = parseConfig({ FLEETGUARD_ENV: 'test', ...env });
+    let svc: (RunningService & { api: Api }) | undefined;
     try {
-      svc = await startService(config, createRootLogger(config.logLevel));
-      const api = new Api(svc.urls.operator);
+      svc = await startInProcess(env);
+      const api = svc.api;
       const operator = await createTenant(api, 'operator');
       expect((await api.post('/api/v1/webhooks', { url: r.url, secret: SECRET, events: ['device.revoked'] }, operator.key)).status).toBe(201);
       const events = publish(svc.app, operator.orgId, 40);
@@ -284,7 +291,7 @@ describe('faults: webhooks', () => {
       }
       r.set(204);
       const before = r.hits.length;
-      svc = await startService(config, createRootLogger(config.logLevel));
+      svc = await startInProcess(env);
       const ds = svc.app.get(DataSource);
       await until('all 80 delivered after the restart', async () => {
         const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`);
@@ -304,8 +311,6 @@ describe('faults: webhooks', () => {
     } finally {
       await svc?.close();
       await r.close();
-      await db?.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
