@@ -215,9 +215,12 @@ describe('faults: webhooks', () => {
         expect(JSON.parse(failing.hits[0].body)).toMatchObject({ id: eventId, type: 'device.revoked' });
         const at = failing.hits.map((h) => h.at);
         const gaps = at.slice(1).map((t, i) => t - at[i]);
-        // 200 ms then 400 ms (±25 %): exponential
+        // 200 ms then 400 ms (±25 %): exponential. Only lower bounds: a loaded machine adds the claim
+        // and attempt latency to every gap (seen: 532 ms, then 460 ms on PostgreSQL at load 12), so
+        // comparing two gaps measures that noise. The second gap's floor (300 ms) is above the first's
+        // ceiling (250 ms): a backoff that does not grow fails it on a quiet machine.
         expect(gaps[0]).toBeGreaterThanOrEqual(140);
-        expect(gaps[1]).toBeGreaterThan(gaps[0]);
+        expect(gaps[1]).toBeGreaterThanOrEqual(290);
         // three failures open the breaker for 1.5 s, longer than the 800 ms backoff
         expect(gaps[2]).toBeGreaterThanOrEqual(1400);
         expect(breakerSeen).toBeGreaterThanOrEqual(1);
