@@ -112,7 +112,6 @@ export class WebhookOutboxService implements OnApplicationBootstrap, OnModuleDes
   private wake = false;
   private started = false;
   private closed = false;
-  private lastErrorLog = 0;
   /** The earliest retry this worker scheduled (so a short backoff is not rounded up to the poll period). */
   private nextDue = Infinity;
 
@@ -413,10 +412,12 @@ export class WebhookOutboxService implements OnApplicationBootstrap, OnModuleDes
     await this.ds.query(`UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL, attempts = GREATEST(attempts - 1, 0) WHERE lease_owner = $1`, [this.owner]).catch(() => undefined);
   }
 
+  /**
+   * A warning that may repeat for every delivery (a failing database, a refused target). The
+   * service's logger (PinoNestLogger) holds each shape of line to five per 10 s and says how many
+   * it held back, so distinct failures (another hook, another reason) are not hidden behind one.
+   */
   private logRateLimited(message: string): void {
-    const now = Date.now();
-    if (now - this.lastErrorLog < 10_000) return;
-    this.lastErrorLog = now;
     this.logger.warn(message);
   }
 }
