@@ -189,21 +189,43 @@ export class ZonesService {
     await once(out, 'finish');
   }
 
-  /** Scores the zone's devices in batches and accumulates SL-A, countermeasures and gaps. */
+  /**
+   * Scores the zone's devices in keyset batches (id order) and accumulates SL-A, countermeasures
+   * and gaps. One batch ahead: while batch k is tabled and written to the sink, the database reads
+   * batch k+1 (its ids, then its devices with their latest reports). Only one read is in flight,
+   * so the shared product map is filled by one batch at a time and rows leave in id order.
+   */
   private async assess(z: ZoneRow, countermeasures: readonly Countermeasure[], sink: DeviceSink): Promise<ZoneAssessment> {
     const a = new ZoneAssessor(z.targetLevels, countermeasures, coverage(this.catalog, countermeasures));
     const products = new Map<string, ProductScoringRow>();
-    let after: string | null = null;
-    for (;;) {
-      const ids = await this.repo.deviceIds(z.id, after, BATCH);
-      if (!ids.length) break;
-      for (const d of await this.hardening.scoreMany(ids, products)) {
-        const zd = toZoneDevice(d);
-        const table = zd.score.table();
-        a.accumulate(zd, table);
-        await sink.device(zd, table, a);
+    const read = (after: string | null): Promise<{ ids: string[]; scored: ScoredDevice[] }> => {
+      const p = (async () => {
+        const ids = await this.repo.deviceIds(z.id, after, BATCH);
+        return { ids, scored: ids.length ? await this.hardening.scoreMany(ids, products) : [] };
+      })();
+      // Awaited later: if the sink fails first, this read's own failure must not go unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending: Promise<{ ids: string[]; scored: ScoredDevice[] }> | null = read(null);
+    try {
+      while (pending) {
+        const { ids, scored } = await pending;
+        // A short batch is the last one: no further read.
+        pending = ids.length === BATCH ? read(ids[ids.length - 1]) : null;
+        for (const d of scored) {
+          const zd = toZoneDevice(d);
+          const table = zd.score.table();
+          a.accumulate(zd, table);
+          await sink.device(zd, table, a);
+        }
       }
-      after = ids[ids.length - 1];
+    } finally {
+      // On a failure (a closed client), let the read ahead settle before the caller moves on.
+      if (pending) await pending.then(
+        () => undefined,
+        () => undefined,
+      );
     }
     return a.result();
   }
