@@ -198,7 +198,8 @@ export class ZonesService {
   private async assess(z: ZoneRow, countermeasures: readonly Countermeasure[], sink: DeviceSink): Promise<ZoneAssessment> {
     const a = new ZoneAssessor(z.targetLevels, countermeasures, coverage(this.catalog, countermeasures));
     const products = new Map<string, ProductScoringRow>();
-    const read = (after: string | null): Promise<{ ids: string[]; scored: ScoredDevice[] }> => {
+    type Batch = { ids: string[]; scored: ScoredDevice[] };
+    const read = (after: string | null): Promise<Batch> => {
       const p = (async () => {
         const ids = await this.repo.deviceIds(z.id, after, BATCH);
         return { ids, scored: ids.length ? await this.hardening.scoreMany(ids, products) : [] };
@@ -207,10 +208,10 @@ export class ZonesService {
       p.catch(() => undefined);
       return p;
     };
-    let pending: Promise<{ ids: string[]; scored: ScoredDevice[] }> | null = read(null);
+    let pending: Promise<Batch> | null = read(null);
     try {
       while (pending) {
-        const { ids, scored } = await pending;
+        const { ids, scored }: Batch = await pending;
         // A short batch is the last one: no further read.
         pending = ids.length === BATCH ? read(ids[ids.length - 1]) : null;
         for (const d of scored) {
@@ -222,10 +223,7 @@ export class ZonesService {
       }
     } finally {
       // On a failure (a closed client), let the read ahead settle before the caller moves on.
-      if (pending) await pending.then(
-        () => undefined,
-        () => undefined,
-      );
+      if (pending) await pending.catch(() => undefined);
     }
     return a.result();
   }
