@@ -13,7 +13,7 @@
  * N stored devices (bench/support/stored-fleet.ts) in one zone with two countermeasures, exported
  * by ZonesService.exportZone as CSV into the byte-counting sink: zone members read in keyset
  * batches, each batch's devices with their latest reports in one query, scored, rows streamed
- * as text in chunks with backpressure. ZonesService is assembled over the functions the
+ * as text in chunks with backpressure; the next batch is read while the current one is written. ZonesService is assembled over the functions the
  * service's HardeningService uses (scoreStoredDevices), without Nest. Its same-run baseline is the
  * zone's assessment summary (ZonesService.get: the same reads and scoring, no rows written).
  *
