@@ -16,14 +16,12 @@
  * Prints one JSON line {devices, ms, perDeviceUs, peakRssMiB, ...} and a one-line summary. The
  * goal is under 10 s for 100,000 devices. The database is dropped at the end unless --keep.
  */
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
-import { FR_KEYS, HardeningRepository, ScorerCache, applicableItems, loadCatalog, rescoreAll } from '@fleetguard/hardening';
-import { generate, products, rng } from './score-pure';
+import { FR_KEYS, HardeningRepository, ScorerCache, rescoreAll } from '@fleetguard/hardening';
+import { seedStoredFleet } from './support/stored-fleet';
 
 const GOAL_MS = 10_000;
-const SEED_CHUNK = 5000;
 const MiB = 2 ** 20;
 
 function arg(name: string, fallback: number): number {
@@ -35,72 +33,6 @@ function arg(name: string, fallback: number): number {
 
 function createDatabase(serverUrl: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   return createScratchDatabase(serverUrl, 'fleetguard_bench');
-}
-
-/** How each generated attestation result is stored on the device row (stale: affirmed an hour ago). */
-const ATTESTATION_ROW: Record<string, { status: string | null; affirmedAgoSeconds: number | null }> = {
-  affirming: { status: 'affirming', affirmedAgoSeconds: 60 },
-  warning: { status: 'warning', affirmedAgoSeconds: 120 },
-  contraindicated: { status: 'contraindicated', affirmedAgoSeconds: 3 * 86400 },
-  stale: { status: 'affirming', affirmedAgoSeconds: 3600 },
-  none: { status: null, affirmedAgoSeconds: null },
-};
-
-/** Organizations, products and devices with reports, in chunks (one statement per table per chunk). */
-async function seed(ds: DataSource, devices: number, seed: number): Promise<void> {
-  const r = rng(seed);
-  const org = randomUUID();
-  await ds.query(`INSERT INTO organizations (id, name, kind) VALUES ($1, 'bench-manufacturer', 'manufacturer')`, [org]);
-  const catalog = loadCatalog();
-  const plan = products(r);
-  const productIds = plan.map(() => randomUUID());
-  await ds.query(
-    `INSERT INTO products (id, organization_id, name, component_type, declared_requirements, target_levels)
-     SELECT id, $2, name, component_type, declared, target FROM jsonb_to_recordset($1::jsonb)
-       AS x(id uuid, name varchar, component_type varchar, declared jsonb, target jsonb)`,
-    [
-      JSON.stringify(
-        plan.map((p, i) => ({
-          id: productIds[i],
-          name: `bench-product-${i}`,
-          component_type: p.type,
-          declared: applicableItems(catalog, p.type)
-            .map((it) => it.id)
-            .filter(() => r() < p.declaredShare),
-          target: Object.fromEntries(FR_KEYS.map((k) => [k, 1 + (i % 3)])),
-        })),
-      ),
-      org,
-    ],
-  );
-  for (let start = 0; start < devices; start += SEED_CHUNK) {
-    const chunk = generate(Math.min(SEED_CHUNK, devices - start), r, plan);
-    const rows = chunk.map((d, i) => {
-      const a = ATTESTATION_ROW[d.attestation];
-      return {
-        id: `bench-${String(start + i).padStart(7, '0')}`,
-        product_id: productIds[d.product],
-        status: a.status,
-        affirmed_ago: a.affirmedAgoSeconds,
-        report: d.facts,
-      };
-    });
-    const payload = JSON.stringify(rows);
-    await ds.query(
-      `INSERT INTO devices (id, product_id, manufacturer_org_id, key_type, public_key_spki, attestation_status, attestation_at, affirmed_at)
-       SELECT id, product_id, $2, 'P-256', '\\x00'::bytea, status,
-              CASE WHEN status IS NULL THEN NULL ELSE now() - interval '30 seconds' END,
-              CASE WHEN affirmed_ago IS NULL THEN NULL ELSE now() - make_interval(secs => affirmed_ago) END
-       FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, product_id uuid, status varchar, affirmed_ago int)`,
-      [payload, org],
-    );
-    await ds.query(
-      `INSERT INTO hardening_reports (id, device_id, report, channel)
-       SELECT gen_random_uuid(), id, report, 'mqtt' FROM jsonb_to_recordset($1::jsonb) AS x(id varchar, report jsonb)`,
-      [payload],
-    );
-  }
-  await ds.query('ANALYZE');
 }
 
 async function main(): Promise<void> {
@@ -116,7 +48,7 @@ async function main(): Promise<void> {
     const serverVersion = String((await ds.query('SHOW server_version'))[0].server_version);
 
     const s0 = performance.now();
-    await seed(ds, devices, seedValue);
+    await seedStoredFleet(ds, devices, seedValue);
     const seedMs = performance.now() - s0;
 
     const repo = new HardeningRepository(ds);

@@ -3,14 +3,23 @@
  * component types (the pure scoring benchmark's generator: varied reports, attestations and
  * observations), assessed and exported as CSV streaming: every device scored by the compiled
  * scorers, its statuses and grades tabled (`score.table()`), SL-A accumulated with two recorded
- * countermeasures (ZoneAssessor), and one CSV row per requirement and device written through
- * csv-stringify into a byte-counting sink with backpressure. The same run's baseline is scoring
+ * countermeasures (ZoneAssessor), and one CSV row per requirement and device written as
+ * ZonesService writes them (deviceCsvLines, the bytes csv-stringify writes, checked by a fuzz test)
+ * into a byte-counting sink with backpressure. The same run's baseline is scoring
  * the same devices for their vectors only (what bench:score times); the summary gives the ratio.
- * Reading the devices from the database is bench:score's stored part.
  *
- *   node scripts/build.js && node dist/bench/zone-assessment.js [--devices 100000] [--seed 7]
+ * Then the stored part, the product's own path end to end: a fresh PostgreSQL database
+ * (FLEETGUARD_BENCH_PG, default postgres://postgres@127.0.0.1:5432/postgres) with the migrations and
+ * N stored devices (bench/support/stored-fleet.ts) in one zone with two countermeasures, exported
+ * by ZonesService.exportZone as CSV into the byte-counting sink: zone members read in keyset
+ * batches, each batch's devices with their latest reports in one query, scored, rows streamed
+ * as text in chunks with backpressure; the next batch is read while the current one is written. ZonesService is assembled over the functions the
+ * service's HardeningService uses (scoreStoredDevices), without Nest. Its same-run baseline is the
+ * zone's assessment summary (ZonesService.get: the same reads and scoring, no rows written).
  *
- * Prints one JSON line and a one-line summary. Goal: under 10 s for 100,000 devices.
+ *   node scripts/build.js && node dist/bench/zone-assessment.js [--devices 100000] [--seed 7] [--no-stored]
+ *
+ * Prints one JSON line and a one-line summary per part. Goal: under 10 s for 100,000 devices.
  */
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
@@ -26,8 +35,13 @@ import {
   type Scorer,
   type SlVector,
 } from '@fleetguard/hardening-core';
-import { assessmentCsv, coverage, csvRecord, ZoneAssessor, type Countermeasure } from '@fleetguard/zones';
+import { DataSource } from 'typeorm';
+import type { Principal } from '@fleetguard/auth';
+import { HardeningRepository, ScorerCache, scoreStoredDevices } from '@fleetguard/hardening';
+import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
+import { coverage, CSV_HEADER, deviceCsvLines, ZoneAssessor, ZonesRepository, ZonesService, type Countermeasure } from '@fleetguard/zones';
 import { generate, products, rng } from './score-pure';
+import { seedStoredFleet } from './support/stored-fleet';
 
 const GOAL_MS = 10_000;
 
@@ -84,18 +98,23 @@ async function main(): Promise<void> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const assessor = new ZoneAssessor(slT, countermeasures, coverage(catalog, countermeasures));
-  const csv = assessmentCsv();
-  csv.pipe(sink);
+  // As ZonesService writes CSV: each device's rows as text (deviceCsvLines), in chunks of about 1 MiB with backpressure.
+  let buf = CSV_HEADER;
   let rows = 0;
   for (let i = 0; i < n; i++) {
     const d = devices[i];
-    const scored = score(i);
-    for (const row of assessor.add({ deviceId: `dev-${i}`, scorer: scorers[plan[d.product].type], score: scored, evidence: { reportId: null, attestationResultId: null, firmwareRelease: d.attestedFirmware ?? null } })) {
-      rows++;
-      if (!csv.write(csvRecord(row))) await once(csv, 'drain');
+    const zd = { deviceId: `dev-${i}`, scorer: scorers[plan[d.product].type], score: score(i), evidence: { reportId: null, attestationResultId: null, firmwareRelease: d.attestedFirmware ?? null } };
+    const table = zd.score.table();
+    assessor.accumulate(zd, table);
+    rows += table.statuses.length;
+    buf += deviceCsvLines(zd, table, assessor.coverOf(zd.scorer));
+    if (buf.length >= 1 << 20) {
+      const chunk = buf;
+      buf = '';
+      if (!sink.write(chunk)) await once(sink, 'drain');
     }
   }
-  csv.end();
+  sink.end(buf);
   await once(sink, 'finish');
   const result = assessor.result();
   const ms = performance.now() - t0;
@@ -112,4 +131,80 @@ async function main(): Promise<void> {
   );
 }
 
-void main();
+/** A sink that counts bytes and lines (CSV rows), with backpressure like a socket. */
+function countingSink(): Writable & { bytes: number; lines: number } {
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      sink.bytes += chunk.length;
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) sink.lines++;
+      cb();
+    },
+  }) as Writable & { bytes: number; lines: number };
+  sink.bytes = 0;
+  sink.lines = 0;
+  return sink;
+}
+
+async function stored(n: number, seedValue: number): Promise<void> {
+  const server = process.env.FLEETGUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const db = await createScratchDatabase(server, 'fleetguard_bench_zone');
+  const ds = new DataSource(buildDataSourceOptions({ databaseUrl: db.url, dataDir: '/tmp' }));
+  try {
+    await ds.initialize();
+    await runMigrations(ds);
+    const s0 = performance.now();
+    const fleet = await seedStoredFleet(ds, n, seedValue);
+    const zonesRepo = new ZonesRepository(ds);
+    const slT = Object.fromEntries(FR_KEYS.map((k) => [k, 2])) as SlVector;
+    const zone = (await zonesRepo.create(fleet.organizationId, 'bench zone', slT))!;
+    for (let i = 0; i < fleet.deviceIds.length; i += 10_000) await zonesRepo.changeDevices(zone.id, fleet.deviceIds.slice(i, i + 10_000), []);
+    await zonesRepo.addCountermeasure(zone.id, 'CR 1.1 RE(2)', 'jump host with MFA in front of the cell', 'bench');
+    await zonesRepo.addCountermeasure(zone.id, 'CR 3.14', 'sealed enclosures, weekly inspection', 'bench');
+    await ds.query('ANALYZE');
+    const seedMs = performance.now() - s0;
+
+    const hardeningRepo = new HardeningRepository(ds);
+    const cache = new ScorerCache();
+    const zones = new ZonesService(
+      zonesRepo,
+      { scoreMany: (ids, productRows) => scoreStoredDevices(hardeningRepo, cache, ids, productRows ?? new Map(), { now: new Date(), intervalSeconds: 300 }) },
+      { get: () => Promise.reject(new Error('not used by zone exports')) },
+    );
+    const principal: Principal = { keyId: 'bench', organizationId: fleet.organizationId, organizationKind: 'operator', roles: ['operator'] };
+
+    const b0 = performance.now();
+    const summary = await zones.get(principal, zone.id);
+    const baselineMs = performance.now() - b0;
+
+    const sink = countingSink();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await zones.exportZone(principal, zone.id, 'csv', sink);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const rows = sink.lines - 1;
+    if (summary.assessment.devices !== n || rows < n * 50) throw new Error(`incomplete export: ${summary.assessment.devices} devices, ${rows} rows`);
+    const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+    const serverVersion = String((await ds.query('SHOW server_version'))[0].server_version);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'zone-assessment-stored', devices: n, rows, csvMiB: round(sink.bytes / 2 ** 20), ms: round(ms), baselineMs: round(baselineMs), ratio: round(ms / baselineMs, 2), cpuMs: round(cpuMs), seedMs: round(seedMs), goalMs: GOAL_MS, withinGoal: ms < GOAL_MS, slA: summary.assessment.slA, postgres: serverVersion })}\n`,
+    );
+    process.stdout.write(
+      `stored zone of ${n} devices (PostgreSQL ${serverVersion}) exported as CSV by ZonesService.exportZone (${rows} rows, ${round(sink.bytes / 2 ** 20)} MiB) in ${round(ms)} ms wall, ${round(cpuMs)} ms cpu ` +
+        `(goal < ${GOAL_MS} ms: ${ms < GOAL_MS ? 'met' : 'MISSED'}); same-run baseline, the zone's assessment summary (same reads and scoring, no rows): ${round(baselineMs)} ms, ratio ${round(ms / baselineMs, 2)}; ` +
+        `SL-A ${FR_KEYS.map((k) => summary.assessment.slA[k]).join('/')}; seeding ${round(seedMs / 1000)} s\n`,
+    );
+  } finally {
+    if (ds.isInitialized) await ds.destroy();
+    await db.drop();
+  }
+}
+
+main()
+  .then(() => (process.argv.includes('--no-stored') ? undefined : stored(arg('devices', 100_000), arg('seed', 7))))
+  .catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });

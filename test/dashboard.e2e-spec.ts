@@ -393,6 +393,76 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await context.close();
   });
 
+  it('shows a zone: SL-T against SL-A per FR as GET /zones/:id gives them, who holds each FR down, the gaps and a countermeasure apart', async () => {
+    const members = [fleet.good[0], fleet.tampered[0], fleet.weak[0]];
+    const slT = { FR1: 2, FR2: 2, FR3: 2, FR4: 2, FR5: 2, FR6: 2, FR7: 2 };
+    const zone = (await s.api.post('/api/v1/zones', { name: 'Cell A', targetLevels: slT }, operator.key)).body;
+    expect((await s.api.request('PUT', `/api/v1/zones/${zone.id}/devices`, { key: operator.key, body: { add: members } })).status).toBe(200);
+    const before = (await s.api.get(`/api/v1/zones/${zone.id}`, operator.key)).body;
+    const gap = FRS.flatMap((fr) => before.assessment.perFr[fr].gaps)[0];
+    expect(gap).toBeDefined(); // the weak and tampered devices miss something up to SL 2
+    expect((await s.api.post(`/api/v1/zones/${zone.id}/countermeasures`, { requirement: gap.requirement, description: 'the cell sits behind a monitored conduit' }, operator.key)).status).toBe(201);
+    const z = (await s.api.get(`/api/v1/zones/${zone.id}`, operator.key)).body;
+
+    const { context, page } = await newPage({ key: operator.key });
+    await page.goto(`${s.urls.operator}/`);
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.waitForSelector(`#zones-table tr[data-zone-id="${zone.id}"]`);
+    expect(await page.textContent(`#zones-table tr[data-zone-id="${zone.id}"] td:nth-child(2)`)).toBe('3');
+    await page.click(`#zones-table tr[data-zone-id="${zone.id}"] a`);
+    await page.waitForSelector('#zone[data-loaded="true"]');
+    expect(page.url()).toContain(`#/zones/${zone.id}`);
+    expect(await page.textContent('#zone h1')).toBe('Zone Cell A');
+    for (const fr of FRS) {
+      const f = z.assessment.perFr[fr];
+      const cells = await page.locator(`#zone-levels tr[data-fr="${fr}"] td`).allTextContents();
+      const lvl = (v: number | null) => (v === null ? '–' : String(v));
+      expect(cells.slice(0, 4)).toEqual([fr, String(f.slT), lvl(f.slA), lvl(f.slAWithoutCountermeasures)]);
+      expect(cells[4]).toBe(f.slA < f.slT ? `below by ${f.slT - f.slA}` : 'meets');
+      const held = await page.locator(`#zone-levels tr[data-fr="${fr}"] td.held-down a`).allTextContents();
+      expect(held).toEqual(f.heldDownBy.slice(0, 10));
+    }
+    const gaps = FRS.flatMap((fr) => z.assessment.perFr[fr].gaps.map((g: { requirement: string }) => `${fr} ${g.requirement}`));
+    const shownGaps = await page.locator('#zone-gaps tbody tr').evaluateAll((trs) => trs.map((tr) => `${(tr as HTMLElement).dataset.fr} ${(tr as HTMLElement).dataset.requirement}`));
+    expect(shownGaps).toEqual(gaps);
+    expect(shownGaps.filter((g) => g.endsWith(` ${gap.requirement}`))).toEqual([]); // covered by the countermeasure now
+    const cm = await page.locator('#zone-countermeasures tbody tr').allTextContents();
+    expect(cm).toHaveLength(1);
+    expect(cm[0]).toContain(gap.requirement);
+    expect(cm[0]).toContain('the cell sits behind a monitored conduit');
+    // The OSCAL export button downloads the document the API gives.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#zone button[data-export="oscal"]')]);
+    expect(download.suggestedFilename()).toBe(`assessment-zone-${zone.id}.oscal.json`);
+    const doc = JSON.parse(fs.readFileSync((await download.path())!, 'utf8'));
+    expect(doc['assessment-results'].metadata['oscal-version']).toBe('1.1.3');
+    await shot(page, '9-zone');
+    await page.goto(`${s.urls.operator}/#/zones/00000000-0000-4000-8000-000000000000`);
+    await page.waitForFunction(() => document.querySelector('#zone')!.textContent!.includes('No such zone'));
+    await context.close();
+  });
+
+  it('shows each item\'s evidence grade on the device page, and when the reported facts do not count', async () => {
+    const { context, page } = await newPage({ key: operator.key });
+    for (const id of [fleet.good[0], fleet.tampered[0]]) {
+      const score = (await s.api.get(`/api/v1/devices/${id}/score`, operator.key)).body;
+      await page.goto(`${s.urls.operator}/#/devices/${id}`);
+      await page.waitForSelector('#device[data-loaded="true"]');
+      expect(await page.locator('#grade-items tr[data-item]').count()).toBe(score.items.length);
+      const grades = await page.locator('#grade-items tr[data-item]').evaluateAll((trs) => trs.map((tr) => [(tr as HTMLElement).dataset.item, (tr as HTMLElement).dataset.grade]));
+      expect(grades).toEqual(score.items.map((it: { id: string; grade: string | null }) => [it.id, it.grade ?? '']));
+      const counts = (await page.textContent('#grade-counts'))!;
+      for (const g of ['attested', 'observed', 'reported', 'declared']) {
+        const n = score.items.filter((it: { status: string; grade: string }) => it.status === 'evidenced' && it.grade === g).length;
+        expect(counts).toContain(`${g} ${n}`);
+      }
+      expect(await page.getAttribute('#report-counts', 'data-counts')).toBe(String(score.report.counts));
+      expect(await page.textContent('#sl-label')).toContain(score.label);
+      if (!score.report.counts) expect(await page.textContent('#report-counts')).toContain('do not count');
+      await shot(page, id === fleet.good[0] ? '10-grades-good' : '11-grades-tampered');
+    }
+    await context.close();
+  });
+
   it('follows the service\'s event stream: a device that joins, then a revocation, show up without a reload', async () => {
     const overview = await newPage({ key: operator.key });
     await overview.page.goto(`${s.urls.operator}/`);

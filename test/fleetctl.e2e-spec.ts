@@ -4,6 +4,7 @@ import { sampleBootEvents } from '@fleetguard/attestation';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { refusedUrl } from '../apps/fleetctl/src/testing/canned-api.server';
 import { CliRun, makeTempDir, runFleetctl } from '../apps/fleetctl/src/testing/run-fleetctl';
+import { oscalAssessmentResultsValidator } from './support/oscal-schema';
 import { ADMIN_KEY, TestService, startTestService } from './support/service';
 
 jest.setTimeout(120_000);
@@ -148,6 +149,59 @@ describe('fleetctl against the running service', () => {
     expect(table.stdout).toMatch(/^gaps:\n {2}FR1 \(target 2, achieved 0\): CR 1\.1 \(declared\), /m);
     expect(table.stdout).toMatch(/│ items\s+│ \d+ requirement\(s\) \(--json for all\)/);
     expect(table.stdout).not.toMatch(/"reason"/);
+  });
+
+  it('operator: a zone with the device, its SL-T, a countermeasure, and assessment exports in every format', async () => {
+    const { device, operatorKey } = state;
+    if (!device || !operatorKey) throw new Error("the manufacturer's flow did not get as far as an enrolled device");
+    const deviceId = device.deviceId;
+    const env = { FLEETCTL_URL: s.urls.operator, FLEETCTL_KEY: operatorKey };
+    const op = (args: string[]) => ok(args, env);
+    const api = async (p: string) => (await s.api.request('GET', `/api/v1${p}`, { key: operatorKey })).body;
+    const raw = async (p: string) => (await fetch(`${s.urls.operator}/api/v1${p}`, { headers: { authorization: `Bearer ${operatorKey}` } })).text();
+
+    const z = (await op(['zone', 'create', '--name', 'Cell 1', '--target', 'FR1=2,FR2=2,FR3=2'])).json();
+    expect(z).toMatchObject({ id: expect.any(String), name: 'Cell 1', devices: 0, targetLevels: { FR1: 2, FR2: 2, FR3: 2, FR4: 0, FR7: 0 } });
+    expect((await op(['zone', 'list'])).json().map((x: { id: string }) => x.id)).toEqual([z.id]);
+    expect((await op(['zone', 'assign', z.id, deviceId])).json()).toMatchObject({ id: z.id, devices: 1 });
+    // FRs not named keep their level.
+    const t = (await op(['zone', 'target', z.id, '--target', 'FR3=1,FR7=1'])).json();
+    expect(t.targetLevels).toEqual({ FR1: 2, FR2: 2, FR3: 1, FR4: 0, FR5: 0, FR6: 0, FR7: 1 });
+    const cm = (await op(['zone', 'countermeasure', z.id, '--requirement', 'CR 3.14', '--description', 'cabinet sealed and inspected weekly'])).json();
+    expect(cm).toMatchObject({ id: expect.any(String), requirement: 'CR 3.14' });
+
+    const shown = (await op(['zone', 'show', z.id])).json();
+    expect(shown).toEqual(await api(`/zones/${z.id}`));
+    expect(shown.assessment.devices).toBe(1);
+    const text = await runFleetctl(['zone', 'show', z.id], { cwd: dir, env });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^zone Cell 1 .*1 device\(s\)/);
+    for (const k of ['FR1', 'FR3', 'FR7']) {
+      const f = shown.assessment.perFr[k];
+      expect(text.stdout).toMatch(new RegExp(`^${k}\\s+${f.slT}\\s+${f.slA}\\s+${f.slAWithoutCountermeasures}\\s+${f.slA < f.slT ? 'BELOW TARGET' : 'ok'}`, 'm'));
+    }
+    expect(text.stdout).toMatch(/CR 3\.14: cabinet sealed and inspected weekly/);
+
+    const out = (f: string) => path.join(dir, `assessment.${f}`);
+    for (const format of ['json', 'csv', 'html', 'oscal']) {
+      const r = (await op(['assessment', 'export', '--zone', z.id, '--format', format, '--out', out(format)])).json();
+      expect(r).toMatchObject({ out: out(format), format, bytes: fs.statSync(out(format)).size });
+    }
+    expect(fs.readFileSync(out('csv'), 'utf8')).toBe(await raw(`/zones/${z.id}/assessment?format=csv`));
+    const json = JSON.parse(fs.readFileSync(out('json'), 'utf8'));
+    expect(json.assessment).toEqual(shown.assessment);
+    expect(json.rows.every((r: { deviceId: string }) => r.deviceId === deviceId)).toBe(true);
+    expect(fs.readFileSync(out('html'), 'utf8')).toMatch(/<title>Zone Cell 1: IEC 62443 assessment<\/title>/);
+    const validate = oscalAssessmentResultsValidator();
+    expect(validate(JSON.parse(fs.readFileSync(out('oscal'), 'utf8')))).toBe(true);
+    await op(['assessment', 'export', '--device', deviceId, '--format', 'oscal', '--out', path.join(dir, 'device.oscal.json')]);
+    expect(validate(JSON.parse(fs.readFileSync(path.join(dir, 'device.oscal.json'), 'utf8')))).toBe(true);
+
+    // Refusals: no subject (usage, 2), a bad level (usage, 2), a device the operator does not have (404: 1).
+    expect((await runFleetctl(['assessment', 'export', '--format', 'csv', '--out', out('x')], { cwd: dir, env })).code).toBe(2);
+    expect((await runFleetctl(['zone', 'target', z.id, '--target', 'FR9=1'], { cwd: dir, env })).code).toBe(2);
+    expect((await runFleetctl(['zone', 'assign', z.id, 'fg-0000000000000000'], { cwd: dir, env })).code).toBe(1);
+    expect((await op(['zone', 'unassign', z.id, deviceId])).json()).toMatchObject({ devices: 0 });
   });
 
   it('operator: from the fleet summary to a revoked device, with an intact audit log', async () => {

@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { HardeningService } from '@fleetguard/hardening';
 import { hardenedReport, withFacts } from '../libs/hardening/src/core/testing/hardening-report.factory';
+import { oscalAssessmentResultsValidator } from './support/oscal-schema';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -162,6 +163,43 @@ describe('zones of the asset owner and assessment exports', () => {
       await browser.close();
     }
     expect(fs.statSync(path.join(ARTIFACTS, 'zone-assessment.png')).size).toBeGreaterThan(1000);
+  });
+
+  it('the OSCAL export validates against NIST’s assessment-results schema and agrees with the API', async () => {
+    const z = (await api('GET', `/zones/${zoneId}`)).body;
+    const r = await fetch(`${s.urls.operator}/api/v1/zones/${zoneId}/assessment?format=oscal`, { headers: { authorization: `Bearer ${op.key}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-disposition')).toMatch(/\.oscal\.json"$/);
+    const doc = await r.json();
+    const validate = oscalAssessmentResultsValidator();
+    const ok = validate(doc);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    const [result] = doc['assessment-results'].results;
+    expect(result['local-definitions']['inventory-items'].map((i: any) => i.props[0].value).sort()).toEqual(ids);
+    expect(result.observations).toHaveLength(3);
+    const fr = (k: string, name: string) => result.props.find((p: any) => p.name === name && p.class === k.toLowerCase())?.value;
+    for (const k of ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7']) {
+      expect(fr(k, 'sl-a')).toBe(String(z.assessment.slA[k]));
+      expect(fr(k, 'sl-t')).toBe(String(z.assessment.slT[k]));
+    }
+    // EDR 3.14 RE(1) is missing on zone-dev-3, covered by the zone's countermeasure: satisfied, linked to it.
+    const f = result.findings.find((x: any) => x.title === 'EDR 3.14 RE(1)');
+    expect(f.target.status.state).toBe('satisfied');
+    const cm = doc['assessment-results']['back-matter'].resources.find((x: any) => x.uuid === z.assessment.countermeasures[0].id);
+    expect(cm.description).toBe(z.assessment.countermeasures[0].description);
+    expect(f.links[0].href).toBe(`#${cm.uuid}`);
+    // CR 1.1 RE(2) (SL 3) is missing on zone-dev-2: not satisfied, related to that device's observation.
+    const g = result.findings.find((x: any) => x.title === 'CR 1.1 RE(2)');
+    expect(g.target.status.state).toBe('not-satisfied');
+    const obs = result.observations.find((o: any) => o.uuid === g['related-observations'][0]['observation-uuid']);
+    const inv = result['local-definitions']['inventory-items'].find((i: any) => i.uuid === obs.subjects[0]['subject-uuid']);
+    expect(inv.props[0].value).toBe('zone-dev-2');
+    // The evidence is the stored report (these devices' attestation status is set directly, with no stored appraisal to name).
+    const reportId = (await api('GET', `/zones/${zoneId}/assessment`)).body.rows.find((x: any) => x.deviceId === 'zone-dev-2').reportId;
+    expect(obs['relevant-evidence'].map((e: any) => e.href)).toEqual([`urn:fleetguard:hardening-report:${reportId}`]);
+    const dev = await fetch(`${s.urls.operator}/api/v1/devices/zone-dev-1/assessment?format=oscal`, { headers: { authorization: `Bearer ${op.key}` } });
+    expect(validate(await dev.json())).toBe(true);
   });
 
   it('a device assessment: one row per requirement, against its product’s claimed SL-C; 404 for another tenant; 400 for an unknown format', async () => {

@@ -224,7 +224,9 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   'GET /api/v1/zones': json(arrayOf(anyObject)),
   'GET /api/v1/zones/{id}': json(anyObject),
   'PUT /api/v1/zones/{id}/devices': json(anyObject),
+  'PUT /api/v1/zones/{id}/target-levels': json(anyObject),
   'POST /api/v1/zones/{id}/countermeasures': json(anyObject),
+  // format=json: the API's view; format=oscal: a NIST OSCAL 1.1.3 assessment-results document (also application/json).
   'GET /api/v1/zones/{id}/assessment': { ...json(anyObject), ...text('text/csv', 'one row per requirement and device'), ...text('text/html', 'a self-contained, printable report') },
   'GET /api/v1/devices/{id}/assessment': { ...json(anyObject), ...text('text/csv', 'one row per requirement'), ...text('text/html', 'a self-contained, printable report') },
   'PUT /api/v1/products/{id}/firmware/{version}/sbom': json(anyObject),
@@ -264,6 +266,7 @@ const REQUEST_BODIES: Readonly<Record<string, Json>> = {
   'POST /api/v1/products/{id}/corim': { required: true, content: { ...binary('application/rim+cbor'), ...binary('application/rim+cose') } },
   'PUT /api/v1/products/{id}/applicability': { required: true, description: '[{requirement, applicable, justification}]', content: json(arrayOf(anyObject)) },
   'POST /api/v1/zones': { required: true, description: '{name, targetLevels: {FR1..FR7}}', content: json(anyObject) },
+  'PUT /api/v1/zones/{id}/target-levels': { required: true, description: '{targetLevels: {FR1..FR7}} (the zone\'s SL-T)', content: json(anyObject) },
   'PUT /api/v1/zones/{id}/devices': { required: true, description: '{add?: [ids], remove?: [ids]}', content: json(anyObject) },
   'POST /api/v1/zones/{id}/countermeasures': { required: true, description: '{requirement, description}', content: json(anyObject) },
   'PUT /api/v1/products/{id}/firmware/{version}/sbom': {

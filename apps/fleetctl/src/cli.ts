@@ -14,6 +14,7 @@ import { registerOrgCommands } from './commands/org.command';
 import { registerProductCommands } from './commands/product.command';
 import { registerTokenCommands } from './commands/token.command';
 import { registerPsaCommands } from './commands/psa.command';
+import { registerZoneCommands } from './commands/zone.command';
 import { CliError, EXIT, ExitCode } from './exit-codes';
 
 export type { CliIo } from './cli-io';
@@ -66,6 +67,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerEventLogCommands(program, ctx);
   registerPsaCommands(program, ctx);
   registerLifecycleCommands(program, ctx);
+  registerZoneCommands(program, ctx);
 
   return {
     program,

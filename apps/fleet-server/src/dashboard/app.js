@@ -122,6 +122,7 @@
     $('#login').hidden = false;
     $('#overview').hidden = true;
     $('#device').hidden = true;
+    $('#zone').hidden = true;
     $('#signout').hidden = true;
     $('#refresh').hidden = true;
     $('#login-error').textContent = message || '';
@@ -306,9 +307,25 @@
     loadDevices().catch(report);
   }
 
+  /** Zones are the operator's (operator and auditor keys); hidden for a key that cannot list them. */
+  async function loadZones() {
+    const zones = await apiOptional('/api/v1/zones');
+    const panel = $('#zones-panel');
+    panel.hidden = !Array.isArray(zones);
+    if (!Array.isArray(zones)) return;
+    const body = $('#zones-table').tBodies[0];
+    if (!zones.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 3 }, 'No zone yet (fleetctl zone create, or POST /api/v1/zones).')));
+    else
+      body.replaceChildren(
+        ...zones.map((z) =>
+          h('tr', { dataset: { zoneId: z.id } }, h('td', null, h('a', { href: `#/zones/${encodeURIComponent(z.id)}` }, z.name)), h('td', { class: 'num' }, String(z.devices)), h('td', { class: 'mono' }, vectorText(z.targetLevels))),
+        ),
+      );
+  }
+
   async function loadOverview() {
     await loadProducts();
-    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined)]);
+    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined), loadZones().catch(() => undefined)]);
     document.body.dataset.state = 'ready';
   }
 
@@ -406,6 +423,7 @@
       renderResult(result, attestations),
       renderEventLog(result, release, version),
       renderScore(score, d, product),
+      renderGrades(score),
       renderExposure(exposure),
     );
     root.dataset.loaded = 'true';
@@ -524,7 +542,143 @@
         h('tbody', null, rows),
       ),
       score ? null : h('p', { class: 'muted' }, 'Gaps are not available from the service; the vectors come from the device record.'),
+      score ? h('p', { id: 'sl-label', class: 'muted' }, `${score.label || 'SL-C as configured'}: what this device, as it is set up now, is shown to reach (catalog ${score.catalogVersion}, rules ${score.rulesVersion}). Target: the product's claimed SL-C.`) : null,
+      score && score.sl4Notes && Object.keys(score.sl4Notes).length ? h('ul', { id: 'sl4-notes', class: 'reasons muted' }, Object.entries(score.sl4Notes).map(([fr, note]) => h('li', { dataset: { fr } }, `${fr}: ${note}`))) : null,
       gapBlocks.length ? [h('h3', null, 'Gaps'), gapBlocks] : score ? h('p', { class: 'muted' }, 'No gaps against the target.') : null,
+    );
+  }
+
+  // ---------------------------------------------------------------- zone page
+
+  const deviceLink = (id) => h('a', { class: 'mono', href: `#/devices/${encodeURIComponent(id)}` }, id);
+  const lvl = (v) => (typeof v === 'number' ? String(v) : '–');
+
+  /** A zone: SL-T against SL-A per FR, the devices holding each FR down, the gaps, the countermeasures, the exports. */
+  async function loadZonePage(id) {
+    const root = $('#zone');
+    root.dataset.loaded = 'false';
+    root.replaceChildren(h('p', { class: 'muted' }, 'Loading the zone…'));
+    let z;
+    try {
+      z = await api(`/api/v1/zones/${encodeURIComponent(id)}`);
+    } catch (e) {
+      root.replaceChildren(h('p', null, h('a', { href: '#/' }, '← fleet')), h('p', { class: 'error' }, e.status === 404 ? 'No such zone (or not one of yours).' : `Could not load the zone: ${e.message}`));
+      root.dataset.loaded = 'true';
+      return;
+    }
+    if (state.route !== `zone:${id}`) return;
+    const a = z.assessment;
+    const rows = FRS.map((fr) => {
+      const f = a.perFr[fr];
+      const below = f.slA === null || f.slA < f.slT;
+      const held = f.heldDownBy || [];
+      return h(
+        'tr',
+        { class: below ? 'zone-below' : 'zone-ok', dataset: { fr } },
+        h('td', null, fr),
+        h('td', { class: 'num sl-t' }, lvl(f.slT)),
+        h('td', { class: 'num sl-a' }, lvl(f.slA)),
+        h('td', { class: 'num' }, lvl(f.slAWithoutCountermeasures)),
+        h('td', null, below ? h('span', { class: 'below-target' }, f.slA === null ? 'no device' : `below by ${f.slT - f.slA}`) : h('span', { class: 'meets-target' }, 'meets')),
+        h('td', { class: 'held-down' }, held.length ? held.slice(0, 10).map((d, i) => [i ? ', ' : '', deviceLink(d)]) : '–', held.length > 10 ? ` and ${held.length - 10} more` : ''),
+      );
+    });
+    const gapRows = FRS.flatMap((fr) =>
+      (a.perFr[fr].gaps || []).map((g) =>
+        h('tr', { dataset: { fr, requirement: g.requirement } }, h('td', null, fr), h('td', { class: 'mono' }, g.requirement), h('td', { class: 'num' }, String(g.sl)), h('td', null, g.devices.slice(0, 10).map((d, i) => [i ? ', ' : '', deviceLink(d)]), g.devices.length >= 10 ? ' …' : '')),
+      ),
+    );
+    const cms = a.countermeasures || [];
+    const exportButton = (format, label) => h('button', { type: 'button', dataset: { export: format }, onclick: () => exportFile(`/api/v1/zones/${encodeURIComponent(z.id)}/assessment?format=${format}`, `assessment-zone-${z.id}.${format === 'oscal' ? 'oscal.json' : format}`).catch(report) }, label);
+    root.replaceChildren(
+      h('p', null, h('a', { href: '#/' }, '← fleet')),
+      h('div', { class: 'device-head' }, h('h1', null, `Zone ${z.name}`), a.belowTarget.length ? h('span', { class: 'badge s-contraindicated' }, `below target: ${a.belowTarget.join(', ')}`) : h('span', { class: 'badge s-affirming' }, 'meets its target')),
+      section(
+        `SL-T against SL-A per FR (${a.devices} device${a.devices === 1 ? '' : 's'})`,
+        h('p', { class: 'muted' }, 'SL-A is the lowest SL-C as configured among the zone’s devices, from graded evidence; a recorded compensating countermeasure raises its requirement only, and the level without countermeasures is shown beside it.'),
+        h(
+          'table',
+          { id: 'zone-levels', class: 'compact' },
+          h('thead', null, h('tr', null, h('th', null, 'FR'), h('th', { class: 'num' }, 'SL-T'), h('th', { class: 'num' }, 'SL-A'), h('th', { class: 'num' }, 'SL-A without countermeasures'), h('th', null, ''), h('th', null, 'held down by'))),
+          h('tbody', null, rows),
+        ),
+        h('div', { class: 'exports' }, exportButton('html', 'Assessment report (HTML)'), exportButton('csv', 'CSV'), exportButton('json', 'JSON'), exportButton('oscal', 'OSCAL')),
+      ),
+      section(
+        'Gaps against SL-T',
+        gapRows.length
+          ? h('table', { id: 'zone-gaps', class: 'compact' }, h('thead', null, h('tr', null, h('th', null, 'FR'), h('th', null, 'requirement'), h('th', { class: 'num' }, 'SL'), h('th', null, 'devices missing it'))), h('tbody', null, gapRows))
+          : h('p', { id: 'zone-no-gaps', class: 'muted' }, 'No gaps: every requirement up to the target is met, not applicable, or covered by a countermeasure.'),
+      ),
+      section(
+        'Compensating countermeasures',
+        cms.length
+          ? h(
+              'table',
+              { id: 'zone-countermeasures', class: 'compact' },
+              h('thead', null, h('tr', null, h('th', null, 'requirement'), h('th', null, 'justification'), h('th', null, 'recorded'), h('th', null, 'raised'))),
+              h('tbody', null, cms.map((c) => h('tr', null, h('td', { class: 'mono' }, c.requirement), h('td', null, c.description), h('td', null, relTime(c.recordedAt)), h('td', null, c.raised.length ? c.raised.map((r) => `${r.fr}: ${r.devices.length} device(s)`).join(', ') : 'no level raised')))),
+            )
+          : h('p', { class: 'muted' }, 'None recorded.'),
+      ),
+    );
+    root.dataset.loaded = 'true';
+  }
+
+  /** Files behind the key: fetched with it in a header, then handed to the browser. */
+  async function exportFile(url, fallbackName) {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${state.key}` }, cache: 'no-store' });
+    if (!res.ok) throw new ApiError(res.status, `export refused: ${res.status} ${res.statusText}`);
+    const name = (/filename="([^"]+)"/.exec(res.headers.get('content-disposition') || '') || [])[1] || fallbackName;
+    const href = URL.createObjectURL(await res.blob());
+    const link = h('a', { href, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(href), 10000);
+  }
+
+  const FALLBACK_TEXT = {
+    'no-report': 'the device has sent no hardening report',
+    'attestation-not-affirming': 'its latest appraisal is not affirming',
+    'stale-report': 'its report is older than the maximum age',
+    'firmware-mismatch': 'its report names another firmware than the attested one',
+  };
+
+  /** Each scored item's grade (attested, observed, reported, declared), and whether the report's facts count. */
+  function renderGrades(score) {
+    if (!score || !Array.isArray(score.items)) return null;
+    const counts = {};
+    for (const it of score.items) if (it.status === 'evidenced' && it.grade) counts[it.grade] = (counts[it.grade] || 0) + 1;
+    const grades = ['attested', 'observed', 'reported', 'declared'];
+    const fallback = score.report && score.report.fallback;
+    return section(
+      'Evidence grades',
+      h(
+        'p',
+        { id: 'report-counts', dataset: { counts: String(!!(score.report && score.report.counts)) } },
+        score.report && score.report.counts
+          ? 'The device’s reported facts count as evidence: the latest appraisal affirms, the report is fresh and names the attested firmware.'
+          : h('span', { class: 'below-target' }, `The device’s reported facts do not count: ${FALLBACK_TEXT[fallback] || fallback || 'unknown reason'}.`),
+      ),
+      h('p', { id: 'grade-counts' }, 'evidenced items by grade: ', grades.map((g, i) => [i ? ' · ' : '', h('span', { class: `badge g-${g}`, dataset: { grade: g } }, g), ` ${counts[g] || 0}`])),
+      h(
+        'details',
+        { open: false },
+        h('summary', null, `all ${score.items.length} items`),
+        h(
+          'table',
+          { id: 'grade-items', class: 'compact' },
+          h('thead', null, h('tr', null, h('th', null, 'requirement'), h('th', null, 'FR'), h('th', { class: 'num' }, 'SL'), h('th', null, 'status'), h('th', null, 'grade'), h('th', null, 'reason'))),
+          h(
+            'tbody',
+            null,
+            score.items.map((it) =>
+              h('tr', { dataset: { item: it.id, grade: it.grade || '' } }, h('td', { class: 'mono' }, it.id), h('td', null, `FR${it.fr}`), h('td', { class: 'num' }, String(it.sl)), h('td', null, it.status), h('td', null, it.grade ? h('span', { class: `badge g-${it.grade}` }, it.grade) : '–'), h('td', null, dash(it.reason))),
+            ),
+          ),
+        ),
+      ),
     );
   }
 
@@ -633,6 +787,10 @@
       if (!data || !data.deviceId || data.deviceId === id) await loadDevicePage(id);
       return;
     }
+    if (state.route && state.route.startsWith('zone:')) {
+      await loadZonePage(state.route.slice('zone:'.length));
+      return;
+    }
     await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined)]);
   }
 
@@ -650,7 +808,16 @@
     $('#signout').hidden = false;
     $('#refresh').hidden = false;
     const m = /^#\/devices\/(.+)$/.exec(location.hash);
-    if (m) {
+    const zm = /^#\/zones\/(.+)$/.exec(location.hash);
+    $('#zone').hidden = !zm;
+    if (zm) {
+      const id = decodeURIComponent(zm[1]);
+      state.route = `zone:${id}`;
+      $('#overview').hidden = true;
+      $('#device').hidden = true;
+      window.scrollTo(0, 0);
+      loadZonePage(id).catch(report);
+    } else if (m) {
       const id = decodeURIComponent(m[1]);
       state.route = `device:${id}`;
       $('#overview').hidden = true;

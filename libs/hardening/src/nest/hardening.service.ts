@@ -15,14 +15,11 @@ import {
   validateHardeningReport,
   type ApplicabilityStatement,
   type AttestationInput,
-  type DeviceScore,
   type HardeningReport,
-  type Scorer,
-  type TargetLevels,
   type SlVector,
 } from '../core';
 import { HardeningRepository, type ProductScoringRow, type ScoringSubject } from './hardening.repository';
-import { planWrite, productScoring, rescoreAll, scoreSubject, type RescoreAllResult, type ScoreChange, type ScoringClock } from './rescore.batch';
+import { planWrite, productScoring, rescoreAll, scoreStoredDevices, scoreSubject, type RescoreAllResult, type ScoreChange, type ScoredDevice, type ScoringClock } from './rescore.batch';
 import { ScorerCache } from './scorer.cache';
 import { isAttestationStatus, isBelowTarget, scoringAttestation, type ScoreCause } from './scoring-inputs';
 import { toCatalogView, toScoreView, withApplicable, type CatalogView, type ScoreView } from './score.view';
@@ -40,15 +37,7 @@ export interface RescoreResult {
 }
 
 /** A device scored for an assessment, with the evidence its score rests on. */
-export interface ScoredDevice {
-  deviceId: string;
-  productId: string;
-  scorer: Scorer;
-  score: DeviceScore;
-  evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
-  /** The product's claimed SL-C (its targetLevels). */
-  claimed: TargetLevels;
-}
+export type { ScoredDevice } from './rescore.batch';
 
 export interface SubmittedReport extends RescoreResult {
   reportId: string;
@@ -327,28 +316,9 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
    * Callers check tenancy first. `products`: rows already read (a batch loop passes one map).
    */
   async scoreMany(deviceIds: readonly string[], products = new Map<string, ProductScoringRow>()): Promise<ScoredDevice[]> {
-    const subjects = await this.repo.subjects(deviceIds);
-    const wanted = [...new Set(subjects.map((s) => s.productId))].filter((id) => !products.has(id));
-    if (wanted.length) for (const p of await this.repo.products(wanted)) products.set(p.id, p);
-    const clock = this.clock();
-    const byId = new Map(subjects.map((s) => [s.deviceId, s]));
-    const out: ScoredDevice[] = [];
-    for (const id of deviceIds) {
-      const s = byId.get(id);
-      const product = s && products.get(s.productId);
-      if (!s || !product) continue;
-      const p = productScoring(this.scorers, product);
-      out.push({
-        deviceId: id,
-        productId: s.productId,
-        scorer: p.scorer,
-        score: scoreSubject(s, p, clock),
-        evidence: { reportId: s.reportId, attestationResultId: s.attestationResultId, firmwareRelease: s.attestedFirmware },
-        claimed: p.target,
-      });
-    }
-    return out;
+    return scoreStoredDevices(this.repo, this.scorers, deviceIds, products, this.clock());
   }
+
 
   /** The catalog in use; with a component type, also the items that type is scored on. */
   catalogView(componentType?: string): CatalogView {

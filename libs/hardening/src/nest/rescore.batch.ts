@@ -57,6 +57,51 @@ export function scoreSubject(s: ScoringSubject, p: ProductScoring, clock: Scorin
   });
 }
 
+/** A device scored now, with the evidence its score rests on (zone assessments and exports). */
+export interface ScoredDevice {
+  deviceId: string;
+  productId: string;
+  scorer: Scorer;
+  score: DeviceScore;
+  evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
+  /** The product's claimed SL-C (its targetLevels). */
+  claimed: TargetLevels;
+}
+
+/**
+ * Scores stored devices now, without writing anything, in the order given (missing ids are
+ * skipped): one query for the devices with their latest reports, one for the products not yet in
+ * `products` (a batch loop passes the same map, so each product is read once).
+ */
+export async function scoreStoredDevices(
+  repo: HardeningRepository,
+  cache: ScorerCache,
+  deviceIds: readonly string[],
+  products: Map<string, ProductScoringRow>,
+  clock: ScoringClock,
+): Promise<ScoredDevice[]> {
+  const subjects = await repo.subjects(deviceIds);
+  const wanted = [...new Set(subjects.map((s) => s.productId))].filter((id) => !products.has(id));
+  if (wanted.length) for (const p of await repo.products(wanted)) products.set(p.id, p);
+  const byId = new Map(subjects.map((s) => [s.deviceId, s]));
+  const out: ScoredDevice[] = [];
+  for (const id of deviceIds) {
+    const s = byId.get(id);
+    const product = s && products.get(s.productId);
+    if (!s || !product) continue;
+    const p = productScoring(cache, product);
+    out.push({
+      deviceId: id,
+      productId: s.productId,
+      scorer: p.scorer,
+      score: scoreSubject(s, p, clock),
+      evidence: { reportId: s.reportId, attestationResultId: s.attestationResultId, firmwareRelease: s.attestedFirmware },
+      claimed: p.target,
+    });
+  }
+  return out;
+}
+
 /** A device whose stored levels changed, for events. */
 export interface ScoreChange {
   deviceId: string;

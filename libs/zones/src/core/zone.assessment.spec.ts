@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { DomainError } from '@fleetguard/common';
 import { createScorer, loadCatalog, loadFactRules, parseApplicabilityBody, type SlVector } from '@fleetguard/hardening-core';
 import { hardenedReport, trustedEvidence, withFacts } from '../../../hardening/src/core/testing/hardening-report.factory';
-import { assessmentCsv, csvRecord } from './assessment.export';
+import { assessmentCsv, csvRecord, CSV_HEADER, deviceCsvLines } from './assessment.export';
 import { countermeasureCovers, coverage, parseTargetLevels, ZoneAssessor, type Countermeasure } from './zone.assessment';
 
 const catalog = loadCatalog();
@@ -96,5 +96,51 @@ describe('CSV cells', () => {
     const text = Buffer.concat(chunks).toString();
     expect(text.split('\n')[1].startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
     expect(stringify([['plain']])).toBe('plain\n');
+  });
+});
+
+describe('the fast CSV writer', () => {
+  const cms: Countermeasure[] = [{ id: 'cm-1', requirement: 'CR 3.14', description: 'sealed', recordedAt: '2025-01-01T00:00:00Z' }];
+  const stringifyRows = async (rows: ReturnType<ZoneAssessor['add']>) => {
+    const csv = assessmentCsv();
+    const chunks: Buffer[] = [];
+    csv.on('data', (c: Buffer) => chunks.push(c));
+    for (const r of rows) csv.write(csvRecord(r));
+    csv.end();
+    await new Promise((r) => csv.on('end', r));
+    return Buffer.concat(chunks).toString();
+  };
+
+  it('writes the bytes csv-stringify writes, for any device id, firmware and evidence strings (fuzz)', async () => {
+    const text = fc.oneof(fc.string(), fc.constantFrom('=1+1', '-2', '@x', '\tx', 'a,b', 'q"r', 'line\nbreak', '\uFF1Dx', ''));
+    await fc.assert(
+      fc.asyncProperty(text, fc.option(text, { nil: null }), fc.option(text, { nil: null }), fc.boolean(), async (id, release, reportId, weak) => {
+        const base = device('x', weak ? { 'secureBoot.enabled': undefined, 'timeSync.enabled': undefined } : {});
+        const d = { ...base, deviceId: id, evidence: { reportId, attestationResultId: null, firmwareRelease: release } };
+        const a = new ZoneAssessor(T2, cms, coverage(catalog, cms));
+        const rows = a.add(d);
+        expect(CSV_HEADER + deviceCsvLines(d, d.score.table(), a.coverOf(d.scorer))).toBe(await stringifyRows(rows));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('SL-A, held-down devices and gaps agree with the rows (a reference computed from them)', () => {
+    const a = new ZoneAssessor(T2, cms, coverage(catalog, cms));
+    const rows = [
+      ['a', {}],
+      ['b', { 'secureBoot.enabled': undefined }],
+      ['c', { 'timeSync.enabled': undefined, 'accounts.mfa': undefined }],
+    ].flatMap(([id, patch]) => a.add(device(id as string, patch as Record<string, unknown>)));
+    const r = a.result();
+    const unmet = rows.filter((x) => x.verdict !== 'evidenced' && x.verdict !== 'not-applicable' && !x.countermeasure);
+    for (const k of ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] as const) {
+      const perDevice = ['a', 'b', 'c'].map((id) => Math.min(5, ...unmet.filter((x) => x.deviceId === id && x.fr === k).map((x) => x.sl)) - 1);
+      const lowest = Math.min(...perDevice);
+      expect(r.slA[k]).toBe(lowest);
+      expect(r.perFr[k].heldDownBy).toEqual(lowest < 4 ? ['a', 'b', 'c'].filter((_, i) => perDevice[i] === lowest) : []);
+      const gaps = [...new Set(unmet.filter((x) => x.fr === k && x.sl <= 2).map((x) => x.requirement))].sort();
+      expect(r.perFr[k].gaps.map((g) => g.requirement).sort()).toEqual(gaps);
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   type DeviceScore,
   type FrKey,
   type Grade,
+  type ItemTable,
   type ItemStatus,
   type Scorer,
   type SlValue,
@@ -98,12 +99,11 @@ function levels(scorer: Scorer, statuses: readonly ItemStatus[], covered: (id: s
 }
 
 /** The per-device part of an assessment: rows and levels with and without countermeasures. */
-export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>): {
+export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>, table: ItemTable = d.score.table()): {
   rows: AssessmentRow[];
   levels: SlValue[];
   without: SlValue[];
 } {
-  const table = d.score.table();
   const without = levels(d.scorer, table.statuses, () => false);
   const withCm = covers.size ? levels(d.scorer, table.statuses, (id) => covers.has(id)) : without;
   const rows = d.scorer.items.map<AssessmentRow>((it, i) => {
@@ -134,9 +134,28 @@ export function coverage(catalog: Catalog, countermeasures: readonly Countermeas
   return m;
 }
 
+/** A scorer's items as index arrays (FR index 0..6, SL), built once per scorer. */
+export interface ItemPlan {
+  readonly ids: readonly string[];
+  readonly fr: Uint8Array;
+  readonly sl: Uint8Array;
+}
+const plans = new WeakMap<Scorer, ItemPlan>();
+export function itemPlan(scorer: Scorer): ItemPlan {
+  let p = plans.get(scorer);
+  if (!p) {
+    p = { ids: scorer.items.map((i) => i.id), fr: Uint8Array.from(scorer.items, (i) => i.fr - 1), sl: Uint8Array.from(scorer.items, (i) => i.sl) };
+    plans.set(scorer, p);
+  }
+  return p;
+}
+
+const isMet = (s: ItemStatus) => s === 'evidenced' || s === 'not-applicable';
+
 /**
  * Accumulates a zone's assessment device by device (so 100,000 devices stream through in
- * batches): `add` each scored device, then `result()`.
+ * batches): `accumulate` (or `add`, which also returns the device's rows) each scored device,
+ * then `result()`. Works on the score's item table by index: no row objects unless asked for.
  */
 export class ZoneAssessor {
   private n = 0;
@@ -145,46 +164,84 @@ export class ZoneAssessor {
   private readonly heldDown: string[][] = FR_KEYS.map(() => []);
   private readonly gapDevices = FR_KEYS.map(() => new Map<string, { sl: number; devices: string[] }>());
   private readonly raised = new Map<string, Map<FrKey, string[]>>();
+  private readonly coverByScorer = new Map<Scorer, ReadonlyArray<string | null>>();
+  private readonly slTByIndex: number[];
   private static readonly GAP_DEVICES_LISTED = 100;
 
   constructor(
     private readonly slT: SlVector,
     private readonly countermeasures: readonly Countermeasure[],
     private readonly covers: ReadonlyMap<string, string>,
-  ) {}
+  ) {
+    this.slTByIndex = FR_KEYS.map((k) => slT[k]);
+  }
 
-  /** Adds one device; returns its rows (for an export written as it goes). */
+  /** Per item of `scorer` (by index), the countermeasure id covering it, or null. */
+  coverOf(scorer: Scorer): ReadonlyArray<string | null> {
+    let c = this.coverByScorer.get(scorer);
+    if (!c) {
+      c = itemPlan(scorer).ids.map((id) => this.covers.get(id) ?? null);
+      this.coverByScorer.set(scorer, c);
+    }
+    return c;
+  }
+
+  /** A device's rows (with this zone's countermeasures). */
+  rowsOf(d: ZoneDevice, table: ItemTable = d.score.table()): AssessmentRow[] {
+    return assessDevice(d, this.covers, table).rows;
+  }
+
+  /** Adds one device; returns its rows (for JSON, HTML and OSCAL exports, and tests). */
   add(d: ZoneDevice): AssessmentRow[] {
-    const { rows, levels: withCm, without } = assessDevice(d, this.covers);
+    const table = d.score.table();
+    this.accumulate(d, table);
+    return assessDevice(d, this.covers, table).rows;
+  }
+
+  /** Adds one device to SL-A, held-down devices, gaps and countermeasure effects. */
+  accumulate(d: ZoneDevice, table: ItemTable = d.score.table()): void {
+    const plan = itemPlan(d.scorer);
+    const cover = this.coverOf(d.scorer);
+    const st = table.statuses;
+    const withCm = [5, 5, 5, 5, 5, 5, 5];
+    const without = [5, 5, 5, 5, 5, 5, 5];
+    for (let i = 0; i < st.length; i++) {
+      if (isMet(st[i])) continue;
+      const f = plan.fr[i];
+      const sl = plan.sl[i];
+      if (sl < without[f]) without[f] = sl;
+      if (cover[i] === null) {
+        if (sl < withCm[f]) withCm[f] = sl;
+        if (sl <= this.slTByIndex[f]) {
+          const id = plan.ids[i];
+          let g = this.gapDevices[f].get(id);
+          if (!g) this.gapDevices[f].set(id, (g = { sl, devices: [] }));
+          if (g.devices.length < ZoneAssessor.GAP_DEVICES_LISTED) g.devices.push(d.deviceId);
+        }
+      }
+    }
     this.n++;
-    FR_KEYS.forEach((k, f) => {
-      const lvl = withCm[f] + 1;
+    for (let f = 0; f < 7; f++) {
+      const lvl = withCm[f];
       if (lvl < this.minWith[f]) {
         this.minWith[f] = lvl;
         this.heldDown[f] = [d.deviceId];
       } else if (lvl === this.minWith[f] && this.heldDown[f].length < ZoneAssessor.GAP_DEVICES_LISTED) this.heldDown[f].push(d.deviceId);
-      if (without[f] + 1 < this.minWithout[f]) this.minWithout[f] = without[f] + 1;
+      if (without[f] < this.minWithout[f]) this.minWithout[f] = without[f];
       if (withCm[f] > without[f]) {
-        // Which countermeasures made the difference for this FR: those covering its unmet items up to the new level.
-        for (const r of rows) {
-          if (r.fr !== k || !r.countermeasure || r.sl > withCm[f]) continue;
-          let byFr = this.raised.get(r.countermeasure);
-          if (!byFr) this.raised.set(r.countermeasure, (byFr = new Map()));
+        // Which countermeasures made the difference for this FR: those covering its unmet items below the new level.
+        const k = FR_KEYS[f];
+        for (let i = 0; i < st.length; i++) {
+          const cm = cover[i];
+          if (cm === null || plan.fr[i] !== f || plan.sl[i] >= withCm[f] || isMet(st[i])) continue;
+          let byFr = this.raised.get(cm);
+          if (!byFr) this.raised.set(cm, (byFr = new Map()));
           const list = byFr.get(k) ?? [];
           if (!list.includes(d.deviceId)) list.push(d.deviceId);
           byFr.set(k, list);
         }
       }
-    });
-    for (const r of rows) {
-      if (MET.has(r.verdict) || r.countermeasure) continue;
-      const f = FR_KEYS.indexOf(r.fr);
-      if (r.sl > this.slT[r.fr]) continue;
-      let g = this.gapDevices[f].get(r.requirement);
-      if (!g) this.gapDevices[f].set(r.requirement, (g = { sl: r.sl, devices: [] }));
-      if (g.devices.length < ZoneAssessor.GAP_DEVICES_LISTED) g.devices.push(d.deviceId);
     }
-    return rows;
   }
 
   result(): ZoneAssessment {

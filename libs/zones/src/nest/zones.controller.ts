@@ -11,6 +11,8 @@ const CONTENT_TYPES: Record<AssessmentFormat, string> = {
   json: 'application/json; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
   html: 'text/html; charset=utf-8',
+  // OSCAL has no registered media type; NIST serves its JSON as application/json.
+  oscal: 'application/json; charset=utf-8',
 };
 
 function format(v: string | undefined): AssessmentFormat {
@@ -44,6 +46,12 @@ export class ZonesController {
   @Roles('operator', 'auditor')
   get(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
     return this.zones.get(p, id);
+  }
+
+  @Put('zones/:id/target-levels')
+  @Roles('operator')
+  targetLevels(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: { targetLevels?: unknown }) {
+    return this.zones.setTargetLevels(p, id, body);
   }
 
   @Put('zones/:id/devices')
@@ -85,7 +93,7 @@ export class ZonesController {
     const headers = () => {
       if (res.headersSent) return;
       res.status(200).setHeader('content-type', CONTENT_TYPES[fmt]);
-      if (fmt !== 'json') res.setHeader('content-disposition', `${fmt === 'html' ? 'inline' : 'attachment'}; filename="assessment-${name}.${fmt}"`);
+      if (fmt !== 'json') res.setHeader('content-disposition', `${fmt === 'html' ? 'inline' : 'attachment'}; filename="assessment-${name}.${fmt === 'oscal' ? 'oscal.json' : fmt}"`);
     };
     res.write = ((...a: Parameters<Response['write']>) => (headers(), write(...a))) as Response['write'];
     res.end = ((...a: unknown[]) => (headers(), (end as (...x: unknown[]) => Response)(...a))) as Response['end'];

@@ -30,6 +30,11 @@ export class ZonesRepository {
     return rows.length ? { id, organizationId, name, targetLevels, createdAt: rows[0].created_at, devices: 0 } : null;
   }
 
+  /** Replaces the zone's SL-T (the asset owner's target). */
+  async setTargetLevels(zoneId: string, targetLevels: SlVector): Promise<void> {
+    await this.ds.query(`UPDATE zones SET target_levels = $2::jsonb WHERE id = $1::uuid`, [zoneId, JSON.stringify(targetLevels)]);
+  }
+
   async list(organizationId: string): Promise<ZoneRow[]> {
     return this.read(`z.organization_id = $1`, [organizationId]);
   }

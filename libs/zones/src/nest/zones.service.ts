@@ -1,15 +1,16 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { conflict, invalid, notFound } from '@fleetguard/common';
 import type { Principal } from '@fleetguard/auth';
 import { DevicesService } from '@fleetguard/fleet';
-import { FR_KEYS, loadCatalog, type SlValue, type SlVector } from '@fleetguard/hardening-core';
+import { FR_KEYS, loadCatalog, loadFactRules, type ItemTable, type SlValue, type SlVector } from '@fleetguard/hardening-core';
 import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening';
 import {
-  assessmentCsv,
-  csvRecord,
+  CSV_HEADER,
+  deviceCsvLines,
   assessmentHtml,
+  assessmentOscal,
   coverage,
   countermeasureCovers,
   parseTargetLevels,
@@ -18,6 +19,7 @@ import {
   type AssessmentRow,
   type Countermeasure,
   type ZoneAssessment,
+  type ZoneDevice,
 } from '../core';
 import { ZonesRepository, type ZoneRow } from './zones.repository';
 
@@ -35,9 +37,12 @@ export interface ZoneView {
 
 const toView = (z: ZoneRow): ZoneView => ({ id: z.id, name: z.name, targetLevels: z.targetLevels, devices: z.devices, createdAt: z.createdAt });
 
-/** Where an assessment goes: rows one by one (CSV), or kept (JSON, HTML). */
-interface RowSink {
-  row(r: AssessmentRow): Promise<void> | void;
+const CSV_CHUNK = 1 << 20;
+
+/** Where an assessment goes: each scored device with its item table (CSV streams; JSON, HTML and OSCAL keep rows). */
+interface DeviceSink {
+  device(d: ZoneDevice, table: ItemTable, assessor: ZoneAssessor): Promise<void> | void;
+  flush(): Promise<void> | void;
 }
 
 /**
@@ -48,11 +53,13 @@ interface RowSink {
 @Injectable()
 export class ZonesService {
   private readonly catalog = loadCatalog();
+  private readonly rulesVersion = loadFactRules().version;
 
   constructor(
     private readonly repo: ZonesRepository,
-    private readonly hardening: HardeningService,
-    private readonly devices: DevicesService,
+    // Only these methods: a benchmark assembles the service over the same functions, without Nest.
+    @Inject(HardeningService) private readonly hardening: Pick<HardeningService, 'scoreMany'>,
+    @Inject(DevicesService) private readonly devices: Pick<DevicesService, 'get'>,
   ) {}
 
   async create(p: Principal, body: { name?: unknown; targetLevels?: unknown }): Promise<ZoneView> {
@@ -78,8 +85,18 @@ export class ZonesService {
   async get(p: Principal, id: string): Promise<ZoneView & { countermeasures: Countermeasure[]; assessment: ZoneAssessment }> {
     const z = await this.own(p, id);
     const countermeasures = await this.repo.countermeasures(z.id);
-    const assessment = await this.assess(z, countermeasures, { row: () => undefined });
+    const assessment = await this.assess(z, countermeasures, { device: () => undefined, flush: () => undefined });
     return { ...toView(z), countermeasures, assessment };
+  }
+
+  /** Sets the zone's SL-T per FR (`{targetLevels: {FR1..FR7}}`, all seven). */
+  async setTargetLevels(p: Principal, id: string, body: { targetLevels?: unknown }): Promise<ZoneView> {
+    const z = await this.own(p, id);
+    if (typeof body !== 'object' || body === null || Object.keys(body).some((k) => k !== 'targetLevels')) {
+      throw invalid('zone.invalid-target', 'the body is {targetLevels: {FR1..FR7: 0..4}}');
+    }
+    await this.repo.setTargetLevels(z.id, parseTargetLevels(body.targetLevels));
+    return toView((await this.repo.get(p.organizationId, z.id))!);
   }
 
   async changeDevices(p: Principal, id: string, body: { add?: unknown; remove?: unknown }): Promise<ZoneView> {
@@ -128,47 +145,90 @@ export class ZonesService {
     const target = Object.fromEntries(FR_KEYS.map((k) => [k, (d.claimed[k] ?? 0) as SlValue])) as SlVector;
     await this.export(out, format, `Device ${deviceId}: IEC 62443-4-2 assessment`, `device ${deviceId} (against its product's claimed SL-C)`, async (sink) => {
       const a = new ZoneAssessor(target, [], new Map());
-      for (const r of a.add(toZoneDevice(d))) await sink.row(r);
+      const zd = toZoneDevice(d);
+      const table = zd.score.table();
+      a.accumulate(zd, table);
+      await sink.device(zd, table, a);
+      await sink.flush();
       return a.result();
     });
   }
 
-  private async export(out: Writable, format: AssessmentFormat, title: string, subject: string, run: (sink: RowSink) => Promise<ZoneAssessment>): Promise<void> {
+  private async export(out: Writable, format: AssessmentFormat, title: string, subject: string, run: (sink: DeviceSink) => Promise<ZoneAssessment>): Promise<void> {
     const generatedAt = new Date().toISOString();
     if (format === 'csv') {
-      const csv = assessmentCsv();
-      csv.pipe(out);
+      // Rows are built as text (deviceCsvLines: the bytes csv-stringify would write) and written in
+      // chunks of about 1 MiB with backpressure: a 100,000-device zone is 8 million rows.
+      let buf = CSV_HEADER;
+      const flush = async () => {
+        const chunk = buf;
+        buf = '';
+        if (chunk && !out.write(chunk)) await once(out, 'drain');
+      };
       await run({
-        row: async (r) => {
-          if (!csv.write(csvRecord(r))) await once(csv, 'drain');
+        device: async (d, table, a) => {
+          buf += deviceCsvLines(d, table, a.coverOf(d.scorer));
+          if (buf.length >= CSV_CHUNK) await flush();
         },
+        flush,
       });
-      csv.end();
+      await flush();
+      out.end();
       await once(out, 'finish');
       return;
     }
     const rows: AssessmentRow[] = [];
-    const assessment = await run({ row: (r) => void rows.push(r) });
-    const body = format === 'html' ? assessmentHtml({ title, subject, generatedAt, assessment, rows }) : JSON.stringify({ title, subject, generatedAt, assessment, rows });
+    const assessment = await run({ device: (d, table, a) => void rows.push(...a.rowsOf(d, table)), flush: () => undefined });
+    const body =
+      format === 'html'
+        ? assessmentHtml({ title, subject, generatedAt, assessment, rows })
+        : format === 'oscal'
+          ? JSON.stringify(assessmentOscal({ title, subject, generatedAt, assessment, rows, versions: { rulesVersion: this.rulesVersion, catalogVersion: this.catalog.version } }))
+          : JSON.stringify({ title, subject, generatedAt, assessment, rows });
     out.end(body);
     await once(out, 'finish');
   }
 
-  /** Scores the zone's devices in batches and accumulates SL-A, countermeasures and gaps. */
-  private async assess(z: ZoneRow, countermeasures: readonly Countermeasure[], sink: RowSink): Promise<ZoneAssessment> {
+  /**
+   * Scores the zone's devices in keyset batches (id order) and accumulates SL-A, countermeasures
+   * and gaps. One batch ahead: while batch k is tabled and written to the sink, the database reads
+   * batch k+1 (its ids, then its devices with their latest reports). Only one read is in flight,
+   * so the shared product map is filled by one batch at a time and rows leave in id order.
+   */
+  private async assess(z: ZoneRow, countermeasures: readonly Countermeasure[], sink: DeviceSink): Promise<ZoneAssessment> {
     const a = new ZoneAssessor(z.targetLevels, countermeasures, coverage(this.catalog, countermeasures));
     const products = new Map<string, ProductScoringRow>();
-    let after: string | null = null;
-    for (;;) {
-      const ids = await this.repo.deviceIds(z.id, after, BATCH);
-      if (!ids.length) break;
-      for (const d of await this.hardening.scoreMany(ids, products)) for (const r of a.add(toZoneDevice(d))) await sink.row(r);
-      after = ids[ids.length - 1];
+    type Batch = { ids: string[]; scored: ScoredDevice[] };
+    const read = (after: string | null): Promise<Batch> => {
+      const p = (async () => {
+        const ids = await this.repo.deviceIds(z.id, after, BATCH);
+        return { ids, scored: ids.length ? await this.hardening.scoreMany(ids, products) : [] };
+      })();
+      // Awaited later: if the sink fails first, this read's own failure must not go unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending: Promise<Batch> | null = read(null);
+    try {
+      while (pending) {
+        const { ids, scored }: Batch = await pending;
+        // A short batch is the last one: no further read.
+        pending = ids.length === BATCH ? read(ids[ids.length - 1]) : null;
+        for (const d of scored) {
+          const zd = toZoneDevice(d);
+          const table = zd.score.table();
+          a.accumulate(zd, table);
+          await sink.device(zd, table, a);
+        }
+      }
+    } finally {
+      // On a failure (a closed client), let the read ahead settle before the caller moves on.
+      if (pending) await pending.catch(() => undefined);
     }
     return a.result();
   }
 }
 
-function toZoneDevice(d: ScoredDevice) {
+function toZoneDevice(d: ScoredDevice): ZoneDevice {
   return { deviceId: d.deviceId, scorer: d.scorer, score: d.score, evidence: d.evidence };
 }
