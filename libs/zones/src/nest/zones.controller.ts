@@ -5,7 +5,7 @@ import { invalid } from '@fleetguard/common';
 import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
 import { checkDeviceId } from '@fleetguard/fleet';
 import { ASSESSMENT_FORMATS, type AssessmentFormat } from '../core';
-import { ZonesService } from './zones.service';
+import { ExportAbandoned, ZonesService } from './zones.service';
 
 const CONTENT_TYPES: Record<AssessmentFormat, string> = {
   json: 'application/json; charset=utf-8',
@@ -103,6 +103,7 @@ export class ZonesController {
       res.write = write;
       res.end = end;
       if (!res.headersSent) throw e;
+      if (e instanceof ExportAbandoned) return; // the client left: nothing to report to it
       this.logger.error(`assessment export aborted after the headers were sent: ${(e as Error).message}`);
       res.destroy(e as Error);
     }

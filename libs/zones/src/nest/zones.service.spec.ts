@@ -3,7 +3,7 @@ import type { Principal } from '@fleetguard/auth';
 import { createScorer, FR_KEYS, loadCatalog, loadFactRules, type SlVector } from '@fleetguard/hardening-core';
 import type { ScoredDevice } from '@fleetguard/hardening';
 import { hardenedReport, trustedEvidence } from '../../../hardening/src/core/testing/hardening-report.factory';
-import { ZonesService } from './zones.service';
+import { ExportAbandoned, ZonesService } from './zones.service';
 import type { ZonesRepository, ZoneRow } from './zones.repository';
 
 const EDR = createScorer(loadCatalog(), loadFactRules(), 'EDR');
@@ -133,5 +133,16 @@ describe('ZonesService zone export, one batch read ahead', () => {
     expect(log.settled).toBe(2);
     await ticks();
     expect(unhandled).toEqual([]);
+  });
+
+  it('a client that stops reading and closes the connection ends the export (no wait for a drain that never comes)', async () => {
+    const { log, service } = harness(20_000);
+    // Never calls back: its buffer fills and stays full, as a client that stopped reading.
+    const out = new Writable({ highWaterMark: 1024, write() {} });
+    const run = service.exportZone(P, ZONE.id, 'csv', out);
+    await new Promise((r) => setTimeout(r, 50));
+    out.destroy(); // the connection closes
+    await expect(run).rejects.toThrow(ExportAbandoned);
+    expect(log.scoreCalls).toBeLessThan(20); // not every batch read and scored for nobody
   });
 });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { conflict, invalid, notFound } from '@fleetguard/common';
@@ -163,7 +162,10 @@ export class ZonesService {
       const flush = async () => {
         const chunk = buf;
         buf = '';
-        if (chunk && !out.write(chunk)) await once(out, 'drain');
+        // A client that went away stops the export (its reads and scoring) instead of waiting for a drain that never comes.
+        if (out.destroyed || out.writableEnded) throw out.errored ?? new ExportAbandoned();
+        if (chunk && !out.write(chunk)) await drainedOrClosed(out);
+        if (out.destroyed) throw out.errored ?? new ExportAbandoned();
       };
       await run({
         device: async (d, table, a) => {
@@ -174,7 +176,7 @@ export class ZonesService {
       });
       await flush();
       out.end();
-      await once(out, 'finish');
+      await finishedOrClosed(out);
       return;
     }
     const rows: AssessmentRow[] = [];
@@ -186,7 +188,7 @@ export class ZonesService {
           ? JSON.stringify(assessmentOscal({ title, subject, generatedAt, assessment, rows, versions: { rulesVersion: this.rulesVersion, catalogVersion: this.catalog.version } }))
           : JSON.stringify({ title, subject, generatedAt, assessment, rows });
     out.end(body);
-    await once(out, 'finish');
+    await finishedOrClosed(out);
   }
 
   /**
@@ -231,4 +233,38 @@ export class ZonesService {
 
 function toZoneDevice(d: ScoredDevice): ZoneDevice {
   return { deviceId: d.deviceId, scorer: d.scorer, score: d.score, evidence: d.evidence };
+}
+
+/** The client closed the connection during an export: nothing is left to write to. */
+export class ExportAbandoned extends Error {
+  constructor() {
+    super('the client closed the connection during the export');
+  }
+}
+
+/** Resolves when `out` can take more, or has closed (a client that went away never drains). */
+function drainedOrClosed(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('close', done);
+  });
+}
+
+/** Resolves when `out` has flushed everything, or has closed before it could. */
+function finishedOrClosed(out: Writable): Promise<void> {
+  if (out.writableFinished || out.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('finish', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.once('finish', done);
+    out.once('close', done);
+  });
 }
