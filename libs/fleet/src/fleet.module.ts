@@ -10,6 +10,8 @@ import { EnrollmentController, EnrollmentTokensController, EstController } from 
 import { EnrollmentService } from './nest/enrollment.service';
 import { FleetController } from './nest/fleet.controller';
 import { FleetQueryService } from './nest/fleet-query.service';
+import { PkiAdminController } from './nest/pki-admin.controller';
+import { PkiAdminService } from './nest/pki-admin.service';
 import { ProductsController } from './nest/products.controller';
 import { ProductsService } from './nest/products.service';
 import { WebhooksController } from './nest/webhooks.controller';
@@ -18,8 +20,8 @@ import { WebhooksService } from './nest/webhooks.service';
 /** Products, devices and their enrollment, the fleet view (list, summary, report) and webhook subscriptions. Uses the global PKI and auth modules. */
 @Module({
   imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity, WebhookEntity])],
-  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController, WebhooksController],
-  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService, WebhooksService],
+  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController, WebhooksController, PkiAdminController],
+  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService, WebhooksService, PkiAdminService],
   exports: [ProductsService, DevicesService, EnrollmentService, FleetQueryService, WebhooksService],
 })
 export class FleetModule {}
