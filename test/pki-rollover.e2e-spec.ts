@@ -1,7 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { DataSource } from 'typeorm';
+import { BrokerService } from '../libs/broker/src';
 import * as fs from 'node:fs';
 import { ADMIN_KEY, TestService, createProduct, createTenant, startTestService } from './support/service';
 import { Workdir, curl, openssl, opensslCsr } from './support/openssl';
+import { EventBusService, FleetEvent } from '../libs/events/src';
+import { PkiAdminService } from '../libs/fleet/src/nest/pki-admin.service';
 
 function run(tool: string, args: string[], timeout = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -68,7 +72,8 @@ describe('issuing CA rollover, forced re-key, certificate audit', () => {
   const issuerOf = (file: string) => openssl(['x509', '-in', file, '-noout', '-issuer']).stdout.trim();
 
   beforeAll(async () => {
-    s = await startTestService();
+    // RSA keys under 3072 bits are below today's policy (the weak-key finding).
+    s = await startTestService({ FLEETGUARD_RSA_MIN_BITS: '3072' });
     w = new Workdir();
     m = await createTenant(s.api, 'manufacturer');
     productId = (await createProduct(s.api, m.key)).id;
@@ -220,6 +225,16 @@ describe('issuing CA rollover, forced re-key, certificate audit', () => {
     expect(r.body.findings).toContainEqual(expect.objectContaining({ kind: 'key-shared', deviceIds: [twinA.id, twinB.id].sort() }));
     expect((await s.api.get('/api/v1/pki/audit?days=-1', m.key)).status).toBe(400);
     expect((await s.api.get('/api/v1/pki/audit?days=abc', m.key)).status).toBe(400);
+    // The sweep announces new device findings to the device's organizations (webhooks, event stream), once.
+    const seen: FleetEvent[] = [];
+    const sub = s.app.get(EventBusService).stream(m.orgId, ['pki.finding']).subscribe((e) => seen.push(e));
+    try {
+      expect(await s.app.get(PkiAdminService).sweep()).toBeGreaterThan(0);
+      expect(seen.map((e) => e.data)).toContainEqual(expect.objectContaining({ kind: 'key-shared', deviceIds: [twinA.id, twinB.id].sort() }));
+      expect(await s.app.get(PkiAdminService).sweep()).toBe(0);
+    } finally {
+      sub.unsubscribe();
+    }
     const other = await createTenant(s.api, 'manufacturer');
     const theirs = await s.api.get('/api/v1/pki/audit?days=4000', other.key);
     expect(theirs.body.findings.filter((f: { deviceId?: string; deviceIds?: string[] }) => f.deviceId || f.deviceIds)).toEqual([]);
@@ -235,6 +250,36 @@ describe('issuing CA rollover, forced re-key, certificate audit', () => {
       expect(a.body.findings).toContainEqual(expect.objectContaining({ kind: 'client-id-on-two-connections', deviceId: old.id }));
     }
   }, 180_000);
+
+  (haveMosquitto ? it : it.skip)('certificate audit: a weak key, a device that did not renew, a revoked device still connected', async () => {
+    const ds = s.app.get(DataSource);
+    const weak = await enroll('weak');
+    const late = await enroll('late');
+    const live = await enroll('live');
+    // The key policy moved on: an RSA-2048 key is below FLEETGUARD_RSA_MIN_BITS=3072 (the device's key made so in the store).
+    const rsa = opensslCsr(w, 'weak-rsa', 'RSA-2048');
+    const spkiDer = execFileSync('openssl', ['pkey', '-in', rsa.key, '-pubout', '-outform', 'DER']);
+    await ds.query(`UPDATE devices SET key_type = 'RSA', public_key_spki = $2 WHERE id = $1`, [weak.id, spkiDer]);
+    // A certificate that ended without a renewal.
+    await ds.query(`UPDATE devices SET cert_not_after = now() - interval '1 day' WHERE id = $1`, [late.id]);
+    const port = new URL(s.urls.mqtt).port;
+    const sub = run('mosquitto_sub', ['-h', 'localhost', '-p', port, '--cafile', w.file('chain.pem'), '--cert', live.cert, '--key', live.key, '-i', live.id, '-t', `fleet/v1/devices/${live.id}/result`, '-C', '1', '-W', '12']);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!s.app.get(BrokerService).isConnected(live.id) && Date.now() < deadline) await sleep(100);
+      expect(s.app.get(BrokerService).isConnected(live.id)).toBe(true);
+      // Revoked by another instance, this one not yet told (its status poll lags): the broker still has it.
+      await ds.query(`UPDATE devices SET status = 'revoked' WHERE id = $1`, [live.id]);
+      const r = await s.api.get('/api/v1/pki/audit', m.key);
+      const pick = (kind: string) => r.body.findings.filter((f: { kind: string; deviceId?: string }) => f.kind === kind).map((f: { deviceId?: string }) => f.deviceId);
+      expect(pick('weak-key')).toContain(weak.id);
+      expect(r.body.findings.find((f: { kind: string; deviceId?: string }) => f.kind === 'weak-key' && f.deviceId === weak.id).detail).toContain('RSA-2048');
+      expect(pick('device-not-renewed')).toContain(late.id);
+      expect(pick('revoked-but-connected')).toContain(live.id);
+    } finally {
+      await sub;
+    }
+  }, 120_000);
 
   it('every issuance, renewal and revocation is in the tenant\'s audit log (who, serial, CA generation, profile)', async () => {
     const auditor = await s.api.post('/api/v1/api-keys', { organizationId: m.orgId, roles: ['auditor'] }, ADMIN_KEY);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -6,6 +6,7 @@ import { AppConfig, invalid } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
 import { BrokerService } from '@fleetguard/broker';
+import { EventBusService } from '@fleetguard/events';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { AuditFinding, auditCertificates } from '../core/certificate-audit';
 import { returningRows } from '@fleetguard/persistence';
@@ -20,8 +21,11 @@ export const REENROLL_PATH = '/.well-known/est/simplereenroll';
  * those assigned to it).
  */
 @Injectable()
-export class PkiAdminService implements OnModuleInit {
+export class PkiAdminService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PKI');
+  /** Findings already announced as `pki.finding` (by this instance). */
+  private readonly announced = new Set<string>();
+  private timer?: NodeJS.Timeout;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -30,9 +34,44 @@ export class PkiAdminService implements OnModuleInit {
     private readonly status: CertificateStatusService,
     private readonly audit: AuditService,
     private readonly broker: BrokerService,
+    private readonly events: EventBusService,
   ) {}
 
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * The audit of the whole fleet, every ten minutes: each device finding not announced before goes
+   * to the device's manufacturer and operator as `pki.finding` (webhooks, the event stream).
+   * Each instance remembers the findings still open that it announced (a finding that clears and
+   * comes back is announced again; after a restart, open findings are announced again). The
+   * connection findings are this instance's broker's; with several instances each one announces
+   * what it finds (no shared record of announcements yet).
+   * Not in a transaction: on PGlite the one session would be held while the audit queries wait for it.
+   */
+  async sweep(): Promise<number> {
+    const system: Principal = { keyId: 'pki-audit', organizationId: '', organizationKind: 'system', roles: ['admin'] };
+    const { findings } = await this.findings(system, SWEEP_WITHIN_DAYS);
+    const open = findings.filter((f) => f.deviceId || f.deviceIds);
+    const fresh = open.filter((f) => !this.announced.has(findingKey(f)));
+    if (fresh.length) {
+      const ids = [...new Set(fresh.flatMap(devicesOf))];
+      const orgs: Array<{ id: string; manufacturer_org_id: string; operator_org_id: string | null }> = await this.ds.query('SELECT id, manufacturer_org_id, operator_org_id FROM devices WHERE id = ANY($1::text[])', [ids]);
+      const byId = new Map(orgs.map((o) => [o.id, [o.manufacturer_org_id, o.operator_org_id]]));
+      this.events.publishMany(
+        'pki.finding',
+        fresh.map((f) => ({ deviceId: devicesOf(f)[0], audience: [...new Set(devicesOf(f).flatMap((id) => byId.get(id) ?? []))], data: { ...f } })),
+      );
+    }
+    this.announced.clear();
+    for (const f of open) this.announced.add(findingKey(f));
+    return fresh.length;
+  }
+
   onModuleInit(): void {
+    this.timer = setInterval(() => void this.sweep().catch((e) => this.logger.warn(`certificate audit sweep failed: ${(e as Error).message}`)), SWEEP_INTERVAL_MS);
+    this.timer.unref();
     // A marked device is told again each time it subscribes to its pki topic.
     this.broker.onDevicePkiReady((deviceId) => void this.noticeIfMarked(deviceId).catch((e) => this.logger.warn(`re-key notice to ${deviceId} failed: ${(e as Error).message}`)));
   }
@@ -150,6 +189,12 @@ export class PkiAdminService implements OnModuleInit {
     return { generatedAt: new Date(), withinDays, findings };
   }
 }
+
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+/** The sweep's horizon for expiring certificates, as the dashboard panel's. */
+const SWEEP_WITHIN_DAYS = 30;
+const devicesOf = (f: AuditFinding): string[] => (f.deviceId ? [f.deviceId] : (f.deviceIds ?? []));
+const findingKey = (f: AuditFinding) => [f.kind, devicesOf(f).join('+'), f.serial ?? '', f.caGeneration ?? ''].join('|');
 
 function notice(reason: string, requestedAt: Date) {
   return { action: 'reenroll', newKeyRequired: true, reason, requestedAt: requestedAt.toISOString(), est: REENROLL_PATH };
