@@ -15,7 +15,7 @@
   const FAILING_LIMIT = 10;
   const POLL_MS = 30000;
   /** The named events of GET /api/v1/events (its keep-alive `ping` is not one of them). */
-  const EVENT_TYPES = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target'];
+  const EVENT_TYPES = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target', 'pki.finding'];
 
   const state = {
     key: localStorage.getItem(KEY_STORAGE) || '',
