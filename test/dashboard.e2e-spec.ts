@@ -230,6 +230,29 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await context.close();
   });
 
+  it('shows the certificate audit panel: a certificate expiring within 30 days is listed with its device', async () => {
+    const id = fleet.good[0];
+    await ds.query(`UPDATE devices SET cert_not_after = now() + interval '5 days' WHERE id = $1`, [id]);
+    try {
+      const { context, page } = await newPage();
+      await page.goto(`${s.urls.operator}/`);
+      await page.waitForSelector('#login-form');
+      await page.fill('#api-key', operator.key);
+      await page.click('#login-form button[type=submit]');
+      await page.waitForSelector('body[data-state="ready"]');
+      const api = (await s.api.get('/api/v1/pki/audit?days=30', operator.key)).body.findings;
+      expect(api).toContainEqual(expect.objectContaining({ kind: 'device-certificate-expiring', deviceId: id }));
+      expect(await page.textContent('#pki-audit-count')).toBe(String(api.length));
+      const row = page.locator('#pki-audit-table tbody tr[data-kind="device-certificate-expiring"]');
+      expect(await row.count()).toBe(1);
+      expect(await row.locator('a').textContent()).toBe(id);
+      expect(await row.textContent()).toContain('expires in 4 day');
+      await context.close();
+    } finally {
+      await ds.query(`UPDATE devices SET cert_not_after = (SELECT not_after FROM certificates WHERE serial = devices.cert_serial) WHERE id = $1`, [id]);
+    }
+  });
+
   it('filters the simulated fleet\'s table by integrity, product and target', async () => {
     const { context, page } = await newPage({ key: operator.key });
     await page.goto(`${s.urls.operator}/`);

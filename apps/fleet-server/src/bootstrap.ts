@@ -68,6 +68,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
     (req as unknown as { listener: string }).listener = 'device';
     expressApp(req, res);
   });
+  ca.onTlsChanged((n) => device.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
   const devicePort = await listen(device, config.devicePort, host);
   const mqtt = await app.get(BrokerService).listen(host);
   app.get(WebhookTargetService).addOwnPorts(httpPort, devicePort, mqtt.tls, mqtt.plain);

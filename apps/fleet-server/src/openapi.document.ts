@@ -211,6 +211,34 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   'POST /pki/ocsp': binary('application/ocsp-response'),
   'GET /pki/ocsp/{request}': binary('application/ocsp-response'),
   'GET /pki/root-crl': binary('application/pkix-crl'),
+  'GET /pki/crl/{generation}': binary('application/pkix-crl'),
+  'GET /api/v1/pki/issuing-ca': json(obj({ current: { type: 'integer' }, root: anyObject, issuing: arrayOf(anyObject) }, ['current', 'root', 'issuing'])),
+  'POST /api/v1/pki/issuing-ca/rollover': json(obj({ generation: { type: 'integer' }, certificate: str(), notAfter: dateTime, chain: str() }, ['generation', 'certificate', 'notAfter', 'chain'])),
+  'POST /api/v1/pki/rekey': json(obj({ marked: { type: 'integer' }, notifiedNow: { type: 'integer' }, topic: str(), deviceIds: arrayOf(str()) }, ['marked', 'notifiedNow', 'topic'])),
+  'GET /api/v1/pki/audit': json(
+    obj(
+      {
+        generatedAt: dateTime,
+        withinDays: { type: 'integer' },
+        findings: arrayOf(
+          obj(
+            {
+              kind: str({ enum: ['device-certificate-expiring', 'device-not-renewed', 'ca-certificate-expiring', 'weak-key', 'key-shared', 'revoked-but-connected', 'client-id-on-two-connections', 'rekey-pending'] }),
+              severity: str({ enum: ['high', 'medium', 'low'] }),
+              deviceId: str(),
+              deviceIds: arrayOf(str()),
+              serial: str(),
+              caGeneration: { type: 'integer' },
+              at: dateTime,
+              detail: str(),
+            },
+            ['kind', 'severity', 'detail'],
+          ),
+        ),
+      },
+      ['generatedAt', 'withinDays', 'findings'],
+    ),
+  ),
   'GET /pki/root-crl.pem': text('application/x-pem-file', 'the root CA\'s CRL, PEM'),
   'POST /api/v1/events/tickets': json(anyObject),
   'POST /api/v1/products/{id}/firmware/{version}/reference-values/event-log': json(anyObject),
@@ -257,6 +285,7 @@ const REQUEST_BODIES: Readonly<Record<string, Json>> = {
   'POST /attestation/challenge': EMPTY_BODY,
   'POST /api/v1/devices/{id}/attest': EMPTY_BODY,
   'POST /api/v1/scores/rescore': EMPTY_BODY,
+  'POST /api/v1/pki/issuing-ca/rollover': EMPTY_BODY,
   'POST /pki/ocsp': { required: true, content: binary('application/ocsp-request') },
   'POST /api/v1/events/tickets': EMPTY_BODY,
   'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': EMPTY_BODY,

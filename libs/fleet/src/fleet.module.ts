@@ -9,14 +9,16 @@ import { EnrollmentController, EnrollmentTokensController, EstController } from 
 import { EnrollmentService } from './nest/enrollment.service';
 import { FleetController } from './nest/fleet.controller';
 import { FleetQueryService } from './nest/fleet-query.service';
+import { PkiAdminController } from './nest/pki-admin.controller';
+import { PkiAdminService } from './nest/pki-admin.service';
 import { ProductsController } from './nest/products.controller';
 import { ProductsService } from './nest/products.service';
 
 /** Products, devices and their enrollment, the fleet view (list, summary, report). Webhook subscriptions are the events module's. Uses the global PKI and auth modules. */
 @Module({
   imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity])],
-  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController],
-  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService],
+  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController, PkiAdminController],
+  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService, PkiAdminService],
   exports: [ProductsService, DevicesService, EnrollmentService, FleetQueryService],
 })
 export class FleetModule {}

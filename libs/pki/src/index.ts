@@ -62,6 +62,7 @@ export type { DerInput } from './core/der-input.codec';
 export { CertificateEntity } from './entities/certificate.entity';
 export type { CertificateStatus } from './entities/certificate.entity';
 export { CaService } from './nest/ca.service';
+export type { IssuedDeviceCertificate, IssuingCaGeneration } from './nest/ca.service';
 export type { ServerTls } from './nest/ca.service';
 export { CrlService } from './nest/crl.service';
 export { CsrCheckService } from './nest/csr-check.service';

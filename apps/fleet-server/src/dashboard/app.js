@@ -15,7 +15,7 @@
   const FAILING_LIMIT = 10;
   const POLL_MS = 30000;
   /** The named events of GET /api/v1/events (its keep-alive `ping` is not one of them). */
-  const EVENT_TYPES = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target'];
+  const EVENT_TYPES = ['attestation.result', 'attestation.failed', 'attestation.stale', 'device.enrolled', 'device.revoked', 'score.changed', 'score.below-target', 'pki.finding'];
 
   const state = {
     key: localStorage.getItem(KEY_STORAGE) || '',
@@ -231,6 +231,32 @@
     more.textContent = page.next ? `More than ${FAILING_LIMIT}: filter the device table by integrity to see them all.` : '';
   }
 
+  /** The certificate audit (GET /api/v1/pki/audit): counts per kind, the first 50 findings. */
+  async function loadPkiAudit() {
+    const audit = await apiOptional('/api/v1/pki/audit?days=30');
+    const body = $('#pki-audit-table').tBodies[0];
+    const findings = (audit && audit.findings) || [];
+    $('#pki-audit-count').textContent = audit ? String(findings.length) : '–';
+    const counts = new Map();
+    for (const f of findings) counts.set(f.kind, (counts.get(f.kind) || 0) + 1);
+    $('#pki-audit-kinds').textContent = [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+    if (!findings.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 4 }, audit ? 'No finding.' : 'The certificate audit is not available.')));
+    else
+      body.replaceChildren(
+        ...findings.slice(0, 50).map((f) => {
+          const ids = f.deviceId ? [f.deviceId] : f.deviceIds || [];
+          return h(
+            'tr',
+            { dataset: { kind: f.kind } },
+            h('td', null, f.kind),
+            h('td', null, badge(f.severity)),
+            h('td', { class: 'mono' }, ids.length ? ids.map((id, i) => [i ? ', ' : '', h('a', { href: `#/devices/${encodeURIComponent(id)}` }, id)]) : f.caGeneration ? `issuing CA ${f.caGeneration}` : '–'),
+            h('td', null, f.detail),
+          );
+        }),
+      );
+  }
+
   /** Advisories by exposed device count, and the exposed devices by the worst severity that exposes them. */
   async function loadExposure() {
     const [advisories, exposed] = await Promise.all([apiOptional('/api/v1/advisories'), apiOptional('/api/v1/devices?exposed=true&limit=500')]);
@@ -325,7 +351,7 @@
 
   async function loadOverview() {
     await loadProducts();
-    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined), loadZones().catch(() => undefined)]);
+    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined), loadZones().catch(() => undefined), loadPkiAudit().catch(() => undefined)]);
     document.body.dataset.state = 'ready';
   }
 
@@ -791,7 +817,7 @@
       await loadZonePage(state.route.slice('zone:'.length));
       return;
     }
-    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined)]);
+    await Promise.all([loadSummary(), loadFailing(), loadDevices(), loadExposure().catch(() => undefined), loadPkiAudit().catch(() => undefined)]);
   }
 
   // ---------------------------------------------------------------- routing

@@ -5,7 +5,8 @@
 export const TOPIC_PREFIX = 'fleet/v1/devices/';
 
 export const DEVICE_PUBLISHES = ['evidence', 'hardening', 'status'] as const;
-export const DEVICE_SUBSCRIBES = ['challenge', 'result'] as const;
+/** `pki`: service → device, e.g. `{action: 'reenroll', newKeyRequired: true, ...}` (a forced re-key). */
+export const DEVICE_SUBSCRIBES = ['challenge', 'result', 'pki'] as const;
 export type InboundKind = (typeof DEVICE_PUBLISHES)[number];
 export type OutboundKind = (typeof DEVICE_SUBSCRIBES)[number];
 

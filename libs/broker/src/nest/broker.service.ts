@@ -51,6 +51,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private plainServer?: net.Server;
   private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
+  private readonly pkiReadyListeners: Array<(deviceId: string) => void> = [];
+  private readonly duplicates = new Map<string, { at: Date; count: number }>();
   private readonly goneListeners: Array<(deviceId: string) => void> = [];
   private readonly connectedListeners: Array<(c: DeviceConnection) => void> = [];
 
@@ -77,6 +79,23 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   /** Called when a device's connection is accepted, with the TLS it negotiated. */
   onDeviceConnected(listener: (c: DeviceConnection) => void): void {
     this.connectedListeners.push(listener);
+  }
+
+  /** A device subscribed to its `pki` topic (the re-key notice is sent again then). */
+  onDevicePkiReady(listener: (deviceId: string) => void): void {
+    this.pkiReadyListeners.push(listener);
+  }
+
+  /** Live connections with the serial of the certificate each presented (for the certificate audit). */
+  connections(): Array<{ deviceId: string; serialHex: string | null }> {
+    return Object.values(this.clients()).map((c) => ({ deviceId: c.id, serialHex: c.fleetguard?.serialHex ?? null }));
+  }
+
+  /** Client ids a second connection came with while the first was connected (last 24 hours, this instance). */
+  duplicateClientIds(): Array<{ deviceId: string; at: Date; count: number }> {
+    const since = Date.now() - 86_400_000;
+    for (const [id, d] of this.duplicates) if (d.at.getTime() < since) this.duplicates.delete(id);
+    return [...this.duplicates].map(([deviceId, d]) => ({ deviceId, at: d.at, count: d.count }));
   }
 
   isConnected(deviceId: string): boolean {
@@ -126,9 +145,10 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       cb(null, sub);
     };
     // Devices only talk to the service: nothing a device publishes is forwarded to other clients.
-    this.aedes.authorizeForward = (_client, packet) => (packet.topic.endsWith('/challenge') || packet.topic.endsWith('/result') ? packet : (null as never));
+    this.aedes.authorizeForward = (_client, packet) => (packet.topic.endsWith('/challenge') || packet.topic.endsWith('/result') || packet.topic.endsWith('/pki') ? packet : (null as never));
     this.aedes.on('subscribe', (subs, client) => {
       if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'challenge'))) for (const l of this.readyListeners) l(client.id);
+      if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'pki'))) for (const l of this.pkiReadyListeners) l(client.id);
     });
     // aedes keeps the count itself: O(1) per connect and disconnect (counting the clients froze a mass disconnect).
     this.aedes.on('client', () => connected.set(this.aedes.connectedClients));
@@ -148,7 +168,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       limits: packetLimits(this.config.mqttMaxPayload),
       serialOf: (der) => {
         try {
-          return this.ca.ca.verifyDeviceCertificate(der).serialHex;
+          return this.ca.verifyDeviceCertificate(der).serialHex;
         } catch {
           return null;
         }
@@ -165,6 +185,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       (socket) => guard.admitTls(socket) && handle(socket),
     );
     this.server.on('tlsClientError', (err) => this.refuse('tls', null, err.message));
+    // After an issuing CA rollover: the new server certificate, and devices of every CA trusted.
+    this.ca.onTlsChanged((n) => this.server?.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
     const tlsPort = await listenOn(this.server, this.config.mqttPort, host);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
@@ -190,11 +212,16 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     if (!peer?.raw) return fail('no-certificate', 'a device client certificate is required');
     let verified;
     try {
-      verified = this.ca.ca.verifyDeviceCertificate(peer.raw);
+      verified = this.ca.verifyDeviceCertificate(peer.raw);
     } catch (e) {
       return fail('bad-certificate', e instanceof DomainError ? e.message : 'certificate not accepted');
     }
     if (client.id !== verified.deviceId) return fail('client-id-mismatch', `client id '${client.id}' differs from the certificate CN '${verified.deviceId}'`, 2);
+    if (this.clients()[client.id]) {
+      const d = this.duplicates.get(client.id);
+      this.duplicates.set(client.id, { at: new Date(), count: (d?.count ?? 0) + 1 });
+      this.logger.warn(`client id ${client.id} connected again while connected (the earlier connection is taken over)`);
+    }
     const state = await this.status.status(verified.serialHex);
     if (state !== 'valid') return fail(`certificate-${state}`, `the certificate is ${state}`);
     client.fleetguard = { serialHex: verified.serialHex };

@@ -9,6 +9,8 @@ export const FLEET_EVENT_TYPES = [
   'score.below-target',
   'device.exposed',
   'device.unsupported',
+  /** A new certificate audit finding about a device (GET /api/v1/pki/audit). */
+  'pki.finding',
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 

@@ -1,7 +1,7 @@
 import { invalid } from '@fleetguard/common';
 
 /** What a webhook can subscribe to. Delivery signs each body with HMAC-SHA256 under the secret. */
-export const WEBHOOK_EVENTS = ['attestation.failed', 'attestation.stale', 'device.revoked', 'score.below-target', 'device.exposed', 'device.unsupported'] as const;
+export const WEBHOOK_EVENTS = ['attestation.failed', 'attestation.stale', 'device.revoked', 'score.below-target', 'device.exposed', 'device.unsupported', 'pki.finding'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export const WEBHOOK_SECRET_MIN = 16;

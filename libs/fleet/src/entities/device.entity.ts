@@ -16,6 +16,9 @@ export class DeviceEntity {
   @Column('bytea', { name: 'public_key_spki' }) publicKeySpki: Buffer;
   @Column('text', { name: 'ak_public_key', nullable: true }) akPublicKey: string | null;
   @Column('varchar', { name: 'cert_serial', nullable: true }) certSerial: string | null;
+  /** Set when an operator requires a new key: renewal with the current key is refused until then. */
+  @Column('timestamptz', { name: 'rekey_requested_at', nullable: true }) rekeyRequestedAt: Date | null;
+  @Column('varchar', { name: 'rekey_reason', nullable: true }) rekeyReason: string | null;
   @Column('timestamptz', { name: 'cert_not_after', nullable: true }) certNotAfter: Date | null;
   @Column('varchar', { name: 'firmware_version', nullable: true }) firmwareVersion: string | null;
   @Column('bigint', { transformer: securityCounterColumn, name: 'firmware_security_counter', nullable: true }) firmwareSecurityCounter: number | null;

@@ -71,7 +71,8 @@ export class EstController {
 
   @Get(['cacerts', ':label/cacerts'])
   cacerts(@Res() res: Response) {
-    const certs = [this.ca.ca.intermediateCertPem, this.ca.ca.rootCertPem].map((pem) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+    // Every issuing CA still in use (current first: after a rollover both), then the root.
+    const certs = [...this.ca.generations].reverse().map((g) => g.authority.intermediateCertPem).concat(this.ca.ca.rootCertPem).map((pem) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
     sendEst(res, EST_CONTENT_TYPES.cacerts, toPkcs7CertsOnly(certs));
   }
 

@@ -6,7 +6,8 @@ import { AppConfig, DomainError, invalid, notFound } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
-import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedCertificate, ParsedCsr } from '@fleetguard/pki';
+import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, ParsedCsr } from '@fleetguard/pki';
+import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
 import { DeviceEntity } from '../entities/device.entity';
 import { EnrollmentTokenEntity } from '../entities/enrollment-token.entity';
@@ -22,6 +23,45 @@ export interface EnrollmentResult {
 
 const denied = (code: string, message: string) => new DomainError(code, message, 'unauthorized');
 
+type TokenRow = { id: string; product_id: string; used_at: Date | null; expires_at: Date };
+
+/** One enrollment's rows: the token to claim, the device, its certificate. */
+interface EnrollmentRows {
+  deviceId: string;
+  tokenHash: string;
+  keyType: string;
+  spki: Buffer;
+  ak: string | null;
+  issued: IssuedDeviceCertificate;
+  iak: string | null;
+  psaInstanceId: string | null;
+  psaImplementationId: string | null;
+}
+
+/**
+ * Claims the tokens (still unused and unexpired only) and records the devices and certificates of
+ * a group of enrollments in one statement. Arrays travel as text (hex for bytes, ISO for times),
+ * which node-postgres and PGlite pass alike. Two requests with one token in a group: one row of
+ * enrollment_tokens is updated once, so one of them wins and the other finds no claimed row.
+ */
+const GROUPED_ENROLLMENT_SQL = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[])
+      AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation)),
+  claimed AS (
+    UPDATE enrollment_tokens t SET used_at = now(), device_id = i.device_id FROM input i
+    WHERE t.token_hash = i.token_hash AND t.used_at IS NULL AND t.expires_at > now()
+    RETURNING t.id, t.product_id, t.operator_org_id, t.device_id),
+  device AS (
+    INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id)
+    SELECT c.device_id, c.product_id, p.organization_id, c.operator_org_id, 'active', i.key_type, decode(i.spki_hex, 'hex'), i.ak, i.serial, i.not_after::timestamptz, i.iak, i.psa_instance_id, i.psa_implementation_id
+    FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
+    RETURNING id),
+  certificate AS (
+    INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at, ca_generation)
+    SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
+  SELECT c.id, c.product_id, c.device_id, p.organization_id FROM claimed c JOIN products p ON p.id = c.product_id`;
+
 /**
  * Enrollment tokens (manufacturer side) and enrollment itself (device side): a single-use,
  * expiring token bound to a product (and optionally an operator) plus a CSR whose signature
@@ -30,6 +70,38 @@ const denied = (code: string, message: string) => new DomainError(code, message,
 @Injectable()
 export class EnrollmentService {
   private readonly logger = new Logger('Enrollment');
+  /** Token look-ups of concurrent enrollments, one SELECT per group. */
+  private readonly lookups = new GroupedCalls<string, TokenRow | undefined>(async (hashes) => {
+    const rows: Array<TokenRow & { token_hash: string }> = await this.ds.query(
+      'SELECT id, product_id, used_at, expires_at, token_hash FROM enrollment_tokens WHERE token_hash = ANY($1::text[])',
+      [hashes],
+    );
+    const byHash = new Map(rows.map((r) => [r.token_hash, r]));
+    return hashes.map((h) => byHash.get(h));
+  });
+  /** The claims and inserts of concurrent enrollments, one statement per group. */
+  readonly claims = new GroupedCalls<EnrollmentRows, { id: string; product_id: string; organization_id: string } | undefined>(async (group) => {
+    const col = <T>(f: (r: EnrollmentRows) => T) => group.map(f);
+    const rows = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(
+      await this.ds.query(GROUPED_ENROLLMENT_SQL, [
+        col((r) => r.deviceId),
+        col((r) => r.tokenHash),
+        col((r) => r.keyType),
+        col((r) => r.spki.toString('hex')),
+        col((r) => r.ak),
+        col((r) => r.issued.serialHex),
+        col((r) => r.issued.notAfter.toISOString()),
+        col((r) => r.issued.certificatePem),
+        col((r) => r.issued.notBefore.toISOString()),
+        col((r) => r.iak),
+        col((r) => r.psaInstanceId),
+        col((r) => r.psaImplementationId),
+        col((r) => r.issued.caGeneration),
+      ]),
+    );
+    const byDevice = new Map(rows.map((r) => [r.device_id, r]));
+    return group.map((r) => byDevice.get(r.deviceId));
+  });
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -68,33 +140,24 @@ export class EnrollmentService {
     const deviceId = newDeviceId();
     const tokenHash = hashEnrollmentToken(input.token);
     // A cheap look first, so that a bad token costs no signature and gets its precise reason.
-    const found: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
-      'SELECT id, product_id, used_at, expires_at FROM enrollment_tokens WHERE token_hash = $1',
-      [tokenHash],
-    );
-    const token = found[0];
+    const token = await this.lookups.run(tokenHash);
     if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     this.checkToken(token, input.productId);
     // Signing happens outside any transaction; then one statement claims the token (only if it is
     // still unused and unexpired) and records the device and its certificate, atomically.
     const issued = await this.issue(deviceId, input.csr);
-    const claimed = returningRows<{ id: string; product_id: string }>(
-      await this.ds.query(
-        `WITH claimed AS (
-           UPDATE enrollment_tokens SET used_at = now(), device_id = $1
-           WHERE token_hash = $2 AND used_at IS NULL AND expires_at > now()
-           RETURNING id, product_id, operator_org_id),
-         device AS (
-           INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id)
-           SELECT $1, c.product_id, p.organization_id, c.operator_org_id, 'active', $3, $4, $5, $6, $7, $10, $11, $12 FROM claimed c JOIN products p ON p.id = c.product_id
-           RETURNING id),
-         certificate AS (
-           INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at)
-           SELECT $6, id, $8, $9, $7, 'valid', now() FROM device)
-         SELECT id, product_id FROM claimed`,
-        [deviceId, tokenHash, input.csr.keyType, input.csr.publicKeySpkiDer, akPem, issued.serialHex, issued.notAfter, issued.certificatePem, issued.notBefore, iakPem, input.psa?.instanceId?.toLowerCase() ?? null, input.psa?.implementationId?.toLowerCase() ?? null],
-      ),
-    );
+    const claim = await this.claims.run({
+      deviceId,
+      tokenHash,
+      keyType: input.csr.keyType,
+      spki: Buffer.from(input.csr.publicKeySpkiDer),
+      ak: akPem,
+      issued,
+      iak: iakPem,
+      psaInstanceId: input.psa?.instanceId?.toLowerCase() ?? null,
+      psaImplementationId: input.psa?.implementationId?.toLowerCase() ?? null,
+    });
+    const claimed = claim ? [claim] : [];
     if (!claimed.length) {
       // Someone used it (or it expired) between the look and the claim: say which.
       const again: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
@@ -104,15 +167,15 @@ export class EnrollmentService {
       this.checkToken(again[0], input.productId);
       throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
     }
-    const result = { issued, token: { id: claimed[0].id, productId: claimed[0].product_id } };
+    const result = { issued, token: { id: claimed[0].id, productId: claimed[0].product_id, organizationId: claimed[0].organization_id } };
     this.status.noteIssued(result.issued.serialHex, deviceId, result.issued.notAfter);
     await this.audit.append({
       actor: `enrollment-token:${result.token.id}`,
-      organizationId: null,
+      organizationId: result.token.organizationId,
       action: input.channel === 'est' ? 'EST simpleenroll' : 'POST /enroll',
       resource: `devices/${deviceId}`,
       outcome: 'issued',
-      details: { serial: result.issued.serialHex, productId: result.token.productId, keyType: input.csr.keyType, notAfter: result.issued.notAfter.toISOString() },
+      details: { serial: result.issued.serialHex, productId: result.token.productId, keyType: input.csr.keyType, notAfter: result.issued.notAfter.toISOString(), caGeneration: result.issued.caGeneration, profile: 'device' },
     });
     return { deviceId, certificate: result.issued.certificatePem, chain: this.ca.chainPem, serial: result.issued.serialHex, notAfter: result.issued.notAfter };
   }
@@ -140,23 +203,35 @@ export class EnrollmentService {
       // Only the device's current certificate renews (a superseded one, e.g. a stolen old key,
       // does not); under the row lock, so of parallel renewals with one certificate one wins.
       if (row.certSerial !== device.serialHex) throw denied('enrollment.certificate-superseded', 'this certificate was superseded: renew with the current one');
+      // A forced re-key (POST /api/v1/pki/rekey): the current key is not certified again.
+      const sameKey = Buffer.from(row.publicKeySpki).equals(Buffer.from(csr.publicKeySpkiDer));
+      if (row.rekeyRequestedAt && sameKey) {
+        throw new DomainError('enrollment.rekey-required', `a new key is required for this device (${row.rekeyReason ?? 're-key requested'}): make a new key pair and send its CSR`, 'forbidden');
+      }
       const cert = await this.issue(device.deviceId, csr);
       await this.storeCertificate(m, device.deviceId, cert);
       await m.query(`UPDATE certificates SET status = 'superseded' WHERE serial = $1 AND status = 'valid'`, [device.serialHex]);
-      await m.getRepository(DeviceEntity).update({ id: device.deviceId }, { certSerial: cert.serialHex, certNotAfter: cert.notAfter, publicKeySpki: csr.publicKeySpkiDer, keyType: csr.keyType });
-      await this.audit.appendIn(m, { actor: `device:${device.deviceId}`, action: 'EST simplereenroll', resource: `devices/${device.deviceId}`, outcome: 'issued', details: { serial: cert.serialHex, previous: device.serialHex } });
+      await m.getRepository(DeviceEntity).update({ id: device.deviceId }, { certSerial: cert.serialHex, certNotAfter: cert.notAfter, publicKeySpki: csr.publicKeySpkiDer, keyType: csr.keyType, rekeyRequestedAt: null, rekeyReason: null });
+      await this.audit.appendIn(m, {
+        actor: `device:${device.deviceId}`,
+        organizationId: row.manufacturerOrgId,
+        action: 'EST simplereenroll',
+        resource: `devices/${device.deviceId}`,
+        outcome: 'issued',
+        details: { serial: cert.serialHex, previous: device.serialHex, caGeneration: cert.caGeneration, newKey: !sameKey, rekeyed: !!row.rekeyRequestedAt, profile: 'device' },
+      });
       return cert;
     });
     this.status.noteIssued(issued.serialHex, device.deviceId, issued.notAfter);
     return { deviceId: device.deviceId, certificate: issued.certificatePem, chain: this.ca.chainPem, serial: issued.serialHex, notAfter: issued.notAfter };
   }
 
-  private issue(deviceId: string, csr: ParsedCsr): Promise<IssuedCertificate> {
-    return this.ca.ca.issueDeviceCertificate({ csr, deviceId, validityDays: this.config.certValidityDays, crlDistributionUrl: this.ca.crlUrl, ocspUrl: this.ca.ocspUrl });
+  private issue(deviceId: string, csr: ParsedCsr): Promise<IssuedDeviceCertificate> {
+    return this.ca.issueDeviceCertificate(deviceId, csr, this.config.certValidityDays);
   }
 
-  private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedCertificate): Promise<void> {
-    await m.getRepository(CertificateEntity).insert({ serial: c.serialHex, deviceId, pem: c.certificatePem, notBefore: c.notBefore, notAfter: c.notAfter, status: 'valid', revokedAt: null, revocationReason: null, issuedAt: new Date() });
+  private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedDeviceCertificate): Promise<void> {
+    await m.getRepository(CertificateEntity).insert({ serial: c.serialHex, deviceId, pem: c.certificatePem, notBefore: c.notBefore, notAfter: c.notAfter, status: 'valid', revokedAt: null, revocationReason: null, issuedAt: new Date(), caGeneration: c.caGeneration });
   }
 }
 

@@ -1,4 +1,6 @@
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { decryptPrivateKey, generateCaKey } from './ca-key.codec';
+import { KeyObjectSigner } from './x509.signer';
 import { CaMaterial, CertificateAuthority } from './certificate-authority';
 import { parseCsr, ParsedCsr } from './csr.check';
 import { createTestCa, TEST_CRL_URL, TEST_PASSPHRASE } from './testing/ca.factory';
@@ -129,6 +131,41 @@ describe('CertificateAuthority', () => {
       expect(ca.chainPem).toBe(material.intermediateCertPem + material.rootCertPem);
       expect(ca.rootCertPem).toBe(material.rootCertPem);
       expect(ca.intermediateCertPem).toBe(material.intermediateCertPem);
+    });
+  });
+
+  describe('createIntermediateWith (rollover)', () => {
+    it('makes a second issuing CA under the same root: openssl verifies devices of both, each only through its own CA', async () => {
+      const key = await generateCaKey('P-256');
+      const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+      const rootSigner = new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, TEST_PASSPHRASE));
+      const pem = await CertificateAuthority.createIntermediateWith(material.rootCertPem, rootSigner, spki, { commonName: 'Fleetguard Device Issuing CA 2', rootCrlUrl: 'https://pki.example/pki/root-crl' });
+      const second = await CertificateAuthority.fromSigner({ rootCertPem: material.rootCertPem, intermediateCertPem: pem }, new KeyObjectSigner(key));
+      ws.write('inter-2.pem', pem);
+      const text = ws.openssl(['x509', '-in', 'inter-2.pem', '-noout', '-text']);
+      expect(text).toMatch(/Subject: O = Fleetguard, CN = Fleetguard Device Issuing CA 2\n/);
+      expect(text).toMatch(/CA:TRUE, pathlen:0/);
+      expect(text).toContain('URI:https://pki.example/pki/root-crl');
+      expect(ws.openssl(['verify', '-x509_strict', '-CAfile', 'root.pem', 'inter-2.pem'])).toMatch(/inter-2.pem: OK/);
+
+      const a = ws.write('dev-gen1.pem', (await issue('dev-gen1')).certificatePem);
+      const b = ws.write('dev-gen2.pem', (await second.issueDeviceCertificate({ csr: p256, deviceId: 'dev-gen2', validityDays: 30, crlDistributionUrl: TEST_CRL_URL })).certificatePem);
+      ws.write('both.pem', pem + material.intermediateCertPem);
+      for (const f of [a, b]) expect(ws.openssl(['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', 'root.pem', '-untrusted', 'both.pem', f])).toMatch(/: OK/);
+      // Each device certificate chains through its own issuing CA only.
+      expect(ws.run(['verify', '-CAfile', 'root.pem', '-untrusted', 'intermediate.pem', b]).status).not.toBe(0);
+      expect(ws.run(['verify', '-CAfile', 'root.pem', '-untrusted', 'inter-2.pem', a]).status).not.toBe(0);
+      const bPem = ws.read('dev-gen2.pem').toString();
+      expect(second.verifyDeviceCertificate(bPem).deviceId).toBe('dev-gen2');
+      await expectDomainError(() => ca.verifyDeviceCertificate(bPem), 'cert.untrusted');
+    });
+
+    it('refuses a root signer that is not the root key, and an expired root', async () => {
+      const other = new KeyObjectSigner(await generateCaKey('P-256'));
+      const spki = createPublicKey(await generateCaKey('P-256')).export({ type: 'spki', format: 'der' });
+      await expectDomainError(() => CertificateAuthority.createIntermediateWith(material.rootCertPem, other, spki, { commonName: 'x' }), 'ca.key-mismatch');
+      const rootSigner = new KeyObjectSigner(decryptPrivateKey(material.rootKeyPem, TEST_PASSPHRASE));
+      await expectDomainError(() => CertificateAuthority.createIntermediateWith(material.rootCertPem, rootSigner, spki, { commonName: 'x', now: new Date(Date.now() + 40 * 365 * DAY) }), 'ca.expired');
     });
   });
 

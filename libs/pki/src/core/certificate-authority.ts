@@ -306,6 +306,47 @@ export class CertificateAuthority {
     return { rootCertPem: pemEncode(rootDer, 'CERTIFICATE'), intermediateCertPem: pemEncode(intermediateDer, 'CERTIFICATE') };
   }
 
+  /**
+   * A further issuing CA under the same root (rollover): its own subject (`commonName`), key
+   * (`intermediateSpkiDer`) and serial, the root CRL as its distribution point. The intermediates
+   * issued before stay valid; both chain to the one root, so a relying party trusting the root
+   * accepts device certificates of either until they expire.
+   */
+  static async createIntermediateWith(
+    rootCertPem: string,
+    rootSigner: CaSigner,
+    intermediateSpkiDer: Buffer,
+    options: { commonName: string; rootCrlUrl?: string; validityDays?: number; now?: Date },
+  ): Promise<string> {
+    const rootDer = caCertificateDer(rootCertPem, 'root');
+    const root = AsnConvert.parse(rootDer, Certificate).tbsCertificate;
+    const rootPublic = root.subjectPublicKeyInfo;
+    const rootNode = new NodeX509Certificate(rootDer);
+    if (!(await signerMatchesPublicKey(rootSigner, rootNode.publicKey))) {
+      throw invalid('ca.key-mismatch', 'The root key does not belong to the root certificate');
+    }
+    const orgName = /^O=(.+)$/m.exec(rootNode.subject)?.[1] ?? DEFAULTS.organization;
+    const subject = distinguishedName(assertNameValue(options.commonName, 'commonName'), orgName);
+    const now = options.now?.getTime() ?? Date.now();
+    const rootNotAfter = root.validity.notAfter.getTime().getTime();
+    if (now >= rootNotAfter) throw new DomainError('ca.expired', 'The root CA certificate has expired', 'conflict');
+    const days = assertDays(options.validityDays ?? DEFAULTS.intermediateValidityDays, 36525, 'validityDays');
+    const der = await signCertificate(
+      intermediateCaTbs({
+        subject,
+        issuer: root.subject,
+        issuerKeyIdentifier: keyIdentifierOf(rootPublic),
+        publicKey: spkiOf(intermediateSpkiDer),
+        serial: randomSerialNumber().bytes,
+        notBefore: toWholeSeconds(now - CA_BACKDATE_MS),
+        notAfter: toWholeSeconds(Math.min(now + days * DAY_MS, rootNotAfter)),
+        crlDistributionUrl: options.rootCrlUrl === undefined ? undefined : assertCrlUrl(options.rootCrlUrl),
+      }),
+      rootSigner,
+    );
+    return pemEncode(der, 'CERTIFICATE');
+  }
+
   /** Issues a device certificate following the device profile (device-certificate.profile.ts). */
   async issueDeviceCertificate(request: IssueDeviceCertificateRequest): Promise<IssuedCertificate> {
     const deviceId = assertDeviceId(request?.deviceId);

@@ -13,4 +13,6 @@ export class CertificateEntity {
   @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt: Date | null;
   @Column('varchar', { name: 'revocation_reason', nullable: true }) revocationReason: string | null;
   @Column('timestamptz', { name: 'issued_at' }) issuedAt: Date;
+  /** The issuing CA that signed it: 1 = the first, one more per rollover. */
+  @Column('integer', { name: 'ca_generation', default: 1 }) caGeneration: number;
 }

@@ -1,15 +1,18 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
-import { decryptPrivateKey } from '../core/ca-key.codec';
+import { BuiltCrl, CaMaterial, CertificateAuthority, IssuedCertificate } from '../core/certificate-authority';
+import { decryptPrivateKey, encryptPrivateKey, generateCaKey } from '../core/ca-key.codec';
 import { Pkcs11Token } from '../core/pkcs11.signer';
 import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
 import { OcspIssuer } from '../core/ocsp.responder';
+import { DerInput } from '../core/der-input.codec';
+import { VerifiedDeviceCertificate, VerifyDeviceCertificateOptions } from '../core/device-certificate.check';
 
 const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
 
@@ -24,6 +27,20 @@ const FILES = {
   intermediateCertPem: 'issuing-ca.crt.pem',
   intermediateKeyPem: 'issuing-ca.key.enc.pem',
 } as const;
+
+/** Issuing CAs after the first (rollover): `issuing-ca-<n>.crt.pem`, key `issuing-ca-<n>.key.enc.pem` or token label `<label>-<n>`. */
+const generationFile = (n: number, kind: 'crt' | 'key.enc') => `issuing-ca-${n}.${kind}.pem`;
+const GENERATION_FILE = /^issuing-ca-(\d+)\.crt\.pem$/;
+
+export interface IssuingCaGeneration {
+  generation: number;
+  authority: CertificateAuthority;
+}
+
+export interface IssuedDeviceCertificate extends IssuedCertificate {
+  /** The issuing CA that signed it. */
+  caGeneration: number;
+}
 
 export interface ServerTls {
   key: string;
@@ -41,6 +58,10 @@ export interface ServerTls {
 export class CaService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('PKI');
   private authority!: CertificateAuthority;
+  /** Every issuing CA, oldest first; the last one issues. */
+  private generationList: IssuingCaGeneration[] = [];
+  private readonly changes = new EventEmitter();
+  private rolling?: Promise<unknown>;
   private tls!: ServerTls;
   private publicBaseUrl?: string;
   private material?: CaMaterial;
@@ -58,9 +79,120 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     return this.tls;
   }
 
-  /** The chain devices trust: intermediate then root, PEM. */
+  /**
+   * The chain devices trust: the issuing intermediate, then the intermediates of earlier
+   * generations still in use (newest first), then the root, PEM.
+   */
   get chainPem(): string {
-    return this.authority.chainPem;
+    return this.intermediatesPem + this.authority.rootCertPem;
+  }
+
+  /** Every issuing CA certificate, the current one first. */
+  get intermediatesPem(): string {
+    return [...this.generationList].reverse().map((g) => g.authority.intermediateCertPem).join('');
+  }
+
+  /** The issuing CAs, oldest first (the last issues). */
+  get generations(): readonly IssuingCaGeneration[] {
+    return this.generationList;
+  }
+
+  get currentGeneration(): number {
+    return this.generationList[this.generationList.length - 1]?.generation ?? 1;
+  }
+
+  authorityOf(generation: number): CertificateAuthority | undefined {
+    return this.generationList.find((g) => g.generation === generation)?.authority;
+  }
+
+  /** Called with the new TLS identity after a rollover (listeners swap their secure context). */
+  onTlsChanged(listener: (tls: ServerTls) => void): void {
+    this.changes.on('tls', listener);
+  }
+
+  /**
+   * A device certificate of any of our issuing CAs (the current one first): a device of an older
+   * CA keeps connecting until its certificate expires.
+   */
+  verifyDeviceCertificate(certificate: DerInput, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate & { caGeneration: number } {
+    let firstError: unknown;
+    for (let i = this.generationList.length - 1; i >= 0; i--) {
+      const g = this.generationList[i];
+      try {
+        return { ...g.authority.verifyDeviceCertificate(certificate, options), caGeneration: g.generation };
+      } catch (e) {
+        if (!(e instanceof DomainError && e.code === 'cert.untrusted')) throw e;
+        firstError ??= e;
+      }
+    }
+    throw firstError ?? new DomainError('cert.untrusted', 'The certificate is not issued by the device CA', 'unauthorized');
+  }
+
+  /** A device certificate from the current issuing CA, its CRL and OCSP named in it. */
+  async issueDeviceCertificate(deviceId: string, csr: { publicKeySpkiDer: Buffer }, validityDays: number): Promise<IssuedDeviceCertificate> {
+    const generation = this.currentGeneration;
+    const issued = await this.authority.issueDeviceCertificate({ csr, deviceId, validityDays, crlDistributionUrl: this.crlUrlOf(generation), ocspUrl: this.ocspUrl });
+    return { ...issued, caGeneration: generation };
+  }
+
+  /**
+   * Rollover: a new issuing CA (new key, in the token when the CA keys are there) certified by
+   * the root; it issues from now on, the earlier ones keep validating, publishing their CRLs and
+   * answering OCSP for their certificates until these expire.
+   */
+  async rollover(): Promise<{ generation: number; certificatePem: string; notAfter: Date }> {
+    while (this.rolling) await this.rolling.catch(() => undefined);
+    const run = this.doRollover();
+    this.rolling = run;
+    try {
+      return await run;
+    } finally {
+      this.rolling = undefined;
+    }
+  }
+
+  private async doRollover(): Promise<{ generation: number; certificatePem: string; notAfter: Date }> {
+    const generation = this.currentGeneration + 1;
+    const dir = this.config.certsDir;
+    const commonName = `Fleetguard Device Issuing CA ${generation}`;
+    let authority: CertificateAuthority;
+    let certPem: string;
+    if (this.token) {
+      const label = `${this.config.caPkcs11!.keyLabel}-${generation}`;
+      if (!this.token.hasKey(label)) this.token.generateKey(label, this.authority.keyAlgorithm);
+      const signer = this.token.signer(label);
+      certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), signer.publicKeySpkiDer, { commonName, rootCrlUrl: this.rootCrlUrl });
+      authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, signer);
+    } else {
+      const key = await generateCaKey(this.authority.keyAlgorithm);
+      const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+      certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), spki, { commonName, rootCrlUrl: this.rootCrlUrl });
+      fs.writeFileSync(path.join(dir, generationFile(generation, 'key.enc')), encryptPrivateKey(key, this.passphraseValue!), { mode: 0o600 });
+      authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, new KeyObjectSigner(key));
+    }
+    // The certificate last: a generation exists once its certificate file does.
+    fs.writeFileSync(path.join(dir, generationFile(generation, 'crt')), certPem, { mode: 0o644 });
+    this.generationList = [...this.generationList, { generation, authority }];
+    this.authority = authority;
+    fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
+    this.tls = await this.issueServerTls();
+    this.changes.emit('tls', this.tls);
+    this.logger.log(`issuing CA rollover: generation ${generation} ("${commonName}") issues from now on; ${this.generationList.length - 1} earlier one(s) still validate`);
+    return { generation, certificatePem: certPem, notAfter: authority.intermediateNotAfter };
+  }
+
+  /** The later issuing CAs found in the certs directory (generation 2 on). */
+  private async loadLaterGenerations(): Promise<void> {
+    const dir = this.config.certsDir;
+    const found = fs.readdirSync(dir).map((f) => GENERATION_FILE.exec(f)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).filter((n) => n >= 2).sort((a, b) => a - b);
+    for (const generation of found) {
+      const certs = { rootCertPem: this.material!.rootCertPem, intermediateCertPem: fs.readFileSync(path.join(dir, generationFile(generation, 'crt')), 'utf8') };
+      const signer = this.token
+        ? this.token.signer(`${this.config.caPkcs11!.keyLabel}-${generation}`)
+        : new KeyObjectSigner(decryptPrivateKey(fs.readFileSync(path.join(dir, generationFile(generation, 'key.enc')), 'utf8'), this.passphraseValue!));
+      this.generationList.push({ generation, authority: await CertificateAuthority.fromSigner(certs, signer) });
+    }
+    this.authority = this.generationList[this.generationList.length - 1].authority;
   }
 
   /**
@@ -78,8 +210,14 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     return this.config.publicUrl ?? this.publicBaseUrl ?? `http://localhost:${this.config.httpPort}`;
   }
 
+  /** The current issuing CA's CRL. */
   get crlUrl(): string {
-    return `${this.baseUrl}/pki/crl`;
+    return this.crlUrlOf(this.currentGeneration);
+  }
+
+  /** Each issuing CA publishes its own CRL: the first at `/pki/crl`, later ones at `/pki/crl/<generation>`. */
+  crlUrlOf(generation: number): string {
+    return generation === 1 ? `${this.baseUrl}/pki/crl` : `${this.baseUrl}/pki/crl/${generation}`;
   }
 
   get rootCrlUrl(): string {
@@ -92,8 +230,17 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
 
   /** The issuing CA as the OCSP responder signs with it. */
   get ocspIssuer(): OcspIssuer {
-    const id = this.authority.issuingIdentity;
-    return { name: id.name, publicKey: id.publicKey, certificateDer: pemToDer(this.authority.intermediateCertPem), signer: this.authority.issuingSigner };
+    return this.ocspIssuerOf(this.authority);
+  }
+
+  /** Every issuing CA as an OCSP responder (each answers for its own certificates), current first. */
+  get ocspIssuers(): Array<{ generation: number; issuer: OcspIssuer }> {
+    return [...this.generationList].reverse().map((g) => ({ generation: g.generation, issuer: this.ocspIssuerOf(g.authority) }));
+  }
+
+  private ocspIssuerOf(authority: CertificateAuthority): OcspIssuer {
+    const id = authority.issuingIdentity;
+    return { name: id.name, publicKey: id.publicKey, certificateDer: pemToDer(authority.intermediateCertPem), signer: authority.issuingSigner };
   }
 
   /** The root's CRL (DER), regenerated with the root key when a quarter of its validity is left. */
@@ -114,13 +261,18 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   private async publishRootCrlUrl(): Promise<void> {
     const material = this.material!;
     const url = this.rootCrlUrl;
+    // Only the first issuing CA predates the root CRL; later ones are made naming it.
     if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
       const updated = await CertificateAuthority.recertifyIntermediateWith(material, this.rootSigner(), url);
       const dir = this.config.certsDir;
       fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
       fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
       this.material = { ...material, ...updated };
-      this.authority = await CertificateAuthority.fromSigner(updated, this.authority.issuingSigner);
+      const first = this.generationList[0];
+      const recertified = await CertificateAuthority.fromSigner(updated, first.authority.issuingSigner);
+      this.generationList = [{ generation: 1, authority: recertified }, ...this.generationList.slice(1)];
+      if (this.generationList.length === 1) this.authority = recertified;
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
       this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
     }
     this.rootCrl = undefined;
@@ -153,6 +305,8 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     }
     this.material = material;
     this.passphraseValue = passphrase;
+    this.generationList = [{ generation: 1, authority: this.authority }];
+    await this.loadLaterGenerations();
     this.tls = await this.issueServerTls();
   }
 
@@ -191,6 +345,8 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     this.rootSigner(); // the root key must be there too (root CRL, re-certification)
     this.authority = await CertificateAuthority.fromSigner(certs, issuing);
     this.material = { ...certs, rootKeyPem: '', intermediateKeyPem: '' };
+    this.generationList = [{ generation: 1, authority: this.authority }];
+    await this.loadLaterGenerations();
     this.tls = await this.issueServerTls();
     this.logger.log(`CA keys in PKCS#11 token "${options.tokenLabel}" (issuing key "${options.keyLabel}")`);
   }
@@ -218,7 +374,7 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     const brought = this.config.serverCertificate;
     if (brought) {
       this.logger.log(`device listener and broker present the certificate in ${brought.certFile}`);
-      return { key: brought.keyPem, cert: brought.certPem, ca: this.authority.chainPem };
+      return { key: brought.keyPem, cert: brought.certPem, ca: this.chainPem };
     }
     const { dnsNames, ipAddresses } = this.config.serverNames;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -230,6 +386,6 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
       validityDays: 30,
     });
     this.logger.log(`device listener and broker certificate names: ${[...dnsNames, ...ipAddresses].join(', ')}`);
-    return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), cert: cert.certificatePem + this.authority.intermediateCertPem, ca: this.authority.chainPem };
+    return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), cert: cert.certificatePem + this.authority.intermediateCertPem, ca: this.chainPem };
   }
 }

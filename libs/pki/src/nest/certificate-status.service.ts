@@ -77,6 +77,22 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
     return this.bySerial.get(serialHex.toLowerCase())?.revoked ?? false;
   }
 
+  /** The serials a given issuing CA signed that are still in use (valid), for a re-key of its devices. */
+  async validSerialsOf(caGeneration: number): Promise<string[]> {
+    const rows: Array<{ serial: string }> = await this.ds.query(`SELECT serial FROM certificates WHERE ca_generation = $1 AND status = 'valid'`, [caGeneration]);
+    return rows.map((r) => r.serial);
+  }
+
+  /** Status and issuing CA of certificates by serial (the certificate audit). */
+  async recordsOf(serials: readonly string[]): Promise<Map<string, { status: string; caGeneration: number }>> {
+    if (!serials.length) return new Map();
+    const rows: Array<{ serial: string; status: string; ca_generation: number }> = await this.ds.query(
+      'SELECT serial, status, ca_generation FROM certificates WHERE serial = ANY($1::text[])',
+      [serials],
+    );
+    return new Map(rows.map((r) => [r.serial, { status: r.status, caGeneration: Number(r.ca_generation) }]));
+  }
+
   noteIssued(serialHex: string, deviceId: string, notAfter: Date): void {
     this.bySerial.set(serialHex.toLowerCase(), { deviceId, revoked: false, notAfter: notAfter.getTime() });
   }

@@ -23,7 +23,8 @@ const CRL_LOCK_KEY = 0x43524c31; // 'CRL1'
 @Injectable()
 export class CrlService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('CRL');
-  private current?: { der: Buffer; nextUpdate: Date; thisUpdate: Date };
+  /** Per issuing CA generation. */
+  private readonly current = new Map<number, { der: Buffer; nextUpdate: Date; thisUpdate: Date }>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -42,49 +43,63 @@ export class CrlService implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  async der(): Promise<Buffer> {
-    if (!this.current || this.current.nextUpdate.getTime() < Date.now()) await this.ensureFresh();
-    return this.current!.der;
+  /** The CRL of an issuing CA (default: the first, `/pki/crl`); undefined for a generation we do not have. */
+  async der(generation = 1): Promise<Buffer | undefined> {
+    if (!this.ca.authorityOf(generation)) return undefined;
+    const c = this.current.get(generation);
+    if (!c || c.nextUpdate.getTime() < Date.now()) await this.ensureFresh(generation);
+    return this.current.get(generation)!.der;
   }
 
-  async pem(): Promise<string> {
-    return pemEncode(await this.der(), 'X509 CRL');
+  async pem(generation = 1): Promise<string | undefined> {
+    const der = await this.der(generation);
+    return der && pemEncode(der, 'X509 CRL');
   }
 
-  private async ensureFresh(): Promise<void> {
-    const rows: CrlRow[] = await this.ds.query('SELECT crl_number, this_update, next_update, der FROM crl_state WHERE id = 1');
-    const row = rows[0];
-    const validityMs = this.config.crlValidityHours * 3600_000;
-    if (row && new Date(row.next_update).getTime() - Date.now() > validityMs / 4) {
-      this.current = { der: Buffer.from(row.der), nextUpdate: new Date(row.next_update), thisUpdate: new Date(row.this_update) };
-      return;
+  /** Every issuing CA's CRL is kept fresh: an old CA's until the service drops it (its certificates expired). */
+  private async ensureFresh(only?: number): Promise<void> {
+    for (const { generation } of this.ca.generations) {
+      if (only !== undefined && generation !== only) continue;
+      const rows: CrlRow[] = await this.ds.query('SELECT crl_number, this_update, next_update, der FROM crl_state WHERE id = $1', [generation]);
+      const row = rows[0];
+      const validityMs = this.config.crlValidityHours * 3600_000;
+      if (row && new Date(row.next_update).getTime() - Date.now() > validityMs / 4) {
+        this.current.set(generation, { der: Buffer.from(row.der), nextUpdate: new Date(row.next_update), thisUpdate: new Date(row.this_update) });
+        continue;
+      }
+      await this.regenerate(generation);
     }
-    await this.regenerate();
   }
 
-  /** Builds and stores a new CRL from every revoked certificate. Called after each revocation. */
-  async regenerate(): Promise<void> {
+  /** Builds and stores new CRLs from the revoked certificates (each issuing CA lists its own). Called after each revocation. */
+  async regenerate(only?: number): Promise<void> {
+    for (const { generation } of this.ca.generations) if (only === undefined || only === generation) await this.regenerateOne(generation);
+  }
+
+  private async regenerateOne(generation: number): Promise<void> {
+    const authority = this.ca.authorityOf(generation)!;
     const built = await this.ds.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [CRL_LOCK_KEY]);
-      const state: Array<{ crl_number: string }> = await m.query('SELECT crl_number FROM crl_state WHERE id = 1');
+      const state: Array<{ crl_number: string }> = await m.query('SELECT crl_number FROM crl_state WHERE id = $1', [generation]);
       const number = state.length ? BigInt(state[0].crl_number) + 1n : 1n;
       const revoked: Array<{ serial: string; revoked_at: Date; revocation_reason: string | null }> = await m.query(
-        `SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at`,
+        `SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND ca_generation = $1 ORDER BY revoked_at`,
+        [generation],
       );
       const now = new Date();
-      const crl = await this.ca.ca.buildCrl({
+      const crl = await authority.buildCrl({
         revoked: revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revoked_at), reason: (r.revocation_reason ?? 'unspecified') as RevocationReason })),
         crlNumber: number,
         thisUpdate: now,
         nextUpdate: new Date(now.getTime() + this.config.crlValidityHours * 3600_000),
       });
       await m.query(
-        `INSERT INTO crl_state (id, crl_number, this_update, next_update, der) VALUES (1, $1, $2, $3, $4)
+        `INSERT INTO crl_state (id, crl_number, this_update, next_update, der) VALUES ($5, $1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET crl_number = EXCLUDED.crl_number, this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, der = EXCLUDED.der`,
-        [number.toString(), crl.thisUpdate, crl.nextUpdate, crl.der],
+        [number.toString(), crl.thisUpdate, crl.nextUpdate, crl.der, generation],
       );
       return crl;
     });
-    this.current = { der: built.der, nextUpdate: built.nextUpdate, thisUpdate: built.thisUpdate };
+    this.current.set(generation, { der: built.der, nextUpdate: built.nextUpdate, thisUpdate: built.thisUpdate });
   }
 }

@@ -45,7 +45,7 @@ export class DeviceCertificateGuard implements CanActivate {
     const grace = this.reflector.get<boolean>(ALLOW_GRACE, ctx.getHandler()) ? this.config.renewalGraceDays * 86400 : 0;
     let verified;
     try {
-      verified = this.ca.ca.verifyDeviceCertificate(peer.raw, { graceSeconds: grace });
+      verified = this.ca.verifyDeviceCertificate(peer.raw, { graceSeconds: grace });
     } catch (e) {
       refusals.inc({ reason: e instanceof DomainError ? e.code : 'invalid' });
       throw e;

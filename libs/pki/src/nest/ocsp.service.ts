@@ -45,15 +45,25 @@ export class OcspService {
       throw e;
     }
     try {
-      const issuer = this.ca.ocspIssuer;
-      const serials = request.certIds.map((id) => serialForIssuer(id, issuer));
+      // The CertIDs name their issuer: the response is signed by the issuing CA the first known one names.
+      const issuers = this.ca.ocspIssuers;
+      const matchOf = (certId: (typeof request.certIds)[number]) => {
+        for (const i of issuers) {
+          const serial = serialForIssuer(certId, i.issuer);
+          if (serial !== undefined) return { serial, generation: i.generation, issuer: i.issuer };
+        }
+        return undefined;
+      };
+      const matches = request.certIds.map(matchOf);
+      const signing = matches.find((m) => m)?.issuer ?? issuers[0].issuer;
+      const serials = matches.map((m) => (m && m.issuer === signing ? m.serial : undefined));
       const known = serials.filter((s): s is string => s !== undefined);
       const rows = known.length
         ? await this.ds.getRepository(CertificateEntity).find({ where: { serial: In(known) }, select: { serial: true, status: true, revokedAt: true, revocationReason: true } })
         : [];
       const bySerial = new Map(rows.map((r) => [r.serial, r]));
       const answers: OcspAnswer[] = request.certIds.map((certId, i) => ({ certId, status: statusOf(serials[i] === undefined ? undefined : bySerial.get(serials[i]!)) }));
-      return await buildOcspResponse(issuer, answers, { nonceExtnValue: request.nonceExtnValue, validityMs: this.config.crlValidityHours * 3600_000 });
+      return await buildOcspResponse(signing, answers, { nonceExtnValue: request.nonceExtnValue, validityMs: this.config.crlValidityHours * 3600_000 });
     } catch (e) {
       this.logger.error(`OCSP response failed: ${(e as Error).message}`);
       return ocspErrorResponse(OCSPResponseStatus.internalError);

@@ -1,4 +1,5 @@
-import { Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { notFound } from '@fleetguard/common';
 import type { Request } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -52,7 +53,18 @@ export class PkiController {
 
   @Get('crl')
   async crlDer(@Res() res: Response) {
-    res.type('application/pkix-crl').send(await this.crl.der());
+    res.type('application/pkix-crl').send(await this.crl.der(1));
+  }
+
+  /** The CRL of a later issuing CA (rollover): the distribution point its certificates name. */
+  @Get('crl/:generation')
+  async generationCrl(@Param('generation') generation: string, @Res() res: Response) {
+    const pem = generation.endsWith('.pem');
+    const n = /^[1-9][0-9]{0,5}(\.pem)?$/.test(generation) ? Number.parseInt(generation, 10) : NaN;
+    const der = Number.isNaN(n) ? undefined : await this.crl.der(n);
+    if (!der) throw notFound('pki.no-such-ca', `no issuing CA generation ${generation.slice(0, 20)}`);
+    if (pem) res.type('application/x-pem-file').send(pemEncode(der, 'X509 CRL'));
+    else res.type('application/pkix-crl').send(der);
   }
 
   /** The root's CRL (revoked issuing CAs), named in the issuing CA certificate's CRL distribution point. */

@@ -14,7 +14,7 @@ export class CreateWebhookDto {
   @Length(1, 200)
   secret: string;
 
-  @ApiProperty({ example: ['attestation.failed', 'device.revoked'], description: 'attestation.failed, attestation.stale, device.revoked, score.below-target, device.exposed, device.unsupported' })
+  @ApiProperty({ example: ['attestation.failed', 'device.revoked'], description: 'attestation.failed, attestation.stale, device.revoked, score.below-target, device.exposed, device.unsupported, pki.finding' })
   @IsArray()
   @ArrayMaxSize(10)
   @IsString({ each: true })
