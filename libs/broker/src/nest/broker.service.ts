@@ -7,6 +7,7 @@ import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/commo
 import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
+import { ConnectAdmission } from '../core/connect-admission';
 import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscribe, deviceTopic } from '../core/topic-acl';
 
 /**
@@ -28,6 +29,7 @@ export interface DeviceConnection {
 const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections, publishes and subscriptions refused, by reason', ['reason']);
 const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
 const connected = gauge('fleetguard_mqtt_connected_devices', 'Devices connected to the embedded broker');
+const handshakes = gauge('fleetguard_mqtt_tls_handshakes_in_progress', 'MQTT TLS handshakes admitted and not yet finished');
 
 interface DeviceClient {
   id: string;
@@ -48,6 +50,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Broker');
   private aedes!: Aedes;
   private server?: tls.Server;
+  /** The TCP listener in front of the TLS one: connections are admitted here (rate, handshakes) before TLS. */
+  private front?: net.Server;
   private plainServer?: net.Server;
   private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
@@ -184,10 +188,44 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       { key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       (socket) => guard.admitTls(socket) && handle(socket),
     );
-    this.server.on('tlsClientError', (err) => this.refuse('tls', null, err.message));
+    // With a 'tlsClientError' listener Node leaves the socket open (even after the handshake
+    // timeout): a client that never finished its handshake would hold its connection for good.
+    this.server.on('tlsClientError', (err, socket) => {
+      this.refuse('tls', null, err.message);
+      socket.destroy();
+    });
     // After an issuing CA rollover: the new server certificate, and devices of every CA trusted.
     this.ca.onTlsChanged((n) => this.server?.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
-    const tlsPort = await listenOn(this.server, this.config.mqttPort, host);
+    // Admission before TLS: a refused connection costs an accept and a close, not a handshake.
+    const admission = new ConnectAdmission({ ratePerSecond: this.config.mqttConnectRate, burst: this.config.mqttConnectRate, maxHandshakes: this.config.mqttMaxHandshakes });
+    const inHandshake = new Map<string, () => void>();
+    const tlsServer = this.server;
+    tlsServer.prependListener('secureConnection', (socket: tls.TLSSocket) => inHandshake.get(`${socket.remoteAddress}|${socket.remotePort}`)?.());
+    this.front = net.createServer((raw) => {
+      const v = admission.admit();
+      if (!v.ok) {
+        this.refuse(v.reason, null, v.message);
+        raw.destroy();
+        return;
+      }
+      // One connection per remote address and port at a time: the key finds it again when its TLS socket is secure.
+      const key = `${raw.remoteAddress}|${raw.remotePort}`;
+      let done = false;
+      const settle = () => {
+        if (done) return;
+        done = true;
+        if (inHandshake.get(key) === settle) inHandshake.delete(key);
+        admission.settled();
+        handshakes.set(admission.handshakesInProgress);
+      };
+      inHandshake.set(key, settle);
+      raw.once('close', settle);
+      handshakes.set(admission.handshakesInProgress);
+      tlsServer.emit('connection', raw);
+    });
+    this.front.maxConnections = this.config.mqttMaxConnections;
+    this.front.on('drop', () => this.refuse('max-connections', null, `${this.config.mqttMaxConnections} MQTT connections already open`));
+    const tlsPort = await listenOn(this.front, this.config.mqttPort, host);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
       this.plainServer = net.createServer(handle);
@@ -284,7 +322,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.front ? this.front.close(() => r()) : r()));
     await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
     if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));
   }

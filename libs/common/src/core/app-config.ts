@@ -40,6 +40,12 @@ const schema = z.object({
   /** A hardening report older than this no longer counts as evidence (SPEC: evidence-graded scoring). */
   FLEETGUARD_MAX_REPORT_AGE_SECONDS: z.coerce.number().int().min(60).max(366 * 86400).default(7 * 86400),
   FLEETGUARD_MQTT_MAX_PAYLOAD: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
+  /** New MQTT connections a second this instance starts a TLS handshake for (burst: one second's worth); more are closed before TLS. */
+  FLEETGUARD_MQTT_CONNECT_RATE: positiveInt.max(1_000_000).default(500),
+  /** MQTT TLS handshakes in progress at once; a connection beyond it is closed before TLS. */
+  FLEETGUARD_MQTT_MAX_HANDSHAKES: positiveInt.max(100_000).default(200),
+  /** Open MQTT connections this instance holds; beyond it a new connection is closed (the process's open-file limit bounds it too). */
+  FLEETGUARD_MQTT_MAX_CONNECTIONS: positiveInt.max(10_000_000).default(50_000),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
@@ -110,6 +116,9 @@ export interface AppConfig {
   /** A hardening report older than this does not count as evidence. */
   maxReportAgeSeconds: number;
   mqttMaxPayload: number;
+  mqttConnectRate: number;
+  mqttMaxHandshakes: number;
+  mqttMaxConnections: number;
   httpMaxBody: number;
   logLevel: string;
   prettyLogs: boolean;
@@ -278,6 +287,9 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     attestIntervalSeconds: c.FLEETGUARD_ATTEST_INTERVAL_SECONDS,
     maxReportAgeSeconds: c.FLEETGUARD_MAX_REPORT_AGE_SECONDS,
     mqttMaxPayload: c.FLEETGUARD_MQTT_MAX_PAYLOAD,
+    mqttConnectRate: c.FLEETGUARD_MQTT_CONNECT_RATE,
+    mqttMaxHandshakes: c.FLEETGUARD_MQTT_MAX_HANDSHAKES,
+    mqttMaxConnections: c.FLEETGUARD_MQTT_MAX_CONNECTIONS,
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,

@@ -1,0 +1,295 @@
+/**
+ * Many concurrent mutual-TLS MQTT devices on one instance, and a reconnect storm of all of them.
+ *
+ *   npm run bench:connections [-- --devices 10000 --connect-rate 500 --storm 1]
+ *
+ * The service runs in this process on a fresh PostgreSQL database; the devices (the `mqtt` npm
+ * package, one client each, with its own enrolled certificate) run in a child process, so this
+ * process's RSS is the service's (plus this driver's few MiB). Phases:
+ * 1. Baseline in the same run: a bare Node TLS server in this process with the same server
+ *    certificate, requiring the same client certificates, accepts `--baseline` handshakes from
+ *    the child (no MQTT, no admission, no database): the handshake ceiling of this machine now.
+ * 2. Connect: all devices connect (mqtt.js retries a refused connection after 1 s). Reported: time
+ *    until all have a CONNACK, accept rate, refusals by reason, RSS before and after and per
+ *    connection, and the latency of an operator API call made every 100 ms meanwhile.
+ * 3. Storm: every device's socket is destroyed at once and each reconnects; the same figures again.
+ * The connect-rate limit (FLEETGUARD_MQTT_CONNECT_RATE) is what bounds the accept rate by design;
+ * `--connect-rate` sets it for the run.
+ */
+import 'reflect-metadata';
+import { ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import * as mqtt from 'mqtt';
+import { CaService } from '@fleetguard/pki';
+import { createProduct, createTenant, mintTokens, readCounter, startBenchService } from './support/bench-service';
+import { EnrolledDevice, enrollDevices, fetchCaPem } from './support/enrollment-client';
+import { emit, fail, latencySummary, machineInfo, numberArg, round, sleep } from './support/measure';
+
+const MiB = 1024 * 1024;
+
+/* ------------------------------------------------------------------ child: the devices */
+
+interface ClientsInput {
+  file: string;
+  host: string;
+  port: number;
+  baselinePort: number;
+  baseline: number;
+}
+
+type ToChild = { t: 'baseline' } | { t: 'connect' } | { t: 'storm' } | { t: 'quit' };
+type FromChild = { t: 'ready' } | { t: 'baseline-done'; ms: number; ok: number; failed: number } | { t: 'progress'; connected: number; errors: number; firstError?: string };
+
+async function clientsMain(): Promise<void> {
+  const input = JSON.parse(process.argv[3]) as ClientsInput;
+  const { devices, caPem } = JSON.parse(fs.readFileSync(input.file, 'utf8')) as { devices: EnrolledDevice[]; caPem: string };
+  fs.rmSync(input.file, { force: true });
+  const send = (m: FromChild) => process.send!(m);
+  const clients: mqtt.MqttClient[] = [];
+  let connected = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const up = new Set<number>();
+  const report = setInterval(() => send({ t: 'progress', connected, errors, firstError }), 100);
+  report.unref();
+
+  process.on('message', (m: ToChild) => {
+    if (m.t === 'baseline') void baseline();
+    else if (m.t === 'connect') connectAll();
+    else if (m.t === 'storm') {
+      // Every socket dropped at once, as a broker restart or a network blip would; mqtt.js reconnects each.
+      for (const c of clients) (c as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+    } else if (m.t === 'quit') {
+      for (const c of clients) c.end(true);
+      setTimeout(() => process.exit(0), 200);
+    }
+  });
+
+  async function baseline() {
+    const t0 = performance.now();
+    let ok = 0;
+    let failed = 0;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < input.baseline) {
+          const d = devices[next++ % devices.length];
+          await new Promise<void>((resolve) => {
+            const s = tls.connect({ host: input.host, port: input.baselinePort, key: d.keyPem, cert: d.certChainPem, ca: caPem, servername: 'localhost' });
+            s.once('secureConnect', () => (ok++, s.destroy(), resolve()));
+            s.once('error', () => (failed++, resolve()));
+          });
+        }
+      }),
+    );
+    send({ t: 'baseline-done', ms: performance.now() - t0, ok, failed });
+  }
+
+  function connectAll() {
+    devices.forEach((d, i) => {
+      const c = mqtt.connect({
+        host: input.host,
+        port: input.port,
+        protocol: 'mqtts',
+        clientId: d.deviceId,
+        key: d.keyPem,
+        cert: d.certChainPem,
+        ca: caPem,
+        servername: 'localhost',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 300,
+        // A refused connection is tried again after 1-2 s (jittered, as a device should).
+        reconnectPeriod: 1000 + Math.floor(Math.random() * 1000),
+        connectTimeout: 30_000,
+      });
+      c.on('connect', () => {
+        if (!up.has(i)) {
+          up.add(i);
+          connected++;
+        }
+      });
+      c.on('close', () => {
+        if (up.delete(i)) connected--;
+      });
+      c.on('error', (e) => {
+        errors++;
+        firstError ??= e.message;
+      });
+      clients.push(c);
+    });
+  }
+  send({ t: 'ready' });
+}
+
+/* ------------------------------------------------------------------ main: the service and the clock */
+
+interface PhaseResult {
+  seconds: number | null;
+  acceptPerSecond: number | null;
+  connected: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  rssPeakMiB: number;
+  refusals: Record<string, number>;
+  clientErrors: number;
+  firstClientError: string | null;
+  apiLatencyMs: ReturnType<typeof latencySummary>;
+  apiFailures: number;
+}
+
+const REASONS = ['connect-rate', 'handshakes-in-progress', 'max-connections', 'tls'];
+
+async function main(): Promise<void> {
+  const devicesN = numberArg('devices', 10_000, { integer: true, min: 1 });
+  const connectRate = numberArg('connect-rate', 500, { integer: true, min: 1 });
+  const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
+  const storm = numberArg('storm', 1, { integer: true, min: 0 });
+  const timeoutS = numberArg('timeout', 180, { min: 10 });
+  const service = await startBenchService({
+    FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
+    FLEETGUARD_MQTT_CONNECT_RATE: String(connectRate),
+    ...(process.env.FLEETGUARD_LOG_LEVEL ? { FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_LOG_LEVEL } : {}),
+  });
+  let child: ChildProcess | undefined;
+  let baselineServer: tls.Server | undefined;
+  try {
+    const manufacturer = await createTenant(service, 'manufacturer');
+    const product = await createProduct(service, manufacturer.key);
+    const caPem = await fetchCaPem(service.urls.operator);
+    const tEnroll = performance.now();
+    const tokens = await mintTokens(service, manufacturer.key, product.id, devicesN);
+    const devices = await enrollDevices(service.urls.device, caPem, tokens, 16);
+    const enrollSeconds = (performance.now() - tEnroll) / 1000;
+    process.stderr.write(`enrolled ${devices.length} devices in ${round(enrollSeconds)} s\n`);
+
+    // The baseline: a bare TLS server with the broker's own certificate, requiring a device certificate from the same CA.
+    const t = service.app.get(CaService).serverTls;
+    baselineServer = tls.createServer({ key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (s) => s.end());
+    baselineServer.on('tlsClientError', (_e, s) => s.destroy());
+    await new Promise<void>((r) => baselineServer!.listen(0, '127.0.0.1', () => r()));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-conn-')), 'devices.json');
+    fs.writeFileSync(file, JSON.stringify({ devices, caPem }));
+    devices.length = 0; // the child has them now; this process keeps only the service's memory
+    const mqttUrl = new URL(service.urls.mqtt);
+    const input: ClientsInput = { file, host: '127.0.0.1', port: Number(mqttUrl.port), baselinePort: (baselineServer.address() as { port: number }).port, baseline: baselineN };
+    child = fork(__filename, ['--clients', JSON.stringify(input)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+    let last: Extract<FromChild, { t: 'progress' }> = { t: 'progress', connected: 0, errors: 0 };
+    const waiters: Array<(m: FromChild) => void> = [];
+    child.on('message', (m: FromChild) => {
+      if (m.t === 'progress') last = m;
+      for (const w of waiters.splice(0)) w(m);
+    });
+    const next = <T extends FromChild['t']>(t: T): Promise<Extract<FromChild, { t: T }>> =>
+      new Promise((resolve) => {
+        const w = (m: FromChild) => (m.t === t ? resolve(m as Extract<FromChild, { t: T }>) : waiters.push(w));
+        waiters.push(w);
+      });
+    await next('ready');
+
+    child.send({ t: 'baseline' } satisfies ToChild);
+    const b = await next('baseline-done');
+    baselineServer.close();
+    const baselinePerSecond = b.ok / (b.ms / 1000);
+
+    const refusals = async () => Object.fromEntries(await Promise.all(REASONS.map(async (r) => [r, await readCounter(service, 'fleetguard_mqtt_rejections_total', { reason: r })] as const)));
+
+    /** Runs one phase: sends `cmd`, waits until every device is connected (again), sampling RSS and API latency. */
+    const phase = async (cmd: ToChild, waitForDropFirst: boolean): Promise<PhaseResult> => {
+      global.gc?.();
+      const rssBefore = process.memoryUsage.rss();
+      let peak = rssBefore;
+      const r0 = await refusals();
+      const errors0 = last.errors;
+      const latencies: number[] = [];
+      let apiFailures = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const s = performance.now();
+          try {
+            const res = await fetch(`${service.urls.operator}/api/v1/devices?limit=1`, { headers: { authorization: `Bearer ${manufacturer.key}` } });
+            await res.arrayBuffer();
+            if (res.status !== 200) apiFailures++;
+          } catch {
+            apiFailures++;
+          }
+          latencies.push(performance.now() - s);
+          peak = Math.max(peak, process.memoryUsage.rss());
+          await sleep(100);
+        }
+      })();
+      const t0 = performance.now();
+      child!.send(cmd);
+      if (waitForDropFirst) {
+        for (let i = 0; i < 100 && last.connected > devicesN * 0.5; i++) await sleep(50);
+      }
+      let done: number | null = null;
+      while (performance.now() - t0 < timeoutS * 1000) {
+        if (last.connected >= devicesN) {
+          done = performance.now();
+          break;
+        }
+        await sleep(50);
+      }
+      sampling = false;
+      await sampler;
+      const r1 = await refusals();
+      const seconds = done === null ? null : (done - t0) / 1000;
+      return {
+        seconds: seconds === null ? null : round(seconds, 2),
+        acceptPerSecond: seconds ? Math.round(devicesN / seconds) : null,
+        connected: last.connected,
+        rssBeforeMiB: round(rssBefore / MiB)!,
+        rssAfterMiB: round(process.memoryUsage.rss() / MiB)!,
+        rssPeakMiB: round(peak / MiB)!,
+        refusals: Object.fromEntries(REASONS.map((r) => [r, r1[r] - r0[r]])),
+        clientErrors: last.errors - errors0,
+        firstClientError: last.firstError ?? null,
+        apiLatencyMs: latencySummary(Float64Array.from(latencies).sort()),
+        apiFailures,
+      };
+    };
+
+    const connect = await phase({ t: 'connect' }, false);
+    await sleep(2000);
+    global.gc?.();
+    const settledRss = process.memoryUsage.rss();
+    const perConnectionKiB = round(((settledRss - connect.rssBeforeMiB * MiB) / devicesN) / 1024);
+    const storms: PhaseResult[] = [];
+    for (let i = 0; i < storm; i++) storms.push(await phase({ t: 'storm' }, true));
+    child.send({ t: 'quit' } satisfies ToChild);
+
+    const result = {
+      bench: 'connections',
+      machine: machineInfo(),
+      devices: devicesN,
+      connectRateLimit: connectRate,
+      enrollSeconds: round(enrollSeconds),
+      baseline: { what: 'bare Node TLS server, same certificates, mutual TLS, no MQTT/admission/database', handshakes: b.ok, failed: b.failed, perSecond: Math.round(baselinePerSecond) },
+      connect,
+      settledRssMiB: round(settledRss / MiB),
+      perConnectionKiB,
+      storms,
+      acceptRatioToBaseline: connect.acceptPerSecond ? round(connect.acceptPerSecond / baselinePerSecond, 3) : null,
+    };
+    const s0 = storms[0];
+    emit(
+      result,
+      `connections: ${connect.connected}/${devicesN} mTLS devices connected in ${connect.seconds ?? 'timeout'} s (${connect.acceptPerSecond ?? '-'}/s, limit ${connectRate}/s; bare TLS baseline ${Math.round(baselinePerSecond)}/s, ratio ${result.acceptRatioToBaseline}), ` +
+        `RSS ${result.settledRssMiB} MiB (${perConnectionKiB} KiB/connection), API p99 ${connect.apiLatencyMs.p99} ms` +
+        (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s, ${s0.refusals['connect-rate']} refused by the rate limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : ''),
+    );
+  } finally {
+    child?.kill();
+    baselineServer?.close();
+    await service.stop();
+  }
+}
+
+if (process.argv[2] === '--clients') void clientsMain().catch((e) => (fail(e), process.exit(1)));
+else void main().then(() => process.exit(process.exitCode ?? 0), (e) => (fail(e), process.exit(1)));

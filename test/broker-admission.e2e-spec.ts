@@ -1,0 +1,109 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { TestService, startTestService } from './support/service';
+
+jest.setTimeout(120_000);
+
+/**
+ * Connection admission on the MQTT listener, with raw sockets and Node's TLS client: a connection
+ * over the handshake or connect-rate limit is closed before any TLS is spent on it, counted by
+ * reason, and the operator API keeps answering meanwhile.
+ */
+describe('MQTT connection admission', () => {
+  let s: TestService;
+  let port: number;
+
+  beforeAll(async () => {
+    s = await startTestService({ FLEETGUARD_MQTT_CONNECT_RATE: '5', FLEETGUARD_MQTT_MAX_HANDSHAKES: '3' });
+    // (the handshake timeout, 10 s, is what frees a connection that never says hello: tested below)
+    port = Number(new URL(s.urls.mqtt).port);
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  async function metric(name: string, reason?: string): Promise<number> {
+    const text: string = (await s.api.get('/metrics')).body;
+    const re = reason ? new RegExp(`^${name}\\{reason="${reason}"\\} (\\d+)`, 'm') : new RegExp(`^${name} (\\d+)`, 'm');
+    return Number(re.exec(text)?.[1] ?? 0);
+  }
+
+  /** A TCP connection that never sends a ClientHello: its handshake stays in progress. */
+  function idle(): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () => resolve(sock));
+      sock.on('error', () => undefined);
+      sock.once('error', reject);
+    });
+  }
+
+  /** Whether the server closed the socket without a byte within `ms` (refused before TLS). */
+  function closedAtOnce(sock: net.Socket, ms = 1000): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (sock.destroyed) return resolve(true);
+      const t = setTimeout(() => resolve(false), ms);
+      sock.once('close', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** A TLS handshake attempt without a client certificate: 'refused' if closed before any TLS record came back. */
+  function tlsAttempt(): Promise<'refused' | 'tls'> {
+    return new Promise((resolve) => {
+      let bytes = 0;
+      const sock = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+      sock.on('secureConnect', () => (bytes = 1));
+      const end = () => resolve(bytes > 0 ? 'tls' : 'refused');
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        // A TLS alert (certificate required) means the server did the handshake.
+        if (/alert|certificate/i.test(e.message)) bytes = 1;
+        end();
+      });
+      sock.once('close', end);
+    });
+  }
+
+  it('holds at most the configured number of handshakes in progress and closes the rest before TLS', async () => {
+    const before = await metric('fleetguard_mqtt_rejections_total', 'handshakes-in-progress');
+    const socks: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) socks.push(await idle());
+      const extra = await Promise.all([idle(), idle(), idle(), idle()]);
+      expect(await Promise.all(extra.map((x) => closedAtOnce(x)))).toEqual([true, true, true, true]);
+      // The three admitted ones are still open, waiting in their handshakes.
+      expect(await Promise.all(socks.map((x) => closedAtOnce(x, 200)))).toEqual([false, false, false]);
+      expect(await metric('fleetguard_mqtt_rejections_total', 'handshakes-in-progress')).toBe(before + 4);
+      expect(await metric('fleetguard_mqtt_tls_handshakes_in_progress')).toBe(3);
+      // The operator API answers while the broker is saturated with handshakes.
+      expect((await s.api.get('/health/live')).status).toBe(200);
+    } finally {
+      for (const x of socks) x.destroy();
+    }
+    for (let i = 0; i < 50 && (await metric('fleetguard_mqtt_tls_handshakes_in_progress')) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await metric('fleetguard_mqtt_tls_handshakes_in_progress')).toBe(0);
+  });
+
+  it('closes a connection that never finishes its TLS handshake after the handshake timeout', async () => {
+    const sock = await idle();
+    const t0 = Date.now();
+    expect(await closedAtOnce(sock, 20_000)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(9_000);
+  });
+
+  it('admits new connections at the configured rate and counts the ones over it', async () => {
+    await new Promise((r) => setTimeout(r, 1500)); // the bucket refills to its burst (5)
+    const before = await metric('fleetguard_mqtt_rejections_total', 'connect-rate');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 15; i++) outcomes.push(await tlsAttempt());
+    const refused = outcomes.filter((o) => o === 'refused').length;
+    // 5 from the burst, plus at most a few refilled during the attempts (5 a second).
+    expect(15 - refused).toBeGreaterThanOrEqual(5);
+    expect(15 - refused).toBeLessThanOrEqual(9);
+    expect(await metric('fleetguard_mqtt_rejections_total', 'connect-rate')).toBe(before + refused);
+    // After a second the bucket has tokens again.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await tlsAttempt()).toBe('tls');
+  });
+});
