@@ -60,7 +60,7 @@ const schema = z.object({
   FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
   /** Evidence waiting for appraisal in this process; beyond it MQTT evidence is not acknowledged and HTTP gets 503. */
   FLEETGUARD_APPRAISAL_QUEUE_MAX: positiveInt.max(1_000_000).default(2000),
-  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(256).default(8),
+  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(64),
   /** How long a claimant holds an inbox row before another may take it over. */
   FLEETGUARD_APPRAISAL_LEASE_SECONDS: positiveInt.max(3600).default(30),
   /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
