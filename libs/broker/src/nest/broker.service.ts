@@ -3,8 +3,11 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
+import Redis from 'ioredis';
+import mqemitterRedis from 'mqemitter-redis';
+import RedisPersistence from 'aedes-persistence-redis/asyncPersistence.js';
 import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
-import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscribe, deviceTopic } from '../core/topic-acl';
@@ -58,6 +61,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
+    private readonly cluster: ClusterBus,
   ) {}
 
   /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
@@ -79,8 +83,14 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     this.connectedListeners.push(listener);
   }
 
+  /** Connected to this instance's broker. */
   isConnected(deviceId: string): boolean {
     return !!this.clients()[deviceId];
+  }
+
+  /** Connected to any instance of the fleet (this one, or another per the presence in Redis). */
+  async isConnectedAnywhere(deviceId: string): Promise<boolean> {
+    return this.isConnected(deviceId) || (await this.cluster.instanceOf(deviceId)) !== null;
   }
 
   connectedDevices(): string[] {
@@ -109,7 +119,15 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000 } as never);
+    // Several instances (FLEETGUARD_REDIS_URL): messages go through Redis to whichever instance
+    // holds the device's connection, sessions and in-flight QoS 1 live in Redis, and aedes's
+    // "$SYS/<broker>/new/clients" announcement closes a device's older connection on another
+    // instance, so one device holds one session fleet-wide.
+    const redis = this.config.redisUrl;
+    const clusterOptions = redis
+      ? { id: this.cluster.instanceId, mq: mqemitterRedis({ connectionString: redis }), persistence: new RedisPersistence({ conn: new Redis(redis), maxSessionDelivery: 100, packetTTL: () => 3600 }) }
+      : {};
+    this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000, ...clusterOptions } as never);
     // A database that cannot answer the certificate lookup: CONNACK 3 (server unavailable), so the device backs off.
     this.aedes.authenticate = (client, _u, _p, cb) =>
       void this.authenticate(client as unknown as DeviceClient).then(
@@ -131,9 +149,13 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'challenge'))) for (const l of this.readyListeners) l(client.id);
     });
     // aedes keeps the count itself: O(1) per connect and disconnect (counting the clients froze a mass disconnect).
-    this.aedes.on('client', () => connected.set(this.aedes.connectedClients));
+    this.aedes.on('client', (client) => {
+      connected.set(this.aedes.connectedClients);
+      this.cluster.notePresent(client.id);
+    });
     this.aedes.on('clientDisconnect', (client) => {
       connected.set(this.aedes.connectedClients);
+      this.cluster.noteGone(client.id);
       for (const l of this.goneListeners) l(client.id);
     });
     this.aedes.on('clientError', (client, err) => this.logger.debug(`client ${client?.id}: ${err.message}`));
