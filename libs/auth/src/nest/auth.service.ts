@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AppConfig, conflict, invalid, notFound } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, parseApiKey, secretMatches } from '../core/api-key';
@@ -10,6 +10,8 @@ import { OrganizationEntity } from '../entities/organization.entity';
 import { Principal } from './principal';
 
 const CACHE_TTL_MS = 5_000;
+/** Held while an instance makes or finds the system organization and the bootstrap admin key. */
+const BOOTSTRAP_LOCK_KEY = 0x41444d31; // 'ADM1'
 
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -91,8 +93,16 @@ export class AuthService implements OnApplicationBootstrap {
 
   /** First start on an empty database: a system organization and an admin key, printed once (or taken from FLEETGUARD_ADMIN_KEY). */
   async onApplicationBootstrap(): Promise<void> {
-    const orgs = this.ds.getRepository(OrganizationEntity);
-    const keys = this.ds.getRepository(ApiKeyEntity);
+    // Instances starting together on one empty database: one makes the system organization and the key, the others find them.
+    await this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_KEY]);
+      await this.bootstrapAdmin(m);
+    });
+  }
+
+  private async bootstrapAdmin(m: EntityManager): Promise<void> {
+    const orgs = m.getRepository(OrganizationEntity);
+    const keys = m.getRepository(ApiKeyEntity);
     let system = await orgs.findOne({ where: { kind: 'system' } });
     if (!system) system = await orgs.save(orgs.create({ id: randomUUID(), name: 'fleetguard-system', kind: 'system' }));
     if (this.config.adminKey) {

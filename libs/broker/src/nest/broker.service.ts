@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import Redis from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
-import RedisPersistence from 'aedes-persistence-redis/asyncPersistence.js';
+import redisPersistence from 'aedes-persistence-redis';
 import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
@@ -125,7 +125,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     // instance, so one device holds one session fleet-wide.
     const redis = this.config.redisUrl;
     const clusterOptions = redis
-      ? { id: this.cluster.instanceId, mq: mqemitterRedis({ connectionString: redis }), persistence: new RedisPersistence({ conn: new Redis(redis), maxSessionDelivery: 100, packetTTL: () => 3600 }) }
+      ? { id: this.cluster.instanceId, mq: mqemitterRedis({ connectionString: redis }), persistence: redisPersistence({ conn: new Redis(redis), maxSessionDelivery: 100, packetTTL: () => 3600 }) }
       : {};
     this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000, ...clusterOptions } as never);
     // A database that cannot answer the certificate lookup: CONNACK 3 (server unavailable), so the device backs off.

@@ -125,17 +125,28 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async publishRootCrlUrl(): Promise<void> {
-    const material = this.material!;
     const url = this.rootCrlUrl;
-    if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
-      const updated = await CertificateAuthority.recertifyIntermediateWith(material, this.rootSigner(), url);
+    if (crlDistributionUrlOf(this.material!.intermediateCertPem) !== url) {
+      // Under the CA lock: instances starting together re-certify once, and the others take that
+      // certificate from the database (each making its own would give the fleet several chains).
+      const { intermediateCertPem, made } = await this.ds.transaction(async (m) => {
+        await m.query('SELECT pg_advisory_xact_lock($1)', [CA_LOCK_KEY]);
+        const rows: Array<{ intermediate_cert_pem: string }> = await m.query('SELECT intermediate_cert_pem FROM ca_material WHERE id = 1');
+        const stored = rows[0]?.intermediate_cert_pem;
+        if (stored && crlDistributionUrlOf(stored) === url && !caDifference(caIdentity(this.material!), caIdentity({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: stored }))) {
+          return { intermediateCertPem: stored, made: false };
+        }
+        const updated = await CertificateAuthority.recertifyIntermediateWith(this.material!, this.rootSigner(), url);
+        await m.query('UPDATE ca_material SET intermediate_cert_pem = $1 WHERE id = 1', [updated.intermediateCertPem]);
+        return { intermediateCertPem: updated.intermediateCertPem, made: true };
+      });
+      const material = { ...this.material!, intermediateCertPem };
       const dir = this.config.certsDir;
-      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
-      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
-      await this.ds.query('UPDATE ca_material SET intermediate_cert_pem = $1 WHERE id = 1', [updated.intermediateCertPem]);
-      this.material = { ...material, ...updated };
-      this.authority = await CertificateAuthority.fromSigner(updated, this.authority.issuingSigner);
-      this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
+      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), intermediateCertPem + material.rootCertPem);
+      this.material = material;
+      this.authority = await CertificateAuthority.fromSigner(material, this.authority.issuingSigner);
+      this.logger.log(made ? `issuing CA certificate now names the root CRL at ${url}` : `took the fleet's issuing CA certificate naming the root CRL at ${url} from the database`);
     }
     this.rootCrl = undefined;
     await this.rootCrlDer();
