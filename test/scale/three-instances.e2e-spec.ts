@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import mqtt from 'mqtt';
+import { X509Certificate } from 'node:crypto';
+import { CertificateAuthority } from '@fleetguard/pki';
 import { SimulatedDevice, summarizeEar } from '../../apps/device-sim/src';
 import { ADMIN_KEY, Api, createTenant, ephemeralEnv, spawnBuiltService } from '../support/service';
 import { productWithRelease } from '../support/fleet-fixture';
@@ -76,6 +78,7 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
   let hookServer: http.Server;
   let fixture: Awaited<ReturnType<typeof productWithRelease>>;
   let operator: { orgId: string; key: string };
+  let instanceEnv: (name: string) => Record<string, string>;
 
   const device = async (mqttUrl: string, extra: Partial<ConstructorParameters<typeof SimulatedDevice>[0]> = {}) => {
     const [token] = await fixture.tokens(1);
@@ -115,6 +118,7 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
       FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       __WAIT_FOR: 'mqtt',
     });
+    instanceEnv = env;
     // All three start at once on an empty database: one of them makes the CA, the others adopt it.
     const started = await Promise.allSettled(['a', 'b', 'c'].map((n) => spawnBuiltService(env(n))));
     for (const s of started) if (s.status === 'fulfilled') instances.push(s.value);
@@ -183,6 +187,20 @@ ${backends('mqtt')}
     expect(new Set(keys).size).toBe(1);
     const made = instances.filter((s) => /created a device CA/.test(s.output())).length;
     expect(made).toBe(1);
+  });
+
+  it('an instance whose certs directory holds another CA refuses to start, naming both roots', async () => {
+    const e = instanceEnv('other-ca');
+    const own = await CertificateAuthority.create({ passphrase: e.FLEETGUARD_CA_PASSPHRASE });
+    fs.mkdirSync(e.FLEETGUARD_CERTS_DIR, { recursive: true, mode: 0o700 });
+    const files = { rootCertPem: 'root-ca.crt.pem', rootKeyPem: 'root-ca.key.enc.pem', intermediateCertPem: 'issuing-ca.crt.pem', intermediateKeyPem: 'issuing-ca.key.enc.pem' } as const;
+    for (const [k, f] of Object.entries(files)) fs.writeFileSync(path.join(e.FLEETGUARD_CERTS_DIR, f), own[k as keyof typeof files], { mode: 0o600 });
+    const fleetRoot = new X509Certificate(((await lb.request('GET', '/pki/ca')).body as string).split(/(?<=-----END CERTIFICATE-----)\s*/)[1]).fingerprint256;
+    const refused = spawnBuiltService(e);
+    await expect(refused).rejects.toThrow(/is not the fleet's CA: root certificate SHA-256/);
+    const message = await refused.catch((err: Error) => err.message);
+    expect(message).toContain(new X509Certificate(own.rootCertPem).fingerprint256);
+    expect(message).toContain(fleetRoot);
   });
 
   it('a device on instance A answers a challenge requested through instance B', async () => {
@@ -273,7 +291,8 @@ ${backends('mqtt')}
     }
     // Stale after 2 × 6 s without an affirming result; sweeps run every 1.5 s on each instance.
     await until('both quiet devices announced stale', 90_000, () => quiet.every((d) => stale.has(d.deviceId)));
-    await new Promise((r) => setTimeout(r, 8000));
+    // Several more sweeps of each instance (every 1.5 s) go by: none announces them again.
+    await new Promise((r) => setTimeout(r, 5000));
     for (const d of quiet) expect({ device: d.deviceId, notified: stale.get(d.deviceId) }).toEqual({ device: d.deviceId, notified: 1 });
     // Every device that went away (closed, or on A when it died) was announced at most once.
     for (const d of devices.filter((x) => !x.isConnected && stale.has(x.deviceId))) expect({ device: d.deviceId, notified: stale.get(d.deviceId) }).toEqual({ device: d.deviceId, notified: 1 });
