@@ -1,6 +1,7 @@
 // The service's Nest-side plumbing shared by the modules: configuration provider, error mapping,
 // logging and metrics.
 export * from './config.module';
+export * from './cluster.bus';
 export * from './http-exception.filter';
 export * from './pino.logger';
 export * from './metrics';

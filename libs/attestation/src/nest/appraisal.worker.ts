@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { AppConfig, DomainError, isDomainError } from '@fleetguard/common';
 import { APP_CONFIG, counter, gauge, histogram } from '@fleetguard/platform';
 import { isEmbedded } from '@fleetguard/persistence';
@@ -9,7 +10,8 @@ import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
 import { retryDelayMs } from '../core/appraisal-retry';
 import { signEar } from '../core/ear.builder';
 import { AppraisalPortsFactory } from './appraisal.ports';
-import { CommitRefused, EvidenceInboxRepository, InboxJob, StoredResult } from './evidence-inbox.repository';
+import { CommitOutcome, CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord, StoredResult } from './evidence-inbox.repository';
+import { GroupedCall } from './grouped-call';
 import { VerifierKeyService } from './verifier-key.service';
 import { evidenceRefused as refused } from './attestation.metrics';
 import { MeasuredBootStore } from './measured-boot.store';
@@ -47,6 +49,11 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private waiting = 0;
   private closing = false;
   private polling = false;
+  /** Appraisals that are ready commit together: one statement per group (commitMany: one row per device and per nonce). */
+  private readonly commits = new GroupedCall<{ job: InboxJob; r: ResultRecord }, CommitOutcome>(
+    (items) => this.inbox.commitMany(this.claimant, items),
+    ({ job, r }) => [`d:${job.deviceId}`, r.nonce === null ? null : `n:${job.deviceId}:${r.nonce}`],
+  );
   private pollTimer?: NodeJS.Timeout;
   private backlogTimer?: NodeJS.Timeout;
 
@@ -209,12 +216,18 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     t.unref();
   }
 
+  private async commitGrouped(job: InboxJob, r: ResultRecord): Promise<{ audience: Array<string | null> | null; current: boolean }> {
+    const o = await this.commits.call({ job, r });
+    if (o.kind === 'refused') throw new CommitRefused(o.reason);
+    return o;
+  }
+
   private async store(job: InboxJob, result: AppraisalResult | PsaAppraisalResult): Promise<StoredResult> {
     const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm });
     const imaState = 'imaState' in result ? result.imaState : null;
     const id = randomUUID();
     const affirming = result.status === 'affirming';
-    const committed = await this.inbox.commit(job, this.claimant, {
+    const record = {
       id,
       status: result.status,
       trustVector: result.trustVector,
@@ -228,8 +241,10 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
       affirming,
       firmware: affirming ? result.firmware : null,
       // Linux: the running IMA state moves forward with the result, in its transaction.
-      alsoWrite: imaState ? (m) => this.measuredBoot.saveImaState(job.deviceId, imaState, m) : undefined,
-    });
+      alsoWrite: imaState ? (m: EntityManager) => this.measuredBoot.saveImaState(job.deviceId, imaState, m) : undefined,
+    };
+    // With more state to write in its transaction (IMA) an appraisal commits alone; the rest in batches.
+    const committed = record.alsoWrite ? await this.inbox.commit(job, this.claimant, record) : await this.commitGrouped(job, record);
     appraisals.inc({ status: result.status, channel: job.channel });
     latency.observe({ channel: job.channel }, (Date.now() - job.receivedAt.getTime()) / 1000);
     if (committed.audience && committed.current) {

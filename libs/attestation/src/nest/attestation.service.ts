@@ -24,9 +24,10 @@ export class AttestationService implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    this.broker.register('evidence', (deviceId, payload) =>
-      this.inbox.receiveMqtt(deviceId, payload, (ear) => void this.broker.publishToDevice(deviceId, 'result', { ear }).catch(() => undefined)),
-    );
+    this.broker.register('evidence', (deviceId, payload) => {
+      this.challenges.noteAnswered(deviceId);
+      return this.inbox.receiveMqtt(deviceId, payload, (ear) => void this.broker.publishToDevice(deviceId, 'result', { ear }).catch(() => undefined));
+    });
     this.broker.register('status', async (deviceId) => {
       await this.ds.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
       return { ack: true };
@@ -41,9 +42,9 @@ export class AttestationService implements OnApplicationBootstrap {
     return this.challenges.challengeOverMqtt(deviceId);
   }
 
-  /** Operator-triggered attestation: the device must be connected to the broker. */
+  /** Operator-triggered attestation: the device must be connected to the broker (of any instance; the challenge reaches it through Redis). */
   async attestNow(deviceId: string): Promise<{ deviceId: string; nonce: string; expiresAt: Date; channel: 'mqtt' }> {
-    if (!this.broker.isConnected(deviceId)) throw conflict('attestation.not-connected', `device ${deviceId} is not connected to the broker; it will be challenged when it connects`);
+    if (!(await this.broker.isConnectedAnywhere(deviceId))) throw conflict('attestation.not-connected', `device ${deviceId} is not connected to the broker; it will be challenged when it connects`);
     const c = await this.challenges.challengeOverMqtt(deviceId);
     return { deviceId, nonce: c.nonce, expiresAt: c.expiresAt, channel: 'mqtt' };
   }

@@ -12,14 +12,20 @@ import { deviceRateLimited as limited } from './attestation.metrics';
 /**
  * Challenges: on request (device HTTP API, held to a per-device rate), when a device subscribes
  * to its challenge topic, and again at the configured interval; and the staleness sweep.
+ * Each instance challenges the devices connected to it. A device that has not answered a
+ * challenge within the nonce lifetime is challenged again (the challenge, or its result, may
+ * have been lost, e.g. a Redis message between instances). The staleness sweep is fleet-wide
+ * work: the instance that takes the sweep row's lock sweeps the window since the last sweep of
+ * any instance, so each stale device is notified once however many instances run.
  */
 @Injectable()
 export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Attestation');
   private readonly lastChallenge = new Map<string, number>();
-  /** Start of the window of the next staleness sweep (devices stale before this start are not re-notified after a restart). */
-  private lastSweep = Date.now();
+  /** Devices challenged over MQTT that have sent no evidence since (device → when challenged). */
+  private readonly unanswered = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  private tickMs = 30_000;
   private readonly rate: KeyedRateLimiter;
 
   constructor(
@@ -34,8 +40,12 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
 
   onApplicationBootstrap(): void {
     this.broker.onDeviceReady((deviceId) => void this.challengeOverMqtt(deviceId).catch((e) => this.logger.warn(`challenge to ${deviceId} failed: ${(e as Error).message}`)));
-    this.broker.onDeviceGone((deviceId) => this.lastChallenge.delete(deviceId));
+    this.broker.onDeviceGone((deviceId) => {
+      this.lastChallenge.delete(deviceId);
+      this.unanswered.delete(deviceId);
+    });
     const tick = Math.max(1000, Math.min(30_000, (this.config.attestIntervalSeconds * 1000) / 4));
+    this.tickMs = tick;
     this.timer = setInterval(() => void this.periodic().catch((e) => this.logger.warn(`periodic attestation failed: ${(e as Error).message}`)), tick);
     this.timer.unref();
   }
@@ -56,32 +66,57 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
   async challengeOverMqtt(deviceId: string): Promise<{ nonce: string; expiresAt: Date }> {
     const c = await this.nonces.issue(deviceId);
     this.lastChallenge.set(deviceId, Date.now());
+    if (!this.unanswered.has(deviceId)) this.unanswered.set(deviceId, Date.now());
     await this.broker.publishToDevice(deviceId, 'challenge', { nonce: c.nonce, expiresAt: c.expiresAt.toISOString() });
     return c;
   }
 
-  /** Re-challenges connected devices at the configured interval; flags devices whose last affirming result is too old. */
+  /** Evidence came in from a device connected here: its challenge was answered. */
+  noteAnswered(deviceId: string): void {
+    this.unanswered.delete(deviceId);
+  }
+
+  /** Re-challenges connected devices at the configured interval (sooner when unanswered); flags devices whose last affirming result is too old. */
   private async periodic(): Promise<void> {
     const now = Date.now();
     const interval = this.config.attestIntervalSeconds * 1000;
+    const answerWithin = this.config.nonceTtlSeconds * 1000;
     for (const deviceId of this.broker.connectedDevices()) {
       const last = this.lastChallenge.get(deviceId) ?? 0;
-      if (now - last >= interval) await this.challengeOverMqtt(deviceId).catch(() => undefined);
+      const asked = this.unanswered.get(deviceId);
+      if (now - last >= interval || (asked !== undefined && now - asked >= answerWithin)) {
+        this.unanswered.delete(deviceId);
+        await this.challengeOverMqtt(deviceId).catch(() => undefined);
+      }
     }
-    // A device turns stale when its last affirming result (or, never affirmed, its last result)
-    // grows older than 2 × the interval. Each sweep notifies the devices that crossed that line
-    // since the previous sweep, so none is notified twice and none is missed, however many.
-    const cutoff = new Date(now - 2 * interval);
-    const since = new Date(this.lastSweep - 2 * interval);
-    this.lastSweep = now;
-    const stale: Array<{ id: string; manufacturer_org_id: string; operator_org_id: string | null; affirmed_at: Date | null }> = await this.ds.query(
-      `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM devices
-       WHERE status = 'active' AND attestation_at IS NOT NULL
-         AND COALESCE(affirmed_at, attestation_at) > $1 AND COALESCE(affirmed_at, attestation_at) <= $2`,
-      [since, cutoff],
-    );
+    await this.sweepStale(now, interval);
+  }
+
+  /**
+   * A device turns stale when its last affirming result (or, never affirmed, its last result)
+   * grows older than 2 × the interval. A sweep notifies the devices that crossed that line since
+   * the previous sweep (of any instance: the window's end is stored), so none is notified twice
+   * and none is missed, however many instances. An instance finding the row locked, or swept
+   * less than a tick ago, leaves it.
+   */
+  async sweepStale(now = Date.now(), interval = this.config.attestIntervalSeconds * 1000): Promise<number> {
+    const stale = await this.ds.transaction(async (m) => {
+      const rows: Array<{ swept_until: Date }> = await m.query(`SELECT swept_until FROM attestation_sweeps WHERE name = 'stale' FOR UPDATE SKIP LOCKED`);
+      if (!rows.length) return [];
+      const sweptUntil = new Date(rows[0].swept_until).getTime();
+      if (now - sweptUntil < this.tickMs * 0.9) return [];
+      const found: Array<{ id: string; manufacturer_org_id: string; operator_org_id: string | null; affirmed_at: Date | null }> = await m.query(
+        `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM devices
+         WHERE status = 'active' AND attestation_at IS NOT NULL
+           AND COALESCE(affirmed_at, attestation_at) > $1 AND COALESCE(affirmed_at, attestation_at) <= $2`,
+        [new Date(sweptUntil - 2 * interval), new Date(now - 2 * interval)],
+      );
+      await m.query(`UPDATE attestation_sweeps SET swept_until = $1 WHERE name = 'stale'`, [new Date(now)]);
+      return found;
+    });
     for (const d of stale) {
       this.events.publish('attestation.stale', { deviceId: d.id, audience: [d.manufacturer_org_id, d.operator_org_id], data: { status: 'stale', lastAffirmedAt: d.affirmed_at } });
     }
+    return stale.length;
   }
 }

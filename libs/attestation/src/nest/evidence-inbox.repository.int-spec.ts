@@ -204,4 +204,99 @@ describe('evidence inbox on the real schema', () => {
     expect(await repo.releaseAllLeases()).toBeGreaterThanOrEqual(1);
     expect((await repo.claim('now', 1000, 30)).map((j) => j.inboxId)).toContain(job.inboxId);
   });
+
+  describe('commitMany (one statement per batch)', () => {
+    async function device(id: string): Promise<string> {
+      await ds.query(`INSERT INTO devices (id, product_id, manufacturer_org_id, key_type, public_key_spki) VALUES ($1, $2, $3, 'P-256', '\\x00'::bytea)`, [id, product, org]);
+      return id;
+    }
+
+    it('commits the held rows with fresh nonces and refuses, writing nothing, a lost lease and a taken nonce', async () => {
+      const [d1, d2, d3] = await Promise.all([device(`batch-${randomUUID()}`), device(`batch-${randomUUID()}`), device(`batch-${randomUUID()}`)]);
+      const good = await record('A', d1);
+      const lost = await record('A', d2);
+      const taken = await record('A', d3);
+      const [n1, n2, n3] = [await nonce(d1), await nonce(d2), await nonce(d3)];
+      await repo.commit(await record('A', d3), 'A', result({ nonce: n3 })); // n3 used by an earlier row
+      await expireLease(lost.inboxId);
+      await repo2.claim('B', 1000, 30); // B takes the expired row over
+      const out = await repo.commitMany('A', [
+        { job: good, r: result({ nonce: n1 }) },
+        { job: lost, r: result({ nonce: n2 }) },
+        { job: taken, r: result({ nonce: n3 }) },
+      ]);
+      expect(out).toEqual([
+        { kind: 'committed', audience: [org, null], current: true },
+        { kind: 'refused', reason: 'lease-lost' },
+        { kind: 'refused', reason: 'nonce-taken' },
+      ]);
+      expect([await resultsFor(good.inboxId), await resultsFor(lost.inboxId), await resultsFor(taken.inboxId)]).toEqual([1, 0, 0]);
+      expect([await processed(good.inboxId), await processed(lost.inboxId), await processed(taken.inboxId)]).toEqual([true, false, false]);
+      expect(await nonceUsed(n1)).toBe(true);
+      expect(await nonceUsed(n2)).toBe(false); // left for B
+      const state = await ds.query('SELECT attestation_status, firmware_version, max_security_counter_seen::int AS max_security_counter_seen FROM devices WHERE id = $1', [d1]);
+      expect(state[0]).toEqual({ attestation_status: 'affirming', firmware_version: '1.0.0', max_security_counter_seen: 3 });
+      // B commits the row it took over; A's refused one is appraised again (its nonce now reads used).
+      const bJob = { ...lost, attempts: 2 };
+      expect((await repo2.commitMany('B', [{ job: bJob, r: result({ nonce: n2 }) }]))[0].kind).toBe('committed');
+      expect(await repo.nonceStateAt(d3, n3, taken.receivedAt)).toBe('used');
+      expect((await repo.commitMany('A', [{ job: taken, r: result({ status: 'contraindicated', affirming: false, firmware: null }) }]))[0].kind).toBe('committed');
+      // Committed once: never again.
+      expect(await repo.commitMany('A', [{ job: good, r: result() }])).toEqual([{ kind: 'refused', reason: 'lease-lost' }]);
+      expect(await resultsFor(good.inboxId)).toBe(1);
+    });
+
+    it('a result for earlier evidence is stored but leaves the state set by later evidence', async () => {
+      const d = await device(`batch-${randomUUID()}`);
+      const older = await record('A', d);
+      await new Promise((r) => setTimeout(r, 5));
+      const newer = await record('A', d);
+      expect((await repo.commitMany('A', [{ job: newer, r: result({ firmware: { version: '2.0.0', securityCounter: 5 }, firmwareVersion: '2.0.0', securityCounter: 5 }) }]))[0]).toEqual({ kind: 'committed', audience: [org, null], current: true });
+      const late = await repo.commitMany('A', [{ job: older, r: result({ status: 'contraindicated', affirming: false, firmware: null }) }]);
+      expect(late[0]).toEqual({ kind: 'committed', audience: [org, null], current: false });
+      const state = await ds.query('SELECT attestation_status, firmware_version, max_security_counter_seen::int AS max_security_counter_seen FROM devices WHERE id = $1', [d]);
+      expect(state[0]).toEqual({ attestation_status: 'affirming', firmware_version: '2.0.0', max_security_counter_seen: 5 });
+      expect(await resultsFor(older.inboxId)).toBe(1);
+    });
+
+    it('a failure inside the batch writes nothing for any row', async () => {
+      const d = await device(`batch-${randomUUID()}`);
+      const fine = await record('A', d);
+      const bad = await record('A', 'no-such-device-2');
+      const [n1, n2] = [await nonce(d), await nonce('no-such-device-2')];
+      await expect(repo.commitMany('A', [{ job: fine, r: result({ nonce: n1 }) }, { job: bad, r: result({ nonce: n2 }) }])).rejects.toThrow(/foreign key/i);
+      expect([await processed(fine.inboxId), await processed(bad.inboxId), await nonceUsed(n1), await nonceUsed(n2)]).toEqual([false, false, false, false]);
+      expect(await resultsFor(fine.inboxId)).toBe(0);
+      expect((await repo.commitMany('A', [{ job: fine, r: result({ nonce: n1 }) }]))[0].kind).toBe('committed');
+      await ds.query(`UPDATE attestation_inbox SET processed_at = now() WHERE id = $1`, [bad.inboxId]);
+    });
+
+    it('two claimants committing the same nonce at once: exactly one wins', async () => {
+      const d = await device(`batch-${randomUUID()}`);
+      const n = await nonce(d);
+      const a = await record('A', d);
+      const b = await record('B', d);
+      const [ra, rb] = await Promise.all([repo.commitMany('A', [{ job: a, r: result({ nonce: n }) }]), repo2.commitMany('B', [{ job: b, r: result({ nonce: n }) }])]);
+      expect([ra[0].kind, rb[0].kind].sort()).toEqual(['committed', 'refused']);
+      expect((await resultsFor(a.inboxId)) + (await resultsFor(b.inboxId))).toBe(1);
+      for (const j of [a, b]) await ds.query(`UPDATE attestation_inbox SET processed_at = now() WHERE id = $1`, [j.inboxId]);
+    });
+
+    it('recordMany stores a burst in one statement, claimed by its recorder; a stored hash is a duplicate of its row', async () => {
+      const before = await record('A');
+      const fresh = [1, 2, 3].map(() => {
+        const evidence = `ev.${randomUUID()}.sig`;
+        return { deviceId: DEVICE, hash: createHash('sha256').update(evidence).digest('hex'), id: randomUUID(), evidence, channel: 'mqtt' as const };
+      });
+      const again = { deviceId: DEVICE, hash: createHash('sha256').update(before.evidence).digest('hex'), id: randomUUID(), evidence: before.evidence, channel: 'mqtt' as const };
+      const out = await repo.recordMany('A', 30, [fresh[0], again, fresh[1], fresh[2]]);
+      expect(out.map((o) => o.duplicate)).toEqual([false, true, false, false]);
+      expect(out[1].inboxId).toBe(before.inboxId);
+      expect(out[1].receivedAt.getTime()).toBe(before.receivedAt.getTime());
+      expect([out[0], out[2], out[3]].map((o) => o.inboxId)).toEqual([fresh[0].id, fresh[1].id, fresh[2].id]);
+      // Held by A: nobody else claims them.
+      expect((await repo2.claim('B', 1000, 30)).map((j) => j.inboxId)).not.toContain(fresh[0].id);
+      for (const id of [before.inboxId, ...fresh.map((f) => f.id)]) await ds.query(`UPDATE attestation_inbox SET processed_at = now() WHERE id = $1`, [id]);
+    });
+  });
 });

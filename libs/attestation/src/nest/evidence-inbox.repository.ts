@@ -48,6 +48,8 @@ export class CommitRefused extends Error {
   }
 }
 
+export type CommitOutcome = { kind: 'committed'; audience: Array<string | null> | null; current: boolean } | { kind: 'refused'; reason: 'lease-lost' | 'nonce-taken' };
+
 const JOB_COLUMNS = 'id, device_id, evidence, channel, received_at, attempts';
 
 /**
@@ -73,6 +75,34 @@ export class EvidenceInboxRepository {
     if (rows.length) return { inboxId: id, duplicate: false, receivedAt: new Date(rows[0].received_at) };
     const existing: Array<{ id: string; received_at: Date }> = await this.ds.query('SELECT id, received_at FROM attestation_inbox WHERE evidence_hash = $1', [hash]);
     return { inboxId: existing[0].id, duplicate: true, receivedAt: new Date(existing[0].received_at) };
+  }
+
+  /**
+   * record() for many messages in one INSERT (a burst's evidence costs one statement). The caller
+   * puts each evidence hash at most once in a call; a hash already stored is `duplicate`, looked
+   * up in a second statement only when there is one.
+   */
+  async recordMany(claimant: string, leaseSeconds: number, items: Array<{ deviceId: string; hash: string; id: string; evidence: string; channel: 'mqtt' | 'http' }>): Promise<Array<{ inboxId: string; duplicate: boolean; receivedAt: Date }>> {
+    if (!items.length) return [];
+    const raw = await this.ds.query(
+      `INSERT INTO attestation_inbox (id, device_id, evidence_hash, evidence, channel, claimed_by, lease_until, attempts)
+       SELECT id, device_id, evidence_hash, evidence, channel, $1, now() + make_interval(secs => $2), 1
+       FROM unnest($3::uuid[], $4::varchar[], $5::varchar[], $6::text[], $7::varchar[]) AS t(id, device_id, evidence_hash, evidence, channel)
+       ON CONFLICT (evidence_hash) DO NOTHING RETURNING id, evidence_hash, received_at`,
+      [claimant, leaseSeconds, items.map((x) => x.id), items.map((x) => x.deviceId), items.map((x) => x.hash), items.map((x) => x.evidence), items.map((x) => x.channel)],
+    );
+    const byHash = new Map<string, { id: string; received_at: Date | string; duplicate: boolean }>();
+    for (const r of returningRows<{ id: string; evidence_hash: string; received_at: Date }>(raw)) byHash.set(r.evidence_hash, { ...r, duplicate: false });
+    const missing = items.filter((x) => !byHash.has(x.hash)).map((x) => x.hash);
+    if (missing.length) {
+      const existing: Array<{ id: string; evidence_hash: string; received_at: Date }> = await this.ds.query('SELECT id, evidence_hash, received_at FROM attestation_inbox WHERE evidence_hash = ANY($1::varchar[])', [missing]);
+      for (const r of existing) byHash.set(r.evidence_hash, { ...r, duplicate: true });
+    }
+    return items.map((x) => {
+      const r = byHash.get(x.hash);
+      if (!r) throw new Error(`evidence ${x.hash} neither stored nor found`);
+      return { inboxId: r.id, duplicate: r.duplicate, receivedAt: new Date(r.received_at) };
+    });
   }
 
   /**
@@ -159,6 +189,97 @@ export class EvidenceInboxRepository {
       );
       if (r.alsoWrite) await r.alsoWrite(m);
       return this.applyDeviceState(m, job, r);
+    });
+  }
+
+  /**
+   * Commits a batch of appraisals in ONE statement with the guarantees of commit(), per row: the
+   * inbox mark only while `claimant` holds the row (locked first, `FOR UPDATE`), the nonce use
+   * only if still unused and unexpired at receipt, the result, and the device's state only if no
+   * later evidence set it. A row whose lease is lost or whose nonce was taken writes nothing
+   * (its outcome says which); the others commit. The caller guarantees at most one row per
+   * device and per nonce in a batch (a row-level UPDATE ... FROM takes one match per target row),
+   * and no `alsoWrite` (those go through commit()).
+   */
+  async commitMany(claimant: string, items: Array<{ job: InboxJob; r: ResultRecord }>): Promise<Array<CommitOutcome>> {
+    if (!items.length) return [];
+    const col = <T>(f: (x: { job: InboxJob; r: ResultRecord }) => T) => items.map(f);
+    const raw = await this.ds.query(
+      `WITH input AS (
+         SELECT * FROM unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::uuid[], $7::varchar[], $8::text[], $9::text[], $10::text[],
+                              $11::varchar[], $12::int[], $13::text[], $14::text[], $15::bool[], $16::varchar[], $17::int[], $18::text[])
+           AS t(inbox_id, device_id, nonce, received_at, result_id, status, trust_vector, reasons, findings, firmware_version, security_counter, claims, ear, affirming, fw_version, fw_counter, evidence)
+       ),
+       held AS (
+         SELECT i.id FROM attestation_inbox i WHERE i.id IN (SELECT inbox_id FROM input) AND i.claimed_by = $1 AND i.processed_at IS NULL FOR UPDATE
+       ),
+       used AS (
+         UPDATE nonces n SET used_at = now() FROM input
+         WHERE input.nonce IS NOT NULL AND n.nonce = input.nonce AND n.device_id = input.device_id AND n.used_at IS NULL AND n.expires_at > input.received_at
+           AND input.inbox_id IN (SELECT id FROM held)
+         RETURNING n.nonce, n.device_id
+       ),
+       ok AS (
+         SELECT input.* FROM input
+         WHERE input.inbox_id IN (SELECT id FROM held)
+           AND (input.nonce IS NULL OR EXISTS (SELECT 1 FROM used WHERE used.nonce = input.nonce AND used.device_id = input.device_id))
+       ),
+       marked AS (
+         UPDATE attestation_inbox i SET processed_at = now(), lease_until = NULL, last_error = NULL FROM ok WHERE i.id = ok.inbox_id RETURNING i.id
+       ),
+       stored AS (
+         INSERT INTO attestation_results (id, device_id, inbox_id, status, trust_vector, reasons, findings, firmware_version, security_counter, evidence, claims, ear)
+         SELECT result_id, device_id, inbox_id, status, trust_vector::jsonb, reasons::jsonb, findings::jsonb, firmware_version, security_counter, evidence, claims::jsonb, ear FROM ok
+         RETURNING inbox_id
+       ),
+       dev AS (
+         UPDATE devices d SET
+           attestation_status = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) THEN ok.status ELSE d.attestation_status END,
+           attestation_at = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) THEN ok.received_at ELSE d.attestation_at END,
+           last_seen_at = GREATEST(COALESCE(d.last_seen_at, ok.received_at), ok.received_at),
+           affirmed_at = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.received_at ELSE d.affirmed_at END,
+           firmware_version = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.fw_version ELSE d.firmware_version END,
+           firmware_security_counter = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.fw_counter ELSE d.firmware_security_counter END,
+           max_security_counter_seen = CASE WHEN ok.affirming THEN GREATEST(COALESCE(d.max_security_counter_seen, 0), ok.fw_counter) ELSE d.max_security_counter_seen END
+         FROM ok WHERE d.id = ok.device_id
+         RETURNING ok.inbox_id, d.manufacturer_org_id, d.operator_org_id, d.attestation_at = ok.received_at AS current
+       )
+       SELECT input.inbox_id,
+              EXISTS (SELECT 1 FROM held WHERE held.id = input.inbox_id) AS held,
+              EXISTS (SELECT 1 FROM marked WHERE marked.id = input.inbox_id) AS committed,
+              EXISTS (SELECT 1 FROM stored WHERE stored.inbox_id = input.inbox_id) AS stored,
+              dev.manufacturer_org_id, dev.operator_org_id, dev.current
+       FROM input LEFT JOIN dev ON dev.inbox_id = input.inbox_id`,
+      [
+        claimant,
+        col((x) => x.job.inboxId),
+        col((x) => x.job.deviceId),
+        col((x) => x.r.nonce),
+        col((x) => x.job.receivedAt.toISOString()),
+        col((x) => x.r.id),
+        col((x) => x.r.status),
+        col((x) => JSON.stringify(x.r.trustVector)),
+        col((x) => JSON.stringify(x.r.reasons)),
+        col((x) => JSON.stringify(x.r.findings)),
+        col((x) => x.r.firmwareVersion),
+        col((x) => x.r.securityCounter),
+        col((x) => (x.r.claims ? JSON.stringify(x.r.claims) : null)),
+        col((x) => x.r.ear),
+        col((x) => x.r.affirming),
+        col((x) => x.r.firmware?.version ?? null),
+        col((x) => x.r.firmware?.securityCounter ?? null),
+        col((x) => x.job.evidence),
+      ],
+    );
+    const rows = returningRows<{ inbox_id: string; held: unknown; committed: unknown; manufacturer_org_id: string | null; operator_org_id: string | null; current: unknown }>(raw);
+    const byId = new Map(rows.map((x) => [x.inbox_id, x]));
+    const truthy = (v: unknown) => v === true || v === 't';
+    return items.map(({ job }) => {
+      const row = byId.get(job.inboxId);
+      if (!row || !truthy(row.held)) return { kind: 'refused', reason: 'lease-lost' } as const;
+      if (!truthy(row.committed)) return { kind: 'refused', reason: 'nonce-taken' } as const;
+      const audience = row.manufacturer_org_id ? [row.manufacturer_org_id, row.operator_org_id] : null;
+      return { kind: 'committed', audience, current: truthy(row.current) } as const;
     });
   }
 

@@ -8,6 +8,9 @@ import { assertPsaTokenText } from '../core/psa-token.parser';
 import { AppraisalWorker } from './appraisal.worker';
 import { EvidenceInboxRepository } from './evidence-inbox.repository';
 import { deviceRateLimited as limited, evidenceRefused as refused } from './attestation.metrics';
+import { GroupedCall } from './grouped-call';
+
+type RecordItem = { deviceId: string; hash: string; id: string; evidence: string; channel: 'mqtt' | 'http' };
 
 const shed = counter('fleetguard_evidence_shed_total', 'Evidence not taken because the appraisal queue was full (MQTT: not acknowledged; HTTP: 503)', ['channel']);
 
@@ -19,6 +22,11 @@ const shed = counter('fleetguard_evidence_shed_total', 'Evidence not taken becau
 @Injectable()
 export class EvidenceInbox {
   private readonly rate: KeyedRateLimiter;
+  /** A burst's evidence is recorded in one INSERT (each hash once per statement). */
+  private readonly records = new GroupedCall<RecordItem, { inboxId: string; duplicate: boolean; receivedAt: Date }>(
+    (items) => this.repo.recordMany(this.worker.claimant, this.worker.leaseSeconds, items),
+    (x) => [x.hash],
+  );
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -106,7 +114,7 @@ export class EvidenceInbox {
 
   private async record(deviceId: string, evidence: string, channel: 'mqtt' | 'http') {
     const hash = createHash('sha256').update(evidence).digest('hex');
-    const s = await this.repo.record(deviceId, hash, randomUUID(), evidence, channel, this.worker.claimant, this.worker.leaseSeconds);
+    const s = await this.records.call({ deviceId, hash, id: randomUUID(), evidence, channel });
     return { ...s, job: { inboxId: s.inboxId, deviceId, evidence, channel, receivedAt: s.receivedAt, attempts: 1 } };
   }
 }

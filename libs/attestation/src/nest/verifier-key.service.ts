@@ -1,17 +1,30 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { AppConfig, DomainError } from '@fleetguard/common';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { VerifierKey, createVerifierKey, exportVerifierJwk, exportVerifierKeyPem, loadVerifierKey } from '../core/ear.builder';
 
-/** The verifier's EAR signing key: created beside the CA on first start, encrypted with the CA passphrase. */
+const VERIFIER_LOCK_KEY = 0x564b5931; // 'VKY1'
+
+/**
+ * The verifier's EAR signing key, encrypted with the CA passphrase: the fleet's one key, kept in
+ * the database (`verifier_keys`) and mirrored beside the CA. Made on the fleet's first start;
+ * another instance adopts it; an instance holding another key in its certs directory refuses to
+ * start naming both key ids (relying parties check EARs against one published key).
+ */
 @Injectable()
 export class VerifierKeyService implements OnModuleInit {
   private key!: VerifierKey;
   private jwk!: Awaited<ReturnType<typeof exportVerifierJwk>>;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly cluster: ClusterBus,
+  ) {}
 
   get verifierKey(): VerifierKey {
     return this.key;
@@ -24,12 +37,37 @@ export class VerifierKeyService implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     const file = path.join(this.config.certsDir, 'verifier-key.enc.pem');
     const passphrase = this.config.caPassphrase ?? this.devPassphrase();
-    if (fs.existsSync(file)) {
-      this.key = await loadVerifierKey(fs.readFileSync(file, 'utf8'), passphrase);
-    } else {
-      this.key = await createVerifierKey();
+    const open = async (pem: string, where: string) => {
+      try {
+        return await loadVerifierKey(pem, passphrase);
+      } catch (e) {
+        if (e instanceof DomainError) throw new Error(`cannot open the verifier key ${where}: ${e.message} (is FLEETGUARD_CA_PASSPHRASE the fleet's?)`);
+        throw e;
+      }
+    };
+    const localPem = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    const local = localPem ? await open(localPem, `in ${file}`) : undefined;
+    const pem = await this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [VERIFIER_LOCK_KEY]);
+      const rows: Array<{ key_pem: string; stored_at: Date; stored_by: string }> = await m.query('SELECT key_pem, stored_at, stored_by FROM verifier_keys WHERE id = 1');
+      if (rows.length) {
+        const fleet = await open(rows[0].key_pem, `stored in the database by ${rows[0].stored_by}`);
+        if (local && local.kid !== fleet.kid) {
+          throw new Error(
+            `the verifier key in ${file} (kid ${local.kid}) is not the fleet's (kid ${fleet.kid}, stored ${new Date(rows[0].stored_at).toISOString()} by ${rows[0].stored_by}): ` +
+              `remove ${file} to adopt the fleet's key, or point DATABASE_URL at this key's own database`,
+          );
+        }
+        return rows[0].key_pem;
+      }
+      const made = localPem ?? exportVerifierKeyPem(await createVerifierKey(), passphrase);
+      await m.query('INSERT INTO verifier_keys (id, key_pem, stored_by) VALUES (1, $1, $2)', [made, this.cluster.instanceId]);
+      return made;
+    });
+    this.key = await open(pem, 'from the database');
+    if (pem !== localPem) {
       fs.mkdirSync(this.config.certsDir, { recursive: true });
-      fs.writeFileSync(file, exportVerifierKeyPem(this.key, passphrase), { mode: 0o600 });
+      fs.writeFileSync(file, pem, { mode: 0o600 });
     }
     this.jwk = await exportVerifierJwk(this.key);
   }

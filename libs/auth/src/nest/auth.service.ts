@@ -1,15 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AppConfig, conflict, invalid, notFound } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, parseApiKey, secretMatches } from '../core/api-key';
 import { ApiKeyEntity } from '../entities/api-key.entity';
 import { OrganizationEntity } from '../entities/organization.entity';
 import { Principal } from './principal';
 
 const CACHE_TTL_MS = 5_000;
+/** Held while an instance makes or finds the system organization and the bootstrap admin key. */
+const BOOTSTRAP_LOCK_KEY = 0x41444d31; // 'ADM1'
 
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -19,7 +21,16 @@ export class AuthService implements OnApplicationBootstrap {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    private readonly cluster: ClusterBus,
+  ) {
+    // Another instance revoked a key: forget it now (the cache's 5 s lifetime bounds it if the message is lost).
+    this.cluster.on<{ id: string }>('api-key-revoked', (m) => this.forget(m.id));
+  }
+
+  private forget(id: string): void {
+    this.cache.delete(id);
+    for (const [k, v] of this.cache) if (v.principal?.keyId === id) this.cache.delete(k);
+  }
 
   /** Resolves a bearer token to a principal, or null (unknown, wrong secret, revoked). */
   async authenticate(token: string): Promise<Principal | null> {
@@ -76,14 +87,22 @@ export class AuthService implements OnApplicationBootstrap {
   async revokeApiKey(id: string): Promise<void> {
     const res = await this.ds.getRepository(ApiKeyEntity).update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
     if (!res.affected) throw notFound('api-key.not-found', `no active API key ${id}`);
-    this.cache.delete(id);
-    for (const [k, v] of this.cache) if (v.principal?.keyId === id) this.cache.delete(k);
+    this.forget(id);
+    this.cluster.publish('api-key-revoked', { id });
   }
 
   /** First start on an empty database: a system organization and an admin key, printed once (or taken from FLEETGUARD_ADMIN_KEY). */
   async onApplicationBootstrap(): Promise<void> {
-    const orgs = this.ds.getRepository(OrganizationEntity);
-    const keys = this.ds.getRepository(ApiKeyEntity);
+    // Instances starting together on one empty database: one makes the system organization and the key, the others find them.
+    await this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_KEY]);
+      await this.bootstrapAdmin(m);
+    });
+  }
+
+  private async bootstrapAdmin(m: EntityManager): Promise<void> {
+    const orgs = m.getRepository(OrganizationEntity);
+    const keys = m.getRepository(ApiKeyEntity);
     let system = await orgs.findOne({ where: { kind: 'system' } });
     if (!system) system = await orgs.save(orgs.create({ id: randomUUID(), name: 'fleetguard-system', kind: 'system' }));
     if (this.config.adminKey) {

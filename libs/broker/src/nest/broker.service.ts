@@ -3,8 +3,11 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
+import Redis from 'ioredis';
+import mqemitterRedis from 'mqemitter-redis';
+import redisPersistence from 'aedes-persistence-redis';
 import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
-import { APP_CONFIG, counter, gauge } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
@@ -64,6 +67,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
+    private readonly cluster: ClusterBus,
   ) {}
 
   /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
@@ -102,8 +106,14 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     return [...this.duplicates].map(([deviceId, d]) => ({ deviceId, at: d.at, count: d.count }));
   }
 
+  /** Connected to this instance's broker. */
   isConnected(deviceId: string): boolean {
     return !!this.clients()[deviceId];
+  }
+
+  /** Connected to any instance of the fleet (this one, or another per the presence in Redis). */
+  async isConnectedAnywhere(deviceId: string): Promise<boolean> {
+    return this.isConnected(deviceId) || (await this.cluster.instanceOf(deviceId)) !== null;
   }
 
   connectedDevices(): string[] {
@@ -132,7 +142,15 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000 } as never);
+    // Several instances (FLEETGUARD_REDIS_URL): messages go through Redis to whichever instance
+    // holds the device's connection, sessions and in-flight QoS 1 live in Redis, and aedes's
+    // "$SYS/<broker>/new/clients" announcement closes a device's older connection on another
+    // instance, so one device holds one session fleet-wide.
+    const redis = this.config.redisUrl;
+    const clusterOptions = redis
+      ? { id: this.cluster.instanceId, mq: mqemitterRedis({ connectionString: redis }), persistence: redisPersistence({ conn: new Redis(redis), maxSessionDelivery: 100, packetTTL: () => 3600 }) }
+      : {};
+    this.aedes = await Aedes.createBroker({ maxClientsIdLength: 64, maxTopicLevels: 8, drainTimeout: 10_000, connectTimeout: 10_000, ...clusterOptions } as never);
     // A database that cannot answer the certificate lookup: CONNACK 3 (server unavailable), so the device backs off.
     this.aedes.authenticate = (client, _u, _p, cb) =>
       void this.authenticate(client as unknown as DeviceClient).then(
@@ -155,9 +173,13 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       if (client && subs.some((s) => s.topic === deviceTopic(client.id, 'pki'))) for (const l of this.pkiReadyListeners) l(client.id);
     });
     // aedes keeps the count itself: O(1) per connect and disconnect (counting the clients froze a mass disconnect).
-    this.aedes.on('client', () => connected.set(this.aedes.connectedClients));
+    this.aedes.on('client', (client) => {
+      connected.set(this.aedes.connectedClients);
+      this.cluster.notePresent(client.id);
+    });
     this.aedes.on('clientDisconnect', (client) => {
       connected.set(this.aedes.connectedClients);
+      this.cluster.noteGone(client.id);
       for (const l of this.goneListeners) l(client.id);
     });
     this.aedes.on('clientError', (client, err) => this.logger.debug(`client ${client?.id}: ${err.message}`));

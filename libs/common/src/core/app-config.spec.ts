@@ -124,3 +124,19 @@ describe('parseConfig: CA keys in a PKCS#11 token', () => {
     expect(() => parseConfig(env)).toThrow(message);
   });
 });
+
+describe('parseConfig: several instances (FLEETGUARD_REDIS_URL)', () => {
+  const pg = 'postgres://u:pw@db/fleet';
+  it('takes a Redis URL with DATABASE_URL and FLEETGUARD_PUBLIC_URL, and never shows its password', () => {
+    const c = parseConfig({ DATABASE_URL: pg, FLEETGUARD_PUBLIC_URL: 'https://fleet.example', FLEETGUARD_REDIS_URL: 'redis://:s3cret@cache:6379/2' });
+    expect(c.redisUrl).toBe('redis://:s3cret@cache:6379/2');
+    expect(JSON.stringify(redactConfig(c))).not.toContain('s3cret');
+  });
+  it.each([
+    [{ FLEETGUARD_REDIS_URL: 'redis://cache:6379', FLEETGUARD_PUBLIC_URL: 'https://fleet.example' }, /FLEETGUARD_REDIS_URL: requires DATABASE_URL/],
+    [{ FLEETGUARD_REDIS_URL: 'redis://cache:6379', DATABASE_URL: pg }, /FLEETGUARD_REDIS_URL: requires FLEETGUARD_PUBLIC_URL/],
+    [{ FLEETGUARD_REDIS_URL: 'http://cache:6379', DATABASE_URL: pg }, /FLEETGUARD_REDIS_URL: must be a redis/],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => parseConfig(env)).toThrow(message);
+  });
+});

@@ -83,11 +83,13 @@ const schema = z.object({
   FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
   /** Evidence waiting for appraisal in this process; beyond it MQTT evidence is not acknowledged and HTTP gets 503. */
   FLEETGUARD_APPRAISAL_QUEUE_MAX: positiveInt.max(1_000_000).default(2000),
-  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(256).default(8),
+  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(64),
   /** How long a claimant holds an inbox row before another may take it over. */
   FLEETGUARD_APPRAISAL_LEASE_SECONDS: positiveInt.max(3600).default(30),
   /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
   FLEETGUARD_DEVICE_RATE_PER_MINUTE: positiveInt.max(100_000).default(120),
+  /** Several instances on one fleet: their brokers join through this Redis (requires DATABASE_URL). */
+  FLEETGUARD_REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 });
 
 export interface AppConfig {
@@ -148,6 +150,8 @@ export interface AppConfig {
   appraisalConcurrency: number;
   appraisalLeaseSeconds: number;
   deviceRatePerMinute: number;
+  /** Set: this instance is one of several serving the fleet (brokers joined through Redis). Secret (may hold a password): never logged. */
+  redisUrl?: string;
 }
 
 export const DEFAULT_SERVER_NAMES = { dnsNames: ['localhost', 'fleetguard'], ipAddresses: ['127.0.0.1', '::1'] };
@@ -261,6 +265,10 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     if (c.FLEETGUARD_CA_PKCS11_MODULE && !fs.existsSync(c.FLEETGUARD_CA_PKCS11_MODULE)) problems.push(`FLEETGUARD_CA_PKCS11_MODULE: no file ${c.FLEETGUARD_CA_PKCS11_MODULE}`);
     if (!problems.length) caPkcs11 = { module: c.FLEETGUARD_CA_PKCS11_MODULE!, tokenLabel: c.FLEETGUARD_CA_PKCS11_TOKEN!, pin: pin!, keyLabel: c.FLEETGUARD_CA_PKCS11_KEY_LABEL! };
   }
+  if (c.FLEETGUARD_REDIS_URL) {
+    if (!c.DATABASE_URL) problems.push('FLEETGUARD_REDIS_URL: requires DATABASE_URL (instances coordinate through one PostgreSQL; the embedded database serves one process)');
+    if (!c.FLEETGUARD_PUBLIC_URL) problems.push('FLEETGUARD_REDIS_URL: requires FLEETGUARD_PUBLIC_URL (the fleet\'s address, e.g. the load balancer, named in the CA\'s CRL and OCSP URLs that every instance shares)');
+  }
   if (problems.length) throw new ConfigError(problems);
   if (c.FLEETGUARD_ENV === 'production' && !c.FLEETGUARD_CA_PASSPHRASE && !caPkcs11) {
     throw new ConfigError(['FLEETGUARD_CA_PASSPHRASE: required when FLEETGUARD_ENV=production']);
@@ -314,10 +322,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     appraisalConcurrency: c.FLEETGUARD_APPRAISAL_CONCURRENCY,
     appraisalLeaseSeconds: c.FLEETGUARD_APPRAISAL_LEASE_SECONDS,
     deviceRatePerMinute: c.FLEETGUARD_DEVICE_RATE_PER_MINUTE,
+    redisUrl: c.FLEETGUARD_REDIS_URL,
   };
 }
 
 /** What may be printed of the configuration: secrets are marked, never shown. */
 export function redactConfig(c: AppConfig): Record<string, unknown> {
-  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, webhookSecretKey: c.webhookSecretKey ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
+  return { ...c, adminKey: c.adminKey ? '<set>' : undefined, caPassphrase: c.caPassphrase ? '<set>' : undefined, webhookSecretKey: c.webhookSecretKey ? '<set>' : undefined, caPkcs11: c.caPkcs11 ? { ...c.caPkcs11, pin: '<set>' } : undefined, serverCertificate: c.serverCertificate ? { certFile: c.serverCertificate.certFile, keyFile: c.serverCertificate.keyFile } : undefined, databaseUrl: c.databaseUrl ? c.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : undefined, redisUrl: c.redisUrl ? c.redisUrl.replace(/\/\/[^@]*@/, '//***@') : undefined };
 }

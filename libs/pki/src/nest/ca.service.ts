@@ -1,10 +1,13 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AppConfig, DomainError } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
+import { caDifference, caIdentity } from '../core/ca-identity';
 import { BuiltCrl, CaMaterial, CertificateAuthority, IssuedCertificate } from '../core/certificate-authority';
 import { decryptPrivateKey, encryptPrivateKey, generateCaKey } from '../core/ca-key.codec';
 import { Pkcs11Token } from '../core/pkcs11.signer';
@@ -20,6 +23,8 @@ const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g,
 /** In a token, the root key's label is the issuing key's label with this suffix. */
 const ROOT_KEY_SUFFIX = '-root';
 const ROOT_CRL_VALIDITY_MS = 30 * 24 * 3600_000;
+/** Held while an instance reads, or creates and stores, the fleet's CA (two first starts at once make one CA). */
+const CA_LOCK_KEY = 0x43414d31; // 'CAM1'
 
 const FILES = {
   rootCertPem: 'root-ca.crt.pem',
@@ -50,9 +55,13 @@ export interface ServerTls {
 }
 
 /**
- * The device CA of this service: created into the certs directory on first start (keys
- * encrypted with the configured passphrase), loaded on later starts. Also holds the TLS server
- * certificate the device listener and the MQTT broker present, issued by the same CA.
+ * The device CA of this service: created on first start (keys encrypted with the configured
+ * passphrase), kept in the database (`ca_material`) and mirrored into the certs directory, and
+ * loaded on later starts. The database copy is the fleet's: every instance on that database uses
+ * that one CA. An instance whose certs directory holds another CA refuses to start naming the
+ * difference; one with an empty certs directory adopts the fleet's (it needs the fleet's
+ * passphrase to open the keys). Also holds the TLS server certificate the device listener and
+ * the MQTT broker present, issued by the same CA.
  */
 @Injectable()
 export class CaService implements OnModuleInit, OnModuleDestroy {
@@ -69,7 +78,11 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   private rootCrl?: BuiltCrl;
   private token?: Pkcs11Token;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly cluster: ClusterBus,
+  ) {}
 
   get ca(): CertificateAuthority {
     return this.authority;
@@ -259,21 +272,33 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async publishRootCrlUrl(): Promise<void> {
-    const material = this.material!;
     const url = this.rootCrlUrl;
-    // Only the first issuing CA predates the root CRL; later ones are made naming it.
-    if (crlDistributionUrlOf(material.intermediateCertPem) !== url) {
-      const updated = await CertificateAuthority.recertifyIntermediateWith(material, this.rootSigner(), url);
+    if (crlDistributionUrlOf(this.material!.intermediateCertPem) !== url) {
+      // Under the CA lock: instances starting together re-certify once, and the others take that
+      // certificate from the database (each making its own would give the fleet several chains).
+      const { intermediateCertPem, made } = await this.ds.transaction(async (m) => {
+        await m.query('SELECT pg_advisory_xact_lock($1)', [CA_LOCK_KEY]);
+        const rows: Array<{ intermediate_cert_pem: string }> = await m.query('SELECT intermediate_cert_pem FROM ca_material WHERE id = 1');
+        const stored = rows[0]?.intermediate_cert_pem;
+        if (stored && crlDistributionUrlOf(stored) === url && !caDifference(caIdentity(this.material!), caIdentity({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: stored }))) {
+          return { intermediateCertPem: stored, made: false };
+        }
+        const updated = await CertificateAuthority.recertifyIntermediateWith(this.material!, this.rootSigner(), url);
+        await m.query('UPDATE ca_material SET intermediate_cert_pem = $1 WHERE id = 1', [updated.intermediateCertPem]);
+        return { intermediateCertPem: updated.intermediateCertPem, made: true };
+      });
+      const material = { ...this.material!, intermediateCertPem };
       const dir = this.config.certsDir;
-      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), updated.intermediateCertPem, { mode: 0o644 });
-      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), updated.intermediateCertPem + updated.rootCertPem);
-      this.material = { ...material, ...updated };
+      fs.writeFileSync(path.join(dir, FILES.intermediateCertPem), intermediateCertPem, { mode: 0o644 });
+      fs.writeFileSync(path.join(dir, 'ca-chain.pem'), intermediateCertPem + material.rootCertPem);
+      this.material = material;
+      // Only the first issuing CA predates the root CRL; later ones (rollover) are made naming it.
       const first = this.generationList[0];
-      const recertified = await CertificateAuthority.fromSigner(updated, first.authority.issuingSigner);
+      const recertified = await CertificateAuthority.fromSigner(material, first.authority.issuingSigner);
       this.generationList = [{ generation: 1, authority: recertified }, ...this.generationList.slice(1)];
       if (this.generationList.length === 1) this.authority = recertified;
       fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
-      this.logger.log(`issuing CA certificate now names the root CRL at ${url}`);
+      this.logger.log(made ? `issuing CA certificate now names the root CRL at ${url}` : `took the fleet's issuing CA certificate naming the root CRL at ${url} from the database`);
     }
     this.rootCrl = undefined;
     await this.rootCrlDer();
@@ -286,19 +311,22 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const passphrase = this.passphrase(dir);
     const paths = Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, path.join(dir, f)])) as Record<keyof CaMaterial, string>;
-    let material: CaMaterial;
-    if (fs.existsSync(paths.intermediateKeyPem)) {
-      material = Object.fromEntries(Object.entries(paths).map(([k, p]) => [k, fs.readFileSync(p, 'utf8')])) as unknown as CaMaterial;
-    } else {
-      material = await CertificateAuthority.create({ passphrase });
+    const local = fs.existsSync(paths.intermediateKeyPem)
+      ? (Object.fromEntries(Object.entries(paths).map(([k, p]) => [k, fs.readFileSync(p, 'utf8')])) as unknown as CaMaterial)
+      : undefined;
+    const fleet = await this.fleetCa(local, passphrase, dir);
+    const material = fleet.material;
+    if (!local || Object.keys(FILES).some((k) => local[k as keyof CaMaterial] !== material[k as keyof CaMaterial])) {
       for (const [k, p] of Object.entries(paths)) fs.writeFileSync(p, material[k as keyof CaMaterial], { mode: k.endsWith('KeyPem') ? 0o600 : 0o644 });
       fs.writeFileSync(path.join(dir, 'ca-chain.pem'), material.intermediateCertPem + material.rootCertPem);
-      this.logger.log(`created a development device CA in ${dir} (root and issuing CA, keys encrypted at rest)`);
     }
+    if (fleet.source === 'created') this.logger.log(`created a device CA in ${dir} and the database (root and issuing CA, keys encrypted at rest)`);
+    if (fleet.source === 'adopted') this.logger.log(`adopted the fleet's device CA from the database (stored ${fleet.storedAt} by ${fleet.storedBy}) into ${dir}`);
     try {
       this.authority = await CertificateAuthority.load(material, passphrase);
     } catch (e) {
       if (e instanceof DomainError && e.code === 'ca.bad-passphrase') {
+        if (fleet.source === 'adopted') throw new Error(`cannot open the fleet's CA key (stored in the database ${fleet.storedAt} by ${fleet.storedBy}): this instance's passphrase is not the one it was made with; give every instance the fleet's FLEETGUARD_CA_PASSPHRASE`);
         throw new Error(`cannot open the CA key in ${dir}: wrong FLEETGUARD_CA_PASSPHRASE`);
       }
       throw e;
@@ -308,6 +336,44 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     this.generationList = [{ generation: 1, authority: this.authority }];
     await this.loadLaterGenerations();
     this.tls = await this.issueServerTls();
+  }
+
+  /**
+   * The fleet's CA from the database, under an advisory lock: stored there from this instance's
+   * files (an existing deployment) or made now if the database has none; refused if this
+   * instance's files hold another CA.
+   */
+  private async fleetCa(local: CaMaterial | undefined, passphrase: string, dir: string): Promise<{ material: CaMaterial; source: 'database' | 'adopted' | 'stored' | 'created'; storedAt?: string; storedBy?: string }> {
+    return this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [CA_LOCK_KEY]);
+      const rows: Array<{ root_cert_pem: string; intermediate_cert_pem: string; root_key_pem: string; intermediate_key_pem: string; stored_at: Date; stored_by: string }> = await m.query(
+        'SELECT root_cert_pem, intermediate_cert_pem, root_key_pem, intermediate_key_pem, stored_at, stored_by FROM ca_material WHERE id = 1',
+      );
+      if (rows.length) {
+        const r = rows[0];
+        const material: CaMaterial = { rootCertPem: r.root_cert_pem, intermediateCertPem: r.intermediate_cert_pem, rootKeyPem: r.root_key_pem, intermediateKeyPem: r.intermediate_key_pem };
+        const storedAt = new Date(r.stored_at).toISOString();
+        if (local) {
+          const diff = caDifference(caIdentity(local), caIdentity(material));
+          if (diff) {
+            throw new Error(
+              `the device CA in ${dir} is not the fleet's CA: ${diff} (stored ${storedAt} by ${r.stored_by}). ` +
+                `Every instance on one database must use one CA: empty ${dir} to adopt the fleet's CA, or point DATABASE_URL at this CA's own database`,
+            );
+          }
+        }
+        return { material, source: local ? 'database' : 'adopted', storedAt, storedBy: r.stored_by };
+      }
+      const material = local ?? (await CertificateAuthority.create({ passphrase }));
+      await m.query('INSERT INTO ca_material (id, root_cert_pem, intermediate_cert_pem, root_key_pem, intermediate_key_pem, stored_by) VALUES (1, $1, $2, $3, $4, $5)', [
+        material.rootCertPem,
+        material.intermediateCertPem,
+        material.rootKeyPem,
+        material.intermediateKeyPem,
+        this.cluster.instanceId,
+      ]);
+      return { material, source: local ? 'stored' : 'created' };
+    });
   }
 
   /** The root key: in the token, or decrypted from its file for the occasion. */

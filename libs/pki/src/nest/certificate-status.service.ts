@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { EventEmitter } from 'node:events';
 import { DataSource } from 'typeorm';
+import { ClusterBus } from '@fleetguard/platform';
 import { CertificateEntity } from '../entities/certificate.entity';
 
 export type CertState = 'valid' | 'revoked' | 'expired' | 'unknown';
@@ -17,9 +18,11 @@ const WARM_LIMIT = 200_000;
 
 /**
  * The certificate status every device-facing listener consults (device HTTPS, MQTT). Revocations
- * made in this process take effect at once; those made by another instance on the same database
- * are picked up by a poll every two seconds. Emits `revoked` (deviceId, serial) so the broker can
- * drop live connections.
+ * made in this process take effect at once; another instance's are announced through the
+ * cluster bus (Redis, when several instances run) and, should that message be lost, picked up
+ * by a poll of the database every two seconds. Emits `revoked` (deviceId, serial) so the broker
+ * can drop live connections: a revocation anywhere drops the device wherever it is connected
+ * within the poll period at worst.
  */
 @Injectable()
 export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
@@ -29,11 +32,15 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
   private lastRevocationSeen = new Date(0);
   private timer?: NodeJS.Timeout;
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly cluster: ClusterBus,
+  ) {
     this.events.setMaxListeners(50);
   }
 
   async onModuleInit(): Promise<void> {
+    this.cluster.on<{ serial: string; deviceId: string; notAfter: string }>('certificate-revoked', (m) => this.applyRevoked(m.serial, m.deviceId, new Date(m.notAfter)));
     await this.warm();
     await this.refresh();
     this.timer = setInterval(() => void this.refresh().catch((e) => this.logger.warn(`refresh failed: ${(e as Error).message}`)), REFRESH_MS);
@@ -97,7 +104,13 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
     this.bySerial.set(serialHex.toLowerCase(), { deviceId, revoked: false, notAfter: notAfter.getTime() });
   }
 
+  /** A revocation made by this instance: applied here and announced to the others. */
   noteRevoked(serialHex: string, deviceId: string, notAfter: Date): void {
+    this.applyRevoked(serialHex, deviceId, notAfter);
+    this.cluster.publish('certificate-revoked', { serial: serialHex.toLowerCase(), deviceId, notAfter: notAfter.toISOString() });
+  }
+
+  private applyRevoked(serialHex: string, deviceId: string, notAfter: Date): void {
     const serial = serialHex.toLowerCase();
     const before = this.bySerial.get(serial);
     this.bySerial.set(serial, { deviceId, revoked: true, notAfter: notAfter.getTime() });
@@ -112,7 +125,7 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
       .orderBy('c.revoked_at', 'ASC')
       .getMany();
     for (const r of rows) {
-      this.noteRevoked(r.serial, r.deviceId, r.notAfter);
+      this.applyRevoked(r.serial, r.deviceId, r.notAfter);
       if (r.revokedAt && r.revokedAt > this.lastRevocationSeen) this.lastRevocationSeen = r.revokedAt;
     }
   }

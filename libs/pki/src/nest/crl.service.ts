@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { RevocationReason } from '../core/revocation-reason.codec';
 import { pemEncode } from '../core/der-input.codec';
 import { CaService } from './ca.service';
@@ -18,7 +18,11 @@ const CRL_LOCK_KEY = 0x43524c31; // 'CRL1'
 
 /**
  * The CRL: regenerated after every revocation and, by a timer, well before nextUpdate (at a
- * quarter of its validity left). Kept in the database so every instance serves the same one.
+ * quarter of its validity left), one per issuing CA generation. Kept in the database so every
+ * instance serves the same one: an instance that regenerates it tells the others (cluster bus), and
+ * each re-reads the stored one every 30 s anyway (so a lost message delays another instance's copy
+ * by 30 s at most). The timer's regeneration is fleet-wide work done once: under the advisory lock,
+ * an instance finding that another has just renewed it leaves it.
  */
 @Injectable()
 export class CrlService implements OnModuleInit, OnModuleDestroy {
@@ -31,11 +35,13 @@ export class CrlService implements OnModuleInit, OnModuleDestroy {
     @InjectDataSource() private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ca: CaService,
+    private readonly cluster: ClusterBus,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await this.ensureFresh();
-    this.timer = setInterval(() => void this.ensureFresh().catch((e) => this.logger.error(`CRL refresh failed: ${(e as Error).message}`)), 60_000);
+    this.cluster.on('crl-updated', () => void this.ensureFresh().catch((e) => this.logger.warn(`CRL re-read failed: ${(e as Error).message}`)));
+    this.timer = setInterval(() => void this.ensureFresh().catch((e) => this.logger.error(`CRL refresh failed: ${(e as Error).message}`)), 30_000);
     this.timer.unref();
   }
 
@@ -67,7 +73,7 @@ export class CrlService implements OnModuleInit, OnModuleDestroy {
         this.current.set(generation, { der: Buffer.from(row.der), nextUpdate: new Date(row.next_update), thisUpdate: new Date(row.this_update) });
         continue;
       }
-      await this.regenerate(generation);
+      await this.regenerateOne(generation, { onlyIfDue: true });
     }
   }
 
@@ -76,11 +82,16 @@ export class CrlService implements OnModuleInit, OnModuleDestroy {
     for (const { generation } of this.ca.generations) if (only === undefined || only === generation) await this.regenerateOne(generation);
   }
 
-  private async regenerateOne(generation: number): Promise<void> {
+  /** `onlyIfDue` (the renewal timer): not if another instance has renewed it meanwhile. */
+  private async regenerateOne(generation: number, options: { onlyIfDue?: boolean } = {}): Promise<void> {
     const authority = this.ca.authorityOf(generation)!;
+    const validityMs = this.config.crlValidityHours * 3600_000;
     const built = await this.ds.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [CRL_LOCK_KEY]);
-      const state: Array<{ crl_number: string }> = await m.query('SELECT crl_number FROM crl_state WHERE id = $1', [generation]);
+      const state: CrlRow[] = await m.query('SELECT crl_number, this_update, next_update, der FROM crl_state WHERE id = $1', [generation]);
+      if (options.onlyIfDue && state.length && new Date(state[0].next_update).getTime() - Date.now() > validityMs / 4) {
+        return { der: Buffer.from(state[0].der), nextUpdate: new Date(state[0].next_update), thisUpdate: new Date(state[0].this_update), renewed: false };
+      }
       const number = state.length ? BigInt(state[0].crl_number) + 1n : 1n;
       const revoked: Array<{ serial: string; revoked_at: Date; revocation_reason: string | null }> = await m.query(
         `SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND ca_generation = $1 ORDER BY revoked_at`,
@@ -98,8 +109,9 @@ export class CrlService implements OnModuleInit, OnModuleDestroy {
          ON CONFLICT (id) DO UPDATE SET crl_number = EXCLUDED.crl_number, this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, der = EXCLUDED.der`,
         [number.toString(), crl.thisUpdate, crl.nextUpdate, crl.der, generation],
       );
-      return crl;
+      return { der: crl.der, nextUpdate: crl.nextUpdate, thisUpdate: crl.thisUpdate, renewed: true };
     });
     this.current.set(generation, { der: built.der, nextUpdate: built.nextUpdate, thisUpdate: built.thisUpdate });
+    if (built.renewed) this.cluster.publish('crl-updated', { generation });
   }
 }

@@ -1,0 +1,2 @@
+/** The injection token of the parsed configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
