@@ -6,7 +6,8 @@ import { ProductEntity } from './entities/product.entity';
 import { WebhookEntity } from './entities/webhook.entity';
 import { DevicesController } from './nest/devices.controller';
 import { DevicesService } from './nest/devices.service';
-import { EnrollmentController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
+import { EnrollmentController, EnrollmentGrantsController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
+import { EnrollmentGrantsService } from './nest/enrollment-grants.service';
 import { EnrollmentService } from './nest/enrollment.service';
 import { FleetController } from './nest/fleet.controller';
 import { FleetQueryService } from './nest/fleet-query.service';
@@ -18,8 +19,8 @@ import { WebhooksService } from './nest/webhooks.service';
 /** Products, devices and their enrollment, the fleet view (list, summary, report) and webhook subscriptions. Uses the global PKI and auth modules. */
 @Module({
   imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity, WebhookEntity])],
-  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController, WebhooksController],
-  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService, WebhooksService],
+  controllers: [ProductsController, EnrollmentTokensController, EnrollmentGrantsController, EnrollmentController, EstController, DevicesController, FleetController, WebhooksController],
+  providers: [ProductsService, EnrollmentService, EnrollmentGrantsService, DevicesService, FleetQueryService, WebhooksService],
   exports: [ProductsService, DevicesService, EnrollmentService, FleetQueryService, WebhooksService],
 })
 export class FleetModule {}

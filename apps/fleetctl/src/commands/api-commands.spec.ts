@@ -202,9 +202,9 @@ describe('fleetctl API commands (canned server)', () => {
         status: 201,
         json: { tokens: Array.from({ length: req.json.count }, (_, i) => `tok-${i}`) },
       }));
-      const printed = await run(['token', 'create', 'p1', '--count', '3', '--expires', '600', '--operator', 'op1']);
+      const printed = await run(['token', 'create', 'p1', '--count', '3', '--expires', '600', '--grant', 'g1']);
       expect(printed).toMatchObject({ code: 0, stdout: 'tok-0\ntok-1\ntok-2\n' });
-      expect(last().json).toEqual({ count: 3, expiresInSeconds: 600, operatorOrganizationId: 'op1' });
+      expect(last().json).toEqual({ count: 3, expiresInSeconds: 600, grantId: 'g1' });
 
       const written = await run(['token', 'create', 'p1', '--count', '2', '--out', 'tokens.txt']);
       expect(written.code).toBe(0);

@@ -1,13 +1,14 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppConfig } from '@fleetguard/common';
+import { AppConfig, describeKeyProtection, isWeakKeyProtection, keyProtectionOf } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { VerifierKey, createVerifierKey, exportVerifierJwk, exportVerifierKeyPem, loadVerifierKey } from '../core/ear.builder';
 
 /** The verifier's EAR signing key: created beside the CA on first start, encrypted with the CA passphrase. */
 @Injectable()
 export class VerifierKeyService implements OnModuleInit {
+  private readonly logger = new Logger('VerifierKey');
   private key!: VerifierKey;
   private jwk!: Awaited<ReturnType<typeof exportVerifierJwk>>;
 
@@ -25,7 +26,15 @@ export class VerifierKeyService implements OnModuleInit {
     const file = path.join(this.config.certsDir, 'verifier-key.enc.pem');
     const passphrase = this.config.caPassphrase ?? this.devPassphrase();
     if (fs.existsSync(file)) {
-      this.key = await loadVerifierKey(fs.readFileSync(file, 'utf8'), passphrase);
+      const pem = fs.readFileSync(file, 'utf8');
+      this.key = await loadVerifierKey(pem, passphrase);
+      const protection = keyProtectionOf(pem);
+      if (isWeakKeyProtection(protection)) {
+        // Written by an earlier version (2,048 PBKDF2 iterations): written again under today's parameters.
+        fs.writeFileSync(`${file}.new`, exportVerifierKeyPem(this.key, passphrase), { mode: 0o600 });
+        fs.renameSync(`${file}.new`, file);
+        this.logger.warn(`verifier-key.enc.pem was encrypted with ${describeKeyProtection(protection)}: written again with PBKDF2-hmacWithSHA256, 600000 iterations`);
+      }
     } else {
       this.key = await createVerifierKey();
       fs.mkdirSync(this.config.certsDir, { recursive: true });

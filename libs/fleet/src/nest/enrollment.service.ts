@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { AppConfig, DomainError, invalid, notFound } from '@fleetguard/common';
+import { AppConfig, DomainError, invalid } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
@@ -11,6 +11,7 @@ import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken 
 import { DeviceEntity } from '../entities/device.entity';
 import { EnrollmentTokenEntity } from '../entities/enrollment-token.entity';
 import { ProductsService } from './products.service';
+import { EnrollmentGrantsService } from './enrollment-grants.service';
 
 export interface EnrollmentResult {
   deviceId: string;
@@ -40,18 +41,34 @@ export class EnrollmentService {
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
     private readonly csrCheck: CsrCheckService,
+    private readonly grants: EnrollmentGrantsService,
   ) {}
 
-  async createTokens(p: Principal, productId: string, count: number, expiresInSeconds: number, operatorOrganizationId?: string): Promise<{ tokens: string[]; expiresAt: Date }> {
+  /**
+   * Tokens of a product. A device gets an operator only with that operator's consent: the token
+   * names the operator's enrollment grant (`grantId`); `operatorOrganizationId` alone is refused.
+   */
+  async createTokens(p: Principal, productId: string, count: number, expiresInSeconds: number, operatorOrganizationId?: string, grantId?: string): Promise<{ tokens: string[]; expiresAt: Date }> {
     await this.products.getOwned(p, productId);
-    if (operatorOrganizationId) {
-      const org = await this.auth.findOrganization(operatorOrganizationId);
-      if (!org || org.kind !== 'operator') throw notFound('organization.not-found', `no operator organization ${operatorOrganizationId}`);
+    let expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
+    let operatorOrgId: string | null = null;
+    if (grantId) {
+      const grant = await this.grants.forTokens(p, grantId, productId, count);
+      if (operatorOrganizationId && operatorOrganizationId !== grant.operatorOrgId) {
+        throw invalid('enrollment-grant.other-operator', `enrollment grant ${grantId} is not from operator ${operatorOrganizationId}`);
+      }
+      operatorOrgId = grant.operatorOrgId;
+      if (grant.expiresAt < expiresAt) expiresAt = grant.expiresAt;
+    } else if (operatorOrganizationId) {
+      throw new DomainError(
+        'enrollment-grant.required',
+        "putting devices into an operator's fleet needs that operator's consent: name its enrollment grant (grantId, from POST /api/v1/enrollment-grants by the operator) instead of operatorOrganizationId",
+        'forbidden',
+      );
     }
-    const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
     const made = Array.from({ length: count }, () => newEnrollmentToken());
     await this.ds.getRepository(EnrollmentTokenEntity).insert(
-      made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId: operatorOrganizationId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
+      made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId, grantId: grantId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
     );
     return { tokens: made.map((t) => t.token), expiresAt };
   }
@@ -68,8 +85,8 @@ export class EnrollmentService {
     const deviceId = newDeviceId();
     const tokenHash = hashEnrollmentToken(input.token);
     // A cheap look first, so that a bad token costs no signature and gets its precise reason.
-    const found: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
-      'SELECT id, product_id, used_at, expires_at FROM enrollment_tokens WHERE token_hash = $1',
+    const found: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date; grant_id: string | null }> = await this.ds.query(
+      'SELECT id, product_id, used_at, expires_at, grant_id FROM enrollment_tokens WHERE token_hash = $1',
       [tokenHash],
     );
     const token = found[0];
@@ -78,8 +95,8 @@ export class EnrollmentService {
     // Signing happens outside any transaction; then one statement claims the token (only if it is
     // still unused and unexpired) and records the device and its certificate, atomically.
     const issued = await this.issue(deviceId, input.csr);
-    const claimed = returningRows<{ id: string; product_id: string }>(
-      await this.ds.query(
+    const claimSql = (m: { query: DataSource['query'] }) =>
+      m.query(
         `WITH claimed AS (
            UPDATE enrollment_tokens SET used_at = now(), device_id = $1
            WHERE token_hash = $2 AND used_at IS NULL AND expires_at > now()
@@ -93,8 +110,33 @@ export class EnrollmentService {
            SELECT $6, id, $8, $9, $7, 'valid', now() FROM device)
          SELECT id, product_id FROM claimed`,
         [deviceId, tokenHash, input.csr.keyType, input.csr.publicKeySpkiDer, akPem, issued.serialHex, issued.notAfter, issued.certificatePem, issued.notBefore, iakPem, input.psa?.instanceId?.toLowerCase() ?? null, input.psa?.implementationId?.toLowerCase() ?? null],
-      ),
-    );
+      );
+    let claimed: Array<{ id: string; product_id: string }>;
+    if (!token.grant_id) {
+      claimed = returningRows<{ id: string; product_id: string }>(await claimSql(this.ds));
+    } else {
+      // The operator's consent: one device of its grant is spent with the claim, in one transaction
+      // (the grant row lock orders racing enrollments; a claim that fails gives the device back).
+      const grantId = token.grant_id;
+      const outcome = await this.ds.transaction(async (m) => {
+        const spent = returningRows(
+          await m.query(
+            `UPDATE enrollment_grants SET used_devices = used_devices + 1
+             WHERE id = $1 AND used_devices < max_devices AND expires_at > now() AND withdrawn_at IS NULL RETURNING id`,
+            [grantId],
+          ),
+        );
+        if (!spent.length) return { refused: true as const };
+        const rows = returningRows<{ id: string; product_id: string }>(await claimSql(m));
+        if (!rows.length) throw new ClaimLost();
+        return { refused: false as const, rows };
+      }).catch((e) => {
+        if (e instanceof ClaimLost) return { refused: false as const, rows: [] as Array<{ id: string; product_id: string }> };
+        throw e;
+      });
+      if (outcome.refused) throw await this.grants.refusal(grantId);
+      claimed = outcome.rows;
+    }
     if (!claimed.length) {
       // Someone used it (or it expired) between the look and the claim: say which.
       const again: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
@@ -190,3 +232,6 @@ function normaliseAk(pem: string): string {
     throw invalid('enrollment.bad-ak', 'akPublicKey must be a PEM public key (EC or RSA) of the TPM attestation key');
   }
 }
+
+/** Thrown inside the grant transaction to roll the spent device back when the token was claimed meanwhile. */
+class ClaimLost extends Error {}

@@ -7,6 +7,7 @@ import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
 import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
 import { AppraisalLeases1764200100000 } from './1764200100000-appraisal-leases';
+import { EnrollmentGrants1764200110000 } from './1764200110000-enrollment-grants';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const ALL_MIGRATIONS = [
   EvidenceZonesAssessments1764100160000,
   Lifecycle1764100190000,
   AppraisalLeases1764200100000,
+  EnrollmentGrants1764200110000,
 ];

@@ -5,7 +5,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { BuiltCrl, CaMaterial, CertificateAuthority } from '../core/certificate-authority';
-import { decryptPrivateKey } from '../core/ca-key.codec';
+import { decryptPrivateKey, reencryptIfWeak } from '../core/ca-key.codec';
 import { Pkcs11Token } from '../core/pkcs11.signer';
 import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
@@ -151,9 +151,28 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
       }
       throw e;
     }
-    this.material = material;
+    this.material = this.upgradeKeyProtection(dir, material, passphrase);
     this.passphraseValue = passphrase;
     this.tls = await this.issueServerTls();
+  }
+
+  /**
+   * Keys written by an earlier version (PBKDF2 at 2,048 iterations) are still read, then written
+   * again under today's parameters (600,000 iterations), same passphrase, each file replaced by a
+   * rename so a crash leaves the old file or the new one.
+   */
+  private upgradeKeyProtection(dir: string, material: CaMaterial, passphrase: string): CaMaterial {
+    const out = { ...material };
+    for (const k of ['rootKeyPem', 'intermediateKeyPem'] as const) {
+      const again = reencryptIfWeak(material[k], passphrase);
+      if (!again) continue;
+      const file = path.join(dir, FILES[k]);
+      fs.writeFileSync(`${file}.new`, again.pem, { mode: 0o600 });
+      fs.renameSync(`${file}.new`, file);
+      out[k] = again.pem;
+      this.logger.warn(`${FILES[k]} was encrypted with ${again.was}: written again with PBKDF2-hmacWithSHA256, 600000 iterations`);
+    }
+    return out;
   }
 
   /** The root key: in the token, or decrypted from its file for the occasion. */
