@@ -215,6 +215,26 @@ describe('fleetctl API commands (canned server)', () => {
       expect(written.stdout).not.toContain('tok-0');
     });
 
+    it('grant create, list and withdraw send what the operator gave; a --max-devices of 0 is refused locally', async () => {
+      api.routes.set('POST /api/v1/enrollment-grants', (req) => ({ status: 201, json: { id: 'g1', ...req.json, usedDevices: 0 } }));
+      api.routes.set('GET /api/v1/enrollment-grants', { json: [{ id: 'g1', manufacturerOrganizationId: 'm1', usedDevices: 2, maxDevices: 5 }] });
+      api.routes.set('DELETE /api/v1/enrollment-grants/g1', { status: 204 });
+      const created = await run(['grant', 'create', '--manufacturer', 'm1', '--product', 'p1', '--max-devices', '5', '--expires', '600', '--json']);
+      expect(created.code).toBe(0);
+      expect(last().json).toEqual({ manufacturerOrganizationId: 'm1', productId: 'p1', maxDevices: 5, expiresInSeconds: 600 });
+      expect(JSON.parse(created.stdout)).toMatchObject({ id: 'g1', maxDevices: 5 });
+      expect((await run(['grant', 'create', '--manufacturer', 'm1'])).code).toBe(0);
+      expect(last().json).toEqual({ manufacturerOrganizationId: 'm1', maxDevices: 100, expiresInSeconds: 30 * 24 * 3600 });
+      const listed = await run(['grant', 'list']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('g1');
+      expect((await run(['grant', 'withdraw', 'g1'])).code).toBe(0);
+      expect(last()).toMatchObject({ method: 'DELETE', path: '/api/v1/enrollment-grants/g1' });
+      const before = api.requests.length;
+      expect((await run(['grant', 'create', '--manufacturer', 'm1', '--max-devices', '0'])).code).toBe(2);
+      expect(api.requests.length).toBe(before);
+    });
+
     it('device list passes the filters and follows the cursor with --all', async () => {
       api.routes.set('GET /api/v1/devices', (req) => {
         const cursor = req.query.get('cursor');
