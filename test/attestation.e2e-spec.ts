@@ -25,7 +25,7 @@ function attestationContext(env: Record<string, string>) {
   beforeAll(async () => {
     ctx.s = await startTestService(env);
     ctx.operator = await createTenant(ctx.s.api, 'operator');
-    ctx.fixture = await productWithRelease(ctx.s.api, { operatorOrgId: ctx.operator.orgId });
+    ctx.fixture = await productWithRelease(ctx.s.api, { operator: ctx.operator });
   });
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.close()));

@@ -25,7 +25,7 @@ const haveMosquitto = fs.existsSync('/usr/bin/mosquitto_pub') && fs.existsSync('
     s = await startTestService({ FLEETGUARD_MQTT_MAX_PAYLOAD: '4096' });
     w = new Workdir();
     const operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     port = new URL(s.urls.mqtt).port;
     cafile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
   });

@@ -37,6 +37,8 @@ describe('crash recovery', () => {
     FLEETGUARD_CA_PASSPHRASE: 'crash-test-passphrase',
     FLEETGUARD_LOG_LEVEL: 'error',
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600',
+    // One device publishes as fast as it can: the per-device rate limit (test/security/rate-limits) is not what this tests.
+    FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
   };
   afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -91,7 +91,7 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     ds = s.app.get(DataSource);
     operator = await createTenant(s.api, 'operator');
     bulk = await createTenant(s.api, 'operator');
-    [plc, gateway] = [await productWithRelease(s.api, { operatorOrgId: operator.orgId }), await productWithRelease(s.api, { operatorOrgId: operator.orgId })];
+    [plc, gateway] = [await productWithRelease(s.api, { operator }), await productWithRelease(s.api, { operator })];
     const plan: Array<[Fixture, Behaviour, keyof typeof fleet]> = [
       [plc, 'good', 'good'],
       [plc, 'good', 'good'],

@@ -1,7 +1,7 @@
 import * as https from 'node:https';
 import { DataSource } from 'typeorm';
 import { createCsrPem, generateDeviceKey } from '../apps/device-sim/src/device-key.generator';
-import { ADMIN_KEY, TestService, createProduct, createTenant, startTestService } from './support/service';
+import { ADMIN_KEY, TestService, createProduct, createTenant, grantEnrollment, startTestService } from './support/service';
 
 /** POST JSON to the device listener over HTTPS, trusting the service's CA chain. */
 function postDevice(url: string, body: unknown, ca: string): Promise<{ status: number; body: any }> {
@@ -39,8 +39,9 @@ describe('fleet API: device list, summary, report, webhooks (in-process service)
   const d: Record<string, string> = {};
   const o2Devices: string[] = [];
 
-  async function enroll(productId: string, operatorOrganizationId: string, count: number): Promise<string[]> {
-    const t = await s.api.post(`/api/v1/products/${productId}/enrollment-tokens`, { count, expiresInSeconds: 600, operatorOrganizationId }, m.key);
+  async function enroll(productId: string, operator: { orgId: string; key: string }, count: number): Promise<string[]> {
+    const grantId = await grantEnrollment(s.api, operator.key, m.orgId, { productId, maxDevices: count });
+    const t = await s.api.post(`/api/v1/products/${productId}/enrollment-tokens`, { count, expiresInSeconds: 600, grantId }, m.key);
     expect(t.status).toBe(201);
     const out: string[] = [];
     for (const token of t.body.tokens as string[]) {
@@ -83,10 +84,10 @@ describe('fleet API: device list, summary, report, webhooks (in-process service)
     o1Auditor = aud.body.key;
     p1 = await createProduct(s.api, m.key, { name: 'Line PLC' });
     p2 = await createProduct(s.api, m.key, { name: 'Edge Gateway' });
-    const [a, b, c, e] = await enroll(p1.id, o1.orgId, 4);
-    const [f, g] = await enroll(p2.id, o1.orgId, 2);
+    const [a, b, c, e] = await enroll(p1.id, o1, 4);
+    const [f, g] = await enroll(p2.id, o1, 2);
     Object.assign(d, { affirming: a, warning: b, contraindicated: c, staleOld: e, staleNever: f, revoked: g });
-    o2Devices.push(...(await enroll(p1.id, o2.orgId, 2)));
+    o2Devices.push(...(await enroll(p1.id, o2, 2)));
     await setState(d.affirming, { attestation: 'affirming', affirmedAgoSeconds: 30, firmware: '1.0.0', sl: [2, 2, 2, 2, 2, 2, 2], belowTarget: false });
     await setState(d.warning, { attestation: 'warning', affirmedAgoSeconds: null, firmware: '1.0.0', sl: [1, 2, 2, 1, 2, 2, 2], belowTarget: true });
     await setState(d.contraindicated, { attestation: 'contraindicated', affirmedAgoSeconds: 60, firmware: '1.1.0', sl: [0, 1, 2, 1, 2, 2, 2], belowTarget: true });

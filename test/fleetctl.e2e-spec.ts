@@ -113,9 +113,13 @@ describe('fleetctl against the running service', () => {
     fs.writeFileSync(refsFile, JSON.stringify({ events }));
     await asManufacturer(['firmware', 'refs', product.id, VERSION, refsFile]);
 
-    // One enrollment token, bound to the operator, written owner-only.
+    // The operator consents (an enrollment grant for this manufacturer's product); the manufacturer
+    // mints one token under it, written owner-only.
+    const asOperatorKey = (args: string[]) => ok([...args, '--url', s.urls.operator, '--key', oKey.key]);
+    const grant = (await asOperatorKey(['grant', 'create', '--manufacturer', mOrg.id, '--product', product.id, '--max-devices', '1', '--expires', '86400'])).json();
+    expect(grant).toMatchObject({ id: expect.any(String), operatorOrganizationId: oOrg.id, manufacturerOrganizationId: mOrg.id, maxDevices: 1, usedDevices: 0 });
     const tokensFile = path.join(dir, 'tokens.txt');
-    const tokens = (await asManufacturer(['token', 'create', product.id, '--count', '1', '--operator', oOrg.id, '--out', tokensFile])).json();
+    const tokens = (await asManufacturer(['token', 'create', product.id, '--count', '1', '--grant', grant.id, '--out', tokensFile])).json();
     expect(tokens.tokens).toHaveLength(1);
     expect(fs.statSync(tokensFile).mode & 0o777).toBe(0o600);
     const [token] = fs.readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean);

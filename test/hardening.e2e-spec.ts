@@ -6,7 +6,7 @@ import { firstValueFrom, filter, timeout } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { EventBusService, type FleetEvent, type FleetEventType } from '@fleetguard/events';
 import { hardenedReport, withFacts } from '../libs/hardening/src/core/testing/hardening-report.factory';
-import { ADMIN_KEY, TestService, createProduct, createTenant, startTestService } from './support/service';
+import { ADMIN_KEY, TestService, createProduct, createTenant, grantEnrollment, startTestService } from './support/service';
 import { Workdir, opensslCsr } from './support/openssl';
 
 /** The integrity items an EDR gets only from attestation (unknown while it has none). */
@@ -90,7 +90,8 @@ describe('hardening reports and SL-C scores', () => {
 
   /** A real device: an enrollment token of the product (assigned to the operator), an openssl key and CSR, POST /enroll. */
   async function enrollDevice(): Promise<Enrolled> {
-    const t = await s.api.post(`/api/v1/products/${productId}/enrollment-tokens`, { count: 1, expiresInSeconds: 600, operatorOrganizationId: op.orgId }, mfr.key);
+    const grantId = await grantEnrollment(s.api, op.key, mfr.orgId, { productId, maxDevices: 1 });
+    const t = await s.api.post(`/api/v1/products/${productId}/enrollment-tokens`, { count: 1, expiresInSeconds: 600, grantId }, mfr.key);
     expect(t.status).toBe(201);
     const { key, csrPem } = opensslCsr(w, `dev-${Math.random().toString(36).slice(2)}`, 'P-256');
     const r = await deviceRequest('POST', '/enroll', { body: JSON.stringify({ token: t.body.tokens[0], csr: csrPem }) });

@@ -58,7 +58,7 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     s.app.get(EventBusService).stream(null, ['device.exposed', 'device.unsupported']).subscribe((e) => events.push(e));
     operator = await createTenant(s.api, 'operator');
-    fx = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fx = await productWithRelease(s.api, { operator });
     // The fixed release: a detached-manifest image signed with the product's key, other boot measurements.
     const image = randomBytes(4096);
     const version = '9.0.0';

@@ -26,7 +26,7 @@ describeTpm('Linux devices: TCG boot log + swtpm quote + IMA', () => {
   beforeAll(async () => {
     s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
   });
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.close()));

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { parseConfig } from '@fleetguard/common';
 import { createRootLogger } from '@fleetguard/platform';
 import { startService } from '../apps/fleet-server/src/bootstrap';
-import { TestService, createProduct, createTenant, startTestService } from './support/service';
+import { Api, TestService, createProduct, createTenant, startTestService } from './support/service';
 import { KeySpec, Workdir, curl, openssl, opensslCsr } from './support/openssl';
 
 describe('device PKI against openssl and curl', () => {
@@ -252,4 +252,41 @@ describe('device PKI against openssl and curl', () => {
     });
     await expect(startService(config, createRootLogger('silent'))).rejects.toThrow(/wrong FLEETGUARD_CA_PASSPHRASE/);
   });
+
+  it('reads keys an earlier version wrote (PBKDF2 at 2,048 iterations) and writes them again at boot under 600,000, same CA, same verifier key', async () => {
+    const { keyProtectionOf } = await import('@fleetguard/common');
+    const { createPrivateKey } = await import('node:crypto');
+    const certs = `${s.dir}/old-certs`;
+    fs.cpSync(s.config.certsDir, certs, { recursive: true });
+    const files = ['root-ca.key.enc.pem', 'issuing-ca.key.enc.pem', 'verifier-key.enc.pem'];
+    for (const f of files) {
+      // What Node's export (and so Fleetguard before this version) wrote: OpenSSL's default 2,048 iterations.
+      const key = createPrivateKey({ key: fs.readFileSync(`${certs}/${f}`, 'utf8'), passphrase: 'test-ca-passphrase-123' });
+      fs.writeFileSync(`${certs}/${f}`, key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'test-ca-passphrase-123' }) as string);
+      expect(keyProtectionOf(fs.readFileSync(`${certs}/${f}`, 'utf8'))).toMatchObject({ iterations: 2048 });
+    }
+    const config = parseConfig({
+      FLEETGUARD_ENV: 'test',
+      FLEETGUARD_DATA_DIR: `${s.dir}/old-data`,
+      FLEETGUARD_CERTS_DIR: certs,
+      FLEETGUARD_BIND: '127.0.0.1',
+      FLEETGUARD_HTTP_PORT: '0',
+      FLEETGUARD_DEVICE_PORT: '0',
+      FLEETGUARD_MQTT_PORT: '0',
+      FLEETGUARD_CA_PASSPHRASE: 'test-ca-passphrase-123',
+      FLEETGUARD_LOG_LEVEL: 'silent',
+    });
+    const again = await startService(config, createRootLogger('silent'));
+    try {
+      for (const f of files) expect(keyProtectionOf(fs.readFileSync(`${certs}/${f}`, 'utf8'))).toMatchObject({ kdf: 'pbkdf2', iterations: 600_000, prf: 'hmacWithSHA256' });
+      expect(fs.statSync(`${certs}/issuing-ca.key.enc.pem`).mode & 0o777).toBe(0o600);
+      const api = new Api(again.urls.operator);
+      // Same root (the issuing certificate is re-issued naming this instance's root CRL URL, so compare the root).
+      const root = (chain: string) => chain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!.pop();
+      expect(root((await api.get('/pki/ca')).body)).toBe(root((await s.api.get('/pki/ca')).body));
+      expect((await api.get('/attestation/verifier-key')).body.kid).toBe((await s.api.get('/attestation/verifier-key')).body.kid);
+    } finally {
+      await again.close();
+    }
+  }, 180_000);
 });

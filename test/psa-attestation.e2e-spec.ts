@@ -26,7 +26,7 @@ describe('PSA attestation tokens (RFC 9783) through the service', () => {
   beforeAll(async () => {
     s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     const pub = fs.readFileSync(path.join(SAMPLES, samples.keys['ec-p256'].public), 'utf8');
     signerId = createHash('sha256').update(createPublicKey(pub).export({ type: 'spki', format: 'der' })).digest('hex');
   });

@@ -81,6 +81,8 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
       FLEETGUARD_ADMIN_KEY: adminKey,
       FLEETGUARD_CA_PASSPHRASE: 'bench-ca-passphrase-not-a-secret',
       FLEETGUARD_LOG_LEVEL: 'silent',
+      // Closed loops run each device far above a real device's rate: the per-device limit would measure itself.
+      FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
       DATABASE_URL: databaseUrl,
       ...env,
     });

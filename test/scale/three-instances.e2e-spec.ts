@@ -161,7 +161,7 @@ ${backends('mqtt')}
     lb = new Api(`http://127.0.0.1:${front.operator}`);
     await until('HAProxy in front of the instances', 30_000, async () => (await lb.get('/health/ready').catch(() => ({ status: 0 }))).status === 200);
     operator = await createTenant(lb, 'operator');
-    fixture = await productWithRelease(lb, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(lb, { operator });
     const hook = await lb.post('/api/v1/webhooks', { url: `http://127.0.0.1:${(hookServer.address() as net.AddressInfo).port}/hook`, secret: 'scale-webhook-secret-0123456789', events: ['attestation.stale'] }, operator.key);
     if (hook.status !== 201) throw new Error(`webhook: ${JSON.stringify(hook.body)}`);
   });

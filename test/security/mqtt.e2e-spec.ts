@@ -63,7 +63,7 @@ describe('security: the MQTT listeners', () => {
     s = await startTestService({ FLEETGUARD_MQTT_PLAIN_PORT: '0' });
     w = new Workdir();
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     ca = (await s.api.get('/pki/ca')).body;
     cafile = w.write('chain.pem', ca);
   });

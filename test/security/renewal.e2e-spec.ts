@@ -15,7 +15,7 @@ describe('security: EST renewal', () => {
     s = await startTestService();
     w = new Workdir();
     const operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     caFile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
   });
   afterAll(async () => {

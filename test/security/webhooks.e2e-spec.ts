@@ -38,7 +38,7 @@ describe('security: webhook targets', () => {
     s = await startTestService({ FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
     w = new Workdir();
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     cafile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sampleBootEvents } from '@fleetguard/attestation';
-import { Api, createProduct, createTenant, mintTokens } from './service';
+import { Api, createProduct, createTenant, grantEnrollment, mintTokens } from './service';
 
 /** firmware-samples/ of the repository, from test/support or from dist/test/support. */
 function samplesDir(): string {
@@ -21,7 +21,7 @@ const samples = JSON.parse(fs.readFileSync(path.join(SAMPLES, 'samples.json'), '
  * A manufacturer with a product whose firmware release (the signed MCUboot sample) and golden boot
  * measurements are on record, through the real API; what simulated devices of that product run.
  */
-export async function productWithRelease(api: Api, opts: { operatorOrgId?: string; minSecurityCounter?: number; adminKey?: string } = {}) {
+export async function productWithRelease(api: Api, opts: { operator?: { orgId: string; key: string }; minSecurityCounter?: number; adminKey?: string } = {}) {
   const manufacturer = await createTenant(api, 'manufacturer', undefined, opts.adminKey);
   const product = await createProduct(api, manufacturer.key, {
     componentType: 'EDR',
@@ -41,6 +41,8 @@ export async function productWithRelease(api: Api, opts: { operatorOrgId?: strin
   const refs = await api.request('PUT', `/api/v1/products/${product.id}/firmware/${encodeURIComponent(upload.body.version)}/reference-values`, { key: manufacturer.key, body: { events } });
   if (refs.status !== 200) throw new Error(`reference values: ${JSON.stringify(refs.body)}`);
   const profile = { fw: { productId: product.id, version: upload.body.version as string, digest: upload.body.digest as string, securityCounter: upload.body.securityCounter as number }, events };
-  const tokens = (count: number) => mintTokens(api, manufacturer.key, product.id, count, opts.operatorOrgId ? { operatorOrganizationId: opts.operatorOrgId } : {});
+  // The operator consents (an enrollment grant for this product); the tokens name the grant.
+  const grantId = opts.operator ? await grantEnrollment(api, opts.operator.key, manufacturer.orgId, { productId: product.id }) : undefined;
+  const tokens = (count: number) => mintTokens(api, manufacturer.key, product.id, count, grantId ? { grantId } : {});
   return { manufacturer, product, profile, tokens };
 }

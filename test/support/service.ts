@@ -83,6 +83,13 @@ export async function createProduct(api: Api, key: string, over: Record<string, 
   return res.body;
 }
 
+/** An operator's consent (enrollment grant) for a manufacturer's devices to enter its fleet. */
+export async function grantEnrollment(api: Api, operatorKey: string, manufacturerOrgId: string, opts: { productId?: string; maxDevices?: number; expiresInSeconds?: number } = {}): Promise<string> {
+  const r = await api.post('/api/v1/enrollment-grants', { manufacturerOrganizationId: manufacturerOrgId, maxDevices: opts.maxDevices ?? 100_000, expiresInSeconds: opts.expiresInSeconds ?? 30 * 86400, ...(opts.productId ? { productId: opts.productId } : {}) }, operatorKey);
+  if (r.status !== 201) throw new Error(`enrollment grant: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id as string;
+}
+
 /** Enrollment tokens for a product, minted in batches (the API gives at most 1,000 per call). */
 export async function mintTokens(api: Api, key: string, productId: string, count: number, extra: Record<string, unknown> = {}): Promise<string[]> {
   const out: string[] = [];

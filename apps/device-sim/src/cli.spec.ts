@@ -30,7 +30,7 @@ describe('device-sim CLI', () => {
   beforeAll(async () => {
     s = await startTestService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '3600' });
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
     dir = mkdtempSync(join(tmpdir(), 'device-sim-cli-'));
     profileFile = join(dir, 'profile.json');
     writeFileSync(profileFile, JSON.stringify(fixture.profile));

@@ -86,7 +86,9 @@ async function main(): Promise<void> {
   await api(base, mKey, 'PUT', `/api/v1/products/${product!.id}/firmware/${encodeURIComponent(release.version)}/reference-values`, { events });
 
   const count = Number(env.DEMO_DEVICES ?? 50);
-  const tokens = (await api(base, mKey, 'POST', `/api/v1/products/${product!.id}/enrollment-tokens`, { count, expiresInSeconds: 3600, operatorOrganizationId: plant.id })).body.tokens as string[];
+  // The plant consents to Acme's devices joining its fleet (an enrollment grant); the tokens name it.
+  const grant = (await api(base, oKey, 'POST', '/api/v1/enrollment-grants', { manufacturerOrganizationId: acme.id, productId: product!.id, maxDevices: count, expiresInSeconds: 3600 })).body as { id: string };
+  const tokens = (await api(base, mKey, 'POST', `/api/v1/products/${product!.id}/enrollment-tokens`, { count, expiresInSeconds: 3600, grantId: grant.id })).body.tokens as string[];
   say(`\nenrolling ${count} simulated devices over mutual TLS...`);
   const fleet = await runFleet({
     count,

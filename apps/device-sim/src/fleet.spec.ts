@@ -42,7 +42,7 @@ describe('runFleet against the Fleetguard service', () => {
     ds = s.app.get(DataSource);
     broker = s.app.get(BrokerService);
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
   }, 120_000);
   afterAll(async () => {
     await s?.stop();

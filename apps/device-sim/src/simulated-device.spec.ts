@@ -32,7 +32,7 @@ describe('SimulatedDevice against the Fleetguard service', () => {
     ds = s.app.get(DataSource);
     broker = s.app.get(BrokerService);
     operator = await createTenant(s.api, 'operator');
-    fixture = await productWithRelease(s.api, { operatorOrgId: operator.orgId });
+    fixture = await productWithRelease(s.api, { operator });
   });
   afterEach(async () => {
     await Promise.all(devices.splice(0).map((d) => d.close()));

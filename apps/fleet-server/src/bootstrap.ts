@@ -7,7 +7,7 @@ import { INestApplication } from '@nestjs/common';
 import express from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
-import { PinoNestLogger, createRootLogger, toErrorBody, watchFileDescriptors } from '@fleetguard/platform';
+import { PinoNestLogger, SlowClientLimits, createRootLogger, guardSlowBodies, slowClientServerOptions, toErrorBody, watchFileDescriptors } from '@fleetguard/platform';
 import { CaService } from '@fleetguard/pki';
 import { BrokerService } from '@fleetguard/broker';
 import { WebhookTargetService } from '@fleetguard/events';
@@ -52,10 +52,19 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
     res.status(404).json({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.path}` });
   });
 
-  const operator = http.createServer((req, res) => {
+  // Slow clients (slowloris headers, 1 byte/s bodies, sockets that never start TLS) are cut off.
+  const limits: SlowClientLimits = {
+    headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+    requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
+    minBodyBytesPerSecond: config.httpMinBodyRate,
+    handshakeTimeoutMs: 10_000,
+  };
+  const onSlow = (req: http.IncomingMessage) => logger.warn({ method: req.method, url: req.url?.split('?')[0] }, 'request body slower than FLEETGUARD_HTTP_MIN_BODY_RATE: connection closed');
+  const operator = http.createServer(slowClientServerOptions(limits), (req, res) => {
     (req as unknown as { listener: string }).listener = 'operator';
     expressApp(req, res);
   });
+  guardSlowBodies(operator, limits, onSlow);
   const host = config.bind;
   const httpPort = await listen(operator, config.httpPort, host);
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -64,11 +73,12 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
 
   // The device listener asks for a client certificate but lets the routes decide (enrollment has none yet).
   const tls = ca.serverTls;
-  const device = https.createServer({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+  const device = https.createServer({ ...slowClientServerOptions(limits), key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
     (req as unknown as { listener: string }).listener = 'device';
     expressApp(req, res);
   });
   ca.onTlsChanged((n) => device.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
+  guardSlowBodies(device, limits, onSlow);
   const devicePort = await listen(device, config.devicePort, host);
   const mqtt = await app.get(BrokerService).listen(host);
   app.get(WebhookTargetService).addOwnPorts(httpPort, devicePort, mqtt.tls, mqtt.plain);

@@ -53,6 +53,20 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
     ['id', 'name'],
   ),
   EnrollmentTokens: obj({ tokens: arrayOf(obj({ token: str(), expiresAt: dateTime })) }),
+  EnrollmentGrant: obj(
+    {
+      id: str({ format: 'uuid' }),
+      operatorOrganizationId: str({ format: 'uuid' }),
+      manufacturerOrganizationId: str({ format: 'uuid' }),
+      productId: nullable(str({ format: 'uuid' })),
+      maxDevices: { type: 'integer' },
+      usedDevices: { type: 'integer' },
+      expiresAt: dateTime,
+      withdrawnAt: nullable(dateTime),
+      createdAt: dateTime,
+    },
+    ['id', 'operatorOrganizationId', 'manufacturerOrganizationId', 'maxDevices', 'usedDevices', 'expiresAt'],
+  ),
   Enrolled: obj({ deviceId: str(), certificate: str({ description: 'PEM' }), chain: str({ description: 'PEM' }) }, ['deviceId', 'certificate']),
   Device: obj(
     {
@@ -171,6 +185,9 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   'GET /api/v1/products': json(arrayOf(ref('Product'))),
   'GET /api/v1/products/{id}': json(ref('Product')),
   'POST /api/v1/products/{id}/enrollment-tokens': json(ref('EnrollmentTokens')),
+  'POST /api/v1/enrollment-grants': json(ref('EnrollmentGrant')),
+  'GET /api/v1/enrollment-grants': json(arrayOf(ref('EnrollmentGrant'))),
+  'DELETE /api/v1/enrollment-grants/{grantId}': json(anyObject),
   'POST /enroll': json(ref('Enrolled')),
   'GET /.well-known/est/cacerts': pkcs7,
   'GET /.well-known/est/{label}/cacerts': pkcs7,

@@ -8,6 +8,7 @@ import { registerDeviceCommands } from './commands/device.command';
 import { registerEventLogCommands } from './commands/eventlog.command';
 import { registerFirmwareCommands } from './commands/firmware.command';
 import { registerFleetCommands } from './commands/fleet.command';
+import { registerGrantCommands } from './commands/grant.command';
 import { registerLifecycleCommands } from './commands/lifecycle.command';
 import { registerLoginCommands } from './commands/login.command';
 import { registerOrgCommands } from './commands/org.command';
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIo): Fleetctl {
   registerProductCommands(program, ctx);
   registerFirmwareCommands(program, ctx);
   registerTokenCommands(program, ctx);
+  registerGrantCommands(program, ctx);
   registerFleetCommands(program, ctx);
   registerDeviceCommands(program, ctx);
   registerAuditCommands(program, ctx);

@@ -5,7 +5,8 @@ import { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
 import { ProductEntity } from './entities/product.entity';
 import { DevicesController } from './nest/devices.controller';
 import { DevicesService } from './nest/devices.service';
-import { EnrollmentController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
+import { EnrollmentController, EnrollmentGrantsController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
+import { EnrollmentGrantsService } from './nest/enrollment-grants.service';
 import { EnrollmentService } from './nest/enrollment.service';
 import { FleetController } from './nest/fleet.controller';
 import { FleetQueryService } from './nest/fleet-query.service';
@@ -17,8 +18,8 @@ import { ProductsService } from './nest/products.service';
 /** Products, devices and their enrollment, the fleet view (list, summary, report). Webhook subscriptions are the events module's. Uses the global PKI and auth modules. */
 @Module({
   imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity])],
-  controllers: [ProductsController, EnrollmentTokensController, EnrollmentController, EstController, DevicesController, FleetController, PkiAdminController],
-  providers: [ProductsService, EnrollmentService, DevicesService, FleetQueryService, PkiAdminService],
+  controllers: [ProductsController, EnrollmentTokensController, EnrollmentGrantsController, EnrollmentController, EstController, DevicesController, FleetController, PkiAdminController],
+  providers: [ProductsService, EnrollmentService, EnrollmentGrantsService, DevicesService, FleetQueryService, PkiAdminService],
   exports: [ProductsService, DevicesService, EnrollmentService, FleetQueryService],
 })
 export class FleetModule {}

@@ -9,3 +9,4 @@ export * from './listener';
 export * from './request-body';
 export * from './fd-watch';
 export * from './repeat-limiter';
+export * from './slow-clients';

@@ -202,9 +202,9 @@ describe('fleetctl API commands (canned server)', () => {
         status: 201,
         json: { tokens: Array.from({ length: req.json.count }, (_, i) => `tok-${i}`) },
       }));
-      const printed = await run(['token', 'create', 'p1', '--count', '3', '--expires', '600', '--operator', 'op1']);
+      const printed = await run(['token', 'create', 'p1', '--count', '3', '--expires', '600', '--grant', 'g1']);
       expect(printed).toMatchObject({ code: 0, stdout: 'tok-0\ntok-1\ntok-2\n' });
-      expect(last().json).toEqual({ count: 3, expiresInSeconds: 600, operatorOrganizationId: 'op1' });
+      expect(last().json).toEqual({ count: 3, expiresInSeconds: 600, grantId: 'g1' });
 
       const written = await run(['token', 'create', 'p1', '--count', '2', '--out', 'tokens.txt']);
       expect(written.code).toBe(0);
@@ -213,6 +213,26 @@ describe('fleetctl API commands (canned server)', () => {
       expect(fs.readFileSync(file, 'utf8')).toBe('tok-0\ntok-1\n');
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(written.stdout).not.toContain('tok-0');
+    });
+
+    it('grant create, list and withdraw send what the operator gave; a --max-devices of 0 is refused locally', async () => {
+      api.routes.set('POST /api/v1/enrollment-grants', (req) => ({ status: 201, json: { id: 'g1', ...req.json, usedDevices: 0 } }));
+      api.routes.set('GET /api/v1/enrollment-grants', { json: [{ id: 'g1', manufacturerOrganizationId: 'm1', usedDevices: 2, maxDevices: 5 }] });
+      api.routes.set('DELETE /api/v1/enrollment-grants/g1', { status: 204 });
+      const created = await run(['grant', 'create', '--manufacturer', 'm1', '--product', 'p1', '--max-devices', '5', '--expires', '600', '--json']);
+      expect(created.code).toBe(0);
+      expect(last().json).toEqual({ manufacturerOrganizationId: 'm1', productId: 'p1', maxDevices: 5, expiresInSeconds: 600 });
+      expect(JSON.parse(created.stdout)).toMatchObject({ id: 'g1', maxDevices: 5 });
+      expect((await run(['grant', 'create', '--manufacturer', 'm1'])).code).toBe(0);
+      expect(last().json).toEqual({ manufacturerOrganizationId: 'm1', maxDevices: 100, expiresInSeconds: 30 * 24 * 3600 });
+      const listed = await run(['grant', 'list']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('g1');
+      expect((await run(['grant', 'withdraw', 'g1'])).code).toBe(0);
+      expect(last()).toMatchObject({ method: 'DELETE', path: '/api/v1/enrollment-grants/g1' });
+      const before = api.requests.length;
+      expect((await run(['grant', 'create', '--manufacturer', 'm1', '--max-devices', '0'])).code).toBe(2);
+      expect(api.requests.length).toBe(before);
     });
 
     it('device list passes the filters and follows the cursor with --all', async () => {

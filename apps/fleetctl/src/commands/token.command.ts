@@ -10,7 +10,7 @@ const enc = encodeURIComponent;
 interface TokenOptions {
   count: number;
   expires: number;
-  operator?: string;
+  grant?: string;
   out?: string;
 }
 
@@ -25,14 +25,14 @@ export function registerTokenCommands(program: Command, ctx: CommandContext): vo
       .argument('<productId>')
       .option('--count <n>', 'how many tokens', positiveInt('--count', 10_000), 1)
       .option('--expires <seconds>', 'lifetime in seconds', positiveInt('--expires', 365 * 24 * 3600), 3600)
-      .option('--operator <orgId>', 'bind the devices to this operator organization')
+      .option('--grant <grantId>', "put the devices into the fleet of the operator that issued this enrollment grant (its consent)")
       .option('--out <file>', 'write the tokens to this file, one per line, readable by its owner only'),
   ).action(async (productId: string, opts: TokenOptions, cmd: Command) => {
     const client = await ctx.client(cmd);
     const result = await client.post<{ tokens?: unknown }>(`/products/${enc(productId)}/enrollment-tokens`, {
       count: opts.count,
       expiresInSeconds: opts.expires,
-      ...(opts.operator !== undefined ? { operatorOrganizationId: opts.operator } : {}),
+      ...(opts.grant !== undefined ? { grantId: opts.grant } : {}),
     });
     const tokens = Array.isArray(result?.tokens) ? result.tokens.map(String) : null;
     if (!tokens) throw unavailableError('the service answered without a "tokens" list', 'bad-response');

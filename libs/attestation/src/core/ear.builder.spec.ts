@@ -1,3 +1,4 @@
+import { keyProtectionOf } from '@fleetguard/common';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -218,6 +219,7 @@ describe('verifier keys', () => {
   it('round-trips through encrypted PKCS#8 and keeps its kid', async () => {
     const key = await createVerifierKey();
     const pem = exportVerifierKeyPem(key, 'correct horse');
+    expect(keyProtectionOf(pem)).toMatchObject({ kdf: 'pbkdf2', iterations: 600_000, prf: 'hmacWithSHA256' });
     expect(pem).toContain('ENCRYPTED PRIVATE KEY');
     expect((await loadVerifierKey(pem, 'correct horse')).kid).toBe(key.kid);
     await expect(loadVerifierKey(pem, 'wrong')).rejects.toMatchObject({ code: 'verifier-key-invalid' });

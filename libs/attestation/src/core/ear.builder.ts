@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, importJWK, JWK, jwtVerify, SignJWT } from 'jose';
-import { invalid } from '@fleetguard/common';
+import { encryptPrivateKeyPem, invalid } from '@fleetguard/common';
 import { EarStatus, statusOf, TRUST_CLAIMS, TrustVector } from './trust-vector';
 
 /** veraison/ear's EAR profile (its `ear.*` labels), as SPEC first required. */
@@ -95,11 +95,9 @@ export async function loadVerifierKey(pkcs8Pem: string, passphrase?: string): Pr
   return { privateKey, publicKey, kid: await thumbprint(publicKey) };
 }
 
-/** PKCS#8 PEM of the verifier key, encrypted with AES-256-CBC when a passphrase is given. */
+/** PKCS#8 PEM of the verifier key; with a passphrase, PBES2 (PBKDF2-HMAC-SHA256 600,000, AES-256-CBC). */
 export function exportVerifierKeyPem(key: VerifierKey, passphrase?: string): string {
-  return key.privateKey
-    .export(passphrase === undefined ? { type: 'pkcs8', format: 'pem' } : { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase })
-    .toString();
+  return passphrase === undefined ? key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() : encryptPrivateKeyPem(key.privateKey, passphrase);
 }
 
 /** The public JWK published at GET /attestation/verifier-key. */

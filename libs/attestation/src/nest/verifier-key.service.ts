@@ -1,9 +1,9 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppConfig, DomainError } from '@fleetguard/common';
+import { AppConfig, DomainError, describeKeyProtection, isWeakKeyProtection, keyProtectionOf } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { VerifierKey, createVerifierKey, exportVerifierJwk, exportVerifierKeyPem, loadVerifierKey } from '../core/ear.builder';
 
@@ -17,6 +17,7 @@ const VERIFIER_LOCK_KEY = 0x564b5931; // 'VKY1'
  */
 @Injectable()
 export class VerifierKeyService implements OnModuleInit {
+  private readonly logger = new Logger('VerifierKey');
   private key!: VerifierKey;
   private jwk!: Awaited<ReturnType<typeof exportVerifierJwk>>;
 
@@ -52,6 +53,14 @@ export class VerifierKeyService implements OnModuleInit {
       const rows: Array<{ key_pem: string; stored_at: Date; stored_by: string }> = await m.query('SELECT key_pem, stored_at, stored_by FROM verifier_keys WHERE id = 1');
       if (rows.length) {
         const fleet = await open(rows[0].key_pem, `stored in the database by ${rows[0].stored_by}`);
+        const protection = keyProtectionOf(rows[0].key_pem);
+        if (isWeakKeyProtection(protection) && (!local || local.kid === fleet.kid)) {
+          // Written by an earlier version (2,048 PBKDF2 iterations): written again under today's parameters.
+          const again = exportVerifierKeyPem(fleet, passphrase);
+          await m.query('UPDATE verifier_keys SET key_pem = $1 WHERE id = 1', [again]);
+          this.logger.warn(`the verifier key was encrypted with ${describeKeyProtection(protection)}: written again with PBKDF2-hmacWithSHA256, 600000 iterations`);
+          return again;
+        }
         if (local && local.kid !== fleet.kid) {
           throw new Error(
             `the verifier key in ${file} (kid ${local.kid}) is not the fleet's (kid ${fleet.kid}, stored ${new Date(rows[0].stored_at).toISOString()} by ${rows[0].stored_by}): ` +
@@ -60,14 +69,18 @@ export class VerifierKeyService implements OnModuleInit {
         }
         return rows[0].key_pem;
       }
-      const made = localPem ?? exportVerifierKeyPem(await createVerifierKey(), passphrase);
+      // A local key of an earlier version is stored under today's parameters.
+      const made = local && localPem && !isWeakKeyProtection(keyProtectionOf(localPem)) ? localPem : exportVerifierKeyPem(local ?? (await createVerifierKey()), passphrase);
+      if (local && made !== localPem) this.logger.warn(`the verifier key in ${file} was encrypted with ${describeKeyProtection(keyProtectionOf(localPem!))}: written again with PBKDF2-hmacWithSHA256, 600000 iterations`);
       await m.query('INSERT INTO verifier_keys (id, key_pem, stored_by) VALUES (1, $1, $2)', [made, this.cluster.instanceId]);
       return made;
     });
     this.key = await open(pem, 'from the database');
     if (pem !== localPem) {
+      // Replaced by a rename: a crash leaves the old file or the new one.
       fs.mkdirSync(this.config.certsDir, { recursive: true });
-      fs.writeFileSync(file, pem, { mode: 0o600 });
+      fs.writeFileSync(`${file}.new`, pem, { mode: 0o600 });
+      fs.renameSync(`${file}.new`, file);
     }
     this.jwk = await exportVerifierJwk(this.key);
   }

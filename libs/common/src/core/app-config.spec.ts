@@ -46,6 +46,12 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ FLEETGUARD_HTTP_PROT: '3000' })).toThrow(/FLEETGUARD_HTTP_PROT: unknown/);
   });
 
+  it('refuses a CA passphrase under 16 characters at boot, saying why', () => {
+    expect(() => parseConfig({ FLEETGUARD_CA_PASSPHRASE: 'fifteen chars!!' })).toThrow(/FLEETGUARD_CA_PASSPHRASE: must be at least 16 characters/);
+    expect(() => parseConfig({ FLEETGUARD_ENV: 'production', FLEETGUARD_CA_PASSPHRASE: 'twelve chars' })).toThrow(/at least 16 characters/);
+    expect(parseConfig({ FLEETGUARD_ENV: 'production', FLEETGUARD_CA_PASSPHRASE: 'sixteen chars!!!' }).caPassphrase).toBe('sixteen chars!!!');
+  });
+
   it('requires a CA passphrase in production', () => {
     expect(() => parseConfig({ FLEETGUARD_ENV: 'production' })).toThrow(/FLEETGUARD_CA_PASSPHRASE/);
   });

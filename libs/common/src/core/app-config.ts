@@ -29,7 +29,10 @@ const schema = z.object({
   FLEETGUARD_MQTT_PLAIN_PORT: port.optional(),
   FLEETGUARD_PUBLIC_URL: z.string().url().optional(),
   FLEETGUARD_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
-  FLEETGUARD_CA_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
+  FLEETGUARD_CA_PASSPHRASE: z
+    .string()
+    .min(16, 'must be at least 16 characters (it protects the CA and verifier keys; PBKDF2 cannot make a short passphrase strong)')
+    .optional(),
   FLEETGUARD_CERT_VALIDITY_DAYS: positiveInt.max(3650).default(90),
   FLEETGUARD_RENEWAL_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   FLEETGUARD_CRL_VALIDITY_HOURS: positiveInt.max(24 * 30).default(24),
@@ -47,6 +50,10 @@ const schema = z.object({
   /** Open MQTT connections this instance holds; beyond it a new connection is closed (the process's open-file limit bounds it too). */
   FLEETGUARD_MQTT_MAX_CONNECTIONS: positiveInt.max(10_000_000).default(50_000),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
+  /** Slow clients on the HTTP listeners: headers within this, the whole request within the next, a body at least this many bytes/s. */
+  FLEETGUARD_HTTP_HEADERS_TIMEOUT_SECONDS: positiveInt.max(300).default(10),
+  FLEETGUARD_HTTP_REQUEST_TIMEOUT_SECONDS: positiveInt.max(3600).default(120),
+  FLEETGUARD_HTTP_MIN_BODY_RATE: z.coerce.number().int().min(0).max(1024 * 1024 * 1024).default(1024),
   FLEETGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLEETGUARD_PRETTY_LOGS: bool.default(false),
   /** Webhook receivers allowed although internal (loopback, private, ...): host names, IPs or CIDRs, comma-separated. */
@@ -122,6 +129,11 @@ export interface AppConfig {
   mqttMaxHandshakes: number;
   mqttMaxConnections: number;
   httpMaxBody: number;
+  /** Slow-client limits of the operator and device HTTP listeners. */
+  httpHeadersTimeoutSeconds: number;
+  httpRequestTimeoutSeconds: number;
+  /** Bytes per second a request body must keep (10 s windows); 0: not checked. */
+  httpMinBodyRate: number;
   logLevel: string;
   prettyLogs: boolean;
   webhookAllowedHosts: string[];
@@ -299,6 +311,9 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     mqttMaxHandshakes: c.FLEETGUARD_MQTT_MAX_HANDSHAKES,
     mqttMaxConnections: c.FLEETGUARD_MQTT_MAX_CONNECTIONS,
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
+    httpHeadersTimeoutSeconds: c.FLEETGUARD_HTTP_HEADERS_TIMEOUT_SECONDS,
+    httpRequestTimeoutSeconds: c.FLEETGUARD_HTTP_REQUEST_TIMEOUT_SECONDS,
+    httpMinBodyRate: c.FLEETGUARD_HTTP_MIN_BODY_RATE,
     logLevel: c.FLEETGUARD_LOG_LEVEL,
     prettyLogs: c.FLEETGUARD_PRETTY_LOGS,
     metricsPublic: c.FLEETGUARD_METRICS_PUBLIC,

@@ -1,4 +1,4 @@
-import { ArgumentsHost, Body, Catch, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ArgumentsHost, Body, Catch, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import basicAuth from 'basic-auth';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -6,7 +6,8 @@ import { DomainError, invalid } from '@fleetguard/common';
 import { AllExceptionsFilter, DeviceListener, toErrorBody } from '@fleetguard/platform';
 import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
 import { AllowExpiredWithinGrace, CaService, DeviceCertificateGuard, DeviceIdentity, EST_CONTENT_TYPES, buildCsrAttrs, estBase64Encode, estDecodeBody, toPkcs7CertsOnly } from '@fleetguard/pki';
-import { CreateTokensDto, EnrollDto } from './dto/enrollment.dto';
+import { CreateEnrollmentGrantDto, CreateTokensDto, EnrollDto } from './dto/enrollment.dto';
+import { EnrollmentGrantsService } from './enrollment-grants.service';
 import { EnrollmentService } from './enrollment.service';
 import { readSmallBody } from './raw-body';
 
@@ -19,7 +20,34 @@ export class EnrollmentTokensController {
   @Post()
   @Roles('manufacturer')
   create(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: CreateTokensDto) {
-    return this.enrollment.createTokens(p, id, dto.count, dto.expiresInSeconds, dto.operatorOrganizationId);
+    return this.enrollment.createTokens(p, id, dto.count, dto.expiresInSeconds, dto.operatorOrganizationId, dto.grantId);
+  }
+}
+
+/** An operator's consent to a manufacturer putting devices into its fleet (security review, finding 5). */
+@ApiTags('enrollment')
+@ApiBearerAuth()
+@Controller('api/v1/enrollment-grants')
+export class EnrollmentGrantsController {
+  constructor(private readonly grants: EnrollmentGrantsService) {}
+
+  @Post()
+  @Roles('operator')
+  create(@CurrentPrincipal() p: Principal, @Body() dto: CreateEnrollmentGrantDto) {
+    return this.grants.create(p, dto);
+  }
+
+  @Get()
+  @Roles('operator', 'manufacturer', 'auditor')
+  list(@CurrentPrincipal() p: Principal) {
+    return this.grants.list(p);
+  }
+
+  @Delete(':grantId')
+  @Roles('operator')
+  @HttpCode(204)
+  async withdraw(@CurrentPrincipal() p: Principal, @Param('grantId', new ParseUUIDPipe()) grantId: string) {
+    await this.grants.withdraw(p, grantId);
   }
 }
 

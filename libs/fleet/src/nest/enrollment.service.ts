@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { AppConfig, DomainError, invalid, notFound } from '@fleetguard/common';
+import { AppConfig, DomainError, invalid } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
@@ -12,6 +12,7 @@ import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken 
 import { DeviceEntity } from '../entities/device.entity';
 import { EnrollmentTokenEntity } from '../entities/enrollment-token.entity';
 import { ProductsService } from './products.service';
+import { EnrollmentGrantsService } from './enrollment-grants.service';
 
 export interface EnrollmentResult {
   deviceId: string;
@@ -23,7 +24,7 @@ export interface EnrollmentResult {
 
 const denied = (code: string, message: string) => new DomainError(code, message, 'unauthorized');
 
-type TokenRow = { id: string; product_id: string; used_at: Date | null; expires_at: Date };
+type TokenRow = { id: string; product_id: string; used_at: Date | null; expires_at: Date; grant_id: string | null };
 
 /** One enrollment's rows: the token to claim, the device, its certificate. */
 interface EnrollmentRows {
@@ -62,6 +63,26 @@ const GROUPED_ENROLLMENT_SQL = `
     SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
   SELECT c.id, c.product_id, c.device_id, p.organization_id FROM claimed c JOIN products p ON p.id = c.product_id`;
 
+/** GROUPED_ENROLLMENT_SQL's parameters: one array per column. */
+function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
+  const col = <T>(f: (r: EnrollmentRows) => T) => group.map(f);
+  return [
+    col((r) => r.deviceId),
+    col((r) => r.tokenHash),
+    col((r) => r.keyType),
+    col((r) => r.spki.toString('hex')),
+    col((r) => r.ak),
+    col((r) => r.issued.serialHex),
+    col((r) => r.issued.notAfter.toISOString()),
+    col((r) => r.issued.certificatePem),
+    col((r) => r.issued.notBefore.toISOString()),
+    col((r) => r.iak),
+    col((r) => r.psaInstanceId),
+    col((r) => r.psaImplementationId),
+    col((r) => r.issued.caGeneration),
+  ];
+}
+
 /**
  * Enrollment tokens (manufacturer side) and enrollment itself (device side): a single-use,
  * expiring token bound to a product (and optionally an operator) plus a CSR whose signature
@@ -73,7 +94,7 @@ export class EnrollmentService {
   /** Token look-ups of concurrent enrollments, one SELECT per group. */
   private readonly lookups = new GroupedCalls<string, TokenRow | undefined>(async (hashes) => {
     const rows: Array<TokenRow & { token_hash: string }> = await this.ds.query(
-      'SELECT id, product_id, used_at, expires_at, token_hash FROM enrollment_tokens WHERE token_hash = ANY($1::text[])',
+      'SELECT id, product_id, used_at, expires_at, grant_id, token_hash FROM enrollment_tokens WHERE token_hash = ANY($1::text[])',
       [hashes],
     );
     const byHash = new Map(rows.map((r) => [r.token_hash, r]));
@@ -81,24 +102,7 @@ export class EnrollmentService {
   });
   /** The claims and inserts of concurrent enrollments, one statement per group. */
   readonly claims = new GroupedCalls<EnrollmentRows, { id: string; product_id: string; organization_id: string } | undefined>(async (group) => {
-    const col = <T>(f: (r: EnrollmentRows) => T) => group.map(f);
-    const rows = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(
-      await this.ds.query(GROUPED_ENROLLMENT_SQL, [
-        col((r) => r.deviceId),
-        col((r) => r.tokenHash),
-        col((r) => r.keyType),
-        col((r) => r.spki.toString('hex')),
-        col((r) => r.ak),
-        col((r) => r.issued.serialHex),
-        col((r) => r.issued.notAfter.toISOString()),
-        col((r) => r.issued.certificatePem),
-        col((r) => r.issued.notBefore.toISOString()),
-        col((r) => r.iak),
-        col((r) => r.psaInstanceId),
-        col((r) => r.psaImplementationId),
-        col((r) => r.issued.caGeneration),
-      ]),
-    );
+    const rows = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await this.ds.query(GROUPED_ENROLLMENT_SQL, enrollmentParams(group)));
     const byDevice = new Map(rows.map((r) => [r.device_id, r]));
     return group.map((r) => byDevice.get(r.deviceId));
   });
@@ -112,18 +116,34 @@ export class EnrollmentService {
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
     private readonly csrCheck: CsrCheckService,
+    private readonly grants: EnrollmentGrantsService,
   ) {}
 
-  async createTokens(p: Principal, productId: string, count: number, expiresInSeconds: number, operatorOrganizationId?: string): Promise<{ tokens: string[]; expiresAt: Date }> {
+  /**
+   * Tokens of a product. A device gets an operator only with that operator's consent: the token
+   * names the operator's enrollment grant (`grantId`); `operatorOrganizationId` alone is refused.
+   */
+  async createTokens(p: Principal, productId: string, count: number, expiresInSeconds: number, operatorOrganizationId?: string, grantId?: string): Promise<{ tokens: string[]; expiresAt: Date }> {
     await this.products.getOwned(p, productId);
-    if (operatorOrganizationId) {
-      const org = await this.auth.findOrganization(operatorOrganizationId);
-      if (!org || org.kind !== 'operator') throw notFound('organization.not-found', `no operator organization ${operatorOrganizationId}`);
+    let expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
+    let operatorOrgId: string | null = null;
+    if (grantId) {
+      const grant = await this.grants.forTokens(p, grantId, productId, count);
+      if (operatorOrganizationId && operatorOrganizationId !== grant.operatorOrgId) {
+        throw invalid('enrollment-grant.other-operator', `enrollment grant ${grantId} is not from operator ${operatorOrganizationId}`);
+      }
+      operatorOrgId = grant.operatorOrgId;
+      if (grant.expiresAt < expiresAt) expiresAt = grant.expiresAt;
+    } else if (operatorOrganizationId) {
+      throw new DomainError(
+        'enrollment-grant.required',
+        "putting devices into an operator's fleet needs that operator's consent: name its enrollment grant (grantId, from POST /api/v1/enrollment-grants by the operator) instead of operatorOrganizationId",
+        'forbidden',
+      );
     }
-    const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
     const made = Array.from({ length: count }, () => newEnrollmentToken());
     await this.ds.getRepository(EnrollmentTokenEntity).insert(
-      made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId: operatorOrganizationId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
+      made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId, grantId: grantId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
     );
     return { tokens: made.map((t) => t.token), expiresAt };
   }
@@ -146,7 +166,7 @@ export class EnrollmentService {
     // Signing happens outside any transaction; then one statement claims the token (only if it is
     // still unused and unexpired) and records the device and its certificate, atomically.
     const issued = await this.issue(deviceId, input.csr);
-    const claim = await this.claims.run({
+    const rows: EnrollmentRows = {
       deviceId,
       tokenHash,
       keyType: input.csr.keyType,
@@ -156,8 +176,36 @@ export class EnrollmentService {
       iak: iakPem,
       psaInstanceId: input.psa?.instanceId?.toLowerCase() ?? null,
       psaImplementationId: input.psa?.implementationId?.toLowerCase() ?? null,
-    });
-    const claimed = claim ? [claim] : [];
+    };
+    let claimed: Array<{ id: string; product_id: string; organization_id?: string }>;
+    if (!token.grant_id) {
+      const claim = await this.claims.run(rows);
+      claimed = claim ? [claim] : [];
+    } else {
+      // The operator's consent: one device of its grant is spent with the claim, in one transaction
+      // (the grant row lock orders racing enrollments; a claim that fails gives the device back).
+      const grantId = token.grant_id;
+      const outcome = await this.ds
+        .transaction(async (m) => {
+          const spent = returningRows(
+            await m.query(
+              `UPDATE enrollment_grants SET used_devices = used_devices + 1
+               WHERE id = $1 AND used_devices < max_devices AND expires_at > now() AND withdrawn_at IS NULL RETURNING id`,
+              [grantId],
+            ),
+          );
+          if (!spent.length) return { refused: true as const };
+          const got = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await m.query(GROUPED_ENROLLMENT_SQL, enrollmentParams([rows])));
+          if (!got.length) throw new ClaimLost();
+          return { refused: false as const, rows: got };
+        })
+        .catch((e) => {
+          if (e instanceof ClaimLost) return { refused: false as const, rows: [] as Array<{ id: string; product_id: string; organization_id: string }> };
+          throw e;
+        });
+      if (outcome.refused) throw await this.grants.refusal(grantId);
+      claimed = outcome.rows;
+    }
     if (!claimed.length) {
       // Someone used it (or it expired) between the look and the claim: say which.
       const again: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
@@ -265,3 +313,6 @@ function normaliseAk(pem: string): string {
     throw invalid('enrollment.bad-ak', 'akPublicKey must be a PEM public key (EC or RSA) of the TPM attestation key');
   }
 }
+
+/** Thrown inside the grant transaction to roll the spent device back when the token was claimed meanwhile. */
+class ClaimLost extends Error {}

@@ -7,6 +7,7 @@ import { PsaAttestation1764100150000 } from './1764100150000-psa-attestation';
 import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-zones-assessments';
 import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
 import { AppraisalLeases1764200100000 } from './1764200100000-appraisal-leases';
+import { EnrollmentGrants1764200110000 } from './1764200110000-enrollment-grants';
 import { WebhookOutbox1764200120000 } from './1764200120000-webhook-outbox';
 import { FleetCoordination1764200170000 } from './1764200170000-fleet-coordination';
 import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey';
@@ -22,6 +23,7 @@ export const ALL_MIGRATIONS = [
   EvidenceZonesAssessments1764100160000,
   Lifecycle1764100190000,
   AppraisalLeases1764200100000,
+  EnrollmentGrants1764200110000,
   WebhookOutbox1764200120000,
   FleetCoordination1764200170000,
   CaRolloverRekey1764200180000,

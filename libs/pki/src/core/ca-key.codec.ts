@@ -1,16 +1,17 @@
 /**
- * CA keys at rest: PKCS#8 encrypted with a passphrase (PBES2: PBKDF2-HMAC-SHA256 and
- * AES-256-CBC, as Node/OpenSSL 3 write `cipher: 'aes-256-cbc'`), in PEM.
+ * CA keys at rest: PKCS#8 encrypted with a passphrase (PBES2: PBKDF2-HMAC-SHA256 at 600,000
+ * iterations and AES-256-CBC, written by `encryptPrivateKeyPem` of @fleetguard/common), in PEM.
+ * Keys written by earlier versions (2,048 iterations) are still read; CaService writes them again.
  */
 import { createPrivateKey, generateKeyPair, KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DomainError, invalid } from '@fleetguard/common';
+import { describeKeyProtection, DomainError, encryptPrivateKeyPem, invalid, isWeakKeyProtection, keyProtectionOf, MIN_KEY_PASSPHRASE_LENGTH } from '@fleetguard/common';
 import { CaKeyAlgorithm, CA_KEY_ALGORITHMS } from './x509.signer';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 export const ENCRYPTED_KEY_PEM_LABEL = 'ENCRYPTED PRIVATE KEY';
-const MIN_PASSPHRASE_LENGTH = 8;
+const MIN_PASSPHRASE_LENGTH = MIN_KEY_PASSPHRASE_LENGTH;
 
 export async function generateCaKey(keyAlgorithm: CaKeyAlgorithm): Promise<KeyObject> {
   if (!CA_KEY_ALGORITHMS.includes(keyAlgorithm)) {
@@ -32,7 +33,7 @@ export function assertNewPassphrase(passphrase: unknown): string {
 }
 
 export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
-  return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) as string;
+  return encryptPrivateKeyPem(key, passphrase);
 }
 
 /**
@@ -52,4 +53,15 @@ export function decryptPrivateKey(pem: unknown, passphrase: unknown): KeyObject 
   } catch {
     throw new DomainError('ca.bad-passphrase', 'Cannot decrypt the CA key: wrong passphrase or damaged key', 'unauthorized');
   }
+}
+
+/**
+ * A key written under weaker parameters than today's (the 2,048 PBKDF2 iterations of earlier
+ * versions): decrypted with its own parameters and encrypted again with today's, same passphrase.
+ * `undefined` when the key is already protected as new keys are.
+ */
+export function reencryptIfWeak(pem: string, passphrase: string): { pem: string; was: string } | undefined {
+  const protection = keyProtectionOf(pem);
+  if (!isWeakKeyProtection(protection)) return undefined;
+  return { pem: encryptPrivateKey(decryptPrivateKey(pem, passphrase), passphrase), was: describeKeyProtection(protection) };
 }

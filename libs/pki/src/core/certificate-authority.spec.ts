@@ -38,6 +38,31 @@ describe('CertificateAuthority', () => {
       }
     });
 
+    it('protects both keys with PBKDF2-HMAC-SHA256 at 600,000 iterations (not OpenSSL\'s default 2,048), as openssl reads them', () => {
+      for (const key of [material.rootKeyPem, material.intermediateKeyPem]) {
+        const dump = ws.openssl(['asn1parse', '-in', ws.write('kdf.key', key)]);
+        expect(dump).toContain('hmacWithSHA256');
+        expect(dump).toMatch(/INTEGER\s+:0927C0/); // 600000
+      }
+    });
+
+    it('refuses a passphrase under 16 characters for new keys', async () => {
+      expect((await expectDomainError(CertificateAuthority.create({ passphrase: 'fifteen chars!!' }))).code).toBe('ca.weak-passphrase');
+    });
+
+    it('writes a key of an earlier version (2,048 iterations) again under 600,000, same passphrase, same key', async () => {
+      const { reencryptIfWeak, decryptPrivateKey, encryptPrivateKey } = await import('./ca-key.codec');
+      const { keyProtectionOf } = await import('@fleetguard/common');
+      const key = decryptPrivateKey(material.intermediateKeyPem, TEST_PASSPHRASE);
+      const old = key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: TEST_PASSPHRASE }) as string;
+      const again = reencryptIfWeak(old, TEST_PASSPHRASE)!;
+      expect(again.was).toBe('PBKDF2-hmacWithSHA256, 2048 iterations, aes-256-cbc');
+      expect(keyProtectionOf(again.pem)).toMatchObject({ kdf: 'pbkdf2', iterations: 600_000 });
+      expect(decryptPrivateKey(again.pem, TEST_PASSPHRASE).export({ type: 'pkcs8', format: 'der' })).toEqual(key.export({ type: 'pkcs8', format: 'der' }));
+      expect(reencryptIfWeak(encryptPrivateKey(key, TEST_PASSPHRASE), TEST_PASSPHRASE)).toBeUndefined();
+      expect(() => reencryptIfWeak(old, 'not the passphrase at all')).toThrow(/wrong passphrase/);
+    });
+
     it('makes a self-signed root and an intermediate with pathlen 0 that openssl verifies', () => {
       const root = ws.openssl(['x509', '-in', 'root.pem', '-noout', '-text']);
       expect(root).toMatch(/Subject: O = Fleetguard, CN = Fleetguard Device Root CA/);

@@ -9,7 +9,7 @@ import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
 import { caDifference, caIdentity } from '../core/ca-identity';
 import { BuiltCrl, CaMaterial, CertificateAuthority, IssuedCertificate } from '../core/certificate-authority';
-import { decryptPrivateKey, encryptPrivateKey, generateCaKey } from '../core/ca-key.codec';
+import { decryptPrivateKey, encryptPrivateKey, generateCaKey, reencryptIfWeak } from '../core/ca-key.codec';
 import { Pkcs11Token } from '../core/pkcs11.signer';
 import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
@@ -331,7 +331,11 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
       }
       throw e;
     }
-    this.material = material;
+    this.material = this.upgradeKeyProtection(dir, material, passphrase);
+    if (this.material.rootKeyPem !== material.rootKeyPem || this.material.intermediateKeyPem !== material.intermediateKeyPem) {
+      // The fleet's copy too: else the next start would write the old (weak) files back from it.
+      await this.ds.query('UPDATE ca_material SET root_key_pem = $1, intermediate_key_pem = $2 WHERE id = 1', [this.material.rootKeyPem, this.material.intermediateKeyPem]);
+    }
     this.passphraseValue = passphrase;
     this.generationList = [{ generation: 1, authority: this.authority }];
     await this.loadLaterGenerations();
@@ -374,6 +378,25 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
       ]);
       return { material, source: local ? 'stored' : 'created' };
     });
+  }
+
+  /**
+   * Keys written by an earlier version (PBKDF2 at 2,048 iterations) are still read, then written
+   * again under today's parameters (600,000 iterations), same passphrase, each file replaced by a
+   * rename so a crash leaves the old file or the new one.
+   */
+  private upgradeKeyProtection(dir: string, material: CaMaterial, passphrase: string): CaMaterial {
+    const out = { ...material };
+    for (const k of ['rootKeyPem', 'intermediateKeyPem'] as const) {
+      const again = reencryptIfWeak(material[k], passphrase);
+      if (!again) continue;
+      const file = path.join(dir, FILES[k]);
+      fs.writeFileSync(`${file}.new`, again.pem, { mode: 0o600 });
+      fs.renameSync(`${file}.new`, file);
+      out[k] = again.pem;
+      this.logger.warn(`${FILES[k]} was encrypted with ${again.was}: written again with PBKDF2-hmacWithSHA256, 600000 iterations`);
+    }
+    return out;
   }
 
   /** The root key: in the token, or decrypted from its file for the occasion. */

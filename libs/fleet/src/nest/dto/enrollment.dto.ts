@@ -4,7 +4,15 @@ import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from '
 export class CreateTokensDto {
   @ApiProperty({ minimum: 1, maximum: 1000 }) @IsInt() @Min(1) @Max(1000) count: number;
   @ApiProperty({ minimum: 60, maximum: 30 * 86400 }) @IsInt() @Min(60) @Max(30 * 86400) expiresInSeconds: number;
-  @ApiProperty({ required: false }) @IsOptional() @IsUUID() operatorOrganizationId?: string;
+  @ApiProperty({ required: false, description: 'only together with grantId (and then it must be the grant\'s operator)' }) @IsOptional() @IsUUID() operatorOrganizationId?: string;
+  @ApiProperty({ required: false, description: "the operator's enrollment grant: its devices go into that operator's fleet" }) @IsOptional() @IsUUID() grantId?: string;
+}
+
+export class CreateEnrollmentGrantDto {
+  @ApiProperty({ description: 'the manufacturer allowed to put devices into this operator\'s fleet' }) @IsUUID() manufacturerOrganizationId: string;
+  @ApiProperty({ required: false, description: 'only devices of this product (default: any product of the manufacturer)' }) @IsOptional() @IsUUID() productId?: string;
+  @ApiProperty({ minimum: 1, maximum: 1000000 }) @IsInt() @Min(1) @Max(1_000_000) maxDevices: number;
+  @ApiProperty({ minimum: 60, maximum: 366 * 86400 }) @IsInt() @Min(60) @Max(366 * 86400) expiresInSeconds: number;
 }
 
 export class EnrollDto {
