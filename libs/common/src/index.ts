@@ -3,3 +3,4 @@ export * from './core/domain-error';
 export * from './core/app-config';
 export * from './core/rate-limit';
 export * from './core/database-unavailable';
+export * from './core/ueid';

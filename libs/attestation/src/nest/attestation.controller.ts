@@ -1,15 +1,17 @@
-import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, DefaultValuePipe, Get, Headers, HttpCode, Inject, Param, ParseIntPipe, ParseUUIDPipe, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsOptional, IsString, Length } from 'class-validator';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { invalid } from '@fleetguard/common';
-import { AnyListener, DeviceListener } from '@fleetguard/platform';
+import type { Response } from 'express';
+import { AppConfig, invalid, notFound } from '@fleetguard/common';
+import { APP_CONFIG, AnyListener, DeviceListener } from '@fleetguard/platform';
 import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
 import { DeviceCertificateGuard, DeviceIdentity } from '@fleetguard/pki';
 import { DevicesService, checkDeviceId } from '@fleetguard/fleet';
 import { MAX_EVIDENCE_CHARS } from '../core/eat-evidence.parser';
+import { negotiateEar } from '../core/ear.media-type';
 import { AttestationResultEntity } from '../entities/attestation-result.entity';
 import { AttestationService } from './attestation.service';
 import { VerifierKeyService } from './verifier-key.service';
@@ -35,7 +37,10 @@ class EvidenceDto {
 @UseGuards(DeviceCertificateGuard)
 @Controller('attestation')
 export class DeviceAttestationController {
-  constructor(private readonly attestation: AttestationService) {}
+  constructor(
+    private readonly attestation: AttestationService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Post('challenge')
   @HttpCode(200)
@@ -46,8 +51,12 @@ export class DeviceAttestationController {
 
   @Post('evidence')
   @HttpCode(200)
-  async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto) {
-    return this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence, dto.psaToken);
+  async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto, @Headers('accept') accept: string | undefined, @Res() res: Response): Promise<void> {
+    // Negotiated before the appraisal: a 406 must not spend the nonce.
+    const answer = negotiateEar(accept, this.config.earForm, { json: true });
+    const r = await this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence, dto.psaToken, answer.kind === 'jwt' ? answer.form : undefined);
+    if (answer.kind === 'json') res.status(200).setHeader('Vary', 'Accept').json(r);
+    else sendEar(res, answer.contentType, r.ear);
   }
 }
 
@@ -63,6 +72,13 @@ export class VerifierKeyController {
   key() {
     return this.keys.publicJwk;
   }
+}
+
+/** The EAR as the body, its media type exactly (a Buffer, so Express appends no `; charset=`). */
+function sendEar(res: Response, contentType: string, ear: string): void {
+  res.status(200).setHeader('Content-Type', contentType);
+  res.setHeader('Vary', 'Accept');
+  res.end(Buffer.from(ear, 'ascii'));
 }
 
 export function toResultView(r: AttestationResultEntity) {
@@ -89,7 +105,19 @@ export class DeviceAttestationsController {
     private readonly attestation: AttestationService,
     private readonly devices: DevicesService,
     @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** One result's EAR, in the form `Accept` asks for (the stored EAR, or the same appraisal signed again in the other form). */
+  @Get(':id/attestations/:resultId/ear')
+  @Roles('operator', 'manufacturer', 'auditor')
+  async ear(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Param('resultId', new ParseUUIDPipe()) resultId: string, @Headers('accept') accept: string | undefined, @Res() res: Response): Promise<void> {
+    const answer = negotiateEar(accept, this.config.earForm, { json: false });
+    await this.devices.get(p, checkDeviceId(id));
+    const ear = await this.attestation.storedEar(id, resultId, answer.kind === 'jwt' ? answer.form : undefined);
+    if (ear === null) throw notFound('attestation.not-found', `no attestation result ${resultId} for device ${id}`);
+    sendEar(res, answer.kind === 'jwt' ? answer.contentType : 'application/jwt', ear);
+  }
 
   @Post(':id/attest')
   @Roles('operator', 'manufacturer')

@@ -8,6 +8,7 @@ import { EvidenceZonesAssessments1764100160000 } from './1764100160000-evidence-
 import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
 import { AppraisalLeases1764200100000 } from './1764200100000-appraisal-leases';
 import { WebhookOutbox1764200120000 } from './1764200120000-webhook-outbox';
+import { DeviceUeid1764200130000 } from './1764200130000-device-ueid';
 import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
@@ -22,5 +23,6 @@ export const ALL_MIGRATIONS = [
   Lifecycle1764100190000,
   AppraisalLeases1764200100000,
   WebhookOutbox1764200120000,
+  DeviceUeid1764200130000,
   CaRolloverRekey1764200180000,
 ];
