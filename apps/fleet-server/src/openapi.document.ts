@@ -141,6 +141,50 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
     },
     ['id', 'status'],
   ),
+  LinuxEvidence: obj(
+    {
+      resultId: str(),
+      status: str({ enum: ['affirming', 'warning', 'contraindicated', 'none'] }),
+      firmwareVersion: nullable(str()),
+      createdAt: dateTime,
+      boot: nullable(
+        obj({
+          banks: arrayOf(str()),
+          events: arrayOf(
+            obj(
+              {
+                index: { type: 'integer' },
+                pcr: { type: 'integer' },
+                type: str({ description: 'e.g. EV_EFI_VARIABLE_DRIVER_CONFIG' }),
+                label: nullable(str({ description: 'variable name, device path or command line' })),
+                digests: { type: 'object', additionalProperties: str() },
+                findings: arrayOf(ref('ViewFinding')),
+              },
+              ['index', 'pcr', 'type', 'digests', 'findings'],
+            ),
+          ),
+          error: str(),
+        }),
+      ),
+      ima: nullable(
+        obj({
+          offset: { type: 'integer' },
+          total: { type: 'integer' },
+          omitted: { type: 'integer' },
+          entries: arrayOf(
+            obj(
+              { position: { type: 'integer' }, pcr: { type: 'integer' }, template: str(), path: str(), alg: str(), digest: str(), violation: { type: 'boolean' }, findings: arrayOf(ref('ViewFinding')) },
+              ['position', 'path', 'findings'],
+            ),
+          ),
+          error: str(),
+        }),
+      ),
+      findings: arrayOf(ref('ViewFinding')),
+    },
+    ['resultId', 'status', 'boot', 'ima', 'findings'],
+  ),
+  ViewFinding: obj({ stage: str(), code: str(), message: str() }, ['stage', 'code', 'message']),
   Jwk: obj({ kty: str(), crv: str(), x: str(), y: str(), kid: str(), alg: str() }, ['kty']),
   Score: anyObject,
   Catalog: anyObject,
@@ -316,6 +360,7 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   'POST /api/v1/devices/{id}/attest': json(ref('Challenge')),
   'GET /api/v1/devices/{id}/attestations': json(page(ref('AttestationResult'))),
   'GET /api/v1/devices/{id}/attestations/{resultId}/ear': EAR_JWT,
+  'GET /api/v1/devices/{id}/attestations/{resultId}/linux-evidence': json(ref('LinuxEvidence')),
   'GET /api/v1/devices/{id}/score': json(ref('Score')),
   'GET /api/v1/catalog': json(ref('Catalog')),
   'POST /api/v1/scores/rescore': json(anyObject),

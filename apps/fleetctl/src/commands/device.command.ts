@@ -44,58 +44,22 @@ interface DevicePage {
 export function registerDeviceCommands(program: Command, ctx: CommandContext): void {
   const device = program.command('device').description('devices: list, detail and score, attest, revoke');
 
-  withApiOptions(
-    device
-      .command('list')
-      .description('list devices (one page, or every page with --all)')
-      .option('--status <status>', 'e.g. affirming, warning, contraindicated, stale, revoked')
-      .option('--product <productId>', 'only this product')
-      .option('--firmware <version>', 'only this firmware version')
-      .option('--below-target', 'only devices whose SL-C is below the product target')
-      .option('--stale', 'only devices without a fresh attestation')
-      .option('--exposed', 'only devices whose attested release has an unmitigated advisory')
-      .option('--limit <n>', 'page size', positiveInt('--limit', 1000))
-      .option('--cursor <cursor>', 'start from this page cursor (the previous page\'s "next")')
-      .option('--all', 'follow the next cursor through every page'),
-  ).action(async (opts: ListOptions, cmd: Command) => {
-    const client = await ctx.client(cmd);
-    const query: Query = {
-      status: opts.status,
-      productId: opts.product,
-      firmwareVersion: opts.firmware,
-      belowTarget: opts.belowTarget ? 'true' : undefined,
-      stale: opts.stale ? 'true' : undefined,
-      exposed: opts.exposed ? 'true' : undefined,
-      limit: opts.limit,
-      cursor: opts.cursor,
-    };
-    const out = ctx.output(cmd);
-    const first = await client.get<unknown>('/devices', query);
-    const page = asPage(first);
-    let result: unknown = first;
-    if (opts.all && page.next) {
-      const items = [...page.items];
-      const seen = new Set<string>();
-      let next: string | null | undefined = page.next;
-      while (next) {
-        if (seen.has(next) || seen.size >= MAX_PAGES) throw unavailableError(`the device list cursor ${next} repeats; stopped`, 'bad-response');
-        seen.add(next);
-        const more = asPage(await client.get<unknown>('/devices', { ...query, cursor: next }));
-        items.push(...more.items);
-        next = more.next;
-      }
-      result = { items, next: null };
-    }
-    const rows = itemsOf(result);
-    out.result(result, () =>
-      renderTable(
-        columnsFor(rows, ['id', 'productId', 'status', 'firmware.version', 'attestation.status', 'attestation.at', 'levels.belowTarget', 'lastSeenAt']),
-        rows,
-      ),
-    );
-    const next = (result as DevicePage).next;
-    if (!out.json && next) out.note(`more devices: --cursor ${next} (or --all)`);
-  });
+  const list = (cmd: Command) =>
+    withApiOptions(
+      cmd
+        .option('--status <status>', 'e.g. affirming, warning, contraindicated, stale, revoked')
+        .option('--product <productId>', 'only this product')
+        .option('--firmware <version>', 'only this firmware version')
+        .option('--below-target', 'only devices whose SL-C is below the product target')
+        .option('--stale', 'only devices without a fresh attestation')
+        .option('--exposed', 'only devices whose attested release has an unmitigated advisory')
+        .option('--limit <n>', 'page size', positiveInt('--limit', 1000))
+        .option('--cursor <cursor>', 'start from this page cursor (the previous page\'s "next")')
+        .option('--all', 'follow the next cursor through every page'),
+    ).action((opts: ListOptions, cmd: Command) => listDevices(ctx, opts, cmd));
+  list(device.command('list').description('list devices (one page, or every page with --all)'));
+  // The spelling of issue 19 (`fleetctl devices --exposed`): the same list as `device list`.
+  list(program.command('devices').description('list devices, e.g. `fleetctl devices --exposed` (the same as `device list`)'));
 
   withApiOptions(device.command('show').description('a device with its SL-C vectors and gaps').argument('<id>')).action(
     async (id: string, _opts: unknown, cmd: Command) => {
@@ -207,4 +171,44 @@ function renderGaps(label: string, gaps: unknown): string {
     lines = [formatCell(gaps)];
   }
   return lines.length ? `${label}:\n  ${lines.join('\n  ')}` : `${label}: none`;
+}
+
+async function listDevices(ctx: CommandContext, opts: ListOptions, cmd: Command): Promise<void> {
+  const client = await ctx.client(cmd);
+  const query: Query = {
+    status: opts.status,
+    productId: opts.product,
+    firmwareVersion: opts.firmware,
+    belowTarget: opts.belowTarget ? 'true' : undefined,
+    stale: opts.stale ? 'true' : undefined,
+    exposed: opts.exposed ? 'true' : undefined,
+    limit: opts.limit,
+    cursor: opts.cursor,
+  };
+  const out = ctx.output(cmd);
+  const first = await client.get<unknown>('/devices', query);
+  const page = asPage(first);
+  let result: unknown = first;
+  if (opts.all && page.next) {
+    const items = [...page.items];
+    const seen = new Set<string>();
+    let next: string | null | undefined = page.next;
+    while (next) {
+      if (seen.has(next) || seen.size >= MAX_PAGES) throw unavailableError(`the device list cursor ${next} repeats; stopped`, 'bad-response');
+      seen.add(next);
+      const more = asPage(await client.get<unknown>('/devices', { ...query, cursor: next }));
+      items.push(...more.items);
+      next = more.next;
+    }
+    result = { items, next: null };
+  }
+  const rows = itemsOf(result);
+  out.result(result, () =>
+    renderTable(
+      columnsFor(rows, ['id', 'productId', 'status', 'firmware.version', 'attestation.status', 'attestation.at', 'levels.belowTarget', 'lastSeenAt']),
+      rows,
+    ),
+  );
+  const next = (result as DevicePage).next;
+  if (!out.json && next) out.note(`more devices: --cursor ${next} (or --all)`);
 }

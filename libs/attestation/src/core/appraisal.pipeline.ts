@@ -64,6 +64,10 @@ export interface AppraisalFinding {
   claim: TrustClaim;
   value: number;
   message: string;
+  /** TCG boot log: the event it is about (index as tpm2_eventlog numbers them). */
+  event?: number;
+  /** IMA: the entry it is about (position in the device's whole measurement list). */
+  entry?: number;
 }
 
 export interface AppraisalResult {
@@ -109,8 +113,8 @@ class Appraisal {
   replayedPcrs: PcrValues | null = null;
   imaState: ImaDeviceState | null = null;
 
-  find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string): void {
-    this.findings.push({ stage, code, claim, value, message });
+  find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string, at?: { event?: number; entry?: number }): void {
+    this.findings.push({ stage, code, claim, value, message, ...(at?.event !== undefined ? { event: at.event } : {}), ...(at?.entry !== undefined ? { entry: at.entry } : {}) });
     degrade(this.vector, claim, value);
   }
   set(claim: TrustClaim, value: number): void {
@@ -204,7 +208,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   /* (d)-(f) for a Linux device: TCG boot log + quote, golden state and policy (linux-evidence.appraisal.ts) */
   if (claims.tcgEventLog) {
     const linux = await appraiseLinuxEvidence({ deviceId: device.deviceId, productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
-    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message);
+    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message, f);
     for (const [claim, value] of linux.sets) a.set(claim, value);
     a.replayedPcrs = linux.replayedSha256;
     a.imaState = linux.imaState;

@@ -12,6 +12,8 @@ import { DeviceCertificateGuard, DeviceIdentity } from '@fleetguard/pki';
 import { DevicesService, checkDeviceId } from '@fleetguard/fleet';
 import { MAX_EVIDENCE_CHARS } from '../core/eat-evidence.parser';
 import { negotiateEar } from '../core/ear.media-type';
+import { linuxEvidenceView } from '../core/linux-evidence.view';
+import type { AppraisalFinding } from '../core/appraisal.pipeline';
 import { AttestationResultEntity } from '../entities/attestation-result.entity';
 import { AttestationService } from './attestation.service';
 import { VerifierKeyService } from './verifier-key.service';
@@ -141,5 +143,22 @@ export class DeviceAttestationsController {
     if (before) qb.andWhere('r.created_at < :before', { before: new Date(before) });
     const items = await qb.getMany();
     return { items: items.map(toResultView), next: items.length ? items[items.length - 1].createdAt.toISOString() : null };
+  }
+
+  /**
+   * A Linux device's result: its TCG boot log decoded event by event and its IMA entries, each
+   * with the findings the appraisal recorded against it (which event or file failed and why).
+   */
+  @Get(':id/attestations/:resultId/linux-evidence')
+  @Roles('operator', 'manufacturer', 'auditor')
+  async linuxEvidence(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Param('resultId') resultId: string) {
+    await this.devices.get(p, checkDeviceId(id));
+    const r = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(resultId)
+      ? await this.ds.getRepository(AttestationResultEntity).findOne({ where: { id: resultId, deviceId: id } })
+      : null;
+    if (!r) throw notFound('attestation.not-found', `no attestation result ${resultId} of device ${id}`);
+    const view = linuxEvidenceView(r.evidence, r.findings as unknown as AppraisalFinding[]);
+    if (!view) throw notFound('attestation.no-linux-evidence', `attestation result ${resultId} carries no TCG boot log`);
+    return { resultId: r.id, status: r.status, firmwareVersion: r.firmwareVersion, createdAt: r.createdAt, ...view };
   }
 }

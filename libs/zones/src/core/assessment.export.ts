@@ -24,6 +24,7 @@ export const CSV_COLUMNS: ReadonlyArray<{ key: keyof AssessmentRow; header: stri
   { key: 'firmwareRelease', header: 'firmware_release' },
   { key: 'rulesVersion', header: 'rule_set_version' },
   { key: 'catalogVersion', header: 'catalog_version' },
+  { key: 'lifecycleFindings', header: 'lifecycle_findings' },
 ];
 
 /**
@@ -55,6 +56,7 @@ export function csvRecord(r: AssessmentRow): string[] {
     r.firmwareRelease ?? '',
     r.rulesVersion,
     r.catalogVersion,
+    r.lifecycleFindings ?? '',
   ];
 }
 
@@ -135,7 +137,7 @@ export function assessmentHtml(input: HtmlReportInput): string {
   const shown = input.rows.slice(0, max);
   const detail = shown
     .map(
-      (r) => `<tr class="v-${esc(r.verdict)}"><td>${esc(r.deviceId)}</td><td>${esc(r.requirement)}</td><td>${r.fr}</td><td>${r.sl}</td><td>${r.applicable ? 'yes' : 'no'}</td><td>${esc(r.verdict)}</td><td>${esc(r.grade ?? '')}</td><td>${esc(r.countermeasure ?? '')}</td><td class="ref">${esc(r.reportId ?? '')}<br>${esc(r.attestationResultId ?? '')}</td><td>${esc(r.firmwareRelease ?? '')}</td><td>${esc(r.rulesVersion)}</td></tr>`,
+      (r) => `<tr class="v-${esc(r.verdict)}"><td>${esc(r.deviceId)}</td><td>${esc(r.requirement)}</td><td>${r.fr}</td><td>${r.sl}</td><td>${r.applicable ? 'yes' : 'no'}</td><td>${esc(r.verdict)}</td><td>${esc(r.grade ?? '')}</td><td>${esc(r.countermeasure ?? '')}</td><td class="ref">${esc(r.reportId ?? '')}<br>${esc(r.attestationResultId ?? '')}</td><td>${esc(r.firmwareRelease ?? '')}</td><td>${esc(r.rulesVersion)}</td><td>${esc(r.lifecycleFindings ?? '')}</td></tr>`,
     )
     .join('\n');
   const more = input.rows.length > shown.length ? `<p class="note">${input.rows.length - shown.length} more rows are in the CSV export.</p>` : '';
@@ -164,7 +166,7 @@ ${frRows}
 ${cms}
 </tbody></table>
 <h2>Requirements per device</h2>
-<table><thead><tr><th>device</th><th>requirement</th><th>FR</th><th>SL</th><th>applicable</th><th>verdict</th><th>grade</th><th>countermeasure</th><th>report / attestation result</th><th>release</th><th>rule set</th></tr></thead>
+<table><thead><tr><th>device</th><th>requirement</th><th>FR</th><th>SL</th><th>applicable</th><th>verdict</th><th>grade</th><th>countermeasure</th><th>report / attestation result</th><th>release</th><th>rule set</th><th>lifecycle findings</th></tr></thead>
 <tbody>
 ${detail}
 </tbody></table>
