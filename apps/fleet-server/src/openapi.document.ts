@@ -278,6 +278,7 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   'POST /attestation/evidence': 'Device: send evidence, get the EAR (client certificate)',
   'GET /attestation/verifier-key': "The verifier's public JWK (EAR signatures)",
   'GET /api/v1/devices/{id}/attestations/{resultId}/ear': 'One attestation result as an EAR, in the form Accept asks',
+  'GET /api/v1/devices/{id}/attestations/{resultId}/linux-evidence': "One attestation result's decoded TCG boot events and IMA findings against the policy",
   'POST /api/v1/devices/{id}/attest': 'Challenge a connected device now',
   'GET /api/v1/devices/{id}/attestations': 'Attestation history of a device',
   'POST /api/v1/products/{id}/firmware/{version}/reference-values/event-log': 'Record golden measured boot from a TCG log',

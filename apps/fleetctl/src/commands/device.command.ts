@@ -103,15 +103,15 @@ function asPage(value: unknown): DevicePage {
 /**
  * The score (GET /devices/:id/score) for people: its level vectors (evidenced, declared, target)
  * as a table of FR1..FR7; the gaps per FR (`gaps`, and `gapsDeclared` for the declared vector),
- * one line per FR with its unmet requirements; the long lists (`items`, `history`) as counts
- * (`--json` has them whole); anything else as a record.
+ * one line per FR with its unmet requirements; the lifecycle findings one line each; the long
+ * lists (`items`, `history`) as counts (`--json` has them whole); anything else as a record.
  */
 export function renderScore(score: Record<string, unknown> | null | undefined): string {
   if (!score || typeof score !== 'object') return formatCell(score);
   const vectors = Object.entries(score).filter(([k, v]) => !GAP_KEYS.includes(k) && isLevelVector(v)) as [string, Record<string, unknown>][];
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(score)) {
-    if (GAP_KEYS.includes(k) || isLevelVector(v)) continue;
+    if (GAP_KEYS.includes(k) || k === 'lifecycleFindings' || isLevelVector(v)) continue;
     rest[k] = k in COUNTED && Array.isArray(v) ? `${v.length} ${COUNTED[k]} (--json for all)` : v;
   }
   const parts: string[] = [];
@@ -126,8 +126,25 @@ export function renderScore(score: Record<string, unknown> | null | undefined): 
   for (const key of GAP_KEYS) {
     if (score[key] !== undefined && score[key] !== null) parts.push(renderGaps(key === 'gaps' ? 'gaps' : 'gaps (declared vector)', score[key]));
   }
+  if (Array.isArray(score.lifecycleFindings)) parts.push(renderLifecycleFindings(score.lifecycleFindings));
   if (Object.keys(rest).length) parts.push(renderRecord(rest));
   return parts.join('\n');
+}
+
+/**
+ * The 62443-4-1 lifecycle findings (exposure, end of support, missing SBOM), one line each:
+ * `CR 7.8 (FR7) lifecycle.sbom-missing: <reason>`, with the severity and the advisory when given.
+ */
+function renderLifecycleFindings(findings: unknown[]): string {
+  if (!findings.length) return 'lifecycle findings: none';
+  const lines = findings.map((x) => {
+    const f = x as { code?: unknown; fr?: unknown; requirement?: unknown; severity?: unknown; reason?: unknown; reference?: unknown } | null;
+    if (!f || typeof f !== 'object' || typeof f.code !== 'string') return formatCell(x);
+    const where = typeof f.requirement === 'string' ? `${f.requirement}${typeof f.fr === 'string' ? ` (${f.fr})` : ''} ` : '';
+    const extra = [typeof f.severity === 'string' ? `severity ${f.severity}` : null, typeof f.reference === 'string' ? f.reference : null].filter(Boolean).join(', ');
+    return `${where}${f.code}: ${typeof f.reason === 'string' ? f.reason : ''}${extra ? ` [${extra}]` : ''}`;
+  });
+  return `lifecycle findings:\n  ${lines.join('\n  ')}`;
 }
 
 const GAP_KEYS = ['gaps', 'gapsDeclared'];
