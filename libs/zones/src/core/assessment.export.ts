@@ -5,7 +5,7 @@
 import { stringify, type Stringifier } from 'csv-stringify';
 import { FR_KEYS } from '@fleetguard/hardening-core';
 import type { ItemTable } from '@fleetguard/hardening-core';
-import { itemPlan, type AssessmentRow, type ZoneAssessment, type ZoneDevice } from './zone.assessment';
+import { itemPlan, lifecycleCodesByRequirement, type AssessmentRow, type ZoneAssessment, type ZoneDevice } from './zone.assessment';
 
 export const ASSESSMENT_FORMATS = ['json', 'csv', 'html', 'oscal'] as const;
 export type AssessmentFormat = (typeof ASSESSMENT_FORMATS)[number];
@@ -93,14 +93,17 @@ export function deviceCsvLines(d: ZoneDevice, table: ItemTable, cover: ReadonlyA
   }
   const head = csvCell(d.deviceId) + ',';
   const e = d.evidence;
-  const tail = `,${csvCell(e.reportId ?? '')},${csvCell(e.attestationResultId ?? '')},${csvCell(e.firmwareRelease ?? '')},${csvCell(d.score.rulesVersion)},${csvCell(d.score.catalogVersion)}\n`;
+  const tail = `,${csvCell(e.reportId ?? '')},${csvCell(e.attestationResultId ?? '')},${csvCell(e.firmwareRelease ?? '')},${csvCell(d.score.rulesVersion)},${csvCell(d.score.catalogVersion)},`;
+  // Lifecycle finding codes on a requirement: few devices have any, so most rows end empty.
+  const findings = d.lifecycleFindings?.length ? lifecycleCodesByRequirement(d) : null;
   const st = table.statuses;
   const gr = table.grades;
   let out = '';
   for (let i = 0; i < st.length; i++) {
     const v = st[i];
     const cm = v === 'evidenced' || v === 'not-applicable' ? null : cover[i];
-    out += `${head}${cells[i]}${v === 'not-applicable' ? 'false' : 'true'},${v},${gr[i] ?? ''},${cm === null ? '' : csvCell(cm)}${tail}`;
+    const lf = findings?.get(plan.ids[i]);
+    out += `${head}${cells[i]}${v === 'not-applicable' ? 'false' : 'true'},${v},${gr[i] ?? ''},${cm === null ? '' : csvCell(cm)}${tail}${lf ? csvCell(lf) : ''}\n`;
   }
   return out;
 }

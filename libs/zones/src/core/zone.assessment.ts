@@ -110,13 +110,7 @@ export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>,
 } {
   const without = levels(d.scorer, table.statuses, () => false);
   const withCm = covers.size ? levels(d.scorer, table.statuses, (id) => covers.has(id)) : without;
-  const findingsOn = new Map<string, string[]>();
-  for (const f of d.lifecycleFindings ?? []) {
-    if (!f.requirement) continue;
-    const codes = findingsOn.get(f.requirement) ?? [];
-    if (!codes.includes(f.code)) codes.push(f.code);
-    findingsOn.set(f.requirement, codes);
-  }
+  const findingsOn = lifecycleCodesByRequirement(d);
   const rows = d.scorer.items.map<AssessmentRow>((it, i) => {
     const verdict = table.statuses[i];
     return {
@@ -133,7 +127,7 @@ export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>,
       firmwareRelease: d.evidence.firmwareRelease,
       rulesVersion: d.score.rulesVersion,
       catalogVersion: d.score.catalogVersion,
-      lifecycleFindings: findingsOn.get(it.id)?.join('; ') ?? null,
+      lifecycleFindings: findingsOn.get(it.id) ?? null,
     };
   });
   return { rows, levels: withCm, without };
@@ -304,3 +298,15 @@ export function parseTargetLevels(raw: unknown): SlVector {
 }
 
 export type { TargetLevels };
+
+/** A device's lifecycle finding codes by requirement id, `; `-separated (the assessment's `lifecycleFindings` cell). */
+export function lifecycleCodesByRequirement(d: Pick<ZoneDevice, 'lifecycleFindings'>): Map<string, string> {
+  const codesOn = new Map<string, string[]>();
+  for (const f of d.lifecycleFindings ?? []) {
+    if (!f.requirement) continue;
+    const codes = codesOn.get(f.requirement) ?? [];
+    if (!codes.includes(f.code)) codes.push(f.code);
+    codesOn.set(f.requirement, codes);
+  }
+  return new Map([...codesOn].map(([id, codes]) => [id, codes.join('; ')]));
+}
