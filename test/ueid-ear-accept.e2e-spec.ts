@@ -102,6 +102,20 @@ describe('RFC 9711 UEIDs at enrollment and in evidence; the EAR form chosen by A
     expect(JSON.parse(r.text)).toMatchObject({ status: 'contraindicated', reasons: [expect.stringMatching(/is an RFC 9711 UEID, but no UEID was enrolled/)] });
   });
 
+  it('two enrollments with one UEID at the same moment (one grouped write): one device gets it, the other a 409, and its token stays good', async () => {
+    const ueid = Buffer.concat([Buffer.from([0x01]), randomBytes(16)]).toString('hex');
+    const tokens = await fixture.tokens(2);
+    const pair = tokens.map((token) => new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fixture.profile, reconnectPeriodMs: 0, hardening: false, ueid }));
+    devices.push(...pair);
+    const outcomes = await Promise.allSettled(pair.map((d) => d.enroll()));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const lost = outcomes.findIndex((o) => o.status === 'rejected');
+    expect(String((outcomes[lost] as PromiseRejectedResult).reason)).toMatch(/UEID is already enrolled/);
+    const retry = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token: tokens[lost], profile: fixture.profile, reconnectPeriodMs: 0, hardening: false });
+    devices.push(retry);
+    await retry.enroll();
+  });
+
   it('Accept picks the EAR form of POST /attestation/evidence: JSON by default, the EAR itself with its exact media type; 406 before the nonce is spent', async () => {
     const jwk = (await s.api.get('/attestation/verifier-key')).body;
     const key = await importJWK(jwk, 'ES256');
