@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AttestationService } from '@fleetguard/attestation';
-import { PsaDevice } from '../apps/device-sim/src';
+import { PsaDevice, summarizeEar } from '../apps/device-sim/src';
 import { productWithRelease, repoRoot, startBenchService } from './support/bench-service';
 import { emit, machineInfo, numberArg } from './support/measure';
 
@@ -64,8 +64,8 @@ async function main(): Promise<void> {
           await attestation.challengeOverMqtt(d.deviceId);
           const ear = await wait;
           if (!running) break;
-          const payload = JSON.parse(Buffer.from(ear.split('.')[1], 'base64url').toString('utf8'));
-          if (payload.submods.device['ear.status'] === 'affirming') results++;
+          // Either EAR form (draft-04 `ear_status`, the default, or veraison/ear's `ear.status`).
+          if (summarizeEar(ear).status === 'affirming') results++;
           else failures++;
           if (performance.now() - started >= seconds * 1000) running = false;
         }

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { sampleBootEvents } from '@fleetguard/attestation';
+import { createHash } from 'node:crypto';
+import { realEventLog, sampleBootEvents } from '@fleetguard/attestation';
 import { SimulatedDevice } from '../apps/device-sim/src';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
@@ -540,6 +541,54 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await shot(detail.page, '8-live-revoked-device');
     await overview.context.close();
     await detail.context.close();
+  });
+
+  it('shows a Linux device\'s decoded boot events and IMA entries, naming the event and the file that failed and why', async () => {
+    // Its own tenant and product, so the fleet counts of the other tests stay as they are.
+    const linuxOperator = await createTenant(s.api, 'operator');
+    const fx = await productWithRelease(s.api, { operator: linuxOperator });
+    const log = realEventLog('ubuntu-qemu.bin');
+    const base = `/api/v1/products/${fx.product.id}`;
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const golden = await s.api.request('POST', `${base}/firmware/${encodeURIComponent(fx.profile.fw.version)}/reference-values/event-log`, { key: fx.manufacturer.key, raw: log, headers: { 'content-type': 'application/octet-stream' } });
+    expect(golden.status).toBe(200);
+    expect((await s.api.request('PUT', `${base}/measured-boot-policy`, { key: fx.manufacturer.key, body: { secureBoot: 'required' } })).status).toBe(200);
+    expect((await s.api.request('PUT', `${base}/runtime-policy`, { key: fx.manufacturer.key, body: { meta: { version: 1 }, digests: { '/usr/bin/gatewayd': [sha('gatewayd 3.1')] }, excludes: ['boot_aggregate'] } })).status).toBe(200);
+    const [token] = await fx.tokens(1);
+    const d = new SimulatedDevice({
+      operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token, profile: fx.profile, reconnectPeriodMs: 0, hardening: false,
+      linux: { eventLog: log, tpm: 'software', tamper: { secureBootOff: true }, imaFiles: [['/usr/bin/gatewayd', sha('gatewayd 3.1')], ['/tmp/.x/miner', sha('miner')]] },
+    });
+    devices.push(d);
+    await d.enroll();
+    await d.attestOverHttp();
+    const result = (await s.api.get(`/api/v1/devices/${d.deviceId}/attestations?limit=1`, linuxOperator.key)).body.items[0];
+    expect(result.status).toBe('contraindicated');
+    const view = await s.api.get(`/api/v1/devices/${d.deviceId}/attestations/${result.id}/linux-evidence`, linuxOperator.key);
+    expect(view.status).toBe(200);
+    expect(view.body.boot.events).toHaveLength(105);
+    const failedEvents = view.body.boot.events.filter((e: { findings: unknown[] }) => e.findings.length);
+    expect(failedEvents.map((e: { index: number }) => e.index)).toContain(4);
+    expect(view.body.ima.entries.find((e: { path: string }) => e.path === '/tmp/.x/miner').findings[0]).toMatchObject({ stage: 'ima', code: 'ima-file-unknown' });
+    // Another tenant does not see it; a result id that is not the device's is a 404.
+    expect((await s.api.get(`/api/v1/devices/${d.deviceId}/attestations/${result.id}/linux-evidence`, operator.key)).status).toBe(404);
+    expect((await s.api.get(`/api/v1/devices/${fleet.good[0]}/attestations/${result.id}/linux-evidence`, operator.key)).status).toBe(404);
+
+    const { context, page } = await newPage({ key: linuxOperator.key });
+    await page.goto(`${s.urls.operator}/#/devices/${d.deviceId}`);
+    await page.waitForSelector('#device[data-loaded="true"]');
+    expect(await page.locator('#boot-events tbody tr').count()).toBe(105);
+    const sbRow = page.locator('#boot-events tbody tr[data-event="4"]');
+    expect(await sbRow.getAttribute('class')).toBe('mismatch');
+    expect(await sbRow.textContent()).toMatch(/EV_EFI_VARIABLE_DRIVER_CONFIG.*SecureBoot.*Secure Boot is disabled, and the policy requires it/);
+    expect(await page.locator('#boot-events tbody tr.mismatch').evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.event)))).toEqual(failedEvents.map((e: { index: number }) => e.index));
+    expect(await page.textContent('#boot-summary')).toMatch(new RegExp(`105 events, banks sha1, sha256; ${failedEvents.length} event\\(s\\) failed`));
+    const miner = page.locator('#ima-entries tbody tr.mismatch');
+    expect(await miner.count()).toBe(1);
+    expect(await miner.textContent()).toMatch(/\/tmp\/\.x\/miner.*ima-file-unknown.*is not in the runtime policy/);
+    expect(await page.locator('#ima-entries tbody tr:not(.mismatch)').evaluateAll((trs) => trs.map((tr) => tr.children[2].textContent))).toEqual(['boot_aggregate', '/usr/bin/gatewayd']);
+    await shot(page, '9-linux-device');
+    await context.close();
   });
 
   it('threw no script error on any page', () => {

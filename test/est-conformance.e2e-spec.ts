@@ -98,4 +98,51 @@ describe('EST conformance (RFC 7030): challenges and content types', () => {
       expect(r.headers['www-authenticate']).toMatch(/^Basic /);
     }
   });
+
+  // What Cisco's libest client (estclient) sends and checks, read from its source (src/est/
+  // est_client.c, est_client_http.c; not run here: CI cannot fetch or build it): TLS at most 1.2;
+  // `Accept: */*`, `Content-Type: application/pkcs10` and no Content-Transfer-Encoding; credentials
+  // only after a `WWW-Authenticate: Basic` challenge; with PoP, the CSR carries a challengePassword
+  // (the TLS tls-unique value). It compares header names case-sensitively (`WWW-Authenticate`,
+  // `Content-Type`, `Content-Length`), needs Content-Length, and the enroll answer's type to start
+  // with `application/pkcs7-mime; smime-type=certs-only`.
+  it("libest's requests, with the headers estclient writes, enroll and re-enroll (TLS 1.2, PoP challengePassword, header names as libest compares them)", async () => {
+    const LIBEST = ['--http1.1', '--tls-max', '1.2', '-H', 'Accept: */*', '-H', 'Content-Type: application/pkcs10', '-H', 'Connection: close', '-A', 'libest 3.2.0'];
+    const rawNames = (file: string) => fs.readFileSync(file, 'utf8').split(/\r\n/).slice(1).map((l) => l.slice(0, l.indexOf(':'))).filter(Boolean);
+    const withPop = (name: string, cn: string) => {
+      const keyFile = w.file(`${name}.key`);
+      openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+      const cnf = w.write(`${name}.cnf`, `[req]\ndistinguished_name=dn\nattributes=attr\nprompt=no\n[dn]\nCN=${cn}\n[attr]\nchallengePassword=dGxzLXVuaXF1ZS1vZi10aGUtc2Vzc2lvbg==\n`);
+      const csr = w.file(`${name}.csr`);
+      openssl(['req', '-new', '-key', keyFile, '-config', cnf, '-outform', 'DER', '-out', csr]);
+      return { keyFile, body: w.write(`${name}.b64`, fs.readFileSync(csr).toString('base64')) };
+    };
+    const url = `${s.urls.device}/.well-known/est/simpleenroll`;
+    const { keyFile, body } = withPop('libest1', 'anything');
+
+    const h1 = w.file('libest-h1.txt');
+    const first = await curl(['--cacert', caFile, '-D', h1, ...LIBEST, '--data-binary', `@${body}`, url]);
+    expect(first.http).toBe(401);
+    expect(rawNames(h1)).toContain('WWW-Authenticate');
+
+    const h2 = w.file('libest-h2.txt');
+    const enrolled = await curl(['--cacert', caFile, '-D', h2, ...LIBEST, '-u', `estuser:${await token()}`, '--data-binary', `@${body}`, url]);
+    expect(enrolled.http).toBe(200);
+    expect(rawNames(h2)).toEqual(expect.arrayContaining(['Content-Type', 'Content-Length']));
+    const headers = Object.fromEntries(fs.readFileSync(h2, 'utf8').split(/\r\n/).slice(1).filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    expect(headers['content-type'].startsWith('application/pkcs7-mime; smime-type=certs-only')).toBe(true);
+    expect(Number(headers['content-length'])).toBe(Buffer.byteLength(enrolled.stdout));
+    expect(headers['transfer-encoding']).toBeUndefined();
+    const certPem = openssl(['pkcs7', '-inform', 'DER', '-in', w.write('libest1.p7', Buffer.from(enrolled.stdout, 'base64')), '-print_certs']).stdout;
+    const deviceId = /subject=CN\s*=\s*(fg-[0-9a-f]+)/.exec(certPem)![1];
+    const certFile = w.write('libest1.crt', certPem);
+
+    // re-enroll: the client certificate authenticates; libest sends no credentials here
+    const again = withPop('libest2', deviceId);
+    const h3 = w.file('libest-h3.txt');
+    const renewed = await curl(['--cacert', caFile, '-D', h3, ...LIBEST, '--cert', certFile, '--key', keyFile, '--data-binary', `@${again.body}`, `${s.urls.device}/.well-known/est/simplereenroll`]);
+    expect(renewed.http).toBe(200);
+    expect(rawNames(h3)).toEqual(expect.arrayContaining(['Content-Type', 'Content-Length']));
+    expect(openssl(['pkcs7', '-inform', 'DER', '-in', w.write('libest2.p7', Buffer.from(renewed.stdout, 'base64')), '-print_certs', '-noout']).stdout).toContain(deviceId);
+  });
 });

@@ -152,6 +152,8 @@ describe('fleetctl against the running service', () => {
     expect(table.stdout).toMatch(/│ target\s+│ 2\s+│ 2\s+│ 1\s+│ 0\s+│/);
     expect(table.stdout).toMatch(/^gaps:\n {2}FR1 \(target 2, achieved 0\): CR 1\.1 \(declared\), /m);
     expect(table.stdout).toMatch(/│ items\s+│ \d+ requirement\(s\) \(--json for all\)/);
+    // Lifecycle findings one line each (release 3.1.0 has no SBOM here), not a JSON cell.
+    expect(table.stdout).toMatch(/^lifecycle findings:\n {2}CR 7\.8 \(FR7\) lifecycle\.sbom-missing: the attested release 3\.1\.0 has no SBOM/m);
     expect(table.stdout).not.toMatch(/"reason"/);
   });
 

@@ -186,7 +186,7 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     expect((await exposedIds(operator.key)).length).toBe(3);
   });
 
-  it('fleetctl: sbom upload, advisory upload, vex upload, device list --exposed', async () => {
+  it('fleetctl: sbom upload, advisory upload, vex upload, device list --exposed, devices --exposed', async () => {
     const dir = makeTempDir('fleetctl-lifecycle-');
     const run = async (key: string, args: string[]) => {
       const r = await runFleetctl([...args, '--url', s.urls.operator, '--key', key, '--json'], { cwd: dir, env: { FLEETCTL_CONFIG: path.join(dir, 'none.json') } });
@@ -204,7 +204,8 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     const cdx = { bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, vulnerabilities: [{ id: CVE, analysis: { state: 'exploitable' }, affects: [{ ref: 'pkg:generic/lwip@2.1.3' }] }] };
     fs.writeFileSync(path.join(dir, 'vex2.json'), JSON.stringify(cdx));
     await run(mk(), ['vex', 'upload', 'vex2.json']);
-    expect((await run(operator.key, ['device', 'list', '--exposed'])).items).toHaveLength(3);
+    // The issue's spelling, `devices --exposed`, is the same list.
+    expect((await run(operator.key, ['devices', '--exposed'])).items).toHaveLength(3);
   });
 
   it('product lifecycle dates (OpenEoX names): passing end of security support raises device.unsupported', async () => {
@@ -218,6 +219,34 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
     await until('device.unsupported', async () => events.filter((e) => e.type === 'device.unsupported').length >= 4);
     expect(new Set(events.filter((e) => e.type === 'device.unsupported').map((e) => e.deviceId)).size).toBe(4);
     expect((await s.api.get(`/api/v1/devices/${d1.deviceId}/exposure`, operator.key)).body.unsupported).toBe(true);
+  });
+
+  it('the 62443 view shows the lifecycle findings on the attested release: exposed and unsupported on FR3 (EDR 3.10), in the score and the assessment export', async () => {
+    const score = await s.api.get(`/api/v1/devices/${d1.deviceId}/score`, operator.key);
+    expect(score.status).toBe(200);
+    const findings = score.body.lifecycleFindings as any[];
+    expect(findings.map((f) => f.code).sort()).toEqual(['lifecycle.exposed', 'lifecycle.unsupported']);
+    expect(findings.find((f) => f.code === 'lifecycle.exposed')).toMatchObject({
+      fr: 'FR3', requirement: 'EDR 3.10', severity: 'critical', reference: advisoryId,
+      reason: `the attested release ${fx.profile.fw.version} is affected by advisory Example-2024-0001 (${CVE}), CVSS 9.8, with no not_affected statement`,
+    });
+    expect(findings.find((f) => f.code === 'lifecycle.unsupported')).toMatchObject({ fr: 'FR3', requirement: 'EDR 3.10', practice: expect.stringMatching(/SUM/) });
+    expect(score.body.items.find((i: any) => i.id === 'EDR 3.10')).toMatchObject({ lifecycleFindings: ['lifecycle.exposed', 'lifecycle.unsupported'] });
+    // The SBOM of the attested release is there, so no inventory finding (the SBOM-less case is in the unit test).
+    expect(findings.some((f) => f.code === 'lifecycle.sbom-missing')).toBe(false);
+
+    // d3 claims the fixed release but attests the old one: the findings follow the attested release.
+    const s3 = await s.api.get(`/api/v1/devices/${d3.deviceId}/score`, operator.key);
+    expect(s3.body.lifecycleFindings.map((f: any) => f.code)).toContain('lifecycle.exposed');
+    // d2 attests the fixed release: not exposed, still unsupported (same product).
+    const s2 = await s.api.get(`/api/v1/devices/${d2.deviceId}/score`, operator.key);
+    expect(s2.body.lifecycleFindings.map((f: any) => f.code)).toEqual(['lifecycle.unsupported']);
+
+    const csv = await fetch(`${s.urls.operator}/api/v1/devices/${d1.deviceId}/assessment?format=csv`, { headers: { authorization: `Bearer ${operator.key}` } });
+    expect(csv.status).toBe(200);
+    const lines = (await csv.text()).trim().split(/\r?\n/);
+    expect(lines[0].split(',').at(-1)).toBe('lifecycle_findings');
+    expect(lines.find((l) => l.includes(',EDR 3.10,'))).toMatch(/,lifecycle\.exposed; lifecycle\.unsupported$/);
   });
 
   const CHROMIUM = '/usr/bin/chromium';
@@ -238,6 +267,9 @@ describe('the 62443-4-1 lifecycle: SBOMs, CSAF advisories, VEX, exposure from th
       await page.goto(`${s.urls.operator}/#/devices/${d3.deviceId}`);
       await page.waitForSelector('#device[data-loaded="true"]');
       expect(await page.textContent('#exposure-table')).toMatch(/CVE-2018-0001.*lwip 2\.1\.3.*purl/);
+      // The 62443 view's lifecycle findings, on the device page's SL-C section.
+      expect(await page.textContent('#lifecycle-findings tr[data-code="lifecycle.exposed"]')).toMatch(/FR3.*EDR 3\.10.*critical.*Example-2024-0001/);
+      expect(await page.textContent('#lifecycle-findings tr[data-code="lifecycle.unsupported"]')).toMatch(/end of security support/);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -1,4 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { TestService, startTestService } from './support/service';
 
 /** The document a generated client is made from: valid OAS 3.x, and complete. */
@@ -53,4 +57,19 @@ describe('the OpenAPI document (/docs-json)', () => {
     expect(Object.keys(upload.requestBody.content)).toEqual(['application/octet-stream']);
     expect(upload.parameters.filter((p: any) => p.in === 'header')).toEqual([expect.objectContaining({ name: 'X-Firmware-Manifest', required: false })]);
   });
+
+  // Redocly's linter (its `recommended` rules plus the ones redocly.yaml adds, with the reason for
+  // each rule it turns off): offline, no telemetry, no update check.
+  it('passes `redocly lint` with the repository configuration (redocly.yaml)', async () => {
+    const file = path.join(s.dir, 'openapi.json');
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const root = path.resolve(__dirname, '..');
+    const run = promisify(execFile);
+    const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' };
+    const out = await run(process.execPath, [path.join(root, 'node_modules/@redocly/cli/bin/cli.js'), 'lint', '--config', path.join(root, 'redocly.yaml'), '--format', 'json', file], { env, cwd: root, maxBuffer: 32 << 20, timeout: 120_000 }).catch((e: { stdout?: string; stderr?: string; code?: number }) => e);
+    const report = JSON.parse(String(out.stdout)) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string; location: Array<{ pointer: string }> }> };
+    const shown = report.problems.map((p) => `${p.ruleId}: ${p.message} at ${p.location[0]?.pointer}`);
+    expect(shown).toEqual([]);
+    expect(report.totals).toEqual(expect.objectContaining({ errors: 0, warnings: 0 }));
+  }, 180_000);
 });

@@ -122,14 +122,14 @@ describe('zones of the asset owner and assessment exports', () => {
     expect(rows).toHaveLength(json.body.rows.length);
     expect(Object.keys(rows[0])).toEqual([
       'device_id', 'requirement', 'fr', 'sl', 'applicable', 'verdict', 'grade', 'countermeasure_id',
-      'report_id', 'attestation_result_id', 'firmware_release', 'rule_set_version', 'catalog_version',
+      'report_id', 'attestation_result_id', 'firmware_release', 'rule_set_version', 'catalog_version', 'lifecycle_findings',
     ]);
     rows.forEach((r, i) => {
       const j = json.body.rows[i];
       expect(r).toEqual({
         device_id: j.deviceId, requirement: j.requirement, fr: j.fr, sl: String(j.sl), applicable: String(j.applicable), verdict: j.verdict,
         grade: j.grade ?? '', countermeasure_id: j.countermeasure ?? '', report_id: j.reportId ?? '', attestation_result_id: j.attestationResultId ?? '',
-        firmware_release: j.firmwareRelease ?? '', rule_set_version: j.rulesVersion, catalog_version: j.catalogVersion,
+        firmware_release: j.firmwareRelease ?? '', rule_set_version: j.rulesVersion, catalog_version: j.catalogVersion, lifecycle_findings: j.lifecycleFindings ?? '',
       });
     });
     const d3 = rows.find((r) => r.device_id === 'zone-dev-3' && r.requirement === 'EDR 3.14 RE(1)')!;

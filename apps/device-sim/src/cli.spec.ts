@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { BrokerService } from '@fleetguard/broker';
+import { realEventLog } from '@fleetguard/attestation';
 import { productWithRelease } from '../../../test/support/fleet-fixture';
 import { TestService, createTenant, startTestService } from '../../../test/support/service';
 import { EXIT_OK, EXIT_USAGE, parseMix, parseTokens, runCli } from './cli';
@@ -50,6 +51,8 @@ describe('device-sim CLI', () => {
     ['an unknown behaviour', ['run', '--token-file', 't', '--profile', 'p', '--behaviour', 'evil'], /Allowed choices are good, tampered-component/],
     ['a bad URL', ['run', '--token-file', 't', '--profile', 'p', '--mqtt-url', 'mqtt://x:1883'], /scheme must be mqtts/],
     ['a bad mix', ['run', '--token-file', 't', '--profile', 'p', '--mix', 'good=1,evil=2'], /unknown mix key 'evil'/],
+    ['a bad IMA file', ['run', '--token-file', 't', '--profile', 'p', '--linux-log', 'l', '--ima-file', 'bin/x=00'], /must be <absolute path>=<SHA-256 hex of the file>/],
+    ['a bad tamper event', ['run', '--token-file', 't', '--profile', 'p', '--linux-log', 'l', '--tamper-event', '-1'], /--tamper-event <n>' argument '-1' is invalid/],
   ])('exits 2 on %s', async (_name, argv, message) => {
     const t = io();
     expect(await runCli(argv, t.io)).toBe(EXIT_USAGE);
@@ -121,6 +124,33 @@ describe('device-sim CLI', () => {
       const broker = s.app.get(BrokerService);
       for (let i = 0; i < 200 && ids.some((id) => broker.isConnected(id)); i++) await new Promise((r) => setTimeout(r, 25));
       expect(broker.connectedDevices()).toEqual([]);
+    });
+
+    it('--linux-log: Linux devices boot a real TCG log, quote it and attest; --secure-boot-off and --ima-file are what the policies judge', async () => {
+      const log = realEventLog('ubuntu-qemu.bin');
+      const logFile = join(dir, 'binary_bios_measurements');
+      writeFileSync(logFile, log);
+      const linuxFixture = await productWithRelease(s.api, { operator });
+      const version = encodeURIComponent(linuxFixture.profile.fw.version);
+      const base = `/api/v1/products/${linuxFixture.product.id}`;
+      expect((await s.api.request('POST', `${base}/firmware/${version}/reference-values/event-log`, { key: linuxFixture.manufacturer.key, raw: log, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(200);
+      expect((await s.api.request('PUT', `${base}/measured-boot-policy`, { key: linuxFixture.manufacturer.key, body: { secureBoot: 'required' } })).status).toBe(200);
+      const profile = join(dir, 'linux-profile.json');
+      writeFileSync(profile, JSON.stringify(linuxFixture.profile));
+      const runOne = async (extra: string[]) => {
+        const tokens = join(dir, `linux-tokens-${extra.length}.txt`);
+        writeFileSync(tokens, (await linuxFixture.tokens(1)).join('\n') + '\n');
+        const t = io();
+        const running = runCli(['run', ...urls(), '--token-file', tokens, '--profile', profile, '--no-hardening', '--linux-log', logFile, ...extra], t.io);
+        for (let i = 0; i < 1200 && !t.out().trim(); i++) await new Promise((r) => setTimeout(r, 25));
+        t.controller.abort();
+        expect(await running).toBe(EXIT_OK);
+        return t.out().trim();
+      };
+      expect(await runOne([])).toMatch(/^\S+ \S+ good affirming$/);
+      const off = await runOne(['--secure-boot-off', '--ima-file', `/usr/bin/gatewayd=${'ab'.repeat(32)}`]);
+      expect(off).toMatch(/ contraindicated {2}.*event 4 \(EV_EFI_VARIABLE_DRIVER_CONFIG, PCR 7, "SecureBoot"\): Secure Boot is disabled, and the policy requires it/);
+      expect(off).toMatch(/IMA entries were not appraised: the product has no runtime policy/);
     });
 
     it('exits 1 when no device can start', async () => {

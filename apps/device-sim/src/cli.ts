@@ -16,6 +16,7 @@ import { DeviceProfile, parseDeviceProfile } from './device-profile.schema';
 import { DeviceTpmOption } from './device-tpm';
 import { DEVICE_BEHAVIOURS, DeviceBehaviour } from './evidence.behaviour';
 import { Fleet, FLEET_MIX_BEHAVIOURS, FleetMix, runFleet } from './fleet';
+import type { LinuxDeviceOption } from './linux-device';
 import { SimulatedDevice } from './simulated-device';
 
 export const EXIT_OK = 0;
@@ -47,6 +48,24 @@ interface RunOptions {
   hardening?: string | false;
   caFile?: string;
   concurrency: number;
+  /** A TCG binary boot log: every device is a Linux device booting it. */
+  linuxLog?: string;
+  tamperEvent?: number;
+  secureBootOff?: boolean;
+  imaFile?: Array<[string, string]>;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+/** `--ima-file /usr/bin/app=<sha256 hex>`, repeatable. */
+export function parseImaFile(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const m = /^(\/[^=\s]*)=([0-9a-fA-F]{64})$/.exec(value);
+  if (!m) throw new InvalidArgumentError('must be <absolute path>=<SHA-256 hex of the file>');
+  return [...previous, [m[1], m[2].toLowerCase()]];
 }
 
 function positiveInt(value: string): number {
@@ -97,6 +116,14 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
+async function readBytes(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 async function readJson(path: string, what: string): Promise<unknown> {
   const text = await readText(path, what);
   try {
@@ -130,6 +157,10 @@ export function buildProgram(io: CliIo, run: (options: RunOptions) => Promise<vo
     .option('--no-hardening', 'send no hardening report')
     .option('--ca-file <file>', 'trust this CA chain (PEM) instead of fetching GET /pki/ca')
     .addOption(new Option('--concurrency <n>', 'devices enrolling at once').default(16).argParser(positiveInt))
+    .option('--linux-log <file>', 'Linux devices: boot this TCG binary event log (e.g. a copy of /sys/kernel/security/tpm0/binary_bios_measurements) into the TPM (--tpm, default software) and send it with a quote')
+    .addOption(new Option('--tamper-event <n>', 'with --linux-log: alter this event (its digest changed and extended as such)').argParser(nonNegativeInt))
+    .option('--secure-boot-off', 'with --linux-log: boot with the SecureBoot variable set to 0')
+    .addOption(new Option('--ima-file <path=sha256>', 'with --linux-log: an IMA entry measured after boot_aggregate (repeatable)').argParser(parseImaFile))
     .action(async (options: RunOptions) => {
       await run(options);
     });
@@ -179,6 +210,18 @@ async function runDevices(options: RunOptions, io: CliIo): Promise<number> {
         ? (false as const)
         : undefined;
   const caPem = options.caFile ? await readText(options.caFile, 'CA file') : undefined;
+  let linux: LinuxDeviceOption | undefined;
+  if (options.linuxLog) {
+    if (options.tpm === undefined) options.tpm = 'software';
+    linux = {
+      eventLog: await readBytes(options.linuxLog, 'TCG event log'),
+      tpm: options.tpm,
+      ...(options.tamperEvent !== undefined || options.secureBootOff ? { tamper: { ...(options.tamperEvent !== undefined ? { event: options.tamperEvent } : {}), ...(options.secureBootOff ? { secureBootOff: true } : {}) } } : {}),
+      ...(options.imaFile?.length ? { imaFiles: options.imaFile } : {}),
+    };
+  } else if (options.tamperEvent !== undefined || options.secureBootOff || options.imaFile?.length) {
+    throw new UsageError('--tamper-event, --secure-boot-off and --ima-file need --linux-log');
+  }
   const mix: FleetMix = options.mix ?? { [mixKeyOf(options.behaviour)]: 1 };
   if ((mix.rollback ?? 0) > 0 && !profile.rollbackFw && profile.fw.securityCounter < 1) {
     throw new UsageError('rollback devices need profile.rollbackFw or a firmware security counter of at least 1');
@@ -210,7 +253,8 @@ async function runDevices(options: RunOptions, io: CliIo): Promise<number> {
       tokens,
       profile,
       keyType: options.keyType,
-      ...(options.tpm ? { tpm: { mode: options.tpm } as DeviceTpmOption } : {}),
+      ...(options.tpm && !linux ? { tpm: { mode: options.tpm } as DeviceTpmOption } : {}),
+      ...(linux ? { linux } : {}),
       ...(hardening !== undefined ? { hardening } : {}),
       ...(caPem ? { caPem } : {}),
       concurrency: options.concurrency,

@@ -27,6 +27,8 @@ export interface EnrollRequest {
   iakPublicKey?: string;
   psaInstanceId?: string;
   psaImplementationId?: string;
+  /** RFC 9711 UEID, hex. */
+  ueid?: string;
 }
 
 export interface EnrollResponse {

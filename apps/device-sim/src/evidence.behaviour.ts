@@ -94,6 +94,8 @@ export interface BehaviourEvidenceInput {
   /** Quotes with the device's TPM, when it has one: (PCRs, nonce bytes) → TPMS_ATTEST + signature. */
   quote?: (pcrs: number[], qualifyingData: Buffer) => Promise<TpmQuote>;
   iat?: number;
+  /** The device's RFC 9711 UEID (enrolled): sent as `ueid`, base64url, instead of the device id. */
+  ueid?: Buffer;
 }
 
 export interface BehaviourEvidence {
@@ -121,6 +123,7 @@ export async function buildBehaviourEvidence(input: BehaviourEvidenceInput): Pro
     events,
     tpm,
     iat: input.iat,
+    ...(input.ueid ? { extraClaims: { ueid: input.ueid.toString('base64url') } } : {}),
   });
   return { evidence, nonce };
 }

@@ -37,6 +37,8 @@ export interface SimulatedDeviceOptions {
   /** Single-use enrollment token. */
   token: string;
   profile: DeviceProfile;
+  /** An RFC 9711 UEID (hex, type byte first) to enroll with; the EATs then name the device by it (base64url). */
+  ueid?: string;
   /** Default `good`. */
   behaviour?: DeviceBehaviour;
   /**
@@ -200,7 +202,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       const enrollClient = new DeviceApiClient({ baseUrl: this.options.deviceUrl, caPem, timeoutMs: this.timeoutMs });
       let response;
       try {
-        response = await enrollClient.enroll({ token: this.options.token, csr, ...(akPublicKey ? { akPublicKey } : {}) });
+        response = await enrollClient.enroll({ token: this.options.token, csr, ...(akPublicKey ? { akPublicKey } : {}), ...(this.options.ueid ? { ueid: this.options.ueid } : {}) });
       } finally {
         enrollClient.close();
       }
@@ -406,6 +408,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       impostorKey: this.impostorKey,
       events: this.bootEvents,
       quote: tpm ? (pcrs, data) => tpm.quote(pcrs, data) : undefined,
+      ...(this.options.ueid ? { ueid: Buffer.from(this.options.ueid.replace(/[:-]/g, ''), 'hex') } : {}),
     });
   }
 

@@ -155,6 +155,50 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
     },
     ['id', 'status'],
   ),
+  LinuxEvidence: obj(
+    {
+      resultId: str(),
+      status: str({ enum: ['affirming', 'warning', 'contraindicated', 'none'] }),
+      firmwareVersion: nullable(str()),
+      createdAt: dateTime,
+      boot: nullable(
+        obj({
+          banks: arrayOf(str()),
+          events: arrayOf(
+            obj(
+              {
+                index: { type: 'integer' },
+                pcr: { type: 'integer' },
+                type: str({ description: 'e.g. EV_EFI_VARIABLE_DRIVER_CONFIG' }),
+                label: nullable(str({ description: 'variable name, device path or command line' })),
+                digests: { type: 'object', additionalProperties: str() },
+                findings: arrayOf(ref('ViewFinding')),
+              },
+              ['index', 'pcr', 'type', 'digests', 'findings'],
+            ),
+          ),
+          error: str(),
+        }),
+      ),
+      ima: nullable(
+        obj({
+          offset: { type: 'integer' },
+          total: { type: 'integer' },
+          omitted: { type: 'integer' },
+          entries: arrayOf(
+            obj(
+              { position: { type: 'integer' }, pcr: { type: 'integer' }, template: str(), path: str(), alg: str(), digest: str(), violation: { type: 'boolean' }, findings: arrayOf(ref('ViewFinding')) },
+              ['position', 'path', 'findings'],
+            ),
+          ),
+          error: str(),
+        }),
+      ),
+      findings: arrayOf(ref('ViewFinding')),
+    },
+    ['resultId', 'status', 'boot', 'ima', 'findings'],
+  ),
+  ViewFinding: obj({ stage: str(), code: str(), message: str() }, ['stage', 'code', 'message']),
   Jwk: obj({ kty: str(), crv: str(), x: str(), y: str(), kid: str(), alg: str() }, ['kty']),
   Score: anyObject,
   Catalog: anyObject,
@@ -167,6 +211,128 @@ const binary = (type: string) => ({ [type]: { schema: { type: 'string', format: 
 const pkcs7 = { 'application/pkcs7-mime': { schema: { type: 'string', description: 'base64 DER PKCS#7 certs-only (RFC 7030)' } } };
 
 /** Success responses by "METHOD /path" (the path as in the document). */
+/** The EAR itself, when `Accept` asks for it (see NOT_ACCEPTABLE). */
+const EAR_JWT: Json = {
+  'application/eat+jwt': {
+    schema: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$',
+      description:
+        'the EAR, a compact JWS. Ask with `Accept: application/eat+jwt; eat_profile="tag:ietf.org,2026:rats/ear#04"` (draft-ietf-rats-ear-04 form) or `eat_profile="tag:github.com,2023:veraison/ear"` (veraison/ear form); without a profile, or as `application/jwt`, the configured form (FLEETGUARD_EAR_FORM). The answer carries the same media type and profile.',
+    },
+  },
+  'application/jwt': { schema: { type: 'string', description: 'the EAR in the configured form (FLEETGUARD_EAR_FORM)' } },
+};
+
+/** Routes whose representation `Accept` chooses: a 406 names the media types offered. */
+const NOT_ACCEPTABLE = new Set(['POST /attestation/evidence', 'GET /api/v1/devices/{id}/attestations/{resultId}/ear']);
+
+/**
+ * Who may call the routes that take no API key (redocly's `security-defined`: say it on every
+ * operation). OAS 3.0 has no mutual-TLS scheme (3.1's `mutualTLS`): the device listener's routes,
+ * where the client certificate is the credential, say `[]` and their description says so.
+ */
+const OPEN: Json[] = [];
+const SECURITY: Readonly<Record<string, Json[]>> = {
+  'GET /metrics': [{ bearer: [] }, {}],
+  'POST /.well-known/est/simpleenroll': [{ estBasic: [] }],
+  'POST /.well-known/est/{label}/simpleenroll': [{ estBasic: [] }],
+  'GET /api/v1/events': [{ eventTicket: [] }],
+};
+
+/** One line per operation (redocly's `operation-summary`; generated clients name methods from them). */
+const SUMMARIES: Readonly<Record<string, string>> = {
+  'GET /health/live': 'Liveness: the process answers',
+  'GET /health/ready': 'Readiness: database and listeners are up',
+  'GET /metrics': 'Prometheus metrics',
+  'POST /api/v1/organizations': 'Create an organization (admin)',
+  'GET /api/v1/organizations': 'List organizations',
+  'POST /api/v1/api-keys': 'Create an API key',
+  'DELETE /api/v1/api-keys/{id}': 'Revoke an API key',
+  'GET /api/v1/audit': 'Read the audit log',
+  'GET /api/v1/audit/verify': 'Verify the audit log hash chain',
+  'POST /pki/ocsp': 'OCSP request (RFC 6960, POST)',
+  'GET /pki/ocsp/{request}': 'OCSP request (RFC 6960, GET)',
+  'GET /pki/ca': 'The CA chain, PEM',
+  'GET /pki/crl': 'The device CA CRL, DER',
+  'GET /pki/root-crl': 'The root CA CRL, DER',
+  'GET /pki/root-crl.pem': 'The root CA CRL, PEM',
+  'GET /pki/crl.pem': 'The device CA CRL, PEM',
+  'GET /pki/crl/{generation}': "A later issuing CA's CRL (after a rollover), DER, or PEM with .pem",
+  'GET /api/v1/pki/issuing-ca': 'The root and the issuing CAs, and which one issues now',
+  'POST /api/v1/pki/issuing-ca/rollover': 'Roll over to a new issuing CA under the same root',
+  'POST /api/v1/pki/rekey': 'Ask devices to re-key (forced key renewal)',
+  'GET /api/v1/pki/audit': 'Certificate audit findings',
+  'GET /api/v1/webhooks/{id}/deliveries': "A webhook's deliveries, newest first",
+  'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': 'Queue a dead delivery again',
+  'PUT /api/v1/zones/{id}/target-levels': "Set a zone's target levels (SL-T)",
+  'POST /api/v1/events/tickets': 'Get a single-use ticket for the event stream',
+  'GET /api/v1/events': 'Server-sent event stream (with a ticket)',
+  'POST /api/v1/products': 'Create a product',
+  'GET /api/v1/products': 'List products',
+  'GET /api/v1/products/{id}': 'Get a product',
+  'POST /api/v1/products/{id}/enrollment-tokens': 'Create enrollment tokens',
+  'POST /enroll': 'Enroll a device (token + CSR)',
+  'GET /.well-known/est/cacerts': 'EST: CA certificates (RFC 7030 4.1)',
+  'GET /.well-known/est/{label}/cacerts': 'EST: CA certificates, labelled',
+  'GET /.well-known/est/csrattrs': 'EST: CSR attributes (RFC 7030 4.5)',
+  'GET /.well-known/est/{label}/csrattrs': 'EST: CSR attributes, labelled',
+  'POST /.well-known/est/simpleenroll': 'EST: enroll (RFC 7030 4.2.1)',
+  'POST /.well-known/est/{label}/simpleenroll': 'EST: enroll, labelled',
+  'POST /.well-known/est/simplereenroll': 'EST: re-enroll with the client certificate (RFC 7030 4.2.2)',
+  'POST /.well-known/est/{label}/simplereenroll': 'EST: re-enroll, labelled',
+  'GET /api/v1/devices/{id}': 'Get a device',
+  'POST /api/v1/devices/{id}/revoke': 'Revoke a device and its certificate',
+  'GET /api/v1/devices': 'List devices',
+  'GET /api/v1/fleet/summary': 'Fleet summary',
+  'GET /api/v1/fleet/report': 'Fleet report (streamed)',
+  'POST /api/v1/webhooks': 'Register a webhook',
+  'GET /api/v1/webhooks': 'List webhooks',
+  'DELETE /api/v1/webhooks/{id}': 'Delete a webhook',
+  'POST /api/v1/products/{id}/signing-keys': 'Register a firmware signing key',
+  'GET /api/v1/products/{id}/signing-keys': 'List firmware signing keys',
+  'DELETE /api/v1/products/{id}/signing-keys/{keyId}': 'Retire a firmware signing key',
+  'POST /api/v1/products/{id}/firmware': 'Upload a signed firmware release',
+  'GET /api/v1/products/{id}/firmware': 'List firmware releases',
+  'POST /api/v1/products/{id}/firmware/{version}/revoke': 'Revoke a firmware release',
+  'PUT /api/v1/products/{id}/firmware/{version}/reference-values': 'Set boot reference values of a release',
+  'POST /attestation/challenge': 'Device: get a nonce (client certificate)',
+  'POST /attestation/evidence': 'Device: send evidence, get the EAR (client certificate)',
+  'GET /attestation/verifier-key': "The verifier's public JWK (EAR signatures)",
+  'GET /api/v1/devices/{id}/attestations/{resultId}/ear': 'One attestation result as an EAR, in the form Accept asks',
+  'GET /api/v1/devices/{id}/attestations/{resultId}/linux-evidence': "One attestation result's decoded TCG boot events and IMA findings against the policy",
+  'POST /api/v1/devices/{id}/attest': 'Challenge a connected device now',
+  'GET /api/v1/devices/{id}/attestations': 'Attestation history of a device',
+  'POST /api/v1/products/{id}/firmware/{version}/reference-values/event-log': 'Record golden measured boot from a TCG log',
+  'PUT /api/v1/products/{id}/measured-boot-policy': 'Set the measured-boot policy',
+  'GET /api/v1/products/{id}/measured-boot-policy': 'Get the measured-boot policy',
+  'PUT /api/v1/products/{id}/runtime-policy': 'Set the IMA runtime policy',
+  'POST /api/v1/products/{id}/corim': 'Import a CoRIM (PSA reference values, attest keys)',
+  'GET /api/v1/devices/{id}/score': 'IEC 62443-4-2 score of a device',
+  'PUT /api/v1/products/{id}/applicability': 'Set the statement of applicability',
+  'GET /api/v1/products/{id}/applicability': 'Get the statement of applicability',
+  'GET /api/v1/catalog': 'The 62443-4-2 requirement catalog',
+  'POST /api/v1/scores/rescore': 'Score every device again',
+  'POST /devices/self/hardening': 'Device: send a hardening report (client certificate)',
+  'POST /api/v1/zones': 'Create a zone',
+  'GET /api/v1/zones': 'List zones',
+  'GET /api/v1/zones/{id}': 'Get a zone',
+  'PUT /api/v1/zones/{id}/devices': 'Add or remove devices of a zone',
+  'POST /api/v1/zones/{id}/countermeasures': 'Record a compensating countermeasure',
+  'GET /api/v1/zones/{id}/assessment': 'Assessment export of a zone',
+  'GET /api/v1/devices/{id}/assessment': 'Assessment export of a device',
+  'PUT /api/v1/products/{id}/firmware/{version}/sbom': 'Attach an SBOM to a release',
+  'GET /api/v1/products/{id}/firmware/{version}/sbom': "A release's SBOM components",
+  'PUT /api/v1/products/{id}/lifecycle': 'Set lifecycle dates',
+  'GET /api/v1/products/{id}/lifecycle': 'Get lifecycle dates',
+  'POST /api/v1/advisories': 'Import a CSAF advisory',
+  'GET /api/v1/advisories': 'List advisories',
+  'GET /api/v1/advisories/{id}': 'Get an advisory',
+  'GET /api/v1/advisories/{id}/devices': 'Devices exposed to an advisory',
+  'POST /api/v1/vex': 'Import a VEX statement',
+  'GET /api/v1/devices/{id}/exposure': 'Exposure of a device',
+};
+
 const RESPONSES: Readonly<Record<string, Json>> = {
   'GET /health/live': json(ref('Health')),
   'GET /health/ready': json(ref('Health')),
@@ -215,10 +381,12 @@ const RESPONSES: Readonly<Record<string, Json>> = {
   'POST /api/v1/products/{id}/firmware/{version}/revoke': json(ref('Release')),
   'PUT /api/v1/products/{id}/firmware/{version}/reference-values': json(ref('Release')),
   'POST /attestation/challenge': json(ref('Challenge')),
-  'POST /attestation/evidence': json(ref('AttestationResult')),
+  'POST /attestation/evidence': { ...json(ref('AttestationResult')), ...EAR_JWT },
   'GET /attestation/verifier-key': json(ref('Jwk')),
   'POST /api/v1/devices/{id}/attest': json(ref('Challenge')),
   'GET /api/v1/devices/{id}/attestations': json(page(ref('AttestationResult'))),
+  'GET /api/v1/devices/{id}/attestations/{resultId}/ear': EAR_JWT,
+  'GET /api/v1/devices/{id}/attestations/{resultId}/linux-evidence': json(ref('LinuxEvidence')),
   'GET /api/v1/devices/{id}/score': json(ref('Score')),
   'GET /api/v1/catalog': json(ref('Catalog')),
   'POST /api/v1/scores/rescore': json(anyObject),
@@ -350,7 +518,12 @@ export function normalizeOpenApi<T extends object>(input: T): T {
   doc.components.schemas = { ...RESPONSE_SCHEMAS, ...(doc.components.schemas ?? {}) };
   doc.components.securitySchemes = {
     bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`Authorization: Bearer fgk_...`), not a JWT' },
+    estBasic: { type: 'http', scheme: 'basic', description: 'EST simpleenroll: HTTP Basic, the password is an enrollment token (the user name is ignored)' },
+    eventTicket: { type: 'apiKey', in: 'query', name: 'ticket', description: 'a single-use ticket from POST /api/v1/events/tickets' },
   };
+  // Relative to where the document is served: the operator listener. The device routes (`/attestation/challenge`,
+  // `/attestation/evidence`, `/devices/self/hardening`, EST re-enroll) are served on the device listener (mutual TLS).
+  doc.servers = [{ url: '/', description: 'the listener serving this document; device routes are on the device listener (mutual TLS, FLEETGUARD_DEVICE_PORT)' }];
   for (const [path, ops] of Object.entries<Json>(doc.paths ?? {})) {
     const template = [...path.matchAll(/{([^}]+)}/g)].map((m) => m[1]);
     for (const [method, op] of Object.entries<Json>(ops)) {
@@ -373,6 +546,9 @@ export function normalizeOpenApi<T extends object>(input: T): T {
       op.responses ??= {};
       const content = RESPONSES[key];
       op.responses[success] = { ...(op.responses[success] ?? {}), description: op.responses[success]?.description || 'success', ...(content ? { content } : {}) };
+      if (SUMMARIES[key]) op.summary ??= SUMMARIES[key];
+      if (!op.security) op.security = SECURITY[key] ?? OPEN;
+      if (NOT_ACCEPTABLE.has(key)) op.responses['406'] ??= { description: 'no representation the `Accept` header allows; the message names the media types offered', content: json(ref('Error')) };
       op.responses['4XX'] ??= { description: 'refused: the reason is in `code` and `message`', content: json(ref('Error')) };
       op.responses['5XX'] ??= { description: 'unexpected failure; `errorId` is in the log', content: json(ref('Error')) };
     }

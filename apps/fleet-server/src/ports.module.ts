@@ -1,7 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { COMPONENT_TYPES, ComponentType, EXPOSED_DEVICES_FILTER, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
-import { LifecycleRepository } from '@fleetguard/lifecycle';
-import { applicableItems, loadCatalog } from '@fleetguard/hardening';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { LifecycleFactsReader, LifecycleRepository } from '@fleetguard/lifecycle';
+import { applicableItems, LIFECYCLE_FACTS, loadCatalog, type LifecycleFactsPort } from '@fleetguard/hardening';
 
 /** fleet's view of the 62443-4-2 catalog, bound to hardening's catalog here at the composition root. */
 export function requirementCatalog(): RequirementCatalogPort {
@@ -20,7 +22,9 @@ export function requirementCatalog(): RequirementCatalogPort {
     { provide: REQUIREMENT_CATALOG, useFactory: requirementCatalog },
     // The fleet's device list filters on the lifecycle's exposure.
     { provide: EXPOSED_DEVICES_FILTER, useValue: { exposedDeviceIdsSql: LifecycleRepository.EXPOSED_DEVICE_IDS_SQL } },
+    // The 62443 view (hardening) shows the lifecycle's facts on the attested release as findings.
+    { provide: LIFECYCLE_FACTS, useFactory: (ds: DataSource): LifecycleFactsPort => new LifecycleFactsReader(ds), inject: [getDataSourceToken()] },
   ],
-  exports: [REQUIREMENT_CATALOG, EXPOSED_DEVICES_FILTER],
+  exports: [REQUIREMENT_CATALOG, EXPOSED_DEVICES_FILTER, LIFECYCLE_FACTS],
 })
 export class PortsModule {}

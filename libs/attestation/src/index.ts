@@ -15,6 +15,7 @@ export * from './core/tcg-event-log.writer';
 export * from './core/measured-boot.policy';
 export * from './core/tcg-evidence.appraisal';
 export * from './core/linux-evidence.appraisal';
+export * from './core/linux-evidence.view';
 export * from './core/ima-measurement-list.parser';
 export * from './core/ima-runtime.policy';
 export * from './core/cbor.codec';

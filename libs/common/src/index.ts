@@ -4,3 +4,4 @@ export * from './core/app-config';
 export * from './core/rate-limit';
 export * from './core/database-unavailable';
 export * from './core/encrypted-key.codec';
+export * from './core/ueid';

@@ -11,6 +11,7 @@ export * from './core/attested-release.port';
 export * from './nest/lifecycle.service';
 export * from './lifecycle.module';
 export * from './nest/lifecycle.repository';
+export * from './nest/lifecycle-facts.reader';
 // Test helpers (documents from real producers and the specifications).
 export * from './core/testing/sbom.samples';
 export * from './core/testing/csaf.samples';

@@ -9,6 +9,7 @@ const KIND_STATUS: Record<DomainErrorKind, number> = {
   'not-found': 404,
   conflict: 409,
   gone: 410,
+  'not-acceptable': 406,
   'too-large': 413,
   unsupported: 415,
   'rate-limited': 429,

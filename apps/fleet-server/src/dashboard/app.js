@@ -410,6 +410,9 @@
     ]);
     if (state.route !== `device:${id}`) return; // the user went elsewhere meanwhile
     const result = attestations && Array.isArray(attestations.items) ? attestations.items[0] || null : null;
+    // A Linux device (TCG boot log, IMA): its decoded events and entries with what failed and why.
+    const linux = result && result.claims && result.claims.linux ? await apiOptional(`/api/v1/devices/${encodeURIComponent(id)}/attestations/${encodeURIComponent(result.id)}/linux-evidence`) : null;
+    if (state.route !== `device:${id}`) return;
     const releaseList = Array.isArray(releases) ? releases : [];
     const version = (result && result.firmwareVersion) || (d.firmware && d.firmware.version);
     const release = releaseList.find((r) => r.version === version) || null;
@@ -447,7 +450,7 @@
         ),
       ),
       renderResult(result, attestations),
-      renderEventLog(result, release, version),
+      linux ? renderLinuxEvidence(linux) : renderEventLog(result, release, version),
       renderScore(score, d, product),
       renderGrades(score),
       renderExposure(exposure),
@@ -530,6 +533,78 @@
     );
   }
 
+  const verdictCell = (findings) =>
+    h('td', null, findings.length ? findings.map((f) => h('div', { class: 'finding' }, h('span', { class: 'badge bad' }, f.code), ' ', f.message)) : h('span', { class: 'badge ok' }, 'ok'));
+
+  /** A Linux device's last result: boot events decoded against the measured-boot policy, IMA entries against the runtime policy. */
+  function renderLinuxEvidence(v) {
+    const boot = v.boot;
+    const bootRows = boot && Array.isArray(boot.events)
+      ? boot.events.map((e) =>
+          h(
+            'tr',
+            { class: e.findings.length ? 'mismatch' : '', dataset: { event: String(e.index) } },
+            h('td', { class: 'num' }, String(e.index)),
+            h('td', { class: 'num' }, String(e.pcr)),
+            h('td', { class: 'mono' }, e.type),
+            h('td', { class: 'mono' }, dash(e.label)),
+            h('td', { class: 'mono digest-actual' }, dash(e.digests.sha256 || Object.values(e.digests)[0])),
+            verdictCell(e.findings),
+          ),
+        )
+      : [];
+    const failedEvents = bootRows.length ? boot.events.filter((e) => e.findings.length).length : 0;
+    const other = Array.isArray(v.findings) ? v.findings : [];
+    const bootSection = section(
+      'Measured boot: TCG event log against the policy',
+      h('p', { class: 'muted', id: 'boot-summary' }, boot && boot.error ? `The log could not be read: ${boot.error}` : `${bootRows.length} events, banks ${(boot && boot.banks.join(', ')) || '–'}; ${failedEvents ? `${failedEvents} event(s) failed` : 'no event failed'}.`),
+      other.length ? h('ul', { id: 'linux-findings', class: 'reasons' }, other.map((f) => h('li', { dataset: { code: f.code } }, h('span', { class: 'mono' }, f.code), ` · ${f.message}`))) : null,
+      bootRows.length
+        ? h(
+            'details',
+            { open: true },
+            h('summary', null, 'boot events'),
+            h(
+              'table',
+              { id: 'boot-events', class: 'compact' },
+              h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', { class: 'num' }, 'PCR'), h('th', null, 'type'), h('th', null, 'what'), h('th', null, 'sha256'), h('th', null, 'verdict'))),
+              h('tbody', null, bootRows),
+            ),
+          )
+        : null,
+    );
+    if (!v.ima) return h('div', { id: 'linux-evidence' }, bootSection);
+    const ima = v.ima;
+    const failedEntries = ima.entries.filter((e) => e.findings.length).length;
+    const imaSection = section(
+      'IMA runtime measurements against the runtime policy',
+      h('p', { class: 'muted', id: 'ima-summary' }, ima.error ? `The list could not be read: ${ima.error}` : `${ima.total} entries sent from position ${ima.offset}; ${failedEntries ? `${failedEntries} entry(ies) failed` : 'no entry failed'}${ima.omitted ? `; ${ima.omitted} passing entries not shown` : ''}.`),
+      ima.entries.length
+        ? h(
+            'table',
+            { id: 'ima-entries', class: 'compact' },
+            h('thead', null, h('tr', null, h('th', { class: 'num' }, 'entry'), h('th', null, 'template'), h('th', null, 'file'), h('th', null, 'digest'), h('th', null, 'verdict'))),
+            h(
+              'tbody',
+              null,
+              ima.entries.map((e) =>
+                h(
+                  'tr',
+                  { class: e.findings.length ? 'mismatch' : '', dataset: { entry: String(e.position) } },
+                  h('td', { class: 'num' }, String(e.position)),
+                  h('td', { class: 'mono' }, e.template),
+                  h('td', { class: 'mono' }, e.path),
+                  h('td', { class: 'mono digest-actual' }, `${e.alg}:${e.digest}`),
+                  verdictCell(e.findings),
+                ),
+              ),
+            ),
+          )
+        : null,
+    );
+    return h('div', { id: 'linux-evidence' }, bootSection, imaSection);
+  }
+
   function renderScore(score, d, product) {
     const evidenced = (score && score.evidenced) || (d.levels && d.levels.evidenced) || null;
     const declared = (score && score.declared) || (d.levels && d.levels.declared) || null;
@@ -571,6 +646,7 @@
       score ? h('p', { id: 'sl-label', class: 'muted' }, `${score.label || 'SL-C as configured'}: what this device, as it is set up now, is shown to reach (catalog ${score.catalogVersion}, rules ${score.rulesVersion}). Target: the product's claimed SL-C.`) : null,
       score && score.sl4Notes && Object.keys(score.sl4Notes).length ? h('ul', { id: 'sl4-notes', class: 'reasons muted' }, Object.entries(score.sl4Notes).map(([fr, note]) => h('li', { dataset: { fr } }, `${fr}: ${note}`))) : null,
       gapBlocks.length ? [h('h3', null, 'Gaps'), gapBlocks] : score ? h('p', { class: 'muted' }, 'No gaps against the target.') : null,
+      renderLifecycleFindings(score),
     );
   }
 
@@ -706,6 +782,21 @@
         ),
       ),
     );
+  }
+
+  /** The 62443-4-1 lifecycle's findings on the attested release, against the FR and requirement they bear on. */
+  function renderLifecycleFindings(score) {
+    const findings = score && Array.isArray(score.lifecycleFindings) ? score.lifecycleFindings : [];
+    if (!findings.length) return score ? h('p', { id: 'lifecycle-findings-none', class: 'muted' }, 'No lifecycle findings on the attested release.') : null;
+    return [
+      h('h3', null, 'Lifecycle findings (IEC 62443-4-1)'),
+      h(
+        'table',
+        { id: 'lifecycle-findings', class: 'compact' },
+        h('thead', null, h('tr', null, h('th', null, 'FR'), h('th', null, 'requirement'), h('th', null, 'finding'), h('th', null, 'severity'), h('th', null, 'why'))),
+        h('tbody', null, findings.map((f) => h('tr', { dataset: { code: f.code } }, h('td', null, f.fr), h('td', { class: 'mono' }, dash(f.requirement)), h('td', { class: 'mono' }, f.code), h('td', null, dash(f.severity)), h('td', null, f.reason)))),
+      ),
+    ];
   }
 
   /** The report needs the key in a header, so it is fetched and handed to the browser as a file. */

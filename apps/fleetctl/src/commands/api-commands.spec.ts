@@ -261,6 +261,17 @@ describe('fleetctl API commands (canned server)', () => {
       expect(api.requests.slice(-3).map((r) => [r.query.get('cursor'), r.query.get('limit')])).toEqual([[null, '1'], ['c2', '1'], ['c3', '1']]);
     });
 
+    it('`devices --exposed` (the spelling of issue 19) is the device list filtered on exposure', async () => {
+      api.routes.set('GET /api/v1/devices', { json: { items: [{ id: 'd9', status: 'affirming', firmware: { version: '1.0.0' } }], next: null } });
+      const exposed = await run(['devices', '--exposed', '--product', 'p1', '--json']);
+      expect(exposed.code).toBe(0);
+      expect(last()).toMatchObject({ method: 'GET', path: '/api/v1/devices' });
+      expect(Object.fromEntries(last().query)).toEqual({ exposed: 'true', productId: 'p1' });
+      expect(exposed.json()).toEqual({ items: [{ id: 'd9', status: 'affirming', firmware: { version: '1.0.0' } }], next: null });
+      await run(['device', 'list', '--exposed']);
+      expect(Object.fromEntries(last().query)).toEqual({ exposed: 'true' });
+    });
+
     it('device show / attest / revoke', async () => {
       const device = { id: 'd1', status: 'affirming', productId: 'p1' };
       const score = {

@@ -44,58 +44,22 @@ interface DevicePage {
 export function registerDeviceCommands(program: Command, ctx: CommandContext): void {
   const device = program.command('device').description('devices: list, detail and score, attest, revoke');
 
-  withApiOptions(
-    device
-      .command('list')
-      .description('list devices (one page, or every page with --all)')
-      .option('--status <status>', 'e.g. affirming, warning, contraindicated, stale, revoked')
-      .option('--product <productId>', 'only this product')
-      .option('--firmware <version>', 'only this firmware version')
-      .option('--below-target', 'only devices whose SL-C is below the product target')
-      .option('--stale', 'only devices without a fresh attestation')
-      .option('--exposed', 'only devices whose attested release has an unmitigated advisory')
-      .option('--limit <n>', 'page size', positiveInt('--limit', 1000))
-      .option('--cursor <cursor>', 'start from this page cursor (the previous page\'s "next")')
-      .option('--all', 'follow the next cursor through every page'),
-  ).action(async (opts: ListOptions, cmd: Command) => {
-    const client = await ctx.client(cmd);
-    const query: Query = {
-      status: opts.status,
-      productId: opts.product,
-      firmwareVersion: opts.firmware,
-      belowTarget: opts.belowTarget ? 'true' : undefined,
-      stale: opts.stale ? 'true' : undefined,
-      exposed: opts.exposed ? 'true' : undefined,
-      limit: opts.limit,
-      cursor: opts.cursor,
-    };
-    const out = ctx.output(cmd);
-    const first = await client.get<unknown>('/devices', query);
-    const page = asPage(first);
-    let result: unknown = first;
-    if (opts.all && page.next) {
-      const items = [...page.items];
-      const seen = new Set<string>();
-      let next: string | null | undefined = page.next;
-      while (next) {
-        if (seen.has(next) || seen.size >= MAX_PAGES) throw unavailableError(`the device list cursor ${next} repeats; stopped`, 'bad-response');
-        seen.add(next);
-        const more = asPage(await client.get<unknown>('/devices', { ...query, cursor: next }));
-        items.push(...more.items);
-        next = more.next;
-      }
-      result = { items, next: null };
-    }
-    const rows = itemsOf(result);
-    out.result(result, () =>
-      renderTable(
-        columnsFor(rows, ['id', 'productId', 'status', 'firmware.version', 'attestation.status', 'attestation.at', 'levels.belowTarget', 'lastSeenAt']),
-        rows,
-      ),
-    );
-    const next = (result as DevicePage).next;
-    if (!out.json && next) out.note(`more devices: --cursor ${next} (or --all)`);
-  });
+  const list = (cmd: Command) =>
+    withApiOptions(
+      cmd
+        .option('--status <status>', 'e.g. affirming, warning, contraindicated, stale, revoked')
+        .option('--product <productId>', 'only this product')
+        .option('--firmware <version>', 'only this firmware version')
+        .option('--below-target', 'only devices whose SL-C is below the product target')
+        .option('--stale', 'only devices without a fresh attestation')
+        .option('--exposed', 'only devices whose attested release has an unmitigated advisory')
+        .option('--limit <n>', 'page size', positiveInt('--limit', 1000))
+        .option('--cursor <cursor>', 'start from this page cursor (the previous page\'s "next")')
+        .option('--all', 'follow the next cursor through every page'),
+    ).action((opts: ListOptions, cmd: Command) => listDevices(ctx, opts, cmd));
+  list(device.command('list').description('list devices (one page, or every page with --all)'));
+  // The spelling of issue 19 (`fleetctl devices --exposed`): the same list as `device list`.
+  list(program.command('devices').description('list devices, e.g. `fleetctl devices --exposed` (the same as `device list`)'));
 
   withApiOptions(device.command('show').description('a device with its SL-C vectors and gaps').argument('<id>')).action(
     async (id: string, _opts: unknown, cmd: Command) => {
@@ -139,15 +103,15 @@ function asPage(value: unknown): DevicePage {
 /**
  * The score (GET /devices/:id/score) for people: its level vectors (evidenced, declared, target)
  * as a table of FR1..FR7; the gaps per FR (`gaps`, and `gapsDeclared` for the declared vector),
- * one line per FR with its unmet requirements; the long lists (`items`, `history`) as counts
- * (`--json` has them whole); anything else as a record.
+ * one line per FR with its unmet requirements; the lifecycle findings one line each; the long
+ * lists (`items`, `history`) as counts (`--json` has them whole); anything else as a record.
  */
 export function renderScore(score: Record<string, unknown> | null | undefined): string {
   if (!score || typeof score !== 'object') return formatCell(score);
   const vectors = Object.entries(score).filter(([k, v]) => !GAP_KEYS.includes(k) && isLevelVector(v)) as [string, Record<string, unknown>][];
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(score)) {
-    if (GAP_KEYS.includes(k) || isLevelVector(v)) continue;
+    if (GAP_KEYS.includes(k) || k === 'lifecycleFindings' || isLevelVector(v)) continue;
     rest[k] = k in COUNTED && Array.isArray(v) ? `${v.length} ${COUNTED[k]} (--json for all)` : v;
   }
   const parts: string[] = [];
@@ -162,8 +126,25 @@ export function renderScore(score: Record<string, unknown> | null | undefined): 
   for (const key of GAP_KEYS) {
     if (score[key] !== undefined && score[key] !== null) parts.push(renderGaps(key === 'gaps' ? 'gaps' : 'gaps (declared vector)', score[key]));
   }
+  if (Array.isArray(score.lifecycleFindings)) parts.push(renderLifecycleFindings(score.lifecycleFindings));
   if (Object.keys(rest).length) parts.push(renderRecord(rest));
   return parts.join('\n');
+}
+
+/**
+ * The 62443-4-1 lifecycle findings (exposure, end of support, missing SBOM), one line each:
+ * `CR 7.8 (FR7) lifecycle.sbom-missing: <reason>`, with the severity and the advisory when given.
+ */
+function renderLifecycleFindings(findings: unknown[]): string {
+  if (!findings.length) return 'lifecycle findings: none';
+  const lines = findings.map((x) => {
+    const f = x as { code?: unknown; fr?: unknown; requirement?: unknown; severity?: unknown; reason?: unknown; reference?: unknown } | null;
+    if (!f || typeof f !== 'object' || typeof f.code !== 'string') return formatCell(x);
+    const where = typeof f.requirement === 'string' ? `${f.requirement}${typeof f.fr === 'string' ? ` (${f.fr})` : ''} ` : '';
+    const extra = [typeof f.severity === 'string' ? `severity ${f.severity}` : null, typeof f.reference === 'string' ? f.reference : null].filter(Boolean).join(', ');
+    return `${where}${f.code}: ${typeof f.reason === 'string' ? f.reason : ''}${extra ? ` [${extra}]` : ''}`;
+  });
+  return `lifecycle findings:\n  ${lines.join('\n  ')}`;
 }
 
 const GAP_KEYS = ['gaps', 'gapsDeclared'];
@@ -207,4 +188,44 @@ function renderGaps(label: string, gaps: unknown): string {
     lines = [formatCell(gaps)];
   }
   return lines.length ? `${label}:\n  ${lines.join('\n  ')}` : `${label}: none`;
+}
+
+async function listDevices(ctx: CommandContext, opts: ListOptions, cmd: Command): Promise<void> {
+  const client = await ctx.client(cmd);
+  const query: Query = {
+    status: opts.status,
+    productId: opts.product,
+    firmwareVersion: opts.firmware,
+    belowTarget: opts.belowTarget ? 'true' : undefined,
+    stale: opts.stale ? 'true' : undefined,
+    exposed: opts.exposed ? 'true' : undefined,
+    limit: opts.limit,
+    cursor: opts.cursor,
+  };
+  const out = ctx.output(cmd);
+  const first = await client.get<unknown>('/devices', query);
+  const page = asPage(first);
+  let result: unknown = first;
+  if (opts.all && page.next) {
+    const items = [...page.items];
+    const seen = new Set<string>();
+    let next: string | null | undefined = page.next;
+    while (next) {
+      if (seen.has(next) || seen.size >= MAX_PAGES) throw unavailableError(`the device list cursor ${next} repeats; stopped`, 'bad-response');
+      seen.add(next);
+      const more = asPage(await client.get<unknown>('/devices', { ...query, cursor: next }));
+      items.push(...more.items);
+      next = more.next;
+    }
+    result = { items, next: null };
+  }
+  const rows = itemsOf(result);
+  out.result(result, () =>
+    renderTable(
+      columnsFor(rows, ['id', 'productId', 'status', 'firmware.version', 'attestation.status', 'attestation.at', 'levels.belowTarget', 'lastSeenAt']),
+      rows,
+    ),
+  );
+  const next = (result as DevicePage).next;
+  if (!out.json && next) out.note(`more devices: --cursor ${next} (or --all)`);
 }

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { isDomainError } from '@fleetguard/common';
+import { encodeUeidText, isDomainError, ueidCreationProblem } from '@fleetguard/common';
 import { normalizeSha256, showDigest, ZERO_PCR } from './digest';
 import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyEvidenceSignature } from './eat-evidence.parser';
 import { BootEvent, comparePcrs, PcrValues, replayEventLog } from './event-log.replay';
@@ -26,6 +26,8 @@ export interface DeviceAppraisalRecord {
   akPublicKey?: PublicKeyInput | null;
   /** Highest firmware security counter this device reported before (anti-rollback), if any. */
   lastSecurityCounter?: number | null;
+  /** The RFC 9711 UEID recorded for the device at enrollment, if any. */
+  ueid?: Buffer | null;
 }
 
 /** Golden boot measurements of a release: the ordered event list, optionally expected PCRs. */
@@ -62,6 +64,10 @@ export interface AppraisalFinding {
   claim: TrustClaim;
   value: number;
   message: string;
+  /** TCG boot log: the event it is about (index as tpm2_eventlog numbers them). */
+  event?: number;
+  /** IMA: the entry it is about (position in the device's whole measurement list). */
+  entry?: number;
 }
 
 export interface AppraisalResult {
@@ -73,12 +79,19 @@ export interface AppraisalResult {
   /** The evidence's eat_nonce, once the evidence is authenticated (echoed in the EAR); else null. */
   nonce: string | null;
   /** Parsed claims once the signature verified (for storage and the dashboard); else null. */
-  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] }; linux?: LinuxEvidenceSummary } | null;
+  claims: { fw: FirmwareClaims; boot: BootClaims; tpm: { present: boolean; quotedPcrs?: number[] }; linux?: LinuxEvidenceSummary; identity?: AttesterIdentity } | null;
   firmware: { version: string; securityCounter: number } | null;
   /** PCR values replayed from the event log (null before the event-log stage). */
   replayedPcrs: PcrValues | null;
   /** Linux devices: the running IMA state to keep for this device (the caller stores it). */
   imaState?: ImaDeviceState | null;
+}
+
+/** How the evidence named its attester: RFC 9711 UEID / SUEIDs (base64url, as in the EAT) or the device id. */
+export interface AttesterIdentity {
+  form: 'rfc9711-ueid' | 'device-id';
+  ueid?: string;
+  sueids?: Record<string, string>;
 }
 
 export interface AppraisalInput {
@@ -100,8 +113,8 @@ class Appraisal {
   replayedPcrs: PcrValues | null = null;
   imaState: ImaDeviceState | null = null;
 
-  find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string): void {
-    this.findings.push({ stage, code, claim, value, message });
+  find(stage: AppraisalStage, code: string, claim: TrustClaim, value: number, message: string, at?: { event?: number; entry?: number }): void {
+    this.findings.push({ stage, code, claim, value, message, ...(at?.event !== undefined ? { event: at.event } : {}), ...(at?.entry !== undefined ? { entry: at.entry } : {}) });
     degrade(this.vector, claim, value);
   }
   set(claim: TrustClaim, value: number): void {
@@ -171,8 +184,9 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   if (a.failedAt('identity')) return a.result();
 
   const claims: EvidenceClaims = parseEvidenceClaims(payload);
-  if (claims.ueid !== device.deviceId) {
-    a.find('identity', 'ueid-mismatch', 'instance-identity', II.UNTRUSTWORTHY, `evidence ueid '${claims.ueid}' is not this device ('${device.deviceId}')`);
+  const identity = attesterIdentity(claims, device);
+  if (typeof identity === 'string') {
+    a.find('identity', 'ueid-mismatch', 'instance-identity', II.UNTRUSTWORTHY, identity);
     return a.result();
   }
 
@@ -185,7 +199,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   }
   a.set('instance-identity', II.TRUSTWORTHY);
   a.nonce = claims.eatNonce;
-  a.claims = { fw: claims.fw, boot: claims.boot, tpm: { present: !!claims.tpm } };
+  a.claims = { fw: claims.fw, boot: claims.boot, tpm: { present: !!claims.tpm }, identity };
   a.firmware = { version: claims.fw.version, securityCounter: claims.fw.securityCounter };
 
   /* (c) firmware */
@@ -194,7 +208,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   /* (d)-(f) for a Linux device: TCG boot log + quote, golden state and policy (linux-evidence.appraisal.ts) */
   if (claims.tcgEventLog) {
     const linux = await appraiseLinuxEvidence({ deviceId: device.deviceId, productId: device.productId, version: claims.fw.version, akPublicKey: device.akPublicKey ?? null, claims }, ports);
-    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message);
+    for (const f of linux.findings) a.find(f.stage, f.code, f.claim, f.value, f.message, f);
     for (const [claim, value] of linux.sets) a.set(claim, value);
     a.replayedPcrs = linux.replayedSha256;
     a.imaState = linux.imaState;
@@ -227,6 +241,24 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
 
   if (!a.failedAt('firmware')) a.set('hardware', HW.GENUINE);
   return a.result();
+}
+
+/**
+ * The `ueid` must name this device: either the device id (Fleetguard's first form) or, as RFC
+ * 9711 writes it, the UEID enrolled for the device, compared as opaque bytes (the RFC's rule for
+ * consumers). Returns the identity, or the reason it does not match.
+ */
+function attesterIdentity(claims: EvidenceClaims, device: DeviceAppraisalRecord): AttesterIdentity | string {
+  const sueids = claims.sueids ? { sueids: Object.fromEntries(Object.entries(claims.sueids).map(([k, v]) => [k, encodeUeidText(v)])) } : {};
+  if (claims.ueid === device.deviceId) return { form: 'device-id', ...sueids };
+  if (claims.ueidBytes && device.ueid && claims.ueidBytes.equals(device.ueid)) return { form: 'rfc9711-ueid', ueid: claims.ueid, ...sueids };
+  if (!claims.ueidBytes) return `evidence ueid '${claims.ueid}' is not this device ('${device.deviceId}') and not an RFC 9711 UEID (base64url of 7 to 33 bytes)`;
+  const shown = claims.ueidBytes.toString('hex');
+  const malformed = ueidCreationProblem(claims.ueidBytes);
+  const why = malformed ? ` (and not a well-formed UEID: ${malformed})` : '';
+  return device.ueid
+    ? `evidence ueid ${shown} is not the UEID enrolled for device '${device.deviceId}' (${device.ueid.toString('hex')})${why}`
+    : `evidence ueid ${shown} is an RFC 9711 UEID, but no UEID was enrolled for device '${device.deviceId}' (enroll with ueid, or send the device id)${why}`;
 }
 
 function certificateStatus(device: DeviceAppraisalRecord, now: Date): CertificateStatus {

@@ -55,6 +55,10 @@ function draftEarProblems(c: any): string[] {
       tvWorst = Math.max(tvWorst, TIERS.indexOf(tierOfValue(v)));
     }
     if (TIERS.indexOf(a.ear_status) < tvWorst) problems.push(`${name}: ear_status is more trustworthy than its vector`);
+    if ('eat_nonce' in a) {
+      const n = Buffer.from(String(a.eat_nonce), 'base64url');
+      if (typeof a.eat_nonce !== 'string' || n.length < 8 || n.length > 64) problems.push(`${name}: eat_nonce is not 8..64 bytes`);
+    }
     if ('ear_appraisal_policy_ids' in a && !(Array.isArray(a.ear_appraisal_policy_ids) && a.ear_appraisal_policy_ids.length > 0 && a.ear_appraisal_policy_ids.every((x: unknown) => typeof x === 'string'))) {
       problems.push(`${name}: ear_appraisal_policy_ids is not a non-empty array of text`);
     }
@@ -82,6 +86,8 @@ describe('signEar: draft-ietf-rats-ear-04 form (the default)', () => {
           ear_status: 'affirming',
           ear_trustworthiness_vector: result.trustVector,
           ear_appraisal_policy_ids: [FLEETGUARD_APPRAISAL_POLICY_ID],
+          // the draft's appraisal-level nonce: the nonce of the evidence this appraisal is about
+          eat_nonce: result.nonce,
           ear_verifier_claims: { reasons: [] },
         },
       },

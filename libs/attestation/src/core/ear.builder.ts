@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, importJWK, JWK, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, importJWK, JWK, jwtVerify, SignJWT } from 'jose';
 import { encryptPrivateKeyPem, invalid } from '@fleetguard/common';
 import { EarStatus, statusOf, TRUST_CLAIMS, TrustVector } from './trust-vector';
 
@@ -36,6 +36,11 @@ export interface EarOptions {
   now?: Date;
   /** `draft` (default): draft-ietf-rats-ear-04 labels; `veraison`: veraison/ear's. */
   form?: EarForm;
+  /**
+   * The attester's RFC 9711 identity as the evidence gave it and the appraisal matched it
+   * (base64url, as in the EAT); carried in the draft form's `ear_verifier_claims`.
+   */
+  attester?: { ueid?: string; sueids?: Record<string, string> };
 }
 
 export interface EarSubmod {
@@ -50,7 +55,9 @@ export interface EarDraftSubmod {
   ear_status: EarStatus;
   ear_trustworthiness_vector: TrustVector;
   ear_appraisal_policy_ids: string[];
-  ear_verifier_claims: { reasons: string[] };
+  /** The nonce of the evidence this appraisal is about (the draft's appraisal-level eat_nonce). */
+  eat_nonce?: string;
+  ear_verifier_claims: { reasons: string[]; ueid?: string; sueids?: Record<string, string> };
 }
 
 export interface EarDraftClaims {
@@ -128,7 +135,12 @@ export async function signEar(
           ear_status: status,
           ear_trustworthiness_vector: vector,
           ear_appraisal_policy_ids: [policyId],
-          ear_verifier_claims: { reasons: [...result.reasons] },
+          ...(options.nonce !== null ? { eat_nonce: options.nonce } : {}),
+          ear_verifier_claims: {
+            reasons: [...result.reasons],
+            ...(options.attester?.ueid ? { ueid: options.attester.ueid } : {}),
+            ...(options.attester?.sueids ? { sueids: { ...options.attester.sueids } } : {}),
+          },
         } satisfies EarDraftSubmod,
       },
     };
@@ -156,6 +168,35 @@ export async function signEar(
     .setIssuedAt(iat)
     .setSubject(options.deviceId)
     .sign(options.verifierKey.privateKey);
+}
+
+/** The EAR media type of a form (RFC 9782's `application/eat+jwt` with the EAR's `eat_profile`). */
+export function earMediaType(form: EarForm): string {
+  return `application/eat+jwt; eat_profile="${form === 'draft' ? EAR_DRAFT_PROFILE : EAR_PROFILE}"`;
+}
+
+/**
+ * The same appraisal in the other form: the stored EAR's claims (the verifier's own token, read
+ * back from its database) signed again with their original `iat`, nonce and subject.
+ */
+export async function reformEar(ear: string, form: EarForm, options: { verifierKey: VerifierKey; verifierId: VerifierId; policyId?: string }): Promise<string> {
+  const claims = decodeJwt(ear) as unknown as EarClaims | EarDraftClaims;
+  if ((claims.eat_profile === EAR_DRAFT_PROFILE ? 'draft' : 'veraison') === form) return ear;
+  const device = earDeviceAppraisal(claims);
+  const draftClaims = claims.eat_profile === EAR_DRAFT_PROFILE ? (claims as EarDraftClaims).submods.device.ear_verifier_claims : undefined;
+  return signEar(
+    { trustVector: device.trustVector, reasons: device.reasons },
+    {
+      verifierKey: options.verifierKey,
+      verifierId: options.verifierId,
+      nonce: typeof claims.eat_nonce === 'string' ? claims.eat_nonce : null,
+      deviceId: claims.sub,
+      now: new Date(claims.iat * 1000),
+      form,
+      ...(options.policyId ? { policyId: options.policyId } : {}),
+      ...(draftClaims?.ueid || draftClaims?.sueids ? { attester: { ueid: draftClaims.ueid, sueids: draftClaims.sueids } } : {}),
+    },
+  );
 }
 
 /** Verifies an EAR with the verifier's published JWK (for devices, the simulator, tests). */

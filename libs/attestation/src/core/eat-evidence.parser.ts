@@ -1,7 +1,7 @@
 import { KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
 import { z } from 'zod';
-import { DomainError, invalid } from '@fleetguard/common';
+import { DomainError, decodeUeidText, invalid } from '@fleetguard/common';
 import { normalizeSha256 } from './digest';
 import { BootEvent, MAX_BOOT_EVENTS, MAX_PCR_INDEX, PcrValues } from './event-log.replay';
 import { decodeNonce } from './nonce';
@@ -50,7 +50,15 @@ export interface TpmClaims {
 /** The claims of a Fleetguard EAT (RFC 9711), validated. Other top-level claims are ignored. */
 export interface EvidenceClaims {
   eatNonce: string;
+  /**
+   * The `ueid` claim as sent: the device id (Fleetguard's first form, not an RFC 9711 UEID), or
+   * an RFC 9711 UEID as base64url (see `ueidBytes`).
+   */
   ueid: string;
+  /** The `ueid` decoded, when its text has RFC 9711's syntax (base64url of 7..33 bytes). */
+  ueidBytes?: Buffer;
+  /** RFC 9711 `sueids` (semi-permanent UEIDs: label → UEID), decoded. */
+  sueids?: Record<string, Buffer>;
   iat: number;
   fw: FirmwareClaims;
   boot: BootClaims;
@@ -61,6 +69,7 @@ export interface EvidenceClaims {
 }
 
 const PRINTABLE = /^[\x20-\x7e]+$/;
+const MAX_SUEIDS = 16;
 const TOKEN = /^[\x21-\x7e]+$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 const PCR_KEY = /^(?:[0-9]|1[0-9]|2[0-3])$/;
@@ -90,6 +99,11 @@ const claimsSchema = z.looseObject({
     }
   }, 'must be base64url of 16 to 64 bytes'),
   ueid: z.string().min(1).max(128).regex(TOKEN, 'must be printable ASCII without spaces'),
+  // RFC 9711 4.2.2: a map, even for one SUEID; each value a UEID (base64url of 7..33 bytes).
+  sueids: z
+    .record(z.string().min(1).max(64).regex(PRINTABLE, 'label must be printable ASCII'), z.string().refine((s) => decodeUeidText(s) !== null, 'must be a UEID: base64url without padding of 7 to 33 bytes (RFC 9711)'))
+    .refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= MAX_SUEIDS, `must hold 1 to ${MAX_SUEIDS} labelled UEIDs`)
+    .optional(),
   iat: z.int().min(0),
   fw: z.strictObject({
     productId: z.string().min(1).max(128).regex(TOKEN, 'must be printable ASCII without spaces'),
@@ -130,11 +144,14 @@ export function parseEvidenceClaims(payload: unknown): EvidenceClaims {
     throw invalid('evidence-claims-invalid', `evidence claims are invalid: ${issues.slice(0, 5).join('; ')}`, { issues });
   }
   const c = parsed.data;
+  const ueidBytes = decodeUeidText(c.ueid);
   const pcrs: PcrValues = {};
   for (const key of Object.keys(c.boot.pcrs).sort((a, b) => Number(a) - Number(b))) pcrs[key] = c.boot.pcrs[key].toLowerCase();
   return {
     eatNonce: c.eat_nonce,
     ueid: c.ueid,
+    ...(ueidBytes ? { ueidBytes } : {}),
+    ...(c.sueids ? { sueids: Object.fromEntries(Object.entries(c.sueids).map(([k, v]) => [k, decodeUeidText(v)!])) } : {}),
     iat: c.iat,
     fw: { ...c.fw, digest: normalizeSha256(c.fw.digest)! },
     boot: {

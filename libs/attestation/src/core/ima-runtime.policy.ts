@@ -61,6 +61,8 @@ export interface ImaFinding {
   claim: 'executables' | 'file-system';
   value: number;
   message: string;
+  /** The entry's position in the device's whole measurement list, when the finding is about one. */
+  entry?: number;
 }
 
 export interface ImaAppraisal {
@@ -114,18 +116,18 @@ export function appraiseImaEntries(input: {
   for (const e of fresh) {
     const position = input.offset + e.line;
     if (e.violation) {
-      findings.push({ code: 'ima-violation', claim: 'file-system', value: FS.UNRECOGNIZED, message: `IMA entry ${position} (${e.path}) is a measurement violation (file changed while open, or opened for write while measured)` });
+      findings.push({ code: 'ima-violation', claim: 'file-system', value: FS.UNRECOGNIZED, entry: position, message: `IMA entry ${position} (${e.path}) is a measurement violation (file changed while open, or opened for write while measured)` });
       continue;
     }
     if (excludes.some((x) => x.test(e.path))) continue;
     const allowed = input.policy.digests[e.path];
     if (!allowed) {
       if (e.path === 'boot_aggregate') continue; // judged only when the policy lists it
-      if (++unknown <= MAX_NAMED) findings.push({ code: 'ima-file-unknown', claim: 'file-system', value: FS.UNRECOGNIZED, message: `IMA entry ${position}: file ${e.path} is not in the runtime policy (${e.alg}:${e.digest.slice(0, 16)}..)` });
+      if (++unknown <= MAX_NAMED) findings.push({ code: 'ima-file-unknown', claim: 'file-system', value: FS.UNRECOGNIZED, entry: position, message: `IMA entry ${position}: file ${e.path} is not in the runtime policy (${e.alg}:${e.digest.slice(0, 16)}..)` });
       continue;
     }
     if (!allowed.includes(e.digest)) {
-      if (++changed <= MAX_NAMED) findings.push({ code: 'ima-digest-mismatch', claim: 'executables', value: EX.CONTRAINDICATED, message: `IMA entry ${position}: file ${e.path} measured ${e.alg}:${e.digest.slice(0, 16)}.., which the runtime policy does not allow for it` });
+      if (++changed <= MAX_NAMED) findings.push({ code: 'ima-digest-mismatch', claim: 'executables', value: EX.CONTRAINDICATED, entry: position, message: `IMA entry ${position}: file ${e.path} measured ${e.alg}:${e.digest.slice(0, 16)}.., which the runtime policy does not allow for it` });
     }
   }
   if (unknown > MAX_NAMED) findings.push({ code: 'ima-file-unknown', claim: 'file-system', value: FS.UNRECOGNIZED, message: `${unknown - MAX_NAMED} more files are not in the runtime policy` });

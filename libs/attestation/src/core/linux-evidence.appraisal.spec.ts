@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { appraiseEvidence } from './appraisal.pipeline';
 import { MeasuredBootReference } from './linux-evidence.appraisal';
+import { linuxEvidenceView } from './linux-evidence.view';
 import { parseMeasuredBootPolicy, policyFromLog, recordGoldenBootState } from './measured-boot.policy';
 import { decodeNonce } from './nonce';
 import { parseTcgEventLog, TcgEventLog } from './tcg-event-log.parser';
@@ -195,5 +196,38 @@ describe('measured-boot policies: Fleetguard JSON and an imported Keylime refere
     expect(() => parseMeasuredBootPolicy({ scrtm_and_bios: [], pk: [{ SignatureOwner: 'x', SignatureData: '0x00' }] })).toThrow(expect.objectContaining({ code: 'measured-boot-policy-invalid', message: expect.stringMatching(/pk\.0\.SignatureOwner/) }));
     expect(() => parseMeasuredBootPolicy({ secureBoot: 'maybe' })).toThrow(expect.objectContaining({ code: 'measured-boot-policy-invalid' }));
     expect(() => parseMeasuredBootPolicy({ kernelCmdlines: ['(unclosed'] })).toThrow(expect.objectContaining({ code: 'measured-boot-policy-invalid' }));
+  });
+});
+
+describe('the Linux evidence view (what the dashboard shows of a stored result)', () => {
+  it('decodes every boot event and puts each finding on the event it names; findings about no event stay apart', async () => {
+    const { s, evidence } = linuxScenario({ golden: recordGoldenBootState(ubuntu) });
+    const shim = ubuntu.events.find((e) => e.type === EV.EFI_BOOT_SERVICES_APPLICATION)!;
+    const ev = await evidence(alterTcgEvent(ubuntuBytes, shim.index));
+    const r = await appraise(s, ev);
+    expect(r.findings[0]).toMatchObject({ code: 'event-differs-from-golden-state', event: shim.index });
+    const view = linuxEvidenceView(ev, r.findings)!;
+    expect(view.boot!.banks).toEqual(['sha1', 'sha256']);
+    expect(view.boot!.events).toHaveLength(105);
+    const failed = view.boot!.events.filter((e) => e.findings.length);
+    expect(failed.map((e) => e.index)).toEqual([shim.index]);
+    expect(failed[0]).toMatchObject({ pcr: 4, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', label: expect.stringMatching(/shimx64\.efi/) });
+    expect(failed[0].findings[0].message).toBe(r.reasons[0]);
+    expect(view.boot!.events.find((e) => e.index === 4)).toMatchObject({ type: 'EV_EFI_VARIABLE_DRIVER_CONFIG', label: 'SecureBoot' });
+    expect(view.ima).toBeNull();
+
+    // A quote mismatch is about no one event: it stays in the view's own findings.
+    const mismatch = await evidence(alterTcgEvent(ubuntuBytes, 30), { quoteOf: ubuntuBytes });
+    const r2 = await appraise(s, mismatch);
+    const v2 = linuxEvidenceView(mismatch, r2.findings)!;
+    expect(v2.findings.map((f) => f.code)).toContain('tpm-pcr-digest-mismatch');
+  });
+
+  it('is null for evidence without a TCG log or not a readable JWS', async () => {
+    const { s } = linuxScenario();
+    const plain = await s.evidence({ nonce: s.nonces.issue(s.deviceId) });
+    expect(linuxEvidenceView(plain, [])).toBeNull();
+    expect(linuxEvidenceView('not-a-jws', [])).toBeNull();
+    expect(linuxEvidenceView('a.b.c', [])).toBeNull();
   });
 });

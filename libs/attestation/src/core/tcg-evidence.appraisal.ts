@@ -25,6 +25,8 @@ export interface TcgBootFinding {
   value: number;
   message: string;
   event?: number;
+  /** IMA findings: the entry's position in the device's measurement list. */
+  entry?: number;
 }
 
 export interface TcgBootAppraisalInput {

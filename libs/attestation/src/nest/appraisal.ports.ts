@@ -16,6 +16,7 @@ interface DeviceRow {
   ak_public_key: string | null;
   cert_serial: string | null;
   max_security_counter_seen: number | null;
+  ueid: string | null;
 }
 
 /**
@@ -41,7 +42,7 @@ export class AppraisalPortsFactory {
     return {
       findDevice: async (id) => {
         const rows: DeviceRow[] = await this.ds.query(
-          'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen FROM devices WHERE id = $1',
+          'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen, ueid FROM devices WHERE id = $1',
           [id],
         );
         const d = rows[0];
@@ -54,6 +55,7 @@ export class AppraisalPortsFactory {
           certificateStatus: certState === 'valid' ? 'valid' : certState === 'expired' ? 'expired' : 'revoked',
           akPublicKey: d.ak_public_key,
           lastSecurityCounter: d.max_security_counter_seen,
+          ueid: d.ueid ? Buffer.from(d.ueid, 'hex') : null,
         };
       },
       consumeNonce: (deviceId, nonce) => this.inbox.nonceStateAt(deviceId, nonce, job.receivedAt),

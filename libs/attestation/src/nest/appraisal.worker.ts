@@ -8,7 +8,7 @@ import { BrokerService } from '@fleetguard/broker';
 import { EventBusService } from '@fleetguard/events';
 import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
 import { retryDelayMs } from '../core/appraisal-retry';
-import { signEar } from '../core/ear.builder';
+import { EarForm, reformEar, signEar } from '../core/ear.builder';
 import { AppraisalPortsFactory } from './appraisal.ports';
 import { CommitOutcome, CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord, StoredResult } from './evidence-inbox.repository';
 import { GroupedCall } from './grouped-call';
@@ -222,8 +222,17 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     return o;
   }
 
+  /** A stored EAR in the asked form (signed again, same appraisal and iat, when the form differs from the configured one). */
+  inForm(ear: string, form: EarForm | undefined): Promise<string> {
+    if (!form || form === this.config.earForm) return Promise.resolve(ear);
+    return reformEar(ear, form, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID });
+  }
+
   private async store(job: InboxJob, result: AppraisalResult | PsaAppraisalResult): Promise<StoredResult> {
-    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm });
+    // The attester's RFC 9711 identity, when the evidence gave one the appraisal matched, rides in the EAR.
+    const identity = result.claims && 'identity' in result.claims ? result.claims.identity : undefined;
+    const attester = identity?.form === 'rfc9711-ueid' || identity?.sueids ? { attester: { ueid: identity.ueid, sueids: identity.sueids } } : {};
+    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm, ...attester });
     const imaState = 'imaState' in result ? result.imaState : null;
     const id = randomUUID();
     const affirming = result.status === 'affirming';

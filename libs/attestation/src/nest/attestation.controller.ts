@@ -1,15 +1,19 @@
-import { Body, Controller, DefaultValuePipe, Get, HttpCode, Param, ParseIntPipe, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, DefaultValuePipe, Get, Headers, HttpCode, Inject, Param, ParseIntPipe, ParseUUIDPipe, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsOptional, IsString, Length } from 'class-validator';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { invalid } from '@fleetguard/common';
-import { AnyListener, DeviceListener } from '@fleetguard/platform';
+import type { Response } from 'express';
+import { AppConfig, invalid, notFound } from '@fleetguard/common';
+import { APP_CONFIG, AnyListener, DeviceListener } from '@fleetguard/platform';
 import { CurrentPrincipal, Principal, Public, Roles } from '@fleetguard/auth';
 import { DeviceCertificateGuard, DeviceIdentity } from '@fleetguard/pki';
 import { DevicesService, checkDeviceId } from '@fleetguard/fleet';
 import { MAX_EVIDENCE_CHARS } from '../core/eat-evidence.parser';
+import { negotiateEar } from '../core/ear.media-type';
+import { linuxEvidenceView } from '../core/linux-evidence.view';
+import type { AppraisalFinding } from '../core/appraisal.pipeline';
 import { AttestationResultEntity } from '../entities/attestation-result.entity';
 import { AttestationService } from './attestation.service';
 import { VerifierKeyService } from './verifier-key.service';
@@ -35,7 +39,10 @@ class EvidenceDto {
 @UseGuards(DeviceCertificateGuard)
 @Controller('attestation')
 export class DeviceAttestationController {
-  constructor(private readonly attestation: AttestationService) {}
+  constructor(
+    private readonly attestation: AttestationService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Post('challenge')
   @HttpCode(200)
@@ -46,8 +53,12 @@ export class DeviceAttestationController {
 
   @Post('evidence')
   @HttpCode(200)
-  async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto) {
-    return this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence, dto.psaToken);
+  async evidence(@Req() req: { device: DeviceIdentity }, @Body() dto: EvidenceDto, @Headers('accept') accept: string | undefined, @Res() res: Response): Promise<void> {
+    // Negotiated before the appraisal: a 406 must not spend the nonce.
+    const answer = negotiateEar(accept, this.config.earForm, { json: true });
+    const r = await this.attestation.receiveHttpEvidence(req.device.deviceId, dto.evidence, dto.psaToken, answer.kind === 'jwt' ? answer.form : undefined);
+    if (answer.kind === 'json') res.status(200).setHeader('Vary', 'Accept').json(r);
+    else sendEar(res, answer.contentType, r.ear);
   }
 }
 
@@ -63,6 +74,13 @@ export class VerifierKeyController {
   key() {
     return this.keys.publicJwk;
   }
+}
+
+/** The EAR as the body, its media type exactly (a Buffer, so Express appends no `; charset=`). */
+function sendEar(res: Response, contentType: string, ear: string): void {
+  res.status(200).setHeader('Content-Type', contentType);
+  res.setHeader('Vary', 'Accept');
+  res.end(Buffer.from(ear, 'ascii'));
 }
 
 export function toResultView(r: AttestationResultEntity) {
@@ -89,7 +107,19 @@ export class DeviceAttestationsController {
     private readonly attestation: AttestationService,
     private readonly devices: DevicesService,
     @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** One result's EAR, in the form `Accept` asks for (the stored EAR, or the same appraisal signed again in the other form). */
+  @Get(':id/attestations/:resultId/ear')
+  @Roles('operator', 'manufacturer', 'auditor')
+  async ear(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Param('resultId', new ParseUUIDPipe()) resultId: string, @Headers('accept') accept: string | undefined, @Res() res: Response): Promise<void> {
+    const answer = negotiateEar(accept, this.config.earForm, { json: false });
+    await this.devices.get(p, checkDeviceId(id));
+    const ear = await this.attestation.storedEar(id, resultId, answer.kind === 'jwt' ? answer.form : undefined);
+    if (ear === null) throw notFound('attestation.not-found', `no attestation result ${resultId} for device ${id}`);
+    sendEar(res, answer.kind === 'jwt' ? answer.contentType : 'application/jwt', ear);
+  }
 
   @Post(':id/attest')
   @Roles('operator', 'manufacturer')
@@ -113,5 +143,22 @@ export class DeviceAttestationsController {
     if (before) qb.andWhere('r.created_at < :before', { before: new Date(before) });
     const items = await qb.getMany();
     return { items: items.map(toResultView), next: items.length ? items[items.length - 1].createdAt.toISOString() : null };
+  }
+
+  /**
+   * A Linux device's result: its TCG boot log decoded event by event and its IMA entries, each
+   * with the findings the appraisal recorded against it (which event or file failed and why).
+   */
+  @Get(':id/attestations/:resultId/linux-evidence')
+  @Roles('operator', 'manufacturer', 'auditor')
+  async linuxEvidence(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Param('resultId') resultId: string) {
+    await this.devices.get(p, checkDeviceId(id));
+    const r = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(resultId)
+      ? await this.ds.getRepository(AttestationResultEntity).findOne({ where: { id: resultId, deviceId: id } })
+      : null;
+    if (!r) throw notFound('attestation.not-found', `no attestation result ${resultId} of device ${id}`);
+    const view = linuxEvidenceView(r.evidence, r.findings as unknown as AppraisalFinding[]);
+    if (!view) throw notFound('attestation.no-linux-evidence', `attestation result ${resultId} carries no TCG boot log`);
+    return { resultId: r.id, status: r.status, firmwareVersion: r.firmwareVersion, createdAt: r.createdAt, ...view };
   }
 }

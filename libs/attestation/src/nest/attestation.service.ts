@@ -5,6 +5,9 @@ import { conflict } from '@fleetguard/common';
 import { BrokerService } from '@fleetguard/broker';
 import { ChallengeScheduler } from './challenge.scheduler';
 import { EvidenceInbox } from './evidence-inbox.service';
+import { AppraisalWorker } from './appraisal.worker';
+import { EvidenceInboxRepository } from './evidence-inbox.repository';
+import type { EarForm } from '../core/ear.builder';
 
 export type { StoredResult } from './evidence-inbox.repository';
 
@@ -21,6 +24,8 @@ export class AttestationService implements OnApplicationBootstrap {
     private readonly broker: BrokerService,
     private readonly challenges: ChallengeScheduler,
     private readonly inbox: EvidenceInbox,
+    private readonly worker: AppraisalWorker,
+    private readonly results: EvidenceInboxRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -49,8 +54,18 @@ export class AttestationService implements OnApplicationBootstrap {
     return { deviceId, nonce: c.nonce, expiresAt: c.expiresAt, channel: 'mqtt' };
   }
 
-  /** HTTP evidence: exactly one of `evidence` (EAT, compact JWS) or `psaToken` (base64url PSA token). */
-  receiveHttpEvidence(deviceId: string, evidence: unknown, psaToken?: unknown): Promise<{ ear: string; status: string; reasons: string[] }> {
-    return this.inbox.receiveHttp(deviceId, evidence, psaToken);
+  /**
+   * HTTP evidence: exactly one of `evidence` (EAT, compact JWS) or `psaToken` (base64url PSA
+   * token). `form` (from the request's `Accept`) picks the EAR's form for this answer; the
+   * stored EAR keeps the configured form.
+   */
+  receiveHttpEvidence(deviceId: string, evidence: unknown, psaToken?: unknown, form?: EarForm): Promise<{ ear: string; status: string; reasons: string[] }> {
+    return this.inbox.receiveHttp(deviceId, evidence, psaToken, form);
+  }
+
+  /** One stored result's EAR, for `GET /api/v1/devices/:id/attestations/:resultId/ear` (the caller checked access to the device). */
+  async storedEar(deviceId: string, resultId: string, form: EarForm | undefined): Promise<string | null> {
+    const ear = await this.results.storedEar(deviceId, resultId);
+    return ear === null ? null : this.worker.inForm(ear, form);
   }
 }

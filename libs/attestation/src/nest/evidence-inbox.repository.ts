@@ -324,6 +324,12 @@ export class EvidenceInboxRepository {
     return { audience: [row.manufacturer_org_id, row.operator_org_id], current: row.current === true || (row.current as unknown) === 't' };
   }
 
+  /** One stored result's EAR, if the result is this device's. */
+  async storedEar(deviceId: string, resultId: string): Promise<string | null> {
+    const rows: Array<{ ear: string }> = await this.ds.query('SELECT ear FROM attestation_results WHERE id = $1 AND device_id = $2', [resultId, deviceId]);
+    return rows[0]?.ear ?? null;
+  }
+
   async resultForInbox(inboxId: string): Promise<StoredResult | null> {
     const rows = await this.ds.query('SELECT id, status, ear, reasons FROM attestation_results WHERE inbox_id = $1 LIMIT 1', [inboxId]);
     return rows[0] ?? null;

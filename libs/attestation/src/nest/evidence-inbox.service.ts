@@ -5,6 +5,7 @@ import { APP_CONFIG, counter } from '@fleetguard/platform';
 import type { InboundOutcome } from '@fleetguard/broker';
 import { assertCompactJws } from '../core/eat-evidence.parser';
 import { assertPsaTokenText } from '../core/psa-token.parser';
+import type { EarForm } from '../core/ear.builder';
 import { AppraisalWorker } from './appraisal.worker';
 import { EvidenceInboxRepository } from './evidence-inbox.repository';
 import { deviceRateLimited as limited, evidenceRefused as refused } from './attestation.metrics';
@@ -75,8 +76,11 @@ export class EvidenceInbox {
     return { ack: true };
   }
 
-  /** HTTP: the same pipeline, answered synchronously with the EAR. */
-  async receiveHttp(deviceId: string, evidence: unknown, psaToken?: unknown): Promise<{ ear: string; status: string; reasons: string[] }> {
+  /**
+   * HTTP: the same pipeline, answered synchronously with the EAR, in `form` when given (the
+   * request's `Accept`, negotiated before this call so that a 406 spends nothing).
+   */
+  async receiveHttp(deviceId: string, evidence: unknown, psaToken?: unknown, form?: EarForm): Promise<{ ear: string; status: string; reasons: string[] }> {
     try {
       if ((evidence === undefined) === (psaToken === undefined)) throw new DomainError('evidence-missing', 'send exactly one of evidence (EAT, compact JWS) or psaToken (base64url PSA token)', 'invalid');
       if (psaToken !== undefined) evidence = assertPsaTokenText(psaToken);
@@ -96,7 +100,7 @@ export class EvidenceInbox {
     const stored = await this.record(deviceId, evidence as string, 'http');
     if (stored.duplicate) {
       const prior = await this.repo.resultForInbox(stored.inboxId);
-      if (prior) return { ear: prior.ear, status: prior.status, reasons: prior.reasons };
+      if (prior) return { ear: await this.worker.inForm(prior.ear, form), status: prior.status, reasons: prior.reasons };
       throw conflict('evidence.in-progress', 'this evidence is being appraised already');
     }
     let outcome;
@@ -109,7 +113,7 @@ export class EvidenceInbox {
     }
     if (outcome.kind === 'refused') throw outcome.error;
     if (outcome.kind === 'dropped') throw unavailable('evidence.retry-later', 'the evidence is recorded; its result is not ready yet', 2);
-    return { ear: outcome.result.ear, status: outcome.result.status, reasons: outcome.result.reasons };
+    return { ear: await this.worker.inForm(outcome.result.ear, form), status: outcome.result.status, reasons: outcome.result.reasons };
   }
 
   private async record(deviceId: string, evidence: string, channel: 'mqtt' | 'http') {

@@ -11,6 +11,7 @@ export type DomainErrorKind =
   | 'conflict' // 409: state forbids it (used token, duplicate release)
   | 'gone' // 410: expired
   | 'too-large' // 413
+  | 'not-acceptable' // 406: no representation the client accepts
   | 'unsupported' // 415
   | 'rate-limited' // 429: this caller sends too often (details.retryAfterSeconds)
   | 'unavailable'; // 503: the service cannot take it now, try again (details.retryAfterSeconds)

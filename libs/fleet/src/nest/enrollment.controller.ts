@@ -63,7 +63,7 @@ export class EnrollmentController {
   @HttpCode(201)
   async enroll(@Body() dto: EnrollDto) {
     const csr = await this.enrollment.checkCsr(dto.csr);
-    const r = await this.enrollment.enroll({ token: dto.token, csr, akPublicKey: dto.akPublicKey, psa: { iakPublicKey: dto.iakPublicKey, instanceId: dto.psaInstanceId, implementationId: dto.psaImplementationId }, productId: dto.productId, channel: 'enroll' });
+    const r = await this.enrollment.enroll({ token: dto.token, csr, akPublicKey: dto.akPublicKey, psa: { iakPublicKey: dto.iakPublicKey, instanceId: dto.psaInstanceId, implementationId: dto.psaImplementationId }, productId: dto.productId, ueid: dto.ueid, channel: 'enroll' });
     return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
   }
 }

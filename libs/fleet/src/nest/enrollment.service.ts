@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { AppConfig, DomainError, invalid } from '@fleetguard/common';
+import { AppConfig, DomainError, conflict, invalid, parseUeidHex } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
@@ -37,6 +37,8 @@ interface EnrollmentRows {
   iak: string | null;
   psaInstanceId: string | null;
   psaImplementationId: string | null;
+  /** RFC 9711 UEID (hex), unique among active devices (index devices_ueid_active). */
+  ueid: string | null;
 }
 
 /**
@@ -47,15 +49,15 @@ interface EnrollmentRows {
  */
 const GROUPED_ENROLLMENT_SQL = `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[])
-      AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation)),
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[])
+      AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation, ueid)),
   claimed AS (
     UPDATE enrollment_tokens t SET used_at = now(), device_id = i.device_id FROM input i
     WHERE t.token_hash = i.token_hash AND t.used_at IS NULL AND t.expires_at > now()
     RETURNING t.id, t.product_id, t.operator_org_id, t.device_id),
   device AS (
-    INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id)
-    SELECT c.device_id, c.product_id, p.organization_id, c.operator_org_id, 'active', i.key_type, decode(i.spki_hex, 'hex'), i.ak, i.serial, i.not_after::timestamptz, i.iak, i.psa_instance_id, i.psa_implementation_id
+    INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id, ueid)
+    SELECT c.device_id, c.product_id, p.organization_id, c.operator_org_id, 'active', i.key_type, decode(i.spki_hex, 'hex'), i.ak, i.serial, i.not_after::timestamptz, i.iak, i.psa_instance_id, i.psa_implementation_id, i.ueid
     FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
     RETURNING id),
   certificate AS (
@@ -80,6 +82,7 @@ function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
     col((r) => r.psaInstanceId),
     col((r) => r.psaImplementationId),
     col((r) => r.issued.caGeneration),
+    col((r) => r.ueid),
   ];
 }
 
@@ -153,8 +156,9 @@ export class EnrollmentService {
     return this.csrCheck.check(csr, { minRsaBits: this.config.rsaMinBits });
   }
 
-  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
+  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; ueid?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
     const akPem = input.akPublicKey ? normaliseAk(input.akPublicKey) : null;
+    const ueid = input.ueid === undefined ? null : checkedUeid(input.ueid);
     const iakPem = input.psa?.iakPublicKey ? normaliseIak(input.psa.iakPublicKey) : null;
     if (!ENROLLMENT_TOKEN.test(input.token)) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     const deviceId = newDeviceId();
@@ -163,6 +167,7 @@ export class EnrollmentService {
     const token = await this.lookups.run(tokenHash);
     if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     this.checkToken(token, input.productId);
+    if (ueid) await this.assertUeidFree(ueid);
     // Signing happens outside any transaction; then one statement claims the token (only if it is
     // still unused and unexpired) and records the device and its certificate, atomically.
     const issued = await this.issue(deviceId, input.csr);
@@ -176,10 +181,11 @@ export class EnrollmentService {
       iak: iakPem,
       psaInstanceId: input.psa?.instanceId?.toLowerCase() ?? null,
       psaImplementationId: input.psa?.implementationId?.toLowerCase() ?? null,
+      ueid,
     };
     let claimed: Array<{ id: string; product_id: string; organization_id?: string }>;
     if (!token.grant_id) {
-      const claim = await this.claims.run(rows);
+      const claim = await this.claims.run(rows).catch(ueidTaken);
       claimed = claim ? [claim] : [];
     } else {
       // The operator's consent: one device of its grant is spent with the claim, in one transaction
@@ -201,7 +207,7 @@ export class EnrollmentService {
         })
         .catch((e) => {
           if (e instanceof ClaimLost) return { refused: false as const, rows: [] as Array<{ id: string; product_id: string; organization_id: string }> };
-          throw e;
+          return ueidTaken(e);
         });
       if (outcome.refused) throw await this.grants.refusal(grantId);
       claimed = outcome.rows;
@@ -226,6 +232,11 @@ export class EnrollmentService {
       details: { serial: result.issued.serialHex, productId: result.token.productId, keyType: input.csr.keyType, notAfter: result.issued.notAfter.toISOString(), caGeneration: result.issued.caGeneration, profile: 'device' },
     });
     return { deviceId, certificate: result.issued.certificatePem, chain: this.ca.chainPem, serial: result.issued.serialHex, notAfter: result.issued.notAfter };
+  }
+
+  private async assertUeidFree(ueid: string): Promise<void> {
+    const rows = await this.ds.query(`SELECT id FROM devices WHERE ueid = $1 AND status = 'active' LIMIT 1`, [ueid]);
+    if (rows.length) throw conflict('enrollment.ueid-taken', 'this UEID is already enrolled for an active device (a UEID names one entity, RFC 9711 4.2.1)');
   }
 
   private checkToken(token: { used_at: Date | null; expires_at: Date; product_id: string }, productId?: string): void {
@@ -283,6 +294,18 @@ export class EnrollmentService {
   }
 }
 
+/** The UEID as stored (lowercase hex), after RFC 9711's creation rules. */
+function checkedUeid(text: string): string {
+  const r = parseUeidHex(text);
+  if ('problem' in r) throw invalid('enrollment.bad-ueid', `ueid: ${r.problem}`);
+  return r.ueid.toString('hex');
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: unknown; driverError?: { code?: unknown }; message?: unknown };
+  return err?.code === '23505' || err?.driverError?.code === '23505' || /duplicate key|unique constraint/i.test(String(err?.message ?? ''));
+}
+
 /** PSA identities a TF-M device registers at enrollment (SPEC "Evidence formats devices really produce"). */
 export interface PsaEnrollment {
   iakPublicKey?: string;
@@ -316,3 +339,12 @@ function normaliseAk(pem: string): string {
 
 /** Thrown inside the grant transaction to roll the spent device back when the token was claimed meanwhile. */
 class ClaimLost extends Error {}
+
+/**
+ * Two enrollments with one UEID at the same moment: the unique index decides (a failed group is
+ * retried one by one, so only the request that lost gets this).
+ */
+function ueidTaken(e: unknown): never {
+  if (isUniqueViolation(e)) throw conflict('enrollment.ueid-taken', 'this UEID is already enrolled for an active device');
+  throw e;
+}

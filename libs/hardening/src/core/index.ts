@@ -82,3 +82,12 @@ export {
 } from './sl-c.scoring';
 export { MAX_APPLICABILITY_ENTRIES, parseApplicabilityBody } from './applicability';
 export { gaps, type FrGap, type GapItem, type Gaps, type TargetLevels } from './gaps';
+export {
+  LIFECYCLE_FACTS,
+  lifecycleFindings,
+  type DeviceLifecycleFacts,
+  type LifecycleFactsPort,
+  type LifecycleFinding,
+  type LifecycleFindingCode,
+  type LifecycleSeverity,
+} from './lifecycle-findings';

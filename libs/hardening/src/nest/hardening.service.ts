@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { AppConfig, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
 import { APP_CONFIG, counter } from '@fleetguard/platform';
@@ -10,12 +10,17 @@ import {
   assertComponentType,
   COMPONENT_TYPES,
   FR_KEYS,
+  LIFECYCLE_FACTS,
+  lifecycleFindings,
   parseApplicabilityBody,
   negotiatedTlsVersion,
   validateHardeningReport,
   type ApplicabilityStatement,
   type AttestationInput,
   type HardeningReport,
+  type LifecycleFactsPort,
+  type LifecycleFinding,
+  type Scorer,
   type SlVector,
 } from '../core';
 import { HardeningRepository, type ProductScoringRow, type ScoringSubject } from './hardening.repository';
@@ -69,6 +74,8 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     private readonly broker: BrokerService,
     private readonly devices: DevicesService,
     private readonly products: ProductsService,
+    /** Bound at the composition root to the lifecycle's reader; absent, the view has no lifecycle findings. */
+    @Optional() @Inject(LIFECYCLE_FACTS) private readonly lifecycle?: LifecycleFactsPort,
   ) {}
 
   onModuleInit(): void {
@@ -296,8 +303,9 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     if (!subject || !product) throw notFound('device.not-found', `no device ${deviceId}`);
     const p = productScoring(this.scorers, product);
     const score = scoreSubject(subject, p, this.clock());
-    const history = await this.repo.history(deviceId, SCORE_HISTORY_LIMIT);
+    const [history, findings] = await Promise.all([this.repo.history(deviceId, SCORE_HISTORY_LIMIT), this.lifecycleFindingsOf([subject], new Map([[subject.productId, p.scorer]]))]);
     return toScoreView({
+      lifecycleFindings: findings.get(deviceId) ?? [],
       deviceId,
       productId: subject.productId,
       score,
@@ -316,9 +324,23 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
    * Callers check tenancy first. `products`: rows already read (a batch loop passes one map).
    */
   async scoreMany(deviceIds: readonly string[], products = new Map<string, ProductScoringRow>()): Promise<ScoredDevice[]> {
-    return scoreStoredDevices(this.repo, this.scorers, deviceIds, products, this.clock());
+    return scoreStoredDevices(this.repo, this.scorers, deviceIds, products, this.clock(), (subjects, scorerOf) => this.lifecycleFindingsOf(subjects, scorerOf));
   }
 
+  /** The lifecycle findings of these devices on the release each is attested on (one port call). */
+  private async lifecycleFindingsOf(subjects: readonly ScoringSubject[], scorerOf: ReadonlyMap<string, Scorer>): Promise<Map<string, LifecycleFinding[]>> {
+    const out = new Map<string, LifecycleFinding[]>();
+    if (!this.lifecycle || !subjects.length) return out;
+    const attestedVersion = (s: ScoringSubject) => (s.affirmedAt && s.attestedFirmware ? s.attestedFirmware : null);
+    const facts = await this.lifecycle.factsFor(subjects.map((s) => ({ deviceId: s.deviceId, productId: s.productId, version: attestedVersion(s) })));
+    const now = this.clock().now;
+    for (const s of subjects) {
+      const scorer = scorerOf.get(s.productId);
+      if (!scorer) continue;
+      out.set(s.deviceId, lifecycleFindings(facts.get(s.deviceId), { componentType: scorer.componentType, version: attestedVersion(s), requirementIds: requirementIdsOf(scorer), now }));
+    }
+    return out;
+  }
 
   /** The catalog in use; with a component type, also the items that type is scored on. */
   catalogView(componentType?: string): CatalogView {
@@ -326,4 +348,11 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     if (componentType === undefined) return this.catalog;
     return withApplicable(this.catalog, this.scorers.catalog, assertComponentType(componentType));
   }
+}
+
+const requirementIds = new WeakMap<Scorer, ReadonlySet<string>>();
+function requirementIdsOf(scorer: Scorer): ReadonlySet<string> {
+  let ids = requirementIds.get(scorer);
+  if (!ids) requirementIds.set(scorer, (ids = new Set(scorer.items.map((i) => i.id))));
+  return ids;
 }

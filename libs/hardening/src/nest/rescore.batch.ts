@@ -4,7 +4,7 @@
  * read device rows with their latest reports, score them with the compiled scorers, write the
  * history entries and the devices' level columns with one multi-row statement per batch.
  */
-import type { AttestationInput, DeclaredRequirements, DeviceScore, Scorer, SlVector, TargetLevels } from '../core';
+import type { AttestationInput, DeclaredRequirements, DeviceScore, LifecycleFinding, Scorer, SlVector, TargetLevels } from '../core';
 import type { HardeningRepository, ProductScoringRow, ScoreWrite, ScoringSubject } from './hardening.repository';
 import { ScorerCache, storedComponentType } from './scorer.cache';
 import {
@@ -66,12 +66,18 @@ export interface ScoredDevice {
   evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
   /** The product's claimed SL-C (its targetLevels). */
   claimed: TargetLevels;
+  /** The 62443-4-1 lifecycle's findings on the attested release (lifecycle-findings.ts); empty without a reader. */
+  lifecycleFindings: LifecycleFinding[];
 }
+
+/** Reads the lifecycle findings of scored devices (by device id), given their products' scorers. */
+export type LifecycleFindingsReader = (subjects: readonly ScoringSubject[], scorerOf: ReadonlyMap<string, Scorer>) => Promise<Map<string, LifecycleFinding[]>>;
 
 /**
  * Scores stored devices now, without writing anything, in the order given (missing ids are
  * skipped): one query for the devices with their latest reports, one for the products not yet in
- * `products` (a batch loop passes the same map, so each product is read once).
+ * `products` (a batch loop passes the same map, so each product is read once), and with
+ * `findingsOf` one read of their lifecycle findings.
  */
 export async function scoreStoredDevices(
   repo: HardeningRepository,
@@ -79,11 +85,19 @@ export async function scoreStoredDevices(
   deviceIds: readonly string[],
   products: Map<string, ProductScoringRow>,
   clock: ScoringClock,
+  findingsOf?: LifecycleFindingsReader,
 ): Promise<ScoredDevice[]> {
   const subjects = await repo.subjects(deviceIds);
   const wanted = [...new Set(subjects.map((s) => s.productId))].filter((id) => !products.has(id));
   if (wanted.length) for (const p of await repo.products(wanted)) products.set(p.id, p);
   const byId = new Map(subjects.map((s) => [s.deviceId, s]));
+  const scorerOf = new Map<string, Scorer>();
+  for (const s of subjects) {
+    const product = products.get(s.productId);
+    if (product && !scorerOf.has(s.productId)) scorerOf.set(s.productId, productScoring(cache, product).scorer);
+  }
+  // One call for the batch (the lifecycle's exposure, support dates and SBOMs of these releases).
+  const findings = findingsOf ? await findingsOf(subjects, scorerOf) : new Map<string, LifecycleFinding[]>();
   const out: ScoredDevice[] = [];
   for (const id of deviceIds) {
     const s = byId.get(id);
@@ -97,6 +111,7 @@ export async function scoreStoredDevices(
       score: scoreSubject(s, p, clock),
       evidence: { reportId: s.reportId, attestationResultId: s.attestationResultId, firmwareRelease: s.attestedFirmware },
       claimed: p.target,
+      lifecycleFindings: findings.get(id) ?? [],
     });
   }
   return out;

@@ -15,6 +15,7 @@ import {
   type Gaps,
   type Grade,
   type ItemStatus,
+  type LifecycleFinding,
   type ItemScore,
   FR_KEYS,
   type Scorer,
@@ -42,6 +43,8 @@ export interface ScoreItemView {
   facts?: readonly FactValue[];
   uncertain?: true;
   note?: string;
+  /** Codes of the lifecycle findings on this requirement (see ScoreView.lifecycleFindings). */
+  lifecycleFindings?: string[];
 }
 
 export interface ScoreView {
@@ -79,6 +82,12 @@ export interface ScoreView {
   }>;
   /** When the report scored was received (null: the device has sent none). */
   reportedAt: Date | null;
+  /**
+   * The 62443-4-1 lifecycle's findings on the attested release (exposed to an advisory, past end of
+   * security support or of life, no SBOM), each with the FR and 4-2 requirement it bears on. They
+   * do not change the vectors (SL-C as configured); the items they name carry them too.
+   */
+  lifecycleFindings: LifecycleFinding[];
 }
 
 const itemIndex = new WeakMap<Scorer, Map<string, ApplicableItem>>();
@@ -131,8 +140,12 @@ export function toScoreView(input: {
   attestation: DeviceAttestationState;
   reportedAt: Date | null;
   history: readonly ScoreHistoryEntry[];
+  lifecycleFindings?: readonly LifecycleFinding[];
 }): ScoreView {
   const { score, scorer, target } = input;
+  const findings = [...(input.lifecycleFindings ?? [])];
+  const codesOn = new Map<string, string[]>();
+  for (const f of findings) if (f.requirement) codesOn.set(f.requirement, [...new Set([...(codesOn.get(f.requirement) ?? []), f.code])]);
   return {
     deviceId: input.deviceId,
     productId: input.productId,
@@ -158,7 +171,11 @@ export function toScoreView(input: {
     ignoredDeclarations: score.ignoredDeclarations,
     gaps: gaps(score, target, 'evidenced'),
     gapsDeclared: gaps(score, target, 'declared'),
-    items: score.items.map((it) => toItemView(it, catalogItem(scorer, it.id))),
+    items: score.items.map((it) => {
+      const view = toItemView(it, catalogItem(scorer, it.id));
+      const codes = codesOn.get(it.id);
+      return codes ? { ...view, lifecycleFindings: codes } : view;
+    }),
     history: input.history.map((h) => ({
       at: h.at,
       evidenced: h.evidenced,
@@ -172,6 +189,7 @@ export function toScoreView(input: {
       catalogVersion: h.catalogVersion,
     })),
     reportedAt: input.reportedAt,
+    lifecycleFindings: findings,
   };
 }
 

@@ -9,6 +9,7 @@ import { Lifecycle1764100190000 } from './1764100190000-lifecycle';
 import { AppraisalLeases1764200100000 } from './1764200100000-appraisal-leases';
 import { EnrollmentGrants1764200110000 } from './1764200110000-enrollment-grants';
 import { WebhookOutbox1764200120000 } from './1764200120000-webhook-outbox';
+import { DeviceUeid1764200130000 } from './1764200130000-device-ueid';
 import { FleetCoordination1764200170000 } from './1764200170000-fleet-coordination';
 import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey';
 
@@ -25,6 +26,7 @@ export const ALL_MIGRATIONS = [
   AppraisalLeases1764200100000,
   EnrollmentGrants1764200110000,
   WebhookOutbox1764200120000,
+  DeviceUeid1764200130000,
   FleetCoordination1764200170000,
   CaRolloverRekey1764200180000,
 ];

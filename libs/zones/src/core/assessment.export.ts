@@ -5,7 +5,7 @@
 import { stringify, type Stringifier } from 'csv-stringify';
 import { FR_KEYS } from '@fleetguard/hardening-core';
 import type { ItemTable } from '@fleetguard/hardening-core';
-import { itemPlan, type AssessmentRow, type ZoneAssessment, type ZoneDevice } from './zone.assessment';
+import { itemPlan, lifecycleCodesByRequirement, type AssessmentRow, type ZoneAssessment, type ZoneDevice } from './zone.assessment';
 
 export const ASSESSMENT_FORMATS = ['json', 'csv', 'html', 'oscal'] as const;
 export type AssessmentFormat = (typeof ASSESSMENT_FORMATS)[number];
@@ -24,6 +24,7 @@ export const CSV_COLUMNS: ReadonlyArray<{ key: keyof AssessmentRow; header: stri
   { key: 'firmwareRelease', header: 'firmware_release' },
   { key: 'rulesVersion', header: 'rule_set_version' },
   { key: 'catalogVersion', header: 'catalog_version' },
+  { key: 'lifecycleFindings', header: 'lifecycle_findings' },
 ];
 
 /**
@@ -55,6 +56,7 @@ export function csvRecord(r: AssessmentRow): string[] {
     r.firmwareRelease ?? '',
     r.rulesVersion,
     r.catalogVersion,
+    r.lifecycleFindings ?? '',
   ];
 }
 
@@ -91,14 +93,17 @@ export function deviceCsvLines(d: ZoneDevice, table: ItemTable, cover: ReadonlyA
   }
   const head = csvCell(d.deviceId) + ',';
   const e = d.evidence;
-  const tail = `,${csvCell(e.reportId ?? '')},${csvCell(e.attestationResultId ?? '')},${csvCell(e.firmwareRelease ?? '')},${csvCell(d.score.rulesVersion)},${csvCell(d.score.catalogVersion)}\n`;
+  const tail = `,${csvCell(e.reportId ?? '')},${csvCell(e.attestationResultId ?? '')},${csvCell(e.firmwareRelease ?? '')},${csvCell(d.score.rulesVersion)},${csvCell(d.score.catalogVersion)},`;
+  // Lifecycle finding codes on a requirement: few devices have any, so most rows end empty.
+  const findings = d.lifecycleFindings?.length ? lifecycleCodesByRequirement(d) : null;
   const st = table.statuses;
   const gr = table.grades;
   let out = '';
   for (let i = 0; i < st.length; i++) {
     const v = st[i];
     const cm = v === 'evidenced' || v === 'not-applicable' ? null : cover[i];
-    out += `${head}${cells[i]}${v === 'not-applicable' ? 'false' : 'true'},${v},${gr[i] ?? ''},${cm === null ? '' : csvCell(cm)}${tail}`;
+    const lf = findings?.get(plan.ids[i]);
+    out += `${head}${cells[i]}${v === 'not-applicable' ? 'false' : 'true'},${v},${gr[i] ?? ''},${cm === null ? '' : csvCell(cm)}${tail}${lf ? csvCell(lf) : ''}\n`;
   }
   return out;
 }
@@ -135,7 +140,7 @@ export function assessmentHtml(input: HtmlReportInput): string {
   const shown = input.rows.slice(0, max);
   const detail = shown
     .map(
-      (r) => `<tr class="v-${esc(r.verdict)}"><td>${esc(r.deviceId)}</td><td>${esc(r.requirement)}</td><td>${r.fr}</td><td>${r.sl}</td><td>${r.applicable ? 'yes' : 'no'}</td><td>${esc(r.verdict)}</td><td>${esc(r.grade ?? '')}</td><td>${esc(r.countermeasure ?? '')}</td><td class="ref">${esc(r.reportId ?? '')}<br>${esc(r.attestationResultId ?? '')}</td><td>${esc(r.firmwareRelease ?? '')}</td><td>${esc(r.rulesVersion)}</td></tr>`,
+      (r) => `<tr class="v-${esc(r.verdict)}"><td>${esc(r.deviceId)}</td><td>${esc(r.requirement)}</td><td>${r.fr}</td><td>${r.sl}</td><td>${r.applicable ? 'yes' : 'no'}</td><td>${esc(r.verdict)}</td><td>${esc(r.grade ?? '')}</td><td>${esc(r.countermeasure ?? '')}</td><td class="ref">${esc(r.reportId ?? '')}<br>${esc(r.attestationResultId ?? '')}</td><td>${esc(r.firmwareRelease ?? '')}</td><td>${esc(r.rulesVersion)}</td><td>${esc(r.lifecycleFindings ?? '')}</td></tr>`,
     )
     .join('\n');
   const more = input.rows.length > shown.length ? `<p class="note">${input.rows.length - shown.length} more rows are in the CSV export.</p>` : '';
@@ -164,7 +169,7 @@ ${frRows}
 ${cms}
 </tbody></table>
 <h2>Requirements per device</h2>
-<table><thead><tr><th>device</th><th>requirement</th><th>FR</th><th>SL</th><th>applicable</th><th>verdict</th><th>grade</th><th>countermeasure</th><th>report / attestation result</th><th>release</th><th>rule set</th></tr></thead>
+<table><thead><tr><th>device</th><th>requirement</th><th>FR</th><th>SL</th><th>applicable</th><th>verdict</th><th>grade</th><th>countermeasure</th><th>report / attestation result</th><th>release</th><th>rule set</th><th>lifecycle findings</th></tr></thead>
 <tbody>
 ${detail}
 </tbody></table>

@@ -99,6 +99,14 @@ describe('CSV cells', () => {
   });
 });
 
+/** Lifecycle findings as hardening gives them: two on one requirement, one on another, one on none. */
+const LIFECYCLE_FINDINGS = [
+  { code: 'lifecycle.exposed', requirement: 'CR 1.1' },
+  { code: 'lifecycle.unsupported', requirement: 'CR 1.1' },
+  { code: 'lifecycle.sbom-missing', requirement: 'CR 2.1' },
+  { code: 'lifecycle.other', requirement: null },
+];
+
 describe('the fast CSV writer', () => {
   const cms: Countermeasure[] = [{ id: 'cm-1', requirement: 'CR 3.14', description: 'sealed', recordedAt: '2025-01-01T00:00:00Z' }];
   const stringifyRows = async (rows: ReturnType<ZoneAssessor['add']>) => {
@@ -114,9 +122,9 @@ describe('the fast CSV writer', () => {
   it('writes the bytes csv-stringify writes, for any device id, firmware and evidence strings (fuzz)', async () => {
     const text = fc.oneof(fc.string(), fc.constantFrom('=1+1', '-2', '@x', '\tx', 'a,b', 'q"r', 'line\nbreak', '\uFF1Dx', ''));
     await fc.assert(
-      fc.asyncProperty(text, fc.option(text, { nil: null }), fc.option(text, { nil: null }), fc.boolean(), async (id, release, reportId, weak) => {
+      fc.asyncProperty(text, fc.option(text, { nil: null }), fc.option(text, { nil: null }), fc.boolean(), fc.subarray(LIFECYCLE_FINDINGS), async (id, release, reportId, weak, lifecycleFindings) => {
         const base = device('x', weak ? { 'secureBoot.enabled': undefined, 'timeSync.enabled': undefined } : {});
-        const d = { ...base, deviceId: id, evidence: { reportId, attestationResultId: null, firmwareRelease: release } };
+        const d = { ...base, deviceId: id, evidence: { reportId, attestationResultId: null, firmwareRelease: release }, lifecycleFindings };
         const a = new ZoneAssessor(T2, cms, coverage(catalog, cms));
         const rows = a.add(d);
         expect(CSV_HEADER + deviceCsvLines(d, d.score.table(), a.coverOf(d.scorer))).toBe(await stringifyRows(rows));

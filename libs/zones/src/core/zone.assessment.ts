@@ -33,6 +33,8 @@ export interface ZoneDevice {
   scorer: Scorer;
   score: DeviceScore;
   evidence: { reportId: string | null; attestationResultId: string | null; firmwareRelease: string | null };
+  /** The 62443-4-1 lifecycle's findings on the attested release (hardening's lifecycle-findings.ts). */
+  lifecycleFindings?: ReadonlyArray<{ code: string; requirement: string | null }>;
 }
 
 /** One row of an assessment: a requirement of one device (SPEC's columns). */
@@ -51,6 +53,8 @@ export interface AssessmentRow {
   firmwareRelease: string | null;
   rulesVersion: string;
   catalogVersion: string;
+  /** Lifecycle finding codes on this requirement (e.g. `lifecycle.exposed`), `; `-separated; null: none. */
+  lifecycleFindings: string | null;
 }
 
 export interface FrAssessment {
@@ -106,6 +110,7 @@ export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>,
 } {
   const without = levels(d.scorer, table.statuses, () => false);
   const withCm = covers.size ? levels(d.scorer, table.statuses, (id) => covers.has(id)) : without;
+  const findingsOn = lifecycleCodesByRequirement(d);
   const rows = d.scorer.items.map<AssessmentRow>((it, i) => {
     const verdict = table.statuses[i];
     return {
@@ -122,6 +127,7 @@ export function assessDevice(d: ZoneDevice, covers: ReadonlyMap<string, string>,
       firmwareRelease: d.evidence.firmwareRelease,
       rulesVersion: d.score.rulesVersion,
       catalogVersion: d.score.catalogVersion,
+      lifecycleFindings: findingsOn.get(it.id) ?? null,
     };
   });
   return { rows, levels: withCm, without };
@@ -292,3 +298,15 @@ export function parseTargetLevels(raw: unknown): SlVector {
 }
 
 export type { TargetLevels };
+
+/** A device's lifecycle finding codes by requirement id, `; `-separated (the assessment's `lifecycleFindings` cell). */
+export function lifecycleCodesByRequirement(d: Pick<ZoneDevice, 'lifecycleFindings'>): Map<string, string> {
+  const codesOn = new Map<string, string[]>();
+  for (const f of d.lifecycleFindings ?? []) {
+    if (!f.requirement) continue;
+    const codes = codesOn.get(f.requirement) ?? [];
+    if (!codes.includes(f.code)) codes.push(f.code);
+    codesOn.set(f.requirement, codes);
+  }
+  return new Map([...codesOn].map(([id, codes]) => [id, codes.join('; ')]));
+}

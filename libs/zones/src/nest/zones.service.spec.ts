@@ -19,6 +19,7 @@ const scored = (id: string): ScoredDevice => ({
   score: SCORE,
   evidence: { reportId: null, attestationResultId: null, firmwareRelease: null },
   claimed: {},
+  lifecycleFindings: [],
 });
 
 /**

@@ -232,7 +232,7 @@ export class ZonesService {
 }
 
 function toZoneDevice(d: ScoredDevice): ZoneDevice {
-  return { deviceId: d.deviceId, scorer: d.scorer, score: d.score, evidence: d.evidence };
+  return { deviceId: d.deviceId, scorer: d.scorer, score: d.score, evidence: d.evidence, lifecycleFindings: d.lifecycleFindings };
 }
 
 /** The client closed the connection during an export: nothing is left to write to. */

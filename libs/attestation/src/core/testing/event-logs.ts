@@ -3,7 +3,9 @@ import { dirname, join } from 'node:path';
 
 /**
  * ../shared/data/eventlogs beside the repository root (CI clones the repo with shared/ next to
- * it). The root is the nearest ancestor with package.json, so this works from src and dist.
+ * it). The root is the nearest ancestor with package.json, so this works from src and dist. A
+ * git worktree kept one level further down (wt/<branch>) finds the same shared/ beside an
+ * ancestor of the root; the first one found wins, so CI's layout is unchanged.
  */
 export function eventLogDirectory(): string {
   let dir = __dirname;
@@ -12,7 +14,14 @@ export function eventLogDirectory(): string {
     if (up === dir) break;
     dir = up;
   }
-  return join(dir, '..', 'shared', 'data', 'eventlogs');
+  const beside = join(dir, '..', 'shared', 'data', 'eventlogs');
+  for (let up = dirname(dir); !existsSync(beside); ) {
+    const candidate = join(up, '..', 'shared', 'data', 'eventlogs');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(up) === up) break;
+    up = dirname(up);
+  }
+  return beside;
 }
 
 /** The real logs, by file name (e.g. `ubuntu-qemu.bin`). */

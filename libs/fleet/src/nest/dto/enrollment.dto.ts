@@ -22,6 +22,7 @@ export class EnrollDto {
   @ApiProperty({ required: false, description: 'PSA Initial Attestation Key (EC P-256/384/521), PEM public key' }) @IsOptional() @IsString() @Length(1, 8192) iakPublicKey?: string;
   @ApiProperty({ required: false, description: 'PSA instance id (UEID, 33 bytes hex); default: 0x01 || SHA-256 of the IAK point, as TF-M derives it' }) @IsOptional() @Matches(/^01[0-9a-fA-F]{64}$/, { message: 'psaInstanceId must be 33 bytes of hex starting with 01 (RAND UEID)' }) psaInstanceId?: string;
   @ApiProperty({ required: false, description: 'PSA implementation id (32 bytes hex)' }) @IsOptional() @Matches(/^[0-9a-fA-F]{64}$/, { message: 'psaImplementationId must be 32 bytes of hex' }) psaImplementationId?: string;
+  @ApiProperty({ required: false, description: "the device's RFC 9711 UEID, hex (7 to 33 bytes, type byte first: 01 RAND + 16/24/32 bytes, 02 IEEE EUI-48/EUI-64, 03 IMEI digits); its EATs may then carry it as `ueid` (base64url)" }) @IsOptional() @IsString() @Length(1, 200) ueid?: string;
   @ApiProperty({ required: false, description: 'product the device believes it is; refused if the token is for another' }) @IsOptional() @IsUUID() productId?: string;
 }
 
