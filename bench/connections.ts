@@ -50,6 +50,8 @@ async function clientsMain(): Promise<void> {
   const { devices, caPem } = JSON.parse(fs.readFileSync(input.file, 'utf8')) as { devices: EnrolledDevice[]; caPem: string };
   fs.rmSync(input.file, { force: true });
   const send = (m: FromChild) => process.send!(m);
+  // Each device's key and chain are loaded once, as on a device (not parsed again at every attempt).
+  const contexts = devices.map((d) => tls.createSecureContext({ key: d.keyPem, cert: d.certChainPem, ca: caPem }));
   const clients: mqtt.MqttClient[] = [];
   let connected = 0;
   let errors = 0;
@@ -80,9 +82,9 @@ async function clientsMain(): Promise<void> {
     await Promise.all(
       Array.from({ length: 64 }, async () => {
         while (next < input.baseline) {
-          const d = devices[next++ % devices.length];
+          next++;
           await new Promise<void>((resolve) => {
-            const s = tls.connect({ host: input.host, port: input.baselinePort, key: d.keyPem, cert: d.certChainPem, ca: caPem, servername: 'localhost' });
+            const s = tls.connect({ host: input.host, port: input.baselinePort, secureContext: contexts[next % devices.length], servername: 'localhost' });
             s.once('secureConnect', () => (ok++, s.destroy(), resolve()));
             s.once('error', () => (failed++, resolve()));
           });
@@ -99,9 +101,7 @@ async function clientsMain(): Promise<void> {
         port: input.port,
         protocol: 'mqtts',
         clientId: d.deviceId,
-        key: d.keyPem,
-        cert: d.certChainPem,
-        ca: caPem,
+        secureContext: contexts[i],
         servername: 'localhost',
         protocolVersion: 4,
         clean: true,
@@ -111,7 +111,7 @@ async function clientsMain(): Promise<void> {
         // a synchronized retry wave).
         reconnectPeriod: 0,
         connectTimeout: 30_000,
-      });
+      } as mqtt.IClientOptions); // secureContext goes through to tls.connect (mqtt.js's types do not list it)
       let attempt = 0;
       let retry: NodeJS.Timeout | undefined;
       c.on('connect', () => {

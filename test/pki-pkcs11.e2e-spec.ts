@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataSource } from 'typeorm';
 import { Pkcs11Token } from '../libs/pki/src/core/pkcs11.signer';
 import { TestService, createProduct, createTenant, spawnBuiltService, startTestService } from './support/service';
 import { Workdir, curl, opensslCsr } from './support/openssl';
@@ -82,7 +83,11 @@ describe('CA keys in a PKCS#11 token (SoftHSM2)', () => {
 
     // No CA key on disk: the only private key under the service's directories is the attestation
     // verifier's own (EAR signing, not a CA key), and no file holds the key the CA certificates name.
-    const files = [...filesUnder(s.config.certsDir), ...filesUnder(s.config.dataDir)];
+    // The embedded database's own files are left out (they hold the fleet's verifier key, encrypted,
+    // in verifier_keys); the database holds no CA key: ca_material is not used with a token.
+    const pglite = path.join(s.config.dataDir, 'pglite') + path.sep;
+    const files = [...filesUnder(s.config.certsDir), ...filesUnder(s.config.dataDir).filter((f) => !f.startsWith(pglite))];
+    expect(await s.app.get(DataSource).query('SELECT 1 FROM ca_material')).toEqual([]);
     expect(files.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['root-ca.crt.pem', 'issuing-ca.crt.pem']));
     expect(files.map((f) => path.basename(f))).not.toEqual(expect.arrayContaining(['issuing-ca.key.enc.pem']));
     const withKeys = files.filter((f) => /PRIVATE KEY/.test(fs.readFileSync(f).toString('latin1')));

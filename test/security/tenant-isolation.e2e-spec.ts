@@ -2,6 +2,7 @@ import * as https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { CYCLONEDX_16_XML, csafAdvisory } from '@fleetguard/lifecycle';
 import { createCsrPem, generateDeviceKey } from '../../apps/device-sim/src/device-key.generator';
+import { SimulatedDevice } from '../../apps/device-sim/src';
 import { productWithRelease } from '../support/fleet-fixture';
 import { TestService, createTenant, grantEnrollment, startTestService } from '../support/service';
 
@@ -40,6 +41,7 @@ describe('security: tenant isolation over every route of the OpenAPI document', 
   const a: Record<string, string> = {};
   const bKeys: Record<string, string> = {};
   const aKeys: Record<string, string> = {};
+  let sim: SimulatedDevice | undefined;
 
   beforeAll(async () => {
     s = await startTestService({ FLEETGUARD_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
@@ -70,6 +72,19 @@ describe('security: tenant isolation over every route of the OpenAPI document', 
     a.webhook = hook.body.id;
     a.apiKey = audA.body.id;
     a.grant = await grantEnrollment(s.api, opA.key, fx.manufacturer.orgId, { maxDevices: 3 });
+    // An attestation of A's (a tampered device: contraindicated, so A's hook gets a delivery).
+    const [simToken] = await fx.tokens(1);
+    sim = new SimulatedDevice({ operatorUrl: s.urls.operator, deviceUrl: s.urls.device, mqttUrl: s.urls.mqtt, token: simToken, profile: fx.profile, behaviour: 'tampered-component', reconnectPeriodMs: 0, hardening: false });
+    await sim.enroll();
+    await sim.attestOverHttp();
+    a.device = sim.deviceId; // A's device for every route: the one with a result
+    a.result = (await s.api.get(`/api/v1/devices/${sim.deviceId}/attestations`, opA.key)).body.items[0].id;
+    for (let i = 0; i < 100 && !a.delivery; i++) {
+      a.delivery = (await s.api.get(`/api/v1/webhooks/${a.webhook}/deliveries`, opA.key)).body[0]?.id;
+      if (!a.delivery) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(a.result).toBeTruthy();
+    expect(a.delivery).toBeTruthy();
     const adv = await s.api.post('/api/v1/advisories', { ...csafAdvisory({ trackingId: `A-${randomUUID()}` }) }, fx.manufacturer.key);
     expect(adv.status).toBe(201);
     a.advisory = adv.body.id;
@@ -80,6 +95,7 @@ describe('security: tenant isolation over every route of the OpenAPI document', 
     bKeys['manufacturer auditor'] = (await createTenant(s.api, 'manufacturer', ['auditor'])).key;
   });
   afterAll(async () => {
+    await sim?.close();
     await s?.stop();
   });
 
@@ -91,6 +107,9 @@ describe('security: tenant isolation over every route of the OpenAPI document', 
         if (name === 'version') return missing ? '9.9.9+missing' : a.version;
         if (name === 'keyId') return missing ? 'ab'.repeat(32) : a.signingKey;
         if (name === 'grantId') return missing ? randomUUID() : a.grant;
+        if (name === 'deliveryId') return missing ? randomUUID() : a.delivery;
+        // A result is addressed under its own device: the attested one.
+        if (name === 'resultId') return missing ? randomUUID() : a.result;
         const by: Record<string, string> = { products: a.product, devices: a.device, zones: a.zone, webhooks: a.webhook, 'api-keys': a.apiKey, advisories: a.advisory, firmware: a.version };
         if (name === 'id' && by[segment]) return missing ? randomUUID() : by[segment];
         return undefined;
@@ -128,7 +147,9 @@ describe('security: tenant isolation over every route of the OpenAPI document', 
         }
         if (method === 'GET') {
           const own = await Promise.all(Object.values(aKeys).map((key) => s.api.request('GET', pathA, { key })));
-          if (!own.some((r) => r.status === 200)) unreadable.push(`${method} ${template}: ${own.map((r) => r.status).join('/')}`);
+          // A non-Linux result has no boot log to show: its own 404 code (not the missing result's) shows the ids were A's.
+          const readable = (r: { status: number; body?: { code?: string } }) => r.status === 200 || (template.endsWith('/linux-evidence') && r.body?.code === 'attestation.no-linux-evidence');
+          if (!own.some(readable)) unreadable.push(`${method} ${template}: ${own.map((r) => r.status).join('/')}`);
         }
       }
     }
