@@ -132,6 +132,7 @@ defaults
   retries 3
   option redispatch
   timeout connect 2s
+  timeout check 10s
   timeout client 120s
   timeout server 120s
 frontend operator
@@ -158,8 +159,13 @@ ${backends('mqtt')}
 `;
     fs.writeFileSync(path.join(dir, 'haproxy.cfg'), cfg);
     haproxy = spawn(HAPROXY!, ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Read (so a full pipe never blocks it) and kept for the failure message.
+    let haproxySaid = '';
+    haproxy.stderr!.on('data', (d: Buffer) => (haproxySaid = (haproxySaid + d.toString()).slice(-4000)));
     lb = new Api(`http://127.0.0.1:${front.operator}`);
-    await until('HAProxy in front of the instances', 30_000, async () => (await lb.get('/health/ready').catch(() => ({ status: 0 }))).status === 200);
+    await until('HAProxy in front of the instances', 120_000, async () => (await lb.get('/health/ready').catch(() => ({ status: 0 }))).status === 200).catch((e: Error) => {
+      throw new Error(`${e.message}; HAProxy said: ${haproxySaid || '(nothing)'}`);
+    });
     operator = await createTenant(lb, 'operator');
     fixture = await productWithRelease(lb, { operator });
     const hook = await lb.post('/api/v1/webhooks', { url: `http://127.0.0.1:${(hookServer.address() as net.AddressInfo).port}/hook`, secret: 'scale-webhook-secret-0123456789', events: ['attestation.stale'] }, operator.key);
