@@ -1,27 +1,9 @@
-import * as https from 'node:https';
 import { DataSource } from 'typeorm';
 import { createCsrPem, generateDeviceKey } from '../apps/device-sim/src/device-key.generator';
 import { ADMIN_KEY, TestService, createProduct, createTenant, grantEnrollment, startTestService } from './support/service';
+import { postDevice } from './support/device-http';
 
 /** POST JSON to the device listener over HTTPS, trusting the service's CA chain. */
-function postDevice(url: string, body: unknown, ca: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const data = JSON.stringify(body);
-    const req = https.request(
-      { hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
 const FR = (v: number[]) => Object.fromEntries(v.map((l, i) => [`FR${i + 1}`, l]));
 const ids = (items: Array<{ id: string }>) => items.map((d) => d.id).sort();
 

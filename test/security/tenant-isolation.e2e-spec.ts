@@ -1,30 +1,12 @@
-import * as https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { CYCLONEDX_16_XML, csafAdvisory } from '@fleetguard/lifecycle';
 import { createCsrPem, generateDeviceKey } from '../../apps/device-sim/src/device-key.generator';
 import { SimulatedDevice } from '../../apps/device-sim/src';
 import { productWithRelease } from '../support/fleet-fixture';
 import { TestService, createTenant, grantEnrollment, startTestService } from '../support/service';
+import { postDevice } from '../support/device-http';
 
 jest.setTimeout(300_000);
-
-function postDevice(url: string, body: unknown, ca: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const data = JSON.stringify(body);
-    const req = https.request(
-      { hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 const SLT = { FR1: 2, FR2: 2, FR3: 2, FR4: 2, FR5: 2, FR6: 2, FR7: 2 };
 
