@@ -212,10 +212,6 @@ describe('architecture', () => {
  * or a port instead). The test above fails when one is added, and when one is fixed but left here.
  */
 const KNOWN_OWNERSHIP_DEBT: string[] = [
-  'libs/hardening/src/nest/hardening.repository.ts names products (owned by fleet)',
-  'libs/hardening/src/nest/hardening.repository.ts names devices (owned by fleet)',
-  'libs/hardening/src/nest/hardening.repository.ts names certificates (owned by pki)',
-  'libs/hardening/src/nest/hardening.repository.ts names attestation_results (owned by attestation)',
   'libs/lifecycle/src/nest/lifecycle.repository.ts names products (owned by fleet)',
   'libs/lifecycle/src/nest/lifecycle.repository.ts names devices (owned by fleet)',
   'libs/fleet/src/nest/devices.service.ts names certificates (owned by pki)',
