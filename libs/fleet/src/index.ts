@@ -10,6 +10,7 @@ export * from './entities/device.entity';
 export * from './entities/enrollment-token.entity';
 export * from './nest/products.service';
 export * from './nest/devices.service';
+export * from './nest/device-levels.statement';
 export * from './nest/enrollment.service';
 export * from './nest/fleet-query.service';
 export { toDeviceView, checkDeviceId } from './nest/devices.controller';

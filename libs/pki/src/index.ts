@@ -68,6 +68,7 @@ export { CrlService } from './nest/crl.service';
 export { CsrCheckService } from './nest/csr-check.service';
 export { CsrCheckPool } from './core/csr-check.pool';
 export { CertificateStatusService } from './nest/certificate-status.service';
+export { CertificateRepository } from './nest/certificate.repository';
 export type { CertState } from './nest/certificate-status.service';
 export { PkiModule } from './pki.module';
 export { DeviceCertificateGuard, AllowExpiredWithinGrace } from './nest/device-certificate.guard';

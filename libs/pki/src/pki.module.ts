@@ -8,13 +8,14 @@ import { OcspService } from './nest/ocsp.service';
 import { CsrCheckService } from './nest/csr-check.service';
 import { PkiController } from './nest/pki.controller';
 import { DeviceCertificateGuard } from './nest/device-certificate.guard';
+import { CertificateRepository } from './nest/certificate.repository';
 
 /** The device CA, the CRL and the certificate status that device-facing listeners consult. */
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([CertificateEntity])],
   controllers: [PkiController],
-  providers: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard, OcspService, CsrCheckService],
-  exports: [CaService, CrlService, CertificateStatusService, DeviceCertificateGuard, CsrCheckService],
+  providers: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateGuard, OcspService, CsrCheckService],
+  exports: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateGuard, CsrCheckService],
 })
 export class PkiModule {}

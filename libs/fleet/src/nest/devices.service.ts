@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { returningRows } from '@fleetguard/persistence';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
 import { EventBusService } from '@fleetguard/events';
-import { CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
+import { CertificateRepository, CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
 
 /** Devices as tenants see them: a manufacturer those of its products, an operator those assigned to it. */
@@ -15,6 +14,7 @@ export class DevicesService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly status: CertificateStatusService,
     private readonly crl: CrlService,
+    private readonly certificates: CertificateRepository,
     private readonly audit: AuditService,
     private readonly events: EventBusService,
   ) {}
@@ -50,16 +50,13 @@ export class DevicesService {
     const now = new Date();
     const revoked = await this.ds.transaction(async (m) => {
       await m.getRepository(DeviceEntity).update({ id }, { status: 'revoked' });
-      const rows = await m.query(
-        `UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = $3 WHERE device_id = $1 AND status IN ('valid', 'superseded') RETURNING serial, not_after`,
-        [id, now, reason],
-      );
-      const serials = returningRows<{ serial: string; not_after: Date }>(rows);
+      // pki's certificates, revoked in this transaction: the device row, its certificates and the audit entry commit together.
+      const serials = await this.certificates.revokeOfDevice(m, id, now, reason);
       // The entry commits with the revocation or neither does.
       await this.audit.appendIn(m, { actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: serials.map((r) => r.serial), reason } });
       return serials;
     });
-    for (const r of revoked) this.status.noteRevoked(r.serial, id, new Date(r.not_after));
+    for (const r of revoked) this.status.noteRevoked(r.serial, id, r.notAfter);
     await this.crl.regenerate();
     this.events.publish('device.revoked', { deviceId: id, audience: [device.manufacturerOrgId, device.operatorOrgId], data: { status: 'revoked', reason, revokedSerials: revoked.map((r) => r.serial) } });
     return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };

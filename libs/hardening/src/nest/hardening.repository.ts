@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
+import { deviceLevelsUpdate } from '@fleetguard/fleet';
 import type { ApplicabilityStatement, HardeningReport, NegotiatedTlsVersion, ObservedFacts, SlVector } from '../core';
 import type { StoredScoreSummary } from './scoring-inputs';
 
@@ -110,7 +111,7 @@ const SUBJECT_COLUMNS = `
   (extract(epoch FROM d.attestation_at) * 1000000)::bigint::text AS att_us,
   d.firmware_version, ar.id AS result_id,
   (d.cert_serial IS NOT NULL AND d.cert_not_after > now()) AS cert_current,
-  EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.status = 'superseded') AS cert_renewed,
+  EXISTS (SELECT 1 FROM certificate_directory c WHERE c.device_id = d.id AND c.status = 'superseded') AS cert_renewed,
   o.tls_versions, o.ciphers, o.mutual_tls_at, o.tpm_quote_at, o.attested_releases`;
 
 const LATEST_REPORT = `
@@ -119,7 +120,7 @@ const LATEST_REPORT = `
     WHERE h.device_id = d.id ORDER BY h.received_at DESC LIMIT 1
   ) r ON true
   LEFT JOIN LATERAL (
-    SELECT a.id FROM attestation_results a WHERE a.device_id = d.id ORDER BY a.created_at DESC LIMIT 1
+    SELECT a.id FROM attestation_result_directory a WHERE a.device_id = d.id ORDER BY a.created_at DESC LIMIT 1
   ) ar ON true
   LEFT JOIN device_observations o ON o.device_id = d.id`;
 
@@ -163,9 +164,13 @@ function toSubject(r: SubjectRow): ScoringSubject {
 }
 
 /**
- * The hardening tables' queries (hardening_reports, device_scores, and the level columns of
- * devices). A plain class over a DataSource, so the service and the fleet-wide batch (and its
- * benchmark) run the same SQL, on PostgreSQL and PGlite alike.
+ * The hardening tables' queries (hardening_reports, device_scores, device_observations,
+ * product_applicability). What they need of other libs' tables they read through the owners'
+ * views (fleet's device_directory and product_directory, pki's certificate_directory,
+ * attestation's attestation_result_directory); the levels on the device row are written by
+ * fleet's statement part (deviceLevelsUpdate) inside the score statement. A plain class over a
+ * DataSource, so the service and the fleet-wide batch (and its benchmark) run the same SQL, on
+ * PostgreSQL and PGlite alike.
  */
 export class HardeningRepository {
   constructor(private readonly ds: DataSource) {}
@@ -184,7 +189,7 @@ export class HardeningRepository {
     const rows = returningRows<{ received_at: Date }>(
       await this.ds.query(
         `INSERT INTO hardening_reports (id, device_id, report, channel)
-         SELECT $1::uuid, $2::varchar, $3::jsonb, $4::varchar WHERE EXISTS (SELECT 1 FROM devices WHERE id = $2::varchar AND status = 'active')
+         SELECT $1::uuid, $2::varchar, $3::jsonb, $4::varchar WHERE EXISTS (SELECT 1 FROM device_directory WHERE id = $2::varchar AND status = 'active')
          RETURNING received_at`,
         [id, deviceId, JSON.stringify(report), channel],
       ),
@@ -195,7 +200,7 @@ export class HardeningRepository {
   async subjects(deviceIds: readonly string[]): Promise<ScoringSubject[]> {
     if (!deviceIds.length) return [];
     const rows = returningRows<SubjectRow>(
-      await this.ds.query(`SELECT ${SUBJECT_COLUMNS} FROM devices d ${LATEST_REPORT} WHERE d.id = ANY($1::varchar[])`, [deviceIds]),
+      await this.ds.query(`SELECT ${SUBJECT_COLUMNS} FROM device_directory d ${LATEST_REPORT} WHERE d.id = ANY($1::varchar[])`, [deviceIds]),
     );
     return rows.map(toSubject);
   }
@@ -207,7 +212,7 @@ export class HardeningRepository {
   async activeBatchStarts(batchSize: number): Promise<string[]> {
     const rows = returningRows<{ id: string }>(
       await this.ds.query(
-        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM devices WHERE status = 'active') t
+        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM device_directory WHERE status = 'active') t
          WHERE (n - 1) % $1 = 0 ORDER BY id`,
         [batchSize],
       ),
@@ -219,7 +224,7 @@ export class HardeningRepository {
   async activeSubjectsBetween(from: string, to: string | null): Promise<ScoringSubject[]> {
     const rows = returningRows<SubjectRow>(
       await this.ds.query(
-        `SELECT ${SUBJECT_COLUMNS} FROM devices d ${LATEST_REPORT}
+        `SELECT ${SUBJECT_COLUMNS} FROM device_directory d ${LATEST_REPORT}
          WHERE d.status = 'active' AND d.id >= $1::varchar AND ($2::varchar IS NULL OR d.id < $2::varchar)
          ORDER BY d.id`,
         [from, to],
@@ -235,7 +240,7 @@ export class HardeningRepository {
         `SELECT p.id, p.component_type, p.declared_requirements, p.target_levels,
            (SELECT jsonb_agg(jsonb_build_object('requirement', a.requirement, 'applicable', a.applicable, 'justification', a.justification) ORDER BY a.requirement)
               FROM product_applicability a WHERE a.product_id = p.id) AS applicability
-         FROM products p WHERE p.id = ANY($1::uuid[])`,
+         FROM product_directory p WHERE p.id = ANY($1::uuid[])`,
         [ids],
       ),
     );
@@ -250,7 +255,7 @@ export class HardeningRepository {
 
   /** The active devices of a product (to rescore after its statement of applicability changed). */
   async activeDeviceIdsOfProduct(productId: string): Promise<string[]> {
-    const rows = returningRows<{ id: string }>(await this.ds.query(`SELECT id FROM devices WHERE product_id = $1 AND status = 'active' ORDER BY id`, [productId]));
+    const rows = returningRows<{ id: string }>(await this.ds.query(`SELECT id FROM device_directory WHERE product_id = $1 AND status = 'active' ORDER BY id`, [productId]));
     return rows.map((r) => r.id);
   }
 
@@ -269,7 +274,7 @@ export class HardeningRepository {
     await this.ds.query(
       `INSERT INTO device_observations (device_id, tls_versions, ciphers, mutual_tls_at, tls_seen_at)
        SELECT $1::varchar, jsonb_build_array($2::text), jsonb_build_array($3::text), CASE WHEN $4 THEN now() END, now()
-       WHERE EXISTS (SELECT 1 FROM devices WHERE id = $1::varchar)
+       WHERE EXISTS (SELECT 1 FROM device_directory WHERE id = $1::varchar)
        ON CONFLICT (device_id) DO UPDATE SET
          tls_versions = CASE WHEN device_observations.tls_versions ? $2::text THEN device_observations.tls_versions ELSE device_observations.tls_versions || jsonb_build_array($2::text) END,
          ciphers = CASE WHEN device_observations.ciphers ? $3::text THEN device_observations.ciphers ELSE device_observations.ciphers || jsonb_build_array($3::text) END,
@@ -287,8 +292,8 @@ export class HardeningRepository {
     await this.ds.query(
       `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
        SELECT a.device_id, CASE WHEN a.firmware_version IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(a.firmware_version) END,
-              CASE WHEN a.claims ? 'tpm' THEN a.created_at END
-         FROM attestation_results a WHERE a.id = $2::uuid AND a.device_id = $1::varchar AND a.status = 'affirming'
+              CASE WHEN a.tpm_quoted THEN a.created_at END
+         FROM attestation_result_directory a WHERE a.id = $2::uuid AND a.device_id = $1::varchar AND a.status = 'affirming'
        ON CONFLICT (device_id) DO UPDATE SET
          attested_releases = CASE WHEN EXCLUDED.attested_releases = '[]'::jsonb OR device_observations.attested_releases @> EXCLUDED.attested_releases
            THEN device_observations.attested_releases ELSE device_observations.attested_releases || EXCLUDED.attested_releases END,
@@ -298,8 +303,9 @@ export class HardeningRepository {
   }
 
   /**
-   * Writes scores in one statement: history entries where asked, level columns where asked, each
-   * only if the device's latest report and attestation are still the ones the score was computed
+   * Writes scores in one statement: history entries where asked, level columns where asked
+   * (fleet's deviceLevelsUpdate, one CTE of the statement), each only if the device's latest
+   * report and attestation are still the ones the score was computed
    * from (a later rescore of the same device wins, whatever order the writes land in). Returns the
    * ids of the devices written.
    */
@@ -331,7 +337,7 @@ export class HardeningRepository {
              history boolean, do_update boolean, report_id uuid, att_us text, result_id uuid, firmware_release varchar,
              rules_version varchar, catalog_version varchar)
          ), fresh AS (
-           SELECT x.* FROM x JOIN devices d ON d.id = x.device_id
+           SELECT x.* FROM x JOIN device_directory d ON d.id = x.device_id
            WHERE (extract(epoch FROM d.attestation_at) * 1000000)::bigint::text IS NOT DISTINCT FROM x.att_us
              AND (SELECT h.id FROM hardening_reports h WHERE h.device_id = x.device_id ORDER BY h.received_at DESC LIMIT 1)
                  IS NOT DISTINCT FROM x.report_id
@@ -341,8 +347,7 @@ export class HardeningRepository {
            SELECT gen_random_uuid(), device_id, evidenced, declared, items, below_target, cause,
              report_id, result_id, firmware_release, rules_version, catalog_version FROM fresh WHERE history
          ), upd AS (
-           UPDATE devices d SET sl_evidenced = f.evidenced, sl_declared = f.declared, below_target = f.below_target
-           FROM fresh f WHERE d.id = f.device_id AND f.do_update
+           ${deviceLevelsUpdate('fresh', 'l.do_update')}
          )
          SELECT device_id FROM fresh`,
         [payload],

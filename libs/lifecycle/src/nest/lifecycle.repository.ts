@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import { DeviceEntity } from '@fleetguard/fleet';
 import type { SbomComponent } from '../core/component';
 import type { AdvisoryProduct, AdvisoryStatement, AdvisoryVulnerability, ParsedCsaf } from '../core/csaf.advisory';
 import type { ReleaseFinding } from '../core/exposure.rules';
@@ -43,7 +42,10 @@ export interface ReleaseWithSbom {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-/** The lifecycle's own tables (release_sboms, advisories, vex_statements, release_findings, device_exposures, product_lifecycles). */
+/**
+ * The lifecycle's own tables (release_sboms, advisories, vex_statements, release_findings, device_exposures, product_lifecycles);
+ * devices and products are read through fleet's views (device_directory, product_directory).
+ */
 export class LifecycleRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -65,7 +67,7 @@ export class LifecycleRepository {
   /** Every release of an organization's products that has an SBOM. */
   async releasesWithSbom(organizationId: string): Promise<ReleaseWithSbom[]> {
     const rows = await this.ds.query(
-      `SELECT s.product_id, p.name AS product_name, s.version, s.components FROM release_sboms s JOIN products p ON p.id = s.product_id WHERE p.organization_id = $1 ORDER BY s.product_id, s.version`,
+      `SELECT s.product_id, p.name AS product_name, s.version, s.components FROM release_sboms s JOIN product_directory p ON p.id = s.product_id WHERE p.organization_id = $1 ORDER BY s.product_id, s.version`,
       [organizationId],
     );
     return rows.map((r: any) => ({ productId: r.product_id, productName: r.product_name, version: r.version, components: r.components }));
@@ -102,10 +104,10 @@ export class LifecycleRepository {
       ? ''
       : visibleTo.kind === 'owner'
         ? 'WHERE a.organization_id = $1'
-        : 'WHERE EXISTS (SELECT 1 FROM devices d WHERE d.manufacturer_org_id = a.organization_id AND d.operator_org_id = $1)';
+        : 'WHERE EXISTS (SELECT 1 FROM device_directory d WHERE d.manufacturer_org_id = a.organization_id AND d.operator_org_id = $1)';
     const countFilter = visibleTo?.kind === 'operator' ? 'AND d.operator_org_id = $1' : '';
     const rows = await this.ds.query(
-      `SELECT a.*, (SELECT count(*)::int FROM device_exposures e JOIN devices d ON d.id = e.device_id WHERE e.advisory_id = a.id ${countFilter}) AS exposed_devices
+      `SELECT a.*, (SELECT count(*)::int FROM device_exposures e JOIN device_directory d ON d.id = e.device_id WHERE e.advisory_id = a.id ${countFilter}) AS exposed_devices
        FROM advisories a ${where} ORDER BY a.max_cvss DESC NULLS LAST, a.created_at DESC LIMIT 1000`,
       visibleTo ? [visibleTo.organizationId] : [],
     );
@@ -229,9 +231,9 @@ export class LifecycleRepository {
     });
   }
 
-  /** Devices (alias d) joined to an advisory's exposures (alias e), for the caller to scope. */
-  devicesExposedBy(advisoryId: string): SelectQueryBuilder<DeviceEntity> {
-    return this.ds.getRepository(DeviceEntity).createQueryBuilder('d').innerJoin('device_exposures', 'e', 'e.device_id = d.id AND e.advisory_id = :advisoryId', { advisoryId });
+  /** Fleet's device directory (alias d) joined to an advisory's exposures (alias e), for the caller to scope. */
+  devicesExposedBy(advisoryId: string): SelectQueryBuilder<object> {
+    return this.ds.createQueryBuilder().from('device_directory', 'd').innerJoin('device_exposures', 'e', 'e.device_id = d.id AND e.advisory_id = :advisoryId', { advisoryId });
   }
 
   /** A device's exposures with the advisories and the release's findings. */
@@ -283,7 +285,7 @@ export class LifecycleRepository {
     );
     const out = [];
     for (const c of claimed) {
-      const devices = await this.ds.query(`SELECT id, manufacturer_org_id, operator_org_id FROM devices WHERE product_id = $1 AND status = 'active' ORDER BY seq`, [c.product_id]);
+      const devices = await this.ds.query(`SELECT id, manufacturer_org_id, operator_org_id FROM device_directory WHERE product_id = $1 AND status = 'active' ORDER BY seq`, [c.product_id]);
       out.push({
         productId: c.product_id,
         endOfSecuritySupport: new Date(c.end_of_security_support).toISOString(),
