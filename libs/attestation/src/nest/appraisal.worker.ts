@@ -172,7 +172,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
         try {
           const psaToken = psaTokenOf(job.evidence);
           result = psaToken
-            ? await this.psa.appraise(job.deviceId, psaToken, (id, nonce) => this.inbox.nonceStateAt(id, nonce, job.receivedAt))
+            ? await this.psa.appraise(job.deviceId, psaToken, (id, nonce) => this.ports.nonceStateAt(id, nonce, job.receivedAt))
             : await appraiseEvidence({ deviceId: job.deviceId, evidence: job.evidence, now: job.receivedAt }, this.ports.forJob(job));
         } catch (e) {
           if (!isDomainError(e)) throw e;
