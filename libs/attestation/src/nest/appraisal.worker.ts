@@ -25,6 +25,11 @@ const latency = histogram('fleetguard_appraisal_seconds', 'Time from evidence re
 const queueDepth = gauge('fleetguard_appraisal_queue_depth', 'Evidence claimed by this process and waiting for appraisal');
 const backlogGauge = gauge('fleetguard_attestation_inbox_backlog', 'Evidence recorded and not yet appraised (all instances)');
 
+const purged = counter('fleetguard_attestation_inbox_purged_total', 'Appraised inbox rows removed after the retention (FLEETGUARD_INBOX_RETENTION_HOURS)');
+const PURGE_EVERY_MS = 60_000;
+const PURGE_CHUNK = 5000;
+const PURGE_MAX_ROWS = 500_000;
+
 const VERIFIER_ID = { build: 'fleetguard-0.1.0', developer: 'https://fleetguard.dev' };
 
 export type AppraisalOutcome = { kind: 'result'; result: StoredResult } | { kind: 'refused'; error: DomainError } | { kind: 'dropped' };
@@ -56,6 +61,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   );
   private pollTimer?: NodeJS.Timeout;
   private backlogTimer?: NodeJS.Timeout;
+  private purgeTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -90,13 +96,33 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     this.pollTimer.unref();
     this.backlogTimer = setInterval(() => void this.inbox.backlog().then((n) => backlogGauge.set(n), () => undefined), 5000);
     this.backlogTimer.unref();
+    this.purgeTimer = setInterval(() => void this.purge().catch((e) => this.logger.warn(`removing old inbox rows failed: ${(e as Error).message}`)), PURGE_EVERY_MS);
+    this.purgeTimer.unref();
     void this.poll();
+  }
+
+  /**
+   * Removes appraised inbox rows older than the retention, in chunks, up to PURGE_MAX_ROWS a
+   * sweep (a minute's worth at several thousand appraisals a second). Every instance may run it:
+   * the chunks skip each other's locked rows.
+   */
+  async purge(now = Date.now()): Promise<number> {
+    const before = new Date(now - this.config.inboxRetentionHours * 3600_000);
+    let removed = 0;
+    while (!this.closing && removed < PURGE_MAX_ROWS) {
+      const n = await this.inbox.purgeProcessed(before, PURGE_CHUNK);
+      removed += n;
+      if (n < PURGE_CHUNK) break;
+    }
+    if (removed) purged.inc(removed);
+    return removed;
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     clearInterval(this.pollTimer);
     clearInterval(this.backlogTimer);
+    clearInterval(this.purgeTimer);
     const deadline = Date.now() + 5000;
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }

@@ -347,6 +347,21 @@ export class EvidenceInboxRepository {
     return rows[0] ?? null;
   }
 
+  /**
+   * Removes up to `limit` appraised rows received before `before`, oldest first (their evidence
+   * is kept with the result; unappraised rows are never removed). Rows another sweeper is
+   * deleting are skipped. Returns how many went.
+   */
+  async purgeProcessed(before: Date, limit: number): Promise<number> {
+    const raw = await this.ds.query(
+      `DELETE FROM attestation_inbox WHERE id IN (
+         SELECT id FROM attestation_inbox WHERE received_at < $1 AND processed_at IS NOT NULL ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [before, limit],
+    );
+    return returningRows(raw).length;
+  }
+
   /** Unprocessed rows (the backlog gauge). */
   async backlog(): Promise<number> {
     const rows = await this.ds.query('SELECT count(*)::int AS n FROM attestation_inbox WHERE processed_at IS NULL');

@@ -93,6 +93,8 @@ const schema = z.object({
   FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(64),
   /** How long a claimant holds an inbox row before another may take it over. */
   FLEETGUARD_APPRAISAL_LEASE_SECONDS: positiveInt.max(3600).default(30),
+  /** Appraised inbox rows are removed after this many hours (the evidence stays with its result); a redelivery within it gets the stored result. */
+  FLEETGUARD_INBOX_RETENTION_HOURS: positiveInt.max(8760).default(24),
   /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
   FLEETGUARD_DEVICE_RATE_PER_MINUTE: positiveInt.max(100_000).default(120),
   /** Several instances on one fleet: their brokers join through this Redis (requires DATABASE_URL). */
@@ -161,6 +163,7 @@ export interface AppConfig {
   appraisalQueueMax: number;
   appraisalConcurrency: number;
   appraisalLeaseSeconds: number;
+  inboxRetentionHours: number;
   deviceRatePerMinute: number;
   /** Set: this instance is one of several serving the fleet (brokers joined through Redis). Secret (may hold a password): never logged. */
   redisUrl?: string;
@@ -336,6 +339,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     appraisalQueueMax: c.FLEETGUARD_APPRAISAL_QUEUE_MAX,
     appraisalConcurrency: c.FLEETGUARD_APPRAISAL_CONCURRENCY,
     appraisalLeaseSeconds: c.FLEETGUARD_APPRAISAL_LEASE_SECONDS,
+    inboxRetentionHours: c.FLEETGUARD_INBOX_RETENTION_HOURS,
     deviceRatePerMinute: c.FLEETGUARD_DEVICE_RATE_PER_MINUTE,
     redisUrl: c.FLEETGUARD_REDIS_URL,
   };
