@@ -52,6 +52,10 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private active = 0;
   /** Rows this process holds and retries after a backoff (counted against the queue bound). */
   private waiting = 0;
+  /** Places taken by evidence being recorded now (admission is strict: counted before the insert). */
+  private reserved = 0;
+  /** Evidence waiting for a place, first come first served. */
+  private readonly roomWaiters: Array<{ resolve(ok: boolean): void; timer: NodeJS.Timeout }> = [];
   private closing = false;
   private polling = false;
   /** Appraisals that are ready commit together: one statement per group (commitMany: one row per device and per nonce). */
@@ -84,7 +88,58 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   get depth(): number {
-    return this.queue.length + this.active + this.waiting;
+    return this.queue.length + this.active + this.waiting + this.reserved;
+  }
+
+  /**
+   * Takes a place in the queue for evidence about to be recorded (false when full). The place is
+   * the evidence's from then on: enqueue(job, true) or runNow(job, true) turns it into the job,
+   * releaseReservation() gives it back (a duplicate, a failed insert). Taken before the insert,
+   * so evidence recorded together in one statement can never overshoot the bound.
+   */
+  tryReserve(): boolean {
+    if (this.closing || this.depth >= this.config.appraisalQueueMax) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /**
+   * tryReserve(), or waiting up to `waitMs` for a place. A device sending many messages in one
+   * go (they arrive in one read) gets the places as they free up; the messages admitted are
+   * recorded and acknowledged before the wait of the others runs out, so a device always makes
+   * progress even when the broker closes its connection over one that found no place.
+   */
+  reserve(waitMs: number): Promise<boolean> {
+    if (this.tryReserve()) return Promise.resolve(true);
+    if (waitMs <= 0 || this.closing) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          const i = this.roomWaiters.indexOf(waiter);
+          if (i >= 0) this.roomWaiters.splice(i, 1);
+          resolve(false);
+        }, waitMs),
+      };
+      waiter.timer.unref();
+      this.roomWaiters.push(waiter);
+    });
+  }
+
+  releaseReservation(): void {
+    this.reserved--;
+    queueDepth.set(this.depth);
+    this.wakeWaiters();
+  }
+
+  /** Places freed: given to the evidence that waits longest. */
+  private wakeWaiters(): void {
+    while (this.roomWaiters.length && !this.closing && this.depth < this.config.appraisalQueueMax) {
+      const w = this.roomWaiters.shift()!;
+      clearTimeout(w.timer);
+      this.reserved++;
+      w.resolve(true);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -120,6 +175,10 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
+    for (const w of this.roomWaiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
     clearInterval(this.pollTimer);
     clearInterval(this.backlogTimer);
     clearInterval(this.purgeTimer);
@@ -127,8 +186,9 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Queues a row this process holds (recorded by it, or claimed). */
-  enqueue(job: InboxJob): void {
+  /** Queues a row this process holds (recorded by it, or claimed); `reserved`: it takes the place tryReserve() gave. */
+  enqueue(job: InboxJob, reserved = false): void {
+    if (reserved) this.reserved--;
     this.queue.push(job);
     queueDepth.set(this.depth);
     this.drain();
@@ -168,12 +228,14 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
           this.active--;
           queueDepth.set(this.depth);
           this.drain();
+          this.wakeWaiters();
         });
     }
   }
 
   /** Appraises a row now, outside the queue (HTTP answers synchronously), counted against the bound. */
-  async runNow(job: InboxJob): Promise<AppraisalOutcome> {
+  async runNow(job: InboxJob, reserved = false): Promise<AppraisalOutcome> {
+    if (reserved) this.reserved--;
     this.active++;
     queueDepth.set(this.depth);
     try {
@@ -182,6 +244,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
       this.active--;
       queueDepth.set(this.depth);
       this.drain();
+      this.wakeWaiters();
     }
   }
 
