@@ -18,6 +18,12 @@
  *   on it) and in `noResultWithinGrace` (still queued in the service, or dropped). When phase 1
  *   shows `--rate` is above what the service sustains, phase 2 runs first at 80 % of the phase-1
  *   rate (a latency at a sustainable load), then at `--rate` (the goal's load).
+ * Phase 3, overload: an open-loop schedule at `--overload-factor` (5) × the phase-1 rate for
+ *   `--overload-seconds` (20). The service sheds what its queue cannot take (MQTT: no PUBACK, the
+ *   connection closes, the device reconnects and sends again); counted: evidence acknowledged
+ *   (inbox rows recorded in the phase: a row is written before its PUBACK) against evidence
+ *   appraised, shed messages, RSS growth during the phase, and the recovery time (schedule end ->
+ *   no unappraised inbox row left).
  * The devices run in a worker thread of this process (own event loop); RSS is the process's.
  * Goals: >= 3,000 appraisals/s sustained; p99 < 100 ms at 1,000/s.
  */
@@ -27,7 +33,7 @@ import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { AttestationService } from '@fleetguard/attestation';
 import { runFleet, type DeviceProfile } from '../apps/device-sim/src';
-import { productWithRelease, queryBenchDb, startBenchService } from './support/bench-service';
+import { productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
 import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, sleep } from './support/measure';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
 
@@ -249,6 +255,47 @@ async function openLoop(h: Harness, rate: number, seconds: number, graceMs: numb
   };
 }
 
+/** Phase 3: 5x the sustainable rate; acknowledged = appraised, RSS growth, recovery time. */
+async function overload(h: Harness, service: BenchService, rate: number, seconds: number, recoverMs: number) {
+  const db = (sql: string, params: unknown[] = []) => queryBenchDb<{ n: number }>(service.databaseUrl, sql, params).then((r) => r[0].n);
+  const from = new Date(Date.now() - 1000); // the previous phases' rows are all appraised by now (checked below)
+  const backlogBefore = await db('SELECT count(*)::int AS n FROM attestation_inbox WHERE processed_at IS NULL');
+  const shedBefore = await readCounter(service, 'fleetguard_evidence_shed_total');
+  const rss = rssSampler(100);
+  const run = await openLoop(h, rate, seconds, 0);
+  const scheduleEnd = nowMs();
+  const memory = rss.stop();
+  let recoverySeconds: number | null = null;
+  let backlog = 0;
+  while (nowMs() - scheduleEnd < recoverMs) {
+    backlog = await db('SELECT count(*)::int AS n FROM attestation_inbox WHERE processed_at IS NULL');
+    if (backlog === 0) {
+      recoverySeconds = round((nowMs() - scheduleEnd) / 1000, 1);
+      break;
+    }
+    await sleep(250);
+  }
+  const acknowledged = await db('SELECT count(*)::int AS n FROM attestation_inbox WHERE received_at >= $1', [from]);
+  const appraised = await db('SELECT count(*)::int AS n FROM attestation_inbox i WHERE i.received_at >= $1 AND i.processed_at IS NOT NULL', [from]);
+  const shed = (await readCounter(service, 'fleetguard_evidence_shed_total')) - shedBefore;
+  return {
+    offeredPerSecond: run.offeredPerSecond,
+    seconds,
+    challenges: run.challenges,
+    resultsReceivedDuringSchedule: run.completed,
+    evidenceAcknowledged: acknowledged,
+    evidenceAppraised: appraised,
+    acknowledgedEqualsAppraised: acknowledged === appraised,
+    backlogBefore,
+    backlogAtEnd: backlog,
+    shedMessages: shed,
+    recoverySeconds,
+    rssMiB: memory,
+    issueErrors: run.issueErrors,
+    cpu: run.cpu,
+  };
+}
+
 /* -------------------------------------------------------------------- main */
 
 async function main(): Promise<void> {
@@ -257,6 +304,8 @@ async function main(): Promise<void> {
   const rate = numberArg('rate', GOAL_RATE);
   const latencySeconds = numberArg('latency-seconds', 10);
   const graceMs = numberArg('grace-seconds', 10) * 1000;
+  const overloadFactor = numberArg('overload-factor', 5);
+  const overloadSeconds = numberArg('overload-seconds', 20);
   const machine = machineInfo();
 
   const baseline = es256VerifyRate(2);
@@ -301,6 +350,7 @@ async function main(): Promise<void> {
       latencyRuns.push({ label: 'sustainable (80% of phase 1)', ...(await openLoop(h, sustainable, latencySeconds, graceMs)) });
     }
     latencyRuns.push({ label: rate === GOAL_RATE ? 'goal load' : 'requested load', ...(await openLoop(h, rate, latencySeconds, graceMs)) });
+    const overloadRun = overloadSeconds > 0 ? await overload(h, service, Math.max(10, Math.round(throughput.perSecond * overloadFactor)), overloadSeconds, 120_000) : null;
     handler = () => undefined;
     const memory = rss.stop();
     const stored = (await queryBenchDb<{ n: number }>(service.databaseUrl, 'SELECT count(*)::int AS n FROM attestation_results'))[0].n;
@@ -314,6 +364,7 @@ async function main(): Promise<void> {
       baseline: { what: 'Node crypto.verify ES256, fixed JWS signing input, one thread, 2 s', ...baseline },
       throughput: { ...throughput, ratioToRawVerify: round(throughput.perSecond / baseline.verifyPerSecond, 4) },
       latency: latencyRuns,
+      overload: overloadRun && { factor: overloadFactor, ...overloadRun },
       goals: {
         sustainedPerSecond: { goal: GOAL_PER_SECOND, measured: throughput.perSecond, met: throughput.perSecond >= GOAL_PER_SECOND },
         p99AtGoalRateMs: {
@@ -343,7 +394,12 @@ async function main(): Promise<void> {
       result,
       `attest: ${devices} devices over mTLS MQTT, closed loop ${throughput.perSecond} appraisals/s (goal >= ${GOAL_PER_SECOND}: ${result.goals.sustainedPerSecond.met ? 'MET' : 'NOT met'}; ` +
         `raw ES256 verify ceiling ${baseline.verifyPerSecond}/s, ratio ${result.throughput.ratioToRawVerify}); latency ${lat} ` +
-        `(goal p99 < ${GOAL_P99_MS} ms at ${GOAL_RATE}/s: ${result.goals.p99AtGoalRateMs.met ? 'MET' : 'NOT met'}); RSS peak ${memory.peakMiB} MiB; ` +
+        `(goal p99 < ${GOAL_P99_MS} ms at ${GOAL_RATE}/s: ${result.goals.p99AtGoalRateMs.met ? 'MET' : 'NOT met'}); ` +
+        (overloadRun
+          ? `overload ${overloadRun.offeredPerSecond}/s for ${overloadSeconds} s: ${overloadRun.evidenceAcknowledged} acknowledged, ${overloadRun.evidenceAppraised} appraised, ${overloadRun.shedMessages} shed, ` +
+            `RSS +${overloadRun.rssMiB.growthMiB} MiB, recovered ${overloadRun.recoverySeconds === null ? 'not within 120 s' : `in ${overloadRun.recoverySeconds} s`}; `
+          : '') +
+        `RSS peak ${memory.peakMiB} MiB; ` +
         `CPU in phase 1: process ${throughput.cpu.thisProcessCores}, postgres ${throughput.cpu.postgresCores}, other ${throughput.cpu.otherCores} of ${throughput.cpu.cpus} cores, service loop ${Math.round(throughput.cpu.mainLoopUtilization * 100)}% busy`,
     );
     worker.send({ t: 'close' });
@@ -367,7 +423,8 @@ async function workerMain(): Promise<void> {
     deviceUrl: input.deviceUrl,
     mqttUrl: input.mqttUrl,
     hardening: false,
-    reconnectPeriodMs: 0,
+    // Shed evidence closes the connection (MQTT 3.1.1 has no negative PUBACK): the device comes back and sends it again.
+    reconnectPeriodMs: 1000,
     requestTimeoutMs: 60_000,
     concurrency: 16,
     onDevice: (device, i) => {

@@ -7,6 +7,8 @@ import { FirmwareService } from '@fleetguard/firmware';
 import type { AppraisalPorts } from '../core/appraisal.pipeline';
 import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
 import { MeasuredBootStore } from './measured-boot.store';
+import { GroupedCall } from './grouped-call';
+import type { NonceState } from '../core/appraisal.pipeline';
 
 interface DeviceRow {
   id: string;
@@ -30,6 +32,18 @@ export class AppraisalPortsFactory {
   /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
   private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
 
+  /** The appraisals of a burst look up their devices in one statement... */
+  private readonly devices = new GroupedCall<string, DeviceRow | undefined>(async (ids) => {
+    const rows: DeviceRow[] = await this.ds.query(
+      'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen, ueid FROM devices WHERE id = ANY($1::varchar[])',
+      [[...new Set(ids)]],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id));
+  });
+  /** ...and their nonces in another (as each stood when its evidence was received). */
+  private readonly nonces = new GroupedCall<{ deviceId: string; nonce: string; receivedAt: Date }, NonceState>((items) => this.inbox.nonceStatesAt(items));
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly inbox: EvidenceInboxRepository,
@@ -41,11 +55,7 @@ export class AppraisalPortsFactory {
   forJob(job: InboxJob): AppraisalPorts {
     return {
       findDevice: async (id) => {
-        const rows: DeviceRow[] = await this.ds.query(
-          'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen, ueid FROM devices WHERE id = $1',
-          [id],
-        );
-        const d = rows[0];
+        const d = await this.devices.call(id);
         if (!d) return null;
         const certState = d.status === 'revoked' ? 'revoked' : d.cert_serial ? await this.certs.status(d.cert_serial) : 'revoked';
         return {
@@ -58,7 +68,7 @@ export class AppraisalPortsFactory {
           ueid: d.ueid ? Buffer.from(d.ueid, 'hex') : null,
         };
       },
-      consumeNonce: (deviceId, nonce) => this.inbox.nonceStateAt(deviceId, nonce, job.receivedAt),
+      consumeNonce: (deviceId, nonce) => this.nonceStateAt(deviceId, nonce, job.receivedAt),
       findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
       findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
       findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
@@ -69,6 +79,11 @@ export class AppraisalPortsFactory {
           return (rows[0]?.min_security_counter ?? 0) as number;
         }),
     };
+  }
+
+  /** How a nonce stood when evidence carrying it was received (grouped with the burst's other lookups). */
+  nonceStateAt(deviceId: string, nonce: string, receivedAt: Date): Promise<NonceState> {
+    return this.nonces.call({ deviceId, nonce, receivedAt });
   }
 
   private deviceKey(d: DeviceRow): KeyObject {

@@ -25,6 +25,11 @@ const latency = histogram('fleetguard_appraisal_seconds', 'Time from evidence re
 const queueDepth = gauge('fleetguard_appraisal_queue_depth', 'Evidence claimed by this process and waiting for appraisal');
 const backlogGauge = gauge('fleetguard_attestation_inbox_backlog', 'Evidence recorded and not yet appraised (all instances)');
 
+const purged = counter('fleetguard_attestation_inbox_purged_total', 'Appraised inbox rows removed after the retention (FLEETGUARD_INBOX_RETENTION_HOURS)');
+const PURGE_EVERY_MS = 60_000;
+const PURGE_CHUNK = 5000;
+const PURGE_MAX_ROWS = 500_000;
+
 const VERIFIER_ID = { build: 'fleetguard-0.1.0', developer: 'https://fleetguard.dev' };
 
 export type AppraisalOutcome = { kind: 'result'; result: StoredResult } | { kind: 'refused'; error: DomainError } | { kind: 'dropped' };
@@ -47,6 +52,10 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private active = 0;
   /** Rows this process holds and retries after a backoff (counted against the queue bound). */
   private waiting = 0;
+  /** Places taken by evidence being recorded now (admission is strict: counted before the insert). */
+  private reserved = 0;
+  /** Evidence waiting for a place, first come first served. */
+  private readonly roomWaiters: Array<{ resolve(ok: boolean): void; timer: NodeJS.Timeout }> = [];
   private closing = false;
   private polling = false;
   /** Appraisals that are ready commit together: one statement per group (commitMany: one row per device and per nonce). */
@@ -56,6 +65,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   );
   private pollTimer?: NodeJS.Timeout;
   private backlogTimer?: NodeJS.Timeout;
+  private purgeTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -78,7 +88,58 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   get depth(): number {
-    return this.queue.length + this.active + this.waiting;
+    return this.queue.length + this.active + this.waiting + this.reserved;
+  }
+
+  /**
+   * Takes a place in the queue for evidence about to be recorded (false when full). The place is
+   * the evidence's from then on: enqueue(job, true) or runNow(job, true) turns it into the job,
+   * releaseReservation() gives it back (a duplicate, a failed insert). Taken before the insert,
+   * so evidence recorded together in one statement can never overshoot the bound.
+   */
+  tryReserve(): boolean {
+    if (this.closing || this.depth >= this.config.appraisalQueueMax) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /**
+   * tryReserve(), or waiting up to `waitMs` for a place. A device sending many messages in one
+   * go (they arrive in one read) gets the places as they free up; the messages admitted are
+   * recorded and acknowledged before the wait of the others runs out, so a device always makes
+   * progress even when the broker closes its connection over one that found no place.
+   */
+  reserve(waitMs: number): Promise<boolean> {
+    if (this.tryReserve()) return Promise.resolve(true);
+    if (waitMs <= 0 || this.closing) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          const i = this.roomWaiters.indexOf(waiter);
+          if (i >= 0) this.roomWaiters.splice(i, 1);
+          resolve(false);
+        }, waitMs),
+      };
+      waiter.timer.unref();
+      this.roomWaiters.push(waiter);
+    });
+  }
+
+  releaseReservation(): void {
+    this.reserved--;
+    queueDepth.set(this.depth);
+    this.wakeWaiters();
+  }
+
+  /** Places freed: given to the evidence that waits longest. */
+  private wakeWaiters(): void {
+    while (this.roomWaiters.length && !this.closing && this.depth < this.config.appraisalQueueMax) {
+      const w = this.roomWaiters.shift()!;
+      clearTimeout(w.timer);
+      this.reserved++;
+      w.resolve(true);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -90,19 +151,44 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     this.pollTimer.unref();
     this.backlogTimer = setInterval(() => void this.inbox.backlog().then((n) => backlogGauge.set(n), () => undefined), 5000);
     this.backlogTimer.unref();
+    this.purgeTimer = setInterval(() => void this.purge().catch((e) => this.logger.warn(`removing old inbox rows failed: ${(e as Error).message}`)), PURGE_EVERY_MS);
+    this.purgeTimer.unref();
     void this.poll();
+  }
+
+  /**
+   * Removes appraised inbox rows older than the retention, in chunks, up to PURGE_MAX_ROWS a
+   * sweep (a minute's worth at several thousand appraisals a second). Every instance may run it:
+   * the chunks skip each other's locked rows.
+   */
+  async purge(now = Date.now()): Promise<number> {
+    const before = new Date(now - this.config.inboxRetentionHours * 3600_000);
+    let removed = 0;
+    while (!this.closing && removed < PURGE_MAX_ROWS) {
+      const n = await this.inbox.purgeProcessed(before, PURGE_CHUNK);
+      removed += n;
+      if (n < PURGE_CHUNK) break;
+    }
+    if (removed) purged.inc(removed);
+    return removed;
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
+    for (const w of this.roomWaiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
     clearInterval(this.pollTimer);
     clearInterval(this.backlogTimer);
+    clearInterval(this.purgeTimer);
     const deadline = Date.now() + 5000;
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Queues a row this process holds (recorded by it, or claimed). */
-  enqueue(job: InboxJob): void {
+  /** Queues a row this process holds (recorded by it, or claimed); `reserved`: it takes the place tryReserve() gave. */
+  enqueue(job: InboxJob, reserved = false): void {
+    if (reserved) this.reserved--;
     this.queue.push(job);
     queueDepth.set(this.depth);
     this.drain();
@@ -142,12 +228,14 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
           this.active--;
           queueDepth.set(this.depth);
           this.drain();
+          this.wakeWaiters();
         });
     }
   }
 
   /** Appraises a row now, outside the queue (HTTP answers synchronously), counted against the bound. */
-  async runNow(job: InboxJob): Promise<AppraisalOutcome> {
+  async runNow(job: InboxJob, reserved = false): Promise<AppraisalOutcome> {
+    if (reserved) this.reserved--;
     this.active++;
     queueDepth.set(this.depth);
     try {
@@ -156,6 +244,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
       this.active--;
       queueDepth.set(this.depth);
       this.drain();
+      this.wakeWaiters();
     }
   }
 
@@ -172,7 +261,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
         try {
           const psaToken = psaTokenOf(job.evidence);
           result = psaToken
-            ? await this.psa.appraise(job.deviceId, psaToken, (id, nonce) => this.inbox.nonceStateAt(id, nonce, job.receivedAt))
+            ? await this.psa.appraise(job.deviceId, psaToken, (id, nonce) => this.ports.nonceStateAt(id, nonce, job.receivedAt))
             : await appraiseEvidence({ deviceId: job.deviceId, evidence: job.evidence, now: job.receivedAt }, this.ports.forJob(job));
         } catch (e) {
           if (!isDomainError(e)) throw e;

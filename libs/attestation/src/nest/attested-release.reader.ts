@@ -21,12 +21,17 @@ export class AttestedReleaseReader {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async attestedRelease(deviceId: string): Promise<AttestedReleaseRow | null> {
+    return (await this.attestedReleases([deviceId]))[0] ?? null;
+  }
+
+  async attestedReleases(deviceIds: readonly string[]): Promise<AttestedReleaseRow[]> {
+    if (!deviceIds.length) return [];
     const rows = await this.ds.query(
       `SELECT id, product_id, firmware_version, manufacturer_org_id, operator_org_id FROM devices
-       WHERE id = $1 AND status = 'active' AND affirmed_at IS NOT NULL AND firmware_version IS NOT NULL`,
-      [deviceId],
+       WHERE id = ANY($1::varchar[]) AND status = 'active' AND affirmed_at IS NOT NULL AND firmware_version IS NOT NULL`,
+      [deviceIds],
     );
-    return rows[0] ? toRow(rows[0]) : null;
+    return rows.map(toRow);
   }
 
   async devicesAttestedOn(releases: Array<{ productId: string; version: string }>): Promise<AttestedReleaseRow[]> {

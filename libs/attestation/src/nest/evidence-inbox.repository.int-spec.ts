@@ -299,4 +299,36 @@ describe('evidence inbox on the real schema', () => {
       for (const id of [before.inboxId, ...fresh.map((f) => f.id)]) await ds.query(`UPDATE attestation_inbox SET processed_at = now() WHERE id = $1`, [id]);
     });
   });
+
+  it('removes appraised rows older than the retention, never unappraised ones, and judges nonces of a burst in one look', async () => {
+    const old = await record('fg-purge');
+    await repo.commit(old, 'fg-purge', result());
+    const oldPending = await record('fg-purge');
+    const recent = await record('fg-purge');
+    await repo.commit(recent, 'fg-purge', result());
+    await ds.query(`UPDATE attestation_inbox SET received_at = now() - interval '2 days' WHERE id = ANY($1::uuid[])`, [[old.inboxId, oldPending.inboxId]]);
+    const exists = async (id: string) => (await ds.query('SELECT count(*)::int AS n FROM attestation_inbox WHERE id = $1', [id]))[0].n === 1;
+    const removed = await repo.purgeProcessed(new Date(Date.now() - 86_400_000), 1000);
+    expect(removed).toBeGreaterThanOrEqual(1);
+    expect(await exists(old.inboxId)).toBe(false);
+    expect(await exists(oldPending.inboxId)).toBe(true); // a backlog is appraised, not dropped
+    expect(await exists(recent.inboxId)).toBe(true);
+    expect(await resultsFor(old.inboxId)).toBe(1); // the result (and its evidence) stays
+
+    const fresh = await nonce();
+    const expiredAtReceipt = await nonce(DEVICE, 1);
+    const other = await nonce('dev-other');
+    const used = await nonce();
+    await ds.query('UPDATE nonces SET used_at = now() WHERE nonce = $1', [used]);
+    const now = new Date();
+    const states = await repo.nonceStatesAt([
+      { deviceId: DEVICE, nonce: fresh, receivedAt: now },
+      { deviceId: DEVICE, nonce: expiredAtReceipt, receivedAt: new Date(now.getTime() + 5000) },
+      { deviceId: DEVICE, nonce: other, receivedAt: now }, // another device's nonce is not this one's
+      { deviceId: DEVICE, nonce: used, receivedAt: now },
+      { deviceId: DEVICE, nonce: 'never-issued', receivedAt: now },
+      { deviceId: DEVICE, nonce: fresh, receivedAt: now },
+    ]);
+    expect(states).toEqual(['ok', 'expired', 'unknown', 'used', 'unknown', 'ok']);
+  });
 });

@@ -158,12 +158,24 @@ export class EvidenceInboxRepository {
    * A nonce used by this very inbox row cannot be seen here: its use commits with the result.
    */
   async nonceStateAt(deviceId: string, nonce: string, receivedAt: Date): Promise<NonceState> {
-    const rows: Array<{ used_at: Date | null; expires_at: Date }> = await this.ds.query('SELECT used_at, expires_at FROM nonces WHERE nonce = $1 AND device_id = $2', [nonce, deviceId]);
-    const n = rows[0];
-    if (!n) return 'unknown';
-    if (n.used_at) return 'used';
-    if (new Date(n.expires_at).getTime() <= receivedAt.getTime()) return 'expired';
-    return 'ok';
+    return (await this.nonceStatesAt([{ deviceId, nonce, receivedAt }]))[0];
+  }
+
+  /** nonceStateAt() for many pieces of evidence in one statement. */
+  async nonceStatesAt(items: ReadonlyArray<{ deviceId: string; nonce: string; receivedAt: Date }>): Promise<NonceState[]> {
+    if (!items.length) return [];
+    const rows: Array<{ nonce: string; device_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
+      'SELECT nonce, device_id, used_at, expires_at FROM nonces WHERE nonce = ANY($1::varchar[])',
+      [[...new Set(items.map((x) => x.nonce))]],
+    );
+    const byNonce = new Map(rows.map((r) => [r.nonce, r]));
+    return items.map(({ deviceId, nonce, receivedAt }) => {
+      const n = byNonce.get(nonce);
+      if (!n || n.device_id !== deviceId) return 'unknown';
+      if (n.used_at) return 'used';
+      if (new Date(n.expires_at).getTime() <= receivedAt.getTime()) return 'expired';
+      return 'ok';
+    });
   }
 
   /**
@@ -333,6 +345,21 @@ export class EvidenceInboxRepository {
   async resultForInbox(inboxId: string): Promise<StoredResult | null> {
     const rows = await this.ds.query('SELECT id, status, ear, reasons FROM attestation_results WHERE inbox_id = $1 LIMIT 1', [inboxId]);
     return rows[0] ?? null;
+  }
+
+  /**
+   * Removes up to `limit` appraised rows received before `before`, oldest first (their evidence
+   * is kept with the result; unappraised rows are never removed). Rows another sweeper is
+   * deleting are skipped. Returns how many went.
+   */
+  async purgeProcessed(before: Date, limit: number): Promise<number> {
+    const raw = await this.ds.query(
+      `DELETE FROM attestation_inbox WHERE id IN (
+         SELECT id FROM attestation_inbox WHERE received_at < $1 AND processed_at IS NOT NULL ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [before, limit],
+    );
+    return returningRows(raw).length;
   }
 
   /** Unprocessed rows (the backlog gauge). */

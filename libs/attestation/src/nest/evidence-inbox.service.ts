@@ -35,13 +35,18 @@ export class EvidenceInbox {
     private readonly worker: AppraisalWorker,
   ) {
     this.rate = new KeyedRateLimiter(config.deviceRatePerMinute, config.deviceRatePerMinute * 2);
+    this.admissionWaitMs = config.appraisalAdmissionWaitMs;
   }
+
+  /** How long MQTT evidence waits for a place in a full queue before it is shed. */
+  private readonly admissionWaitMs: number;
 
   /**
    * MQTT: recorded before the broker sends PUBACK; appraised asynchronously and answered on the
    * device's result topic. A duplicate (QoS 1 redelivery) is acknowledged, not appraised twice.
-   * Queue full: `busy` (no PUBACK; MQTT 3.1.1 has no negative acknowledgement, so the broker
-   * closes the connection and the device sends it again after reconnecting).
+   * Queue full: it waits up to FLEETGUARD_APPRAISAL_ADMISSION_WAIT_MS for a place, then `busy`
+   * (no PUBACK; MQTT 3.1.1 has no negative acknowledgement, so the broker closes the connection
+   * and the device sends it again after reconnecting).
    */
   async receiveMqtt(deviceId: string, payload: Buffer, republish: (ear: string) => void): Promise<InboundOutcome> {
     let evidence: unknown;
@@ -62,17 +67,24 @@ export class EvidenceInbox {
       limited.inc({ kind: 'evidence', channel: 'mqtt' });
       return { ack: false, code: 'rate-limited', message: `more than ${this.rate.ratePerMinute} evidence messages a minute; try again in ${this.rate.retryAfterSeconds(deviceId)} s` };
     }
-    if (!this.worker.hasRoom()) {
+    if (!(await this.worker.reserve(this.admissionWaitMs))) {
       shed.inc({ channel: 'mqtt' });
       return { ack: false, busy: true, code: 'overloaded', message: 'the appraisal queue is full' };
     }
-    const stored = await this.record(deviceId, evidence as string, 'mqtt');
+    let stored;
+    try {
+      stored = await this.record(deviceId, evidence as string, 'mqtt');
+    } catch (e) {
+      this.worker.releaseReservation();
+      throw e;
+    }
     if (stored.duplicate) {
+      this.worker.releaseReservation();
       const prior = await this.repo.resultForInbox(stored.inboxId);
       if (prior) republish(prior.ear);
       return { ack: true };
     }
-    this.worker.enqueue(stored.job);
+    this.worker.enqueue(stored.job, true);
     return { ack: true };
   }
 
@@ -93,19 +105,26 @@ export class EvidenceInbox {
       limited.inc({ kind: 'evidence', channel: 'http' });
       throw rateLimited('evidence.rate-limited', `more than ${this.rate.ratePerMinute} evidence messages a minute`, this.rate.retryAfterSeconds(deviceId));
     }
-    if (!this.worker.hasRoom()) {
+    if (!this.worker.tryReserve()) {
       shed.inc({ channel: 'http' });
       throw unavailable('evidence.overloaded', 'the appraisal queue is full; send the evidence again later', 5);
     }
-    const stored = await this.record(deviceId, evidence as string, 'http');
+    let stored;
+    try {
+      stored = await this.record(deviceId, evidence as string, 'http');
+    } catch (e) {
+      this.worker.releaseReservation();
+      throw e;
+    }
     if (stored.duplicate) {
+      this.worker.releaseReservation();
       const prior = await this.repo.resultForInbox(stored.inboxId);
       if (prior) return { ear: await this.worker.inForm(prior.ear, form), status: prior.status, reasons: prior.reasons };
       throw conflict('evidence.in-progress', 'this evidence is being appraised already');
     }
     let outcome;
     try {
-      outcome = await this.worker.runNow(stored.job);
+      outcome = await this.worker.runNow(stored.job, true);
     } catch (e) {
       // Given back for a retry (database error): the device sends the same evidence again and
       // gets the result the retry stored.

@@ -3,12 +3,22 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
-import { newNonce } from '../core/nonce';
+import { newNonce, type Challenge } from '../core/nonce';
+import { GroupedCall } from './grouped-call';
 
 /** Challenge nonces, stored so that a restart does not forget them; single use, short TTL. */
 @Injectable()
 export class NonceStore implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
+  /** Challenges issued in one burst are stored in one INSERT (each nonce is fresh: no keys). */
+  private readonly inserts = new GroupedCall<{ deviceId: string; c: Challenge }, void>(async (items) => {
+    await this.ds.query('INSERT INTO nonces (nonce, device_id, expires_at) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[])', [
+      items.map((x) => x.c.nonce),
+      items.map((x) => x.deviceId),
+      items.map((x) => x.c.expiresAt.toISOString()),
+    ]);
+    return items.map(() => undefined);
+  });
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -17,7 +27,7 @@ export class NonceStore implements OnModuleInit, OnModuleDestroy {
 
   async issue(deviceId: string): Promise<{ nonce: string; expiresAt: Date }> {
     const n = newNonce(this.config.nonceTtlSeconds);
-    await this.ds.query('INSERT INTO nonces (nonce, device_id, expires_at) VALUES ($1, $2, $3)', [n.nonce, deviceId, n.expiresAt]);
+    await this.inserts.call({ deviceId, c: n });
     return n;
   }
 

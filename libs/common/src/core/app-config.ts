@@ -91,8 +91,12 @@ const schema = z.object({
   /** Evidence waiting for appraisal in this process; beyond it MQTT evidence is not acknowledged and HTTP gets 503. */
   FLEETGUARD_APPRAISAL_QUEUE_MAX: positiveInt.max(1_000_000).default(2000),
   FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(64),
+  /** MQTT evidence finding the queue full waits this long for a place before it is shed (0: shed at once). */
+  FLEETGUARD_APPRAISAL_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** How long a claimant holds an inbox row before another may take it over. */
   FLEETGUARD_APPRAISAL_LEASE_SECONDS: positiveInt.max(3600).default(30),
+  /** Appraised inbox rows are removed after this many hours (the evidence stays with its result); a redelivery within it gets the stored result. */
+  FLEETGUARD_INBOX_RETENTION_HOURS: positiveInt.max(8760).default(24),
   /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
   FLEETGUARD_DEVICE_RATE_PER_MINUTE: positiveInt.max(100_000).default(120),
   /** Several instances on one fleet: their brokers join through this Redis (requires DATABASE_URL). */
@@ -160,7 +164,9 @@ export interface AppConfig {
   caPkcs11?: { module: string; tokenLabel: string; pin: string; keyLabel: string };
   appraisalQueueMax: number;
   appraisalConcurrency: number;
+  appraisalAdmissionWaitMs: number;
   appraisalLeaseSeconds: number;
+  inboxRetentionHours: number;
   deviceRatePerMinute: number;
   /** Set: this instance is one of several serving the fleet (brokers joined through Redis). Secret (may hold a password): never logged. */
   redisUrl?: string;
@@ -335,7 +341,9 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     caPkcs11,
     appraisalQueueMax: c.FLEETGUARD_APPRAISAL_QUEUE_MAX,
     appraisalConcurrency: c.FLEETGUARD_APPRAISAL_CONCURRENCY,
+    appraisalAdmissionWaitMs: c.FLEETGUARD_APPRAISAL_ADMISSION_WAIT_MS,
     appraisalLeaseSeconds: c.FLEETGUARD_APPRAISAL_LEASE_SECONDS,
+    inboxRetentionHours: c.FLEETGUARD_INBOX_RETENTION_HOURS,
     deviceRatePerMinute: c.FLEETGUARD_DEVICE_RATE_PER_MINUTE,
     redisUrl: c.FLEETGUARD_REDIS_URL,
   };

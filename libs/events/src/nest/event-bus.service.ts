@@ -17,6 +17,8 @@ export class EventBusService implements OnModuleDestroy {
   private readonly logger = new Logger('Events');
   private readonly subject = new Subject<FleetEvent>();
   private closed = false;
+  private webhookPending: FleetEvent[] = [];
+  private webhookFlushing = false;
 
   constructor(private readonly outbox: WebhookOutboxService) {}
 
@@ -55,9 +57,27 @@ export class EventBusService implements OnModuleDestroy {
     return this.subject.pipe(filter((e) => (organizationId === null || e.audience.includes(organizationId)) && (!types || types.includes(e.type))));
   }
 
+  /**
+   * Events published while the previous lookup is in flight are queued together: a burst of
+   * results looks up its audiences' webhooks once and inserts its deliveries in one statement.
+   */
   private queueWebhooks(events: FleetEvent[]): void {
-    if (this.closed || !events.some((e) => e.audience.length)) return;
-    void this.outbox.enqueue(events).catch((e) => this.logger.warn(`webhook deliveries of ${events.length} event(s) not queued: ${(e as Error).message}`));
+    if (this.closed) return;
+    for (const e of events) if (e.audience.length) this.webhookPending.push(e);
+    if (!this.webhookPending.length || this.webhookFlushing) return;
+    this.webhookFlushing = true;
+    setImmediate(() => void this.flushWebhooks());
+  }
+
+  private async flushWebhooks(): Promise<void> {
+    try {
+      while (this.webhookPending.length && !this.closed) {
+        const events = this.webhookPending.splice(0, 2000);
+        await this.outbox.enqueue(events).catch((e) => this.logger.warn(`webhook deliveries of ${events.length} event(s) not queued: ${(e as Error).message}`));
+      }
+    } finally {
+      this.webhookFlushing = false;
+    }
   }
 
   onModuleDestroy(): void {

@@ -285,20 +285,25 @@ export class HardeningRepository {
   }
 
   /**
-   * Records what an attestation result showed: for an affirming one, the attested release and
-   * whether a TPM quote was verified (the evidence carried one). Reads the stored result itself.
+   * What affirming results showed (their release joins the attested releases, a verified TPM
+   * quote its time), for many results in one statement: grouped per device (one upsert per row),
+   * a release already listed is not listed twice, new ones are appended (in version order within one call).
    */
-  async recordAttestation(deviceId: string, resultId: string): Promise<void> {
+  async recordAttestations(results: ReadonlyArray<{ deviceId: string; resultId: string }>): Promise<void> {
+    if (!results.length) return;
     await this.ds.query(
       `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
-       SELECT a.device_id, CASE WHEN a.firmware_version IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(a.firmware_version) END,
-              CASE WHEN a.tpm_quoted THEN a.created_at END
-         FROM attestation_result_directory a WHERE a.id = $2::uuid AND a.device_id = $1::varchar AND a.status = 'affirming'
+       SELECT a.device_id,
+              COALESCE(jsonb_agg(DISTINCT a.firmware_version) FILTER (WHERE a.firmware_version IS NOT NULL), '[]'::jsonb),
+              max(CASE WHEN a.tpm_quoted THEN a.created_at END)
+         FROM attestation_result_directory a JOIN unnest($1::uuid[], $2::varchar[]) AS t(id, device_id) ON a.id = t.id AND a.device_id = t.device_id
+        WHERE a.status = 'affirming'
+        GROUP BY a.device_id
        ON CONFLICT (device_id) DO UPDATE SET
-         attested_releases = CASE WHEN EXCLUDED.attested_releases = '[]'::jsonb OR device_observations.attested_releases @> EXCLUDED.attested_releases
-           THEN device_observations.attested_releases ELSE device_observations.attested_releases || EXCLUDED.attested_releases END,
-         tpm_quote_at = COALESCE(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()`,
-      [deviceId, resultId],
+         attested_releases = device_observations.attested_releases || COALESCE(
+           (SELECT jsonb_agg(v) FROM jsonb_array_elements(EXCLUDED.attested_releases) v WHERE NOT device_observations.attested_releases @> jsonb_build_array(v)), '[]'::jsonb),
+         tpm_quote_at = GREATEST(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()`,
+      [results.map((r) => r.resultId), results.map((r) => r.deviceId)],
     );
   }
 

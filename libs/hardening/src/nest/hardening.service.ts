@@ -33,6 +33,16 @@ const reports = counter('fleetguard_hardening_reports_total', 'Hardening reports
 const rescores = counter('fleetguard_hardening_rescores_total', 'Device scores computed, by cause', ['cause']);
 
 export const SCORE_HISTORY_LIMIT = 50;
+/** Most devices one attestation rescore batch scores (its statements take arrays of this size). */
+const ATTESTATION_BATCH = 500;
+
+/** An attestation event waiting for its device's batch rescore. */
+interface PendingAttestation {
+  cause: ScoreCause;
+  hint?: { status: string; at: Date };
+  /** Affirming results whose observations are recorded before the rescore. */
+  resultIds: string[];
+}
 
 export interface RescoreResult {
   deviceId: string;
@@ -62,6 +72,8 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private subscription?: Subscription;
+  private readonly attestationPending = new Map<string, PendingAttestation>();
+  private attestationFlushing = false;
   private catalog?: CatalogView;
   /** Reports per device and minute (FLEETGUARD_DEVICE_RATE_PER_MINUTE, burst 2×); refusals counted. */
   private rate?: KeyedRateLimiter;
@@ -161,24 +173,85 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
 
   /* ------------------------------------------------------------------ scoring */
 
+  /**
+   * Attestation results and stale notices rescore their devices in batches: whatever arrives while
+   * a batch is being scored goes into the next one (one entry per device, the newest hint wins),
+   * so a burst of results costs a few statements per batch, not per result.
+   */
   private onAttestationEvent(e: FleetEvent): void {
     if (!e.deviceId) return;
-    const deviceId = e.deviceId;
     const data = e.data as { status?: unknown; at?: unknown; resultId?: unknown };
     const hint =
       e.type === 'attestation.result' && isAttestationStatus(data.status) && typeof data.at === 'string' && !Number.isNaN(Date.parse(data.at))
         ? { status: data.status, at: new Date(data.at) }
         : undefined;
-    const cause = e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation';
-    if (e.type === 'attestation.result' && data.status === 'affirming' && typeof data.resultId === 'string') {
-      // What the affirming result showed (its release, a verified TPM quote) is recorded first.
-      void this.repo
-        .recordAttestation(deviceId, data.resultId)
-        .catch((err) => this.logger.error(`recording attestation ${String(data.resultId)} of ${deviceId} failed: ${(err as Error).message}`))
-        .then(() => this.rescoreInBackground(deviceId, cause, hint));
-      return;
+    const cause: ScoreCause = e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation';
+    const entry = this.attestationPending.get(e.deviceId) ?? { cause, resultIds: [] };
+    entry.cause = cause;
+    if (hint && (!entry.hint || entry.hint.at.getTime() <= hint.at.getTime())) entry.hint = hint;
+    // What an affirming result showed (its release, a verified TPM quote) is recorded before the rescore.
+    if (e.type === 'attestation.result' && data.status === 'affirming' && typeof data.resultId === 'string') entry.resultIds.push(data.resultId);
+    this.attestationPending.set(e.deviceId, entry);
+    if (!this.attestationFlushing) {
+      this.attestationFlushing = true;
+      setImmediate(() => void this.flushAttestationRescores());
     }
-    this.rescoreInBackground(deviceId, cause, hint);
+  }
+
+  private async flushAttestationRescores(): Promise<void> {
+    try {
+      while (this.attestationPending.size) {
+        const batch = [...this.attestationPending].slice(0, ATTESTATION_BATCH);
+        for (const [id] of batch) this.attestationPending.delete(id);
+        await this.rescoreBatch(batch).catch((err) => this.logger.error(`rescoring ${batch.length} device(s) after attestation failed: ${(err as Error).stack ?? String(err)}`));
+      }
+    } finally {
+      this.attestationFlushing = false;
+    }
+  }
+
+  /** One batch: waits for the devices' earlier rescores, holds their queues until it is written. */
+  private rescoreBatch(batch: Array<[string, PendingAttestation]>): Promise<void> {
+    const ids = batch.map(([id]) => id);
+    const run = Promise.all(ids.map((id) => this.queues.get(id) ?? Promise.resolve())).then(() => this.rescoreBatchNow(batch));
+    const tail = run.catch(() => undefined);
+    for (const id of ids) this.queues.set(id, tail);
+    this.inFlight.add(tail);
+    void tail.then(() => {
+      this.inFlight.delete(tail);
+      for (const id of ids) if (this.queues.get(id) === tail) this.queues.delete(id);
+    });
+    return run;
+  }
+
+  private async rescoreBatchNow(batch: Array<[string, PendingAttestation]>): Promise<void> {
+    const recorded = batch.flatMap(([deviceId, p]) => p.resultIds.map((resultId) => ({ deviceId, resultId })));
+    if (recorded.length) {
+      await this.repo.recordAttestations(recorded).catch((err) => this.logger.error(`recording ${recorded.length} attestation result(s) failed: ${(err as Error).message}`));
+    }
+    const pending = new Map(batch);
+    const subjects = await this.repo.subjects(batch.map(([id]) => id));
+    const productIds = [...new Set(subjects.map((s) => s.productId))];
+    const products = new Map((await this.repo.products(productIds)).map((p) => [p.id, p]));
+    const clock = this.clock();
+    const writes = [];
+    const changes: ScoreChange[] = [];
+    for (const s of subjects) {
+      const product = products.get(s.productId);
+      const p = pending.get(s.deviceId);
+      if (!product || !p) continue;
+      const scoring = productScoring(this.scorers, product);
+      const score = scoreSubject(s, scoring, clock, this.attestationWithHint(s, clock, p.hint));
+      rescores.inc({ cause: p.cause });
+      const { write, change } = planWrite(s, score, scoring.target, p.cause);
+      if (write.history || write.update) {
+        writes.push(write);
+        if (change) changes.push(change);
+      }
+    }
+    if (!writes.length) return;
+    const written = await this.repo.writeScores(writes);
+    this.publish(changes.filter((c) => written.has(c.deviceId)));
   }
 
   private rescoreInBackground(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): void {

@@ -161,7 +161,7 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
          VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
         [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
       );
-      await repo.recordAttestation(id, rid);
+      await repo.recordAttestations([{ deviceId: id, resultId: rid }]);
       return rid;
     };
     await result('d5', 'affirming', '1.0.0', false);
@@ -171,6 +171,34 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     expect(d5.attestationResultId).toBe(last);
     expect(d5.observed).toEqual({ hardeningReport: true, mutualTls: true, tlsVersions: ['1.3', '1.2'], aeadCiphers: true, tpmResidentKey: true, firmwareUpdated: true });
     expect((await ds.query(`SELECT count(*)::int AS n FROM device_observations WHERE device_id = 'nobody'`))[0].n).toBe(0);
+  });
+
+  it('records the observations of many results in one statement: per device, each release once, in the order first attested', async () => {
+    const stored = async (id: string, status: string, fw: string, tpm: boolean) => {
+      const rid = randomUUID();
+      await ds.query(
+        `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, claims, ear)
+         VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
+        [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
+      );
+      return { deviceId: id, resultId: rid };
+    };
+    const releases = async (id: string) => (await ds.query(`SELECT attested_releases FROM device_observations WHERE device_id = $1`, [id]))[0]?.attested_releases;
+    await repo.recordAttestations([await stored('d6', 'affirming', '3.0.0', false)]);
+    // One call: two results of d6 (one release already listed, one new), one of d8 with a quote, a failed one of d8.
+    await repo.recordAttestations([
+      await stored('d6', 'affirming', '3.0.0', false),
+      await stored('d6', 'affirming', '3.1.0', false),
+      await stored('d8', 'affirming', '1.0.0', true),
+      await stored('d8', 'contraindicated', '6.6.6', true),
+    ]);
+    expect(await releases('d6')).toEqual(['3.0.0', '3.1.0']);
+    expect(await releases('d8')).toEqual(['1.0.0']);
+    const [d8] = await repo.subjects(['d8']);
+    expect(d8.observed).toMatchObject({ tpmResidentKey: true });
+    const [d6] = await repo.subjects(['d6']);
+    expect(d6.observed.tpmResidentKey).toBeUndefined();
+    expect(d6.observed.firmwareUpdated).toBe(true);
   });
 
   it('stores and reads back a product statement of applicability', async () => {

@@ -14,6 +14,8 @@ export interface AttestedRelease {
 export interface AttestedReleasePort {
   /** The device's attested release, or null when it has never been affirmed (or is revoked). */
   attestedRelease(deviceId: string): Promise<AttestedRelease | null>;
+  /** attestedRelease() for many devices in one query (those with none are left out). */
+  attestedReleases(deviceIds: readonly string[]): Promise<AttestedRelease[]>;
   /** Every active device whose attested release is one of these (one query, any fleet size). */
   devicesAttestedOn(releases: Array<{ productId: string; version: string }>): Promise<AttestedRelease[]>;
 }

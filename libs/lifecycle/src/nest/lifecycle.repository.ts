@@ -210,8 +210,23 @@ export class LifecycleRepository {
 
   /** The advisories exposing a device now, with the release they were computed for. */
   async exposureKeys(deviceId: string): Promise<Array<{ advisoryId: string; version: string }>> {
-    const rows = await this.ds.query(`SELECT advisory_id, version FROM device_exposures WHERE device_id = $1`, [deviceId]);
-    return rows.map((r: { advisory_id: string; version: string }) => ({ advisoryId: r.advisory_id, version: r.version }));
+    return (await this.exposureKeysOf([deviceId])).get(deviceId) ?? [];
+  }
+
+  /** exposureKeys() of many devices in one query (a device with none has no entry). */
+  async exposureKeysOf(deviceIds: readonly string[]): Promise<Map<string, Array<{ advisoryId: string; version: string }>>> {
+    const out = new Map<string, Array<{ advisoryId: string; version: string }>>();
+    if (!deviceIds.length) return out;
+    const rows: Array<{ device_id: string; advisory_id: string; version: string }> = await this.ds.query(
+      `SELECT device_id, advisory_id, version FROM device_exposures WHERE device_id = ANY($1::varchar[])`,
+      [deviceIds],
+    );
+    for (const r of rows) {
+      const list = out.get(r.device_id) ?? [];
+      list.push({ advisoryId: r.advisory_id, version: r.version });
+      out.set(r.device_id, list);
+    }
+    return out;
   }
 
   /** Sets one device's exposures to these advisories on this release; returns the advisories newly exposing it. */

@@ -28,6 +28,8 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly logger = new Logger('Lifecycle');
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
+  private readonly recomputePending = new Set<string>();
+  private recomputing = false;
 
   constructor(
     private readonly repo: LifecycleRepository,
@@ -40,7 +42,7 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   onApplicationBootstrap(): void {
     // An affirming result may move a device to another release: its exposure follows.
     this.sub = this.events.stream(null, ['attestation.result']).subscribe((e) => {
-      if (e.deviceId && e.data.status === 'affirming') void this.recomputeDevice(e.deviceId).catch((err) => this.logger.warn(`exposure of ${e.deviceId}: ${(err as Error).message}`));
+      if (e.deviceId && e.data.status === 'affirming') this.queueRecompute(e.deviceId);
     });
     this.timer = setInterval(() => void this.sweepUnsupported().catch((err) => this.logger.warn(`unsupported sweep: ${(err as Error).message}`)), UNSUPPORTED_SWEEP_MS);
     this.timer.unref();
@@ -197,21 +199,58 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Recomputes one device after its attested release may have changed. */
   async recomputeDevice(deviceId: string): Promise<void> {
-    const release = await this.attested.attestedRelease(deviceId);
-    const findings = release ? await this.repo.findingsOf(release.productId, release.version) : [];
-    // Most results re-affirm the same release: nothing to write then (two reads per appraisal).
-    const now = await this.repo.exposureKeys(deviceId);
-    const want = new Set(findings.map((f) => f.advisoryId));
-    if (now.length === want.size && now.every((e) => want.has(e.advisoryId) && e.version === release?.version)) return;
-    const newly = await this.repo.setDeviceExposures(deviceId, release, findings.map((f) => f.advisoryId));
-    if (!release || !newly.length) return;
-    for (const advisoryId of newly) {
-      const a = await this.repo.advisory(advisoryId);
-      this.events.publish('device.exposed', {
-        deviceId,
-        audience: [release.manufacturerOrgId, release.operatorOrgId],
-        data: { advisoryId, trackingId: a?.trackingId, attestedVersion: release.version, productId: release.productId, maxCvss: a?.maxCvss ?? null, severity: severityOf(a?.maxCvss) },
-      });
+    await this.recomputeDevices([deviceId]);
+  }
+
+  /** Affirming results arriving while a recompute runs are recomputed together in the next one. */
+  private queueRecompute(deviceId: string): void {
+    this.recomputePending.add(deviceId);
+    if (this.recomputing) return;
+    this.recomputing = true;
+    setImmediate(() => void this.flushRecomputes());
+  }
+
+  private async flushRecomputes(): Promise<void> {
+    try {
+      while (this.recomputePending.size) {
+        const ids = [...this.recomputePending].slice(0, 500);
+        for (const id of ids) this.recomputePending.delete(id);
+        await this.recomputeDevices(ids).catch((err) => this.logger.warn(`exposure of ${ids.length} device(s): ${(err as Error).message}`));
+      }
+    } finally {
+      this.recomputing = false;
+    }
+  }
+
+  /**
+   * The exposure of these devices on the release each is attested on. Most results re-affirm the
+   * same release: then three reads for the whole batch (releases, their findings, the stored
+   * exposures) and nothing is written.
+   */
+  async recomputeDevices(deviceIds: readonly string[]): Promise<void> {
+    const releases = new Map((await this.attested.attestedReleases(deviceIds)).map((r) => [r.deviceId, r]));
+    const findingsByRelease = new Map<string, Array<{ advisoryId: string }>>();
+    for (const r of releases.values()) {
+      const key = `${r.productId}\n${r.version}`;
+      if (!findingsByRelease.has(key)) findingsByRelease.set(key, await this.repo.findingsOf(r.productId, r.version));
+    }
+    const stored = await this.repo.exposureKeysOf(deviceIds);
+    for (const deviceId of deviceIds) {
+      const release = releases.get(deviceId) ?? null;
+      const findings = release ? findingsByRelease.get(`${release.productId}\n${release.version}`)! : [];
+      const now = stored.get(deviceId) ?? [];
+      const want = new Set(findings.map((f) => f.advisoryId));
+      if (now.length === want.size && now.every((e) => want.has(e.advisoryId) && e.version === release?.version)) continue;
+      const newly = await this.repo.setDeviceExposures(deviceId, release, findings.map((f) => f.advisoryId));
+      if (!release || !newly.length) continue;
+      for (const advisoryId of newly) {
+        const a = await this.repo.advisory(advisoryId);
+        this.events.publish('device.exposed', {
+          deviceId,
+          audience: [release.manufacturerOrgId, release.operatorOrgId],
+          data: { advisoryId, trackingId: a?.trackingId, attestedVersion: release.version, productId: release.productId, maxCvss: a?.maxCvss ?? null, severity: severityOf(a?.maxCvss) },
+        });
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import { WebhookOutbox1764200120000 } from './1764200120000-webhook-outbox';
 import { DeviceUeid1764200130000 } from './1764200130000-device-ueid';
 import { FleetCoordination1764200170000 } from './1764200170000-fleet-coordination';
 import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey';
+import { InboxRetention1764300100000 } from './1764300100000-inbox-retention';
 import { PublishedViews1764300200000 } from './1764300200000-published-views';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
@@ -30,5 +31,6 @@ export const ALL_MIGRATIONS = [
   DeviceUeid1764200130000,
   FleetCoordination1764200170000,
   CaRolloverRekey1764200180000,
+  InboxRetention1764300100000,
   PublishedViews1764300200000,
 ];
