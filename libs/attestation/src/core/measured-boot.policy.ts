@@ -396,24 +396,48 @@ const fullMatch = (pattern: string, s: string) => {
 };
 
 /**
- * An EFI signature as one latin1 string of its bytes, owner GUID then data: what an
- * EFI_SIGNATURE_DATA holds, so a log's entry is one slice of its event data (no hex, no GUID
- * text). A policy key becomes the same string when its owner is a GUID in lowercase text and its
- * data lowercase hex of whole bytes (what the policy parsers produce), else null: it then matches
- * nothing, as its text never equalled a log entry's.
+ * An EFI signature as its bytes, owner GUID then data: what an EFI_SIGNATURE_DATA holds, so a
+ * log's entry is a range of its event data (no hex, no GUID text). A policy key becomes those
+ * bytes when its owner is a GUID in lowercase text and its data lowercase hex of whole bytes
+ * (what the policy parsers produce), else null: it then matches nothing, as its text never
+ * equalled a log entry's.
  */
-function policyKeyBytes(k: EfiKey): string | null {
+function policyKeyBytes(k: EfiKey): Buffer | null {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(k.owner) || !/^(?:[0-9a-f]{2})*$/.test(k.data)) return null;
-  return guidBytes(k.owner).toString('latin1') + Buffer.from(k.data, 'hex').toString('latin1');
+  return Buffer.concat([guidBytes(k.owner), Buffer.from(k.data, 'hex')]);
 }
 
-/** A policy list's keys as policyKeyBytes strings (null for those that match nothing), and their set; built once per list (a policy is evaluated many times). */
-const KEY_SETS = new WeakMap<EfiKey[], { keys: (string | null)[]; set: Set<string> }>();
-function policyKeys(allowed: EfiKey[]): { keys: (string | null)[]; set: Set<string> } {
+/**
+ * Byte ranges found by a short fingerprint (length and last 8 bytes: a certificate ends in its
+ * signature, a hash is all entropy) and then compared whole: a lookup neither copies a
+ * certificate into a string nor hashes all of it.
+ */
+class ByteRangeIndex {
+  private readonly byPrint = new Map<string, { buf: Buffer; start: number; end: number }[]>();
+  static print(buf: Buffer, start: number, end: number): string {
+    return `${end - start}:${buf.toString('latin1', Math.max(start, end - 8), end)}`;
+  }
+  add(buf: Buffer, start: number, end: number): void {
+    const key = ByteRangeIndex.print(buf, start, end);
+    const list = this.byPrint.get(key);
+    if (list) list.push({ buf, start, end });
+    else this.byPrint.set(key, [{ buf, start, end }]);
+  }
+  has(buf: Buffer, start: number, end: number): boolean {
+    const list = this.byPrint.get(ByteRangeIndex.print(buf, start, end));
+    return !!list && list.some((r) => buf.compare(r.buf, r.start, r.end, start, end) === 0);
+  }
+}
+
+/** A policy list's keys as policyKeyBytes (null for those that match nothing), and their index; built once per list (a policy is evaluated many times). */
+const KEY_SETS = new WeakMap<EfiKey[], { keys: (Buffer | null)[]; index: ByteRangeIndex }>();
+function policyKeys(allowed: EfiKey[]): { keys: (Buffer | null)[]; index: ByteRangeIndex } {
   let keys = KEY_SETS.get(allowed);
   if (!keys) {
     const list = allowed.map(policyKeyBytes);
-    KEY_SETS.set(allowed, (keys = { keys: list, set: new Set(list.filter((x): x is string => x !== null)) }));
+    const index = new ByteRangeIndex();
+    for (const k of list) if (k) index.add(k, 0, k.length);
+    KEY_SETS.set(allowed, (keys = { keys: list, index }));
   }
   return keys;
 }
@@ -498,7 +522,7 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
     if (!bound(e)) continue;
     const want = policyKeys(allowed);
     if (mode === 'subset') {
-      const extra = entries.filter((s) => !want.set.has(value.toString('latin1', s.ownerAt, s.end)));
+      const extra = entries.filter((s) => !want.index.has(value, s.ownerAt, s.end));
       if (extra.length) {
         const first = extra[0];
         const owner = formatGuid(value.subarray(first.ownerAt, first.ownerAt + 16));
@@ -506,8 +530,12 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
         at(e, `${name.toLowerCase()}-differs`, `${name} holds ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} the policy does not allow (first: owner ${owner}, sha256 of data ${short(dataSha)})`);
       }
     } else {
-      const have = new Set(entries.map((s) => value.toString('latin1', s.ownerAt, s.end)));
-      const missing = allowed.filter((k, i) => want.keys[i] === null || !have.has(want.keys[i]!));
+      const have = new ByteRangeIndex();
+      for (const s of entries) have.add(value, s.ownerAt, s.end);
+      const missing = allowed.filter((_, i) => {
+        const key = want.keys[i];
+        return key === null || !have.has(key, 0, key.length);
+      });
       if (missing.length) at(e, 'dbx-differs', `dbx lacks ${missing.length} of the ${allowed.length} revocation entr${allowed.length === 1 ? 'y' : 'ies'} the policy requires (first: ${short(missing[0].data)})`);
     }
   }

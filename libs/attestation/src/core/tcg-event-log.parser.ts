@@ -300,10 +300,10 @@ export function replayTcgEventLog(log: TcgEventLog, options: { banks?: readonly 
   log.specId.algorithms.forEach((alg, k) => {
     if (!canReplayBank(alg.name) || (options.banks && !options.banks.includes(alg.name))) return;
     const hash = NODE_HASH[alg.name] ?? alg.name;
-    // Each PCR is carried between extends as the latin1 string crypto.hash returns ('binary'): on Node 20
-    // a 'buffer' result costs about four times a string one (the C++ side allocates a Buffer
-    // per call, and 'buffer' misses the encoding fast path), and an extend is little else. The
-    // bytes are moved by plain loops: Buffer#write and #copy cost more than a 32-byte copy.
+    // Each PCR is carried between extends as the latin1 string crypto.hash returns ('binary'):
+    // on Node 20 a 'buffer' result costs about four times a string one (the C++ side allocates
+    // a Buffer per call, and 'buffer' misses the encoding fast path), and an extend is little
+    // else. Bytes move by plain loops: Buffer#write, #copy and #fill cost more than 32 bytes.
     const pcrs: (string | undefined)[] = new Array<string | undefined>(MAX_TCG_PCR + 1);
     const size = alg.digestSize;
     const scratch = Buffer.alloc(2 * size); // PCR || digest, hashed in one shot
@@ -313,7 +313,7 @@ export function replayTcgEventLog(log: TcgEventLog, options: { banks?: readonly 
       const current = pcrs[event.pcr];
       if (current !== undefined) for (let i = 0; i < size; i++) scratch[i] = current.charCodeAt(i);
       else {
-        scratch.fill(0, 0, size);
+        for (let i = 0; i < size; i++) scratch[i] = 0;
         if (event.pcr === 0) scratch[size - 1] = log.startupLocality;
       }
       const src = event.log;
@@ -322,9 +322,16 @@ export function replayTcgEventLog(log: TcgEventLog, options: { banks?: readonly 
       pcrs[event.pcr] = oneShotHash(hash, scratch, 'binary');
     }
     const bank: Record<string, string> = {};
-    pcrs.forEach((value, pcr) => value !== undefined && (bank[String(pcr)] = Buffer.from(value, 'latin1').toString('hex')));
+    pcrs.forEach((value, pcr) => value !== undefined && (bank[String(pcr)] = latin1ToHex(value)));
     out[alg.name] = bank;
   });
+  return out;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+function latin1ToHex(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) out += HEX[s.charCodeAt(i)];
   return out;
 }
 
