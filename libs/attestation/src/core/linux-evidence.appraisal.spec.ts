@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { appraiseEvidence } from './appraisal.pipeline';
 import { MeasuredBootReference } from './linux-evidence.appraisal';
 import { linuxEvidenceView } from './linux-evidence.view';
@@ -164,7 +164,11 @@ describe('measured-boot policies: Fleetguard JSON and an imported Keylime refere
     const { s, evidence } = linuxScenario({ policy: parseMeasuredBootPolicy(json) });
     const r = await appraise(s, await evidence(ubuntuBytes));
     expect(r.findings.map((f) => f.code)).toEqual(['db-differs']);
-    expect(r.reasons[0]).toMatch(/^event 7 \(EV_EFI_VARIABLE_DRIVER_CONFIG, PCR 7, "db"\): db holds 1 entry the policy does not allow/);
+    // The entry named is the one dropped, by owner and the SHA-256 of its data, as the decoder reads it.
+    const db = ubuntu.events.find((e) => e.decoded.kind === 'efi-variable' && e.decoded.name === 'db')!.decoded as { signatures: { owner: string; data: string }[] };
+    const dropped = db.signatures[0];
+    const sha = createHash('sha256').update(Buffer.from(dropped.data, 'hex')).digest('hex');
+    expect(r.reasons[0]).toBe(`event 7 (EV_EFI_VARIABLE_DRIVER_CONFIG, PCR 7, "db"): db holds 1 entry the policy does not allow (first: owner ${dropped.owner}, sha256 of data ${sha.slice(0, 16)}..)`);
   });
 
   it('a kernel command line the policy does not allow is named (Keylime regex, Fleetguard list)', async () => {

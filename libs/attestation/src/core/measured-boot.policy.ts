@@ -14,8 +14,8 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { z } from 'zod';
 import { invalid } from '@fleetguard/common';
-import { TcgEvent, TcgEventLog } from './tcg-event-log.parser';
-import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, efiVariableName, EV } from './tcg-event.decoders';
+import { MAX_TCG_PCR, TcgEvent, TcgEventLog } from './tcg-event-log.parser';
+import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, efiVariableDataKey, efiVariableKey, efiVariableLocation, EV, eventTypeName, eventTypeNumber, formatGuid, guidBytes, signatureListEntries } from './tcg-event.decoders';
 
 /* ---------------------------------------------------------------- types */
 
@@ -123,15 +123,21 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
   }
   const bank = banks.includes('sha256') ? 'sha256' : banks[0];
   const k = log.specId.algorithms.findIndex((a) => a.name === bank);
-  const want = goldenDigests(golden, bank);
-  const mineByPcr = new Map<number, TcgEvent[]>();
-  for (const e of log.events) if (e.type !== EV.NO_ACTION) (mineByPcr.get(e.pcr) ?? mineByPcr.set(e.pcr, []).get(e.pcr)!).push(e);
-  const theirsByPcr = new Map<number, number[]>();
-  golden.events.forEach((g, i) => (theirsByPcr.get(g.pcr) ?? theirsByPcr.set(g.pcr, []).get(g.pcr)!).push(i));
-  const pcrs = new Set<number>([...theirsByPcr.keys(), ...mineByPcr.keys()]);
-  for (const pcr of [...pcrs].sort((a, b) => a - b)) {
-    const mine = mineByPcr.get(pcr) ?? [];
-    const theirs = theirsByPcr.get(pcr) ?? [];
+  const index = goldenIndex(golden);
+  const want = goldenDigests(index, golden, bank);
+  // The log's measured events per PCR (the parser keeps PCRs within 0..MAX_TCG_PCR).
+  const mineByPcr: (TcgEvent[] | undefined)[] = new Array<TcgEvent[] | undefined>(MAX_TCG_PCR + 1);
+  for (const e of log.events) {
+    if (e.type === EV.NO_ACTION) continue;
+    const list = mineByPcr[e.pcr];
+    if (list) list.push(e);
+    else mineByPcr[e.pcr] = [e];
+  }
+  const pcrs = [...index.byPcr.keys()];
+  mineByPcr.forEach((list, pcr) => list && !index.byPcr.has(pcr) && pcrs.push(pcr));
+  for (const pcr of pcrs.sort((a, b) => a - b)) {
+    const mine = mineByPcr[pcr] ?? [];
+    const theirs = index.byPcr.get(pcr) ?? [];
     const n = Math.max(mine.length, theirs.length);
     for (let i = 0; i < n; i++) {
       const e = mine[i];
@@ -141,7 +147,7 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
         findings.push({ code: 'event-not-in-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} is not in the golden state (PCR ${pcr} has ${theirs.length} events there)` });
       } else if (!e && g) {
         findings.push({ code: 'golden-event-missing', eventType: g.type, message: `the golden state's ${g.type} in PCR ${pcr}${g.label ? ` (${JSON.stringify(g.label)})` : ''}, its event ${g.index}, was not measured` });
-      } else if (e && g && (e.typeName !== g.type || !e.digestEquals(k, want[gi]))) {
+      } else if (e && g && (e.type !== index.types[gi] || !e.digestEquals(k, want[gi]))) {
         const what = e.typeName !== g.type ? `is of type ${e.typeName}, the golden state has ${g.type}` : `measured ${bank}:${short(e.digests[bank])} but the golden state has ${bank}:${short(g.digests[bank] ?? '')}`;
         findings.push({ code: 'event-differs-from-golden-state', event: e.index, eventType: e.typeName, message: `${describeEvent(e)} ${what}` });
       }
@@ -151,19 +157,40 @@ export function compareWithGoldenState(log: TcgEventLog, golden: GoldenBootState
   return findings;
 }
 
-/** A golden state's digests in one bank as bytes, made once per golden state (it is compared many times). */
-const GOLDEN_BYTES = new WeakMap<GoldenBootState, Map<string, Buffer[]>>();
+/**
+ * What a comparison needs of a golden state, made once per golden state (it is compared many
+ * times; a golden state is a value, never changed once recorded): its events' positions per
+ * PCR, their types as numbers (-1 for a name eventTypeName never gives, which no event has),
+ * and per bank their digests as bytes.
+ */
+interface GoldenIndex {
+  byPcr: Map<number, number[]>;
+  types: number[];
+  digests: Map<string, Buffer[]>;
+}
+const GOLDEN_INDEX = new WeakMap<GoldenBootState, GoldenIndex>();
 const NO_DIGEST = Buffer.alloc(0);
-function goldenDigests(golden: GoldenBootState, bank: string): Buffer[] {
-  let banks = GOLDEN_BYTES.get(golden);
-  if (!banks) GOLDEN_BYTES.set(golden, (banks = new Map()));
-  let list = banks.get(bank);
+function goldenIndex(golden: GoldenBootState): GoldenIndex {
+  let index = GOLDEN_INDEX.get(golden);
+  if (!index) {
+    const byPcr = new Map<number, number[]>();
+    golden.events.forEach((g, i) => (byPcr.get(g.pcr) ?? byPcr.set(g.pcr, []).get(g.pcr)!).push(i));
+    const types = golden.events.map((g) => {
+      const type = eventTypeNumber(g.type);
+      return type !== undefined && eventTypeName(type) === g.type ? type : -1;
+    });
+    GOLDEN_INDEX.set(golden, (index = { byPcr, types, digests: new Map() }));
+  }
+  return index;
+}
+function goldenDigests(index: GoldenIndex, golden: GoldenBootState, bank: string): Buffer[] {
+  let list = index.digests.get(bank);
   if (!list) {
     list = golden.events.map((g) => {
       const hex = g.digests[bank];
       return typeof hex === 'string' && /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex') : NO_DIGEST;
     });
-    banks.set(bank, list);
+    index.digests.set(bank, list);
   }
   return list;
 }
@@ -319,12 +346,23 @@ function dataMatchesDigest(e: TcgEvent, data: Buffer): boolean {
   for (let k = 0; k < e.banks.length; k++) {
     const name = e.banks[k].name;
     if (!HASHABLE.has(name)) continue;
-    if (!e.digestEquals(k, oneShotHash(NODE_HASH[name] ?? name, data, 'buffer') as unknown as Buffer)) return false;
+    // A latin1 ('binary') string result: on Node 20 a 'buffer' one costs several times more.
+    if (!digestEqualsLatin1(e, k, oneShotHash(NODE_HASH[name] ?? name, data, 'binary'))) return false;
     checked++;
   }
   return checked > 0;
 }
 const HASHABLE = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'sm3_256']);
+
+/** Whether bank `k`'s digest of `e` is the bytes of `want` (a latin1 string, one char a byte). */
+function digestEqualsLatin1(e: TcgEvent, k: number, want: string): boolean {
+  const size = e.banks[k].digestSize;
+  if (want.length !== size) return false;
+  const log = e.log;
+  const off = e.digestOffsets[k];
+  for (let i = 0; i < size; i++) if (log[off + i] !== want.charCodeAt(i)) return false;
+  return true;
+}
 
 function digestMatches(e: TcgEvent, want: DigestMap): boolean {
   const banks = Object.keys(want).filter((b) => e.digests[b] !== undefined);
@@ -357,8 +395,69 @@ const fullMatch = (pattern: string, s: string) => {
   return re !== null && re.test(s);
 };
 
-/** Allowed-key sets per policy list, built once (a policy is evaluated many times). */
-const KEY_SETS = new WeakMap<EfiKey[], Set<string>>();
+/**
+ * An EFI signature as its bytes, owner GUID then data: what an EFI_SIGNATURE_DATA holds, so a
+ * log's entry is a range of its event data (no hex, no GUID text). A policy key becomes those
+ * bytes when its owner is a GUID in lowercase text and its data lowercase hex of whole bytes
+ * (what the policy parsers produce), else null: it then matches nothing, as its text never
+ * equalled a log entry's.
+ */
+function policyKeyBytes(k: EfiKey): Buffer | null {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(k.owner) || !/^(?:[0-9a-f]{2})*$/.test(k.data)) return null;
+  return Buffer.concat([guidBytes(k.owner), Buffer.from(k.data, 'hex')]);
+}
+
+/**
+ * Byte ranges found by a short fingerprint (length and last 8 bytes: a certificate ends in its
+ * signature, a hash is all entropy) and then compared whole: a lookup neither copies a
+ * certificate into a string nor hashes all of it.
+ */
+class ByteRangeIndex {
+  private readonly byPrint = new Map<string, { buf: Buffer; start: number; end: number }[]>();
+  static print(buf: Buffer, start: number, end: number): string {
+    return `${end - start}:${buf.toString('latin1', Math.max(start, end - 8), end)}`;
+  }
+  add(buf: Buffer, start: number, end: number): void {
+    const key = ByteRangeIndex.print(buf, start, end);
+    const list = this.byPrint.get(key);
+    if (list) list.push({ buf, start, end });
+    else this.byPrint.set(key, [{ buf, start, end }]);
+  }
+  has(buf: Buffer, start: number, end: number): boolean {
+    const list = this.byPrint.get(ByteRangeIndex.print(buf, start, end));
+    return !!list && list.some((r) => buf.compare(r.buf, r.start, r.end, start, end) === 0);
+  }
+}
+
+/** A policy list's keys as policyKeyBytes (null for those that match nothing), and their index; built once per list (a policy is evaluated many times). */
+const KEY_SETS = new WeakMap<EfiKey[], { keys: (Buffer | null)[]; index: ByteRangeIndex }>();
+function policyKeys(allowed: EfiKey[]): { keys: (Buffer | null)[]; index: ByteRangeIndex } {
+  let keys = KEY_SETS.get(allowed);
+  if (!keys) {
+    const list = allowed.map(policyKeyBytes);
+    const index = new ByteRangeIndex();
+    for (const k of list) if (k) index.add(k, 0, k.length);
+    KEY_SETS.set(allowed, (keys = { keys: list, index }));
+  }
+  return keys;
+}
+
+/** efiVariableKey of the variables a policy reads, made once. */
+const VARIABLE_KEYS = new Map<string, string>(
+  [
+    [EFI_GLOBAL_VARIABLE, 'SecureBoot'],
+    [EFI_GLOBAL_VARIABLE, 'PK'],
+    [EFI_GLOBAL_VARIABLE, 'KEK'],
+    [EFI_IMAGE_SECURITY_DATABASE, 'db'],
+    [EFI_IMAGE_SECURITY_DATABASE, 'dbx'],
+  ].map(([guid, name]) => [`${guid}/${name}`, efiVariableKey(guid, name)]),
+);
+
+/** A measured EFI variable (EV_EFI_VARIABLE_DRIVER_CONFIG) whose header reads, with its value. */
+interface ConfigVariable {
+  event: TcgEvent;
+  value: Buffer;
+}
 
 /** Evaluates a log against a policy. Returns the findings; none means the log complies. */
 export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBootPolicy): MeasuredBootFinding[] {
@@ -370,31 +469,35 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
     return false;
   };
 
-  // The EFI variables measured by config, by name, found from their headers alone (a db or dbx
-  // is decoded only when the policy looks at it).
-  const variables = new Map<string, TcgEvent[]>();
+  // The EFI variables measured by config, by GUID and name, read from their headers alone: no
+  // event's data is decoded (a db's hex costs more than its hash), values are views.
+  const variables = new Map<string, ConfigVariable[]>();
   for (const e of log.events) {
     if (e.type !== EV.EFI_VARIABLE_DRIVER_CONFIG) continue;
-    const v = efiVariableName(e.data);
-    if (v) (variables.get(`${v.guid}/${v.name}`) ?? variables.set(`${v.guid}/${v.name}`, []).get(`${v.guid}/${v.name}`)!).push(e);
+    const data = e.data;
+    const at = efiVariableLocation(data);
+    if (!at) continue;
+    const key = efiVariableDataKey(data, at);
+    const v = { event: e, value: data.subarray(at.valueOffset, at.valueOffset + at.valueLength) };
+    const list = variables.get(key);
+    if (list) list.push(v);
+    else variables.set(key, [v]);
   }
-  const config = (guid: string, name: string) =>
-    (variables.get(`${guid}/${name}`) ?? []).filter((e) => e.decoded.kind === 'efi-variable' && e.decoded.guid === guid && e.decoded.name === name);
+  const config = (guid: string, name: string) => variables.get(VARIABLE_KEYS.get(`${guid}/${name}`) ?? efiVariableKey(guid, name)) ?? [];
 
   /* Secure Boot */
   const sbEvents = config(EFI_GLOBAL_VARIABLE, 'SecureBoot');
   if (policy.secureBoot !== 'any') {
     if (sbEvents.length === 0) findings.push({ code: 'secure-boot-not-measured', message: `the log measures no SecureBoot variable, and the policy requires Secure Boot ${policy.secureBoot === 'required' ? 'enabled' : 'disabled'}` });
-    for (const e of sbEvents) {
+    for (const { event: e, value } of sbEvents) {
       if (!bound(e)) continue;
-      const on = e.decoded.kind === 'efi-variable' && e.decoded.secureBoot === true;
+      const on = value.length >= 1 && value[0] === 1;
       if (policy.secureBoot === 'required' && !on) at(e, 'secure-boot-disabled', 'Secure Boot is disabled, and the policy requires it');
       if (policy.secureBoot === 'disabled' && on) at(e, 'secure-boot-enabled', 'Secure Boot is enabled, and the policy (has_secureboot false) expects it disabled');
     }
   }
 
   /* PK, KEK, db within the allowed keys; dbx holding every required entry */
-  const keyId = (k: EfiKey) => `${k.owner}:${k.data}`;
   const databases: [string, string, EfiKey[] | null, 'subset' | 'superset'][] = [
     ['PK', EFI_GLOBAL_VARIABLE, policy.pk, 'subset'],
     ['KEK', EFI_GLOBAL_VARIABLE, policy.kek, 'subset'],
@@ -403,26 +506,36 @@ export function evaluateMeasuredBootPolicy(log: TcgEventLog, policy: MeasuredBoo
   ];
   for (const [name, guid, allowed, mode] of databases) {
     if (!allowed) continue;
-    const events = config(guid, name);
-    if (events.length === 0) {
+    // Each entry's owner-and-data bytes; a variable whose signature lists do not parse is, as
+    // for decodeEventData, not a readable signature database, so it does not count as measured.
+    const measured: { event: TcgEvent; value: Buffer; entries: { ownerAt: number; end: number }[] }[] = [];
+    for (const v of config(guid, name)) {
+      const entries: { ownerAt: number; end: number }[] = [];
+      if (signatureListEntries(v.value, (_, ownerAt, end) => entries.push({ ownerAt, end }))) measured.push({ ...v, entries });
+    }
+    if (measured.length === 0) {
       findings.push({ code: 'signature-database-not-measured', message: `the log does not measure ${name}, which the policy constrains` });
       continue;
     }
-    if (events.length > 1) at(events[1], 'signature-database-measured-twice', `${name} is measured more than once`);
-    const e = events[0];
-    if (!bound(e) || e.decoded.kind !== 'efi-variable') continue;
-    if (!e.decoded.signatures) {
-      at(e, 'signature-database-undecodable', `${name} is not a readable EFI signature list`);
-      continue;
-    }
-    const have = new Set(e.decoded.signatures.map(keyId));
-    let want = KEY_SETS.get(allowed);
-    if (!want) KEY_SETS.set(allowed, (want = new Set(allowed.map(keyId))));
+    if (measured.length > 1) at(measured[1].event, 'signature-database-measured-twice', `${name} is measured more than once`);
+    const { event: e, value, entries } = measured[0];
+    if (!bound(e)) continue;
+    const want = policyKeys(allowed);
     if (mode === 'subset') {
-      const extra = e.decoded.signatures.filter((s) => !want.has(keyId(s)));
-      if (extra.length) at(e, `${name.toLowerCase()}-differs`, `${name} holds ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} the policy does not allow (first: owner ${extra[0].owner}, sha256 of data ${short(createHash('sha256').update(Buffer.from(extra[0].data, 'hex')).digest('hex'))})`);
+      const extra = entries.filter((s) => !want.index.has(value, s.ownerAt, s.end));
+      if (extra.length) {
+        const first = extra[0];
+        const owner = formatGuid(value.subarray(first.ownerAt, first.ownerAt + 16));
+        const dataSha = createHash('sha256').update(value.subarray(first.ownerAt + 16, first.end)).digest('hex');
+        at(e, `${name.toLowerCase()}-differs`, `${name} holds ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} the policy does not allow (first: owner ${owner}, sha256 of data ${short(dataSha)})`);
+      }
     } else {
-      const missing = allowed.filter((k) => !have.has(keyId(k)));
+      const have = new ByteRangeIndex();
+      for (const s of entries) have.add(value, s.ownerAt, s.end);
+      const missing = allowed.filter((_, i) => {
+        const key = want.keys[i];
+        return key === null || !have.has(key, 0, key.length);
+      });
       if (missing.length) at(e, 'dbx-differs', `dbx lacks ${missing.length} of the ${allowed.length} revocation entr${allowed.length === 1 ? 'y' : 'ies'} the policy requires (first: ${short(missing[0].data)})`);
     }
   }

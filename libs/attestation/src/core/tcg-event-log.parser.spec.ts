@@ -2,7 +2,18 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { DomainError } from '@fleetguard/common';
 import { MAX_TCG_LOG_BYTES, parseTcgEventLog, replayTcgEventLog, TcgEvent } from './tcg-event-log.parser';
-import { decodeEventData, EFI_CERT_SHA256, EFI_CERT_X509, EV } from './tcg-event.decoders';
+import {
+  decodeEventData,
+  decodeSignatureLists,
+  EFI_CERT_SHA256,
+  EFI_CERT_X509,
+  efiVariableDataKey,
+  efiVariableKey,
+  efiVariableLocation,
+  EV,
+  formatGuid,
+  signatureListEntries,
+} from './tcg-event.decoders';
 import { startupLocalityData, writeTcgEventLog } from './tcg-event-log.writer';
 import { realEventLog } from './testing/event-logs';
 
@@ -183,6 +194,73 @@ describe('parseTcgEventLog refusals', () => {
     fc.assert(
       fc.property(fc.constantFrom(...types), fc.uint8Array({ maxLength: 300 }), (type, bytes) => {
         expect(typeof decodeEventData(type, Buffer.from(bytes)).kind).toBe('string');
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+});
+
+describe('the readers the measured-boot policy uses agree with the decoders', () => {
+  const u32 = (n: number) => Buffer.from(new Uint32Array([n >>> 0]).buffer);
+  const u64 = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(n);
+    return b;
+  };
+
+  it('fuzz: efiVariableLocation accepts exactly the variables decodeEventData decodes, with the same value and name', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.nat({ max: 24 }),
+        fc.nat({ max: 48 }),
+        fc.constantFrom(0n, 0n, 0n, 0n, 1n << 32n, 1n << 40n),
+        fc.boolean(),
+        fc.uint8Array({ maxLength: 140, size: 'max' }),
+        (guid, nameChars, valueLength, high, highOnName, rest) => {
+          const data = Buffer.concat([guid, u64(BigInt(nameChars) + (highOnName ? high : 0n)), u64(BigInt(valueLength) + (highOnName ? 0n : high)), rest]);
+          const at = efiVariableLocation(data);
+          const d = decodeEventData(EV.EFI_VARIABLE_BOOT, data);
+          expect(at !== undefined).toBe(d.kind === 'efi-variable');
+          if (at && d.kind === 'efi-variable') {
+            expect(data.toString('hex', at.valueOffset, at.valueOffset + at.valueLength)).toBe(d.data);
+            expect(efiVariableDataKey(data, at)).toBe(efiVariableKey(d.guid, d.name));
+          }
+        },
+      ),
+      { numRuns: 10_000 },
+    );
+  });
+
+  it('fuzz: signatureListEntries walks exactly the entries decodeSignatureLists decodes, and refuses what it refuses', () => {
+    const list = fc.record({
+      type: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      header: fc.uint8Array({ maxLength: 6 }),
+      sigSize: fc.oneof(fc.integer({ min: 16, max: 40 }), fc.integer({ min: 16, max: 40 }), fc.nat({ max: 40 })),
+      count: fc.nat({ max: 3 }),
+      lie: fc.constantFrom(0, 0, 0, -1, 1, -16, 7),
+      fill: fc.nat({ max: 255 }),
+    });
+    fc.assert(
+      fc.property(fc.array(list, { minLength: 1, maxLength: 3 }), fc.nat({ max: 8 }), (lists, cut) => {
+        const parts = lists.map((l) => {
+          const body = Buffer.alloc(l.sigSize * l.count, l.fill);
+          return Buffer.concat([Buffer.from(l.type), u32(28 + l.header.length + body.length + l.lie), u32(l.header.length), u32(l.sigSize), Buffer.from(l.header), body]);
+        });
+        const whole = Buffer.concat(parts);
+        const value = whole.subarray(0, Math.max(0, whole.length - (cut > 5 ? cut : 0)));
+        let decoded: { type: string; owner: string; data: string }[] | null;
+        try {
+          decoded = decodeSignatureLists(value);
+        } catch {
+          decoded = null;
+        }
+        const walked: { type: string; owner: string; data: string }[] = [];
+        const ok = signatureListEntries(value, (listAt, ownerAt, end) =>
+          walked.push({ type: formatGuid(value.subarray(listAt, listAt + 16)), owner: formatGuid(value.subarray(ownerAt, ownerAt + 16)), data: value.toString('hex', ownerAt + 16, end) }),
+        );
+        expect(ok).toBe(decoded !== null);
+        if (ok) expect(walked).toEqual(decoded);
       }),
       { numRuns: 10_000 },
     );

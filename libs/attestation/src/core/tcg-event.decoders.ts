@@ -47,11 +47,21 @@ export const EV = {
   EFI_SPDM_FIRMWARE_CONFIG: 0x800000e2,
 } as const;
 
-const EV_NAMES: Record<number, string> = Object.fromEntries(Object.entries(EV).map(([k, v]) => [v, `EV_${k}`]));
+// Maps, not objects: the EFI types are above 2^31, and an object looks such keys up as strings.
+const EV_NAMES = new Map<number, string>(Object.entries(EV).map(([k, v]) => [v, `EV_${k}`]));
+const EV_NUMBERS = new Map<string, number>(Object.entries(EV).map(([k, v]) => [`EV_${k}`, v]));
 
 /** `EV_EFI_ACTION`, or `EV_UNKNOWN_0x...` for a type the profile does not define. */
 export function eventTypeName(type: number): string {
-  return EV_NAMES[type] ?? `EV_UNKNOWN_0x${type.toString(16).padStart(8, '0')}`;
+  return EV_NAMES.get(type) ?? `EV_UNKNOWN_0x${type.toString(16).padStart(8, '0')}`;
+}
+
+/** The inverse of eventTypeName (undefined for a name it never gives). */
+export function eventTypeNumber(name: string): number | undefined {
+  const known = EV_NUMBERS.get(name);
+  if (known !== undefined) return known;
+  const m = /^EV_UNKNOWN_0x([0-9a-f]{8})$/.exec(name);
+  return m ? parseInt(m[1], 16) : undefined;
 }
 
 export const EFI_GLOBAL_VARIABLE = '8be4df61-93ca-11d2-aa0d-00e098032b8c';
@@ -140,6 +150,49 @@ export function formatGuid(b: Uint8Array): string {
     h(3) + h(2) + h(1) + h(0) + '-' + h(5) + h(4) + '-' + h(7) + h(6) + '-' + h(8) + h(9) + '-' +
     h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
   );
+}
+
+/** Where a UEFI_VARIABLE_DATA's name and value lie in the event data (the GUID is its first 16 bytes). */
+export interface EfiVariableLocation {
+  /** The name, UTF-16LE, runs from byte 32 to here. */
+  valueOffset: number;
+  valueLength: number;
+}
+
+/**
+ * Where a UEFI_VARIABLE_DATA's name and value lie, without decoding anything (to pick the
+ * variables a policy needs, and read their values, without paying for the hex of a db).
+ * Undefined exactly when decodeEventData finds the variable itself undecodable.
+ */
+export function efiVariableLocation(data: Buffer): EfiVariableLocation | undefined {
+  if (data.length < 32) return undefined;
+  // Two u64 lengths, read as u32 halves: event data is far below 2^32 bytes, so a length with a
+  // high half is too long (decodeEfiVariable's len64 refuses it too), and no BigInt is made.
+  if (data.readUInt32LE(20) !== 0 || data.readUInt32LE(28) !== 0) return undefined;
+  const nameChars = data.readUInt32LE(16);
+  const valueLength = data.readUInt32LE(24);
+  if (nameChars > data.length || valueLength > data.length) return undefined;
+  const valueOffset = 32 + nameChars * 2;
+  if (valueOffset + valueLength > data.length) return undefined;
+  return { valueOffset, valueLength };
+}
+
+/** A UEFI_VARIABLE_DATA's GUID and name as its bytes (latin1, a char a byte), to compare with efiVariableKey's. */
+export function efiVariableDataKey(data: Buffer, at: EfiVariableLocation): string {
+  return data.toString('latin1', 0, 16) + data.toString('latin1', 32, at.valueOffset);
+}
+
+/** The key efiVariableDataKey gives for variable `name` of vendor GUID `guid` (lowercase text). */
+export function efiVariableKey(guid: string, name: string): string {
+  return guidBytes(guid).toString('latin1') + Buffer.from(name, 'utf16le').toString('latin1');
+}
+
+/** formatGuid's inverse, for a GUID in its canonical text (the first three fields little-endian). */
+export function guidBytes(guid: string): Buffer {
+  const g = guid.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(g) || guid.length !== 36) throw new RangeError(`not a GUID: ${guid}`);
+  const le = g.slice(6, 8) + g.slice(4, 6) + g.slice(2, 4) + g.slice(0, 2) + g.slice(10, 12) + g.slice(8, 10) + g.slice(14, 16) + g.slice(12, 14) + g.slice(16);
+  return Buffer.from(le, 'hex');
 }
 
 /**
@@ -258,10 +311,36 @@ function isSignatureDatabase(guid: string, name: string): boolean {
 /** A sequence of EFI_SIGNATURE_LIST: type GUID, list size, header size, signature size, header, signatures. */
 export function decodeSignatureLists(value: Buffer): EfiSignature[] {
   const out: EfiSignature[] = [];
+  let type = '';
+  let typeAt = -1;
+  walkSignatureLists(value, (listAt, ownerAt, end) => {
+    if (listAt !== typeAt) type = formatGuid(value.subarray((typeAt = listAt), listAt + 16));
+    out.push({ type, owner: formatGuid(value.subarray(ownerAt, ownerAt + 16)), data: value.toString('hex', ownerAt + 16, end) });
+  });
+  return out;
+}
+
+/**
+ * The EFI_SIGNATURE_DATA entries of a sequence of EFI_SIGNATURE_LIST as offsets, no copy: for
+ * each, where its list starts (its type GUID), where its owner GUID starts (the data follows it)
+ * and where it ends. False when the lists do not parse (decodeSignatureLists then refuses them).
+ */
+export function signatureListEntries(value: Buffer, visit: (listAt: number, ownerAt: number, end: number) => void): boolean {
+  try {
+    walkSignatureLists(value, visit);
+    return true;
+  } catch (e) {
+    if (e instanceof DecodeError) return false;
+    throw e;
+  }
+}
+
+function walkSignatureLists(value: Buffer, visit: (listAt: number, ownerAt: number, end: number) => void): void {
   const r = new LeReader(value);
   while (r.rest > 0) {
     const start = r.pos;
-    const type = r.guid();
+    r.need(16);
+    r.pos += 16;
     const listSize = r.u32();
     const headerSize = r.u32();
     const sigSize = r.u32();
@@ -271,11 +350,14 @@ export function decodeSignatureLists(value: Buffer): EfiSignature[] {
     const body = listSize - 28 - headerSize;
     if (body < 0 || body % sigSize !== 0) throw new DecodeError(`signature list body of ${body} bytes is not a whole number of ${sigSize}-byte signatures`);
     for (let i = 0; i < body / sigSize; i++) {
-      const owner = r.guid();
-      out.push({ type, owner, data: r.bytes(sigSize - 16).toString('hex') });
+      const ownerAt = r.pos;
+      r.need(16);
+      r.pos += 16;
+      r.need(sigSize - 16);
+      r.pos += sigSize - 16;
+      visit(start, ownerAt, r.pos);
     }
   }
-  return out;
 }
 
 /** UEFI_IMAGE_LOAD_EVENT: location, length, link-time address, device path length, device path. */
