@@ -26,12 +26,10 @@ import * as https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as x509 from '@peculiar/x509';
-import { EnrollmentService } from '@fleetguard/fleet';
-import { Pkcs11Token } from '../libs/pki/src/core/pkcs11.signer';
-import { createProduct, createTenant, mintTokens, queryBenchDb, startBenchService } from './support/bench-service';
+import type { BenchService } from './support/bench-service';
 import { fetchCaPem, makeDeviceRequest, postEnroll } from './support/enrollment-client';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
-import { cpuMeter, emit, fail, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler } from './support/measure';
+import { cpuMeter, currentThreadId, emit, fail, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler, threadCpuMeter } from './support/measure';
 
 const GOAL_CERTS_PER_SECOND = 1000;
 const CHECKED_SAMPLE = 25;
@@ -73,7 +71,7 @@ async function main(): Promise<void> {
   let token: Phase | { skipped: string };
   const pkcs11 = hasSoftHsm();
   if (pkcs11 && !process.argv.includes('--no-pkcs11')) {
-    const t = initSoftHsmToken();
+    const t = await initSoftHsmToken();
     try {
       token = await measure(t.env, csrs, { clients, warmup, count });
     } finally {
@@ -105,7 +103,8 @@ async function main(): Promise<void> {
     `enroll: ${files.certsPerSecond} certs/s (${clients} HTTPS clients, ${ok}/${count} issued and stored in PostgreSQL), ` +
       `latency p50 ${lat.p50} ms p99 ${lat.p99} ms; openssl ecdsap256 ${openssl.signPerSecond} signs/s -> ratio ${result.ratioToOpensslSign}; ` +
       `goal >= ${GOAL_CERTS_PER_SECOND} certs/s ${result.goal.met ? 'MET' : 'NOT met'}; CPU: process ${cpuReport.thisProcessCores}, postgres ${cpuReport.postgresCores}, ` +
-      `other ${cpuReport.otherCores} of ${cpuReport.cpus} cores, service loop ${Math.round(cpuReport.mainLoopUtilization * 100)}% busy, ${files.cpuMsPerCertificate} CPU ms/cert; ` +
+      `other ${cpuReport.otherCores} of ${cpuReport.cpus} cores, service loop ${Math.round(cpuReport.mainLoopUtilization * 100)}% busy, ${files.cpuMsPerCertificate} CPU ms/cert ` +
+      `(service main thread ${files.threadCpuMsPerCertificate.mainThread}, bench clients ${files.threadCpuMsPerCertificate.benchClients}, other threads ${files.threadCpuMsPerCertificate.otherThreads}); ` +
       `grouped writes: ${files.groupedWrites.calls} claims in ${files.groupedWrites.groups} statements (largest ${files.groupedWrites.largest}); ` +
       ('certsPerSecond' in token ? `SoftHSM2 token: ${token.certsPerSecond} certs/s (${token.cpuMsPerCertificate} CPU ms/cert)` : `SoftHSM2: skipped (${token.skipped})`),
   );
@@ -117,7 +116,10 @@ type Phase = Awaited<ReturnType<typeof measure>>;
 /** One timed run against a fresh service and database (`env`: e.g. the PKCS#11 settings). */
 async function measure(env: Record<string, string>, csrs: string[], o: { clients: number; warmup: number; count: number }) {
   const { clients, warmup, count } = o;
-  const service = await startBenchService(env);
+  // The service's modules are loaded on the main thread only: the client worker runs this file too.
+  const { createProduct, createTenant, mintTokens, queryBenchDb, startBenchService } = await import('./support/bench-service');
+  const { EnrollmentService } = await import('@fleetguard/fleet');
+  const service: BenchService = await startBenchService(env);
   let worker: WorkerChannel | undefined;
   try {
     const manufacturer = await createTenant(service, 'manufacturer');
@@ -127,16 +129,18 @@ async function measure(env: Record<string, string>, csrs: string[], o: { clients
 
     const input: WorkerInput = { deviceUrl: service.urls.device, caPem, csrs, tokens, clients, warmup, count };
     worker = startWorker(__filename, input);
-    await worker.next('ready');
+    const ready = await worker.next<{ tid: number | null }>('ready');
     const before = (await queryBenchDb<{ n: number }>(service.databaseUrl, 'SELECT count(*)::int AS n FROM certificates'))[0].n;
     const grouping = service.app.get(EnrollmentService).claims.stats;
     const groupsBefore = { ...grouping };
 
     const cpu = cpuMeter();
+    const threads = threadCpuMeter({ benchClients: ready.tid });
     const rss = rssSampler();
     worker.send('go');
     const done = await worker.next<WorkerDone>('done');
     const cpuReport = cpu();
+    const threadCpu = threads(done.statuses['201'] ?? 0);
     const memory = rss.stop();
 
     const stored = (
@@ -160,6 +164,8 @@ async function measure(env: Record<string, string>, csrs: string[], o: { clients
       latencyMs: latencySummary(done.latencies),
       // CPU of this process (service + client worker) and PostgreSQL per certificate: less sensitive to other load than the rate.
       cpuMsPerCertificate: round((((cpuReport.thisProcessCores ?? 0) + (cpuReport.postgresCores ?? 0)) * seconds * 1000) / Math.max(ok, 1), 2),
+      // CPU ms per certificate by thread: the service's main thread, the bench's clients (a worker thread), the rest (CSR check workers, libuv, V8).
+      threadCpuMsPerCertificate: threadCpu,
       groupedWrites: { groups: grouping.groups - groupsBefore.groups, calls: grouping.calls - groupsBefore.calls, largest: grouping.largest },
       persisted: { database: 'postgresql', devices: stored.devices, certificates: stored.certificates, certificatesAddedTimed: stored.certificates - before },
       cpu: cpuReport,
@@ -178,7 +184,8 @@ function hasSoftHsm(): boolean {
 }
 
 /** A SoftHSM2 token of its own (own config and token directory) with a P-256 issuing key; removed afterwards. */
-function initSoftHsmToken(): { env: Record<string, string>; remove: () => void } {
+async function initSoftHsmToken(): Promise<{ env: Record<string, string>; remove: () => void }> {
+  const { Pkcs11Token } = await import('../libs/pki/src/core/pkcs11.signer');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-bench-hsm-'));
   fs.mkdirSync(path.join(dir, 'tokens'));
   const conf = path.join(dir, 'softhsm2.conf');
@@ -234,7 +241,7 @@ async function workerMain(): Promise<void> {
   };
 
   await run(0, warmup, false);
-  parentPort!.postMessage({ t: 'ready' });
+  parentPort!.postMessage({ t: 'ready', tid: currentThreadId() });
   await new Promise((r) => parentPort!.once('message', r));
   const t0 = performance.now();
   await run(warmup, warmup + count, true);

@@ -136,6 +136,49 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/** CPU seconds (user + system) one thread of this process has used so far (Linux /proc/self/task); null elsewhere. */
+export function threadCpuSeconds(tid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel's id of the calling thread (Linux /proc/thread-self; the main thread's is the pid); null elsewhere. */
+export function currentThreadId(): number | null {
+  try {
+    return Number(fs.readlinkSync('/proc/thread-self').split('/').pop()) || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time per item of the main thread (the service), of the given threads (e.g. a bench's
+ * clients) and of the rest of this process (other workers, libuv and V8 helper threads): on a
+ * shared machine this says what the service spends, whatever share of the cores it was given.
+ */
+export function threadCpuMeter(threads: Record<string, number | null>): (items: number) => Record<string, number | null> {
+  const read = () => ({
+    process: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    main: threadCpuSeconds(process.pid),
+    ...Object.fromEntries(Object.entries(threads).map(([k, tid]) => [k, tid === null ? null : threadCpuSeconds(tid)])),
+  });
+  const before: Record<string, number | null> = read();
+  return (items) => {
+    const after: Record<string, number | null> = read();
+    const spent = (k: string) => (after[k] === null || before[k] === null ? null : after[k]! - before[k]!);
+    const named = Object.keys(threads).map((k) => spent(k));
+    const main = spent('main');
+    const rest = main === null || named.some((v) => v === null) ? null : spent('process')! - main - named.reduce((a, b) => a! + b!, 0)!;
+    const perItem = (v: number | null) => (v === null ? null : round((v * 1000) / Math.max(items, 1), 2));
+    return { mainThread: perItem(main), ...Object.fromEntries(Object.keys(threads).map((k, i) => [k, perItem(named[i])])), otherThreads: perItem(rest) };
+  };
+}
+
 /** Pids of the processes whose command name (comm) is `name`. */
 export function pidsNamed(name: string): number[] {
   const out: number[] = [];

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { AuditChainVerifier, AuditRecord, ChainVerdict, GENESIS_HASH, chain } from '../core/audit-chain';
+import { AuditChainVerifier, AuditRecord, ChainedAuditRecord, ChainVerdict, GENESIS_HASH, chain } from '../core/audit-chain';
 import { storableJson, storableText } from '../core/storable-text';
 import { AuditEntryEntity } from '../entities/audit-entry.entity';
 
@@ -15,6 +15,12 @@ export interface AuditInput {
 }
 
 const AUDIT_LOCK_KEY = 0x41756474; // 'Audt'
+
+const INSERT_AUDIT_SQL = `
+  INSERT INTO audit_log (seq, at, actor, organization_id, action, resource, outcome, details, prev_hash, hash)
+  SELECT seq::bigint, at::timestamptz, actor, organization_id::uuid, action, resource, outcome, details::jsonb, prev_hash, hash
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    AS i(seq, at, actor, organization_id, action, resource, outcome, details, prev_hash, hash)`;
 
 /**
  * Appends to the hash-chained audit log. Appends are batched: callers queue an entry and await it;
@@ -45,19 +51,42 @@ export class AuditService implements OnModuleDestroy {
     await this.writeBatch(m, [{ input, at: new Date() }]);
   }
 
-  private async writeBatch(m: EntityManager, batch: Array<{ input: AuditInput; at: Date }>): Promise<void> {
+  /** appendIn for several entries (a grouped business write): one lock, one read of the head, one insert. */
+  async appendManyIn(m: EntityManager, inputs: readonly AuditInput[]): Promise<void> {
+    if (!inputs.length) return;
+    const at = new Date();
+    await this.writeBatch(
+      m,
+      inputs.map((input) => ({ input, at })),
+    );
+  }
+
+  private async writeBatch(m: EntityManager, batch: ReadonlyArray<{ input: AuditInput; at: Date }>): Promise<void> {
     await m.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
     const head: Array<{ seq: string; hash: string }> = await m.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     let seq = head.length ? Number(head[0].seq) : 0;
     let prev = head.length ? head[0].hash : GENESIS_HASH;
-    const rows: AuditEntryEntity[] = [];
+    const rows: ChainedAuditRecord[] = [];
     for (const { input, at } of batch) {
       seq++;
       const c = chain(prev, storableRecord(seq, at, input));
       prev = c.hash;
-      rows.push(m.create(AuditEntryEntity, { ...c, at }));
+      rows.push(c);
     }
-    await m.getRepository(AuditEntryEntity).save(rows, { reload: false });
+    // One INSERT of plain rows (no entity read-back): arrays as text, which node-postgres and PGlite pass alike.
+    const col = <T>(f: (r: ChainedAuditRecord) => T) => rows.map(f);
+    await m.query(INSERT_AUDIT_SQL, [
+      col((r) => String(r.seq)),
+      col((r) => r.at),
+      col((r) => r.actor),
+      col((r) => r.organizationId),
+      col((r) => r.action),
+      col((r) => r.resource),
+      col((r) => r.outcome),
+      col((r) => JSON.stringify(r.details)),
+      col((r) => r.prevHash),
+      col((r) => r.hash),
+    ]);
   }
 
   private async flush(): Promise<void> {

@@ -35,3 +35,60 @@ describe('GroupedCalls', () => {
     await expect(g.run(1)).rejects.toThrow('0 results for 1');
   });
 });
+
+describe('GroupedCalls with maxInFlight', () => {
+  it('gathers the calls made while a group is in flight into the next group', async () => {
+    const flushed: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const g = new GroupedCalls<number, number>(
+      async (xs) => {
+        flushed.push(xs);
+        if (flushed.length === 1) await gate;
+        return xs;
+      },
+      64,
+      1,
+    );
+    const first = g.run(0);
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toEqual([[0]]);
+    // Arriving over several turns while the first group is out: they wait, then go as one group.
+    const later: Array<Promise<number>> = [];
+    for (let i = 1; i <= 5; i++) {
+      later.push(g.run(i));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(flushed).toEqual([[0]]);
+    release();
+    expect(await Promise.all([first, ...later])).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(flushed).toEqual([[0], [1, 2, 3, 4, 5]]);
+    expect(g.stats).toEqual({ groups: 2, calls: 6, largest: 5 });
+  });
+
+  it('still flushes at most maxSize a group, one group at a time', async () => {
+    let out = 0;
+    let most = 0;
+    const sizes: number[] = [];
+    const g = new GroupedCalls<number, number>(
+      async (xs) => {
+        out++;
+        most = Math.max(most, out);
+        sizes.push(xs.length);
+        await new Promise((r) => setTimeout(r, 5));
+        out--;
+        return xs;
+      },
+      4,
+      1,
+    );
+    await Promise.all(Array.from({ length: 10 }, (_, i) => g.run(i)));
+    expect(most).toBe(1);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...sizes)).toBe(4);
+  });
+
+  it('refuses a maxInFlight that is not a positive integer', () => {
+    expect(() => new GroupedCalls<number, number>(async (xs) => xs, 4, 0)).toThrow(RangeError);
+  });
+});

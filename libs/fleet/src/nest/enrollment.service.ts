@@ -1,11 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig, DomainError, conflict, invalid, parseUeidHex } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
-import { AuditService, AuthService, Principal } from '@fleetguard/auth';
+import { AuditInput, AuditService, AuthService, Principal } from '@fleetguard/auth';
 import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, ParsedCsr } from '@fleetguard/pki';
 import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -39,21 +39,32 @@ interface EnrollmentRows {
   psaImplementationId: string | null;
   /** RFC 9711 UEID (hex), unique among active devices (index devices_ueid_active). */
   ueid: string | null;
+  /** The product the device says it is (refused if the token is for another). */
+  productId: string | null;
+  channel: 'enroll' | 'est';
 }
 
 /**
- * Claims the tokens (still unused and unexpired only) and records the devices and certificates of
- * a group of enrollments in one statement. Arrays travel as text (hex for bytes, ISO for times),
- * which node-postgres and PGlite pass alike. Two requests with one token in a group: one row of
- * enrollment_tokens is updated once, so one of them wins and the other finds no claimed row.
+ * Claims the tokens (still unused, unexpired, of the product the device names if it names one, and
+ * not bound to an operator's grant: those spend the grant in a transaction of their own) and
+ * records the devices and certificates of a group of enrollments in one statement. Arrays travel
+ * as text (hex for bytes, ISO for times), which node-postgres and PGlite pass alike. Two requests
+ * with one token in a group: one row of enrollment_tokens is updated once, so one of them wins and
+ * the other finds no claimed row.
+ *
+ * The statement also returns, for each input it did not claim, its token as this statement's
+ * snapshot saw it (`claimed = false`): the caller says why (unknown, used, expired, other product)
+ * or takes the grant path, without reading the token again. A token that looks usable but was not
+ * claimed was claimed by a concurrent enrollment.
  */
 const GROUPED_ENROLLMENT_SQL = `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[])
-      AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation, ueid)),
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[])
+      AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation, ueid, product_id)),
   claimed AS (
     UPDATE enrollment_tokens t SET used_at = now(), device_id = i.device_id FROM input i
     WHERE t.token_hash = i.token_hash AND t.used_at IS NULL AND t.expires_at > now()
+      AND (t.grant_id IS NULL OR $16::boolean) AND (i.product_id IS NULL OR t.product_id::text = i.product_id)
     RETURNING t.id, t.product_id, t.operator_org_id, t.device_id),
   device AS (
     INSERT INTO devices (id, product_id, manufacturer_org_id, operator_org_id, status, key_type, public_key_spki, ak_public_key, cert_serial, cert_not_after, iak_public_key, psa_instance_id, psa_implementation_id, ueid)
@@ -63,10 +74,21 @@ const GROUPED_ENROLLMENT_SQL = `
   certificate AS (
     INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at, ca_generation)
     SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
-  SELECT c.id, c.product_id, c.device_id, p.organization_id FROM claimed c JOIN products p ON p.id = c.product_id`;
+  SELECT true AS claimed, i.device_id, c.id, c.product_id, p.organization_id, NULL::timestamptz AS used_at, NULL::timestamptz AS expires_at, NULL::uuid AS grant_id
+    FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
+  UNION ALL
+  SELECT false, i.device_id, t.id, t.product_id, NULL, t.used_at, t.expires_at, t.grant_id
+    FROM input i JOIN enrollment_tokens t ON t.token_hash = i.token_hash
+    WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.device_id = i.device_id)`;
 
-/** GROUPED_ENROLLMENT_SQL's parameters: one array per column. */
-function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
+/** A row of GROUPED_ENROLLMENT_SQL: a claim, or the state of a token it did not claim. */
+type ClaimRow = { claimed: boolean; device_id: string; id: string; product_id: string; organization_id: string | null; used_at: Date | null; expires_at: Date | null; grant_id: string | null };
+
+/** What one enrollment's claim found: claimed (with the audit entry written), or its token as it stands (none: no such token). */
+type ClaimOutcome = { claimed: true; tokenId: string; productId: string; organizationId: string } | { claimed: false; token?: TokenRow };
+
+/** GROUPED_ENROLLMENT_SQL's parameters: one array per column; `withGrant`: claim grant-bound tokens too (inside the grant's transaction). */
+function enrollmentParams(group: readonly EnrollmentRows[], withGrant = false): unknown[] {
   const col = <T>(f: (r: EnrollmentRows) => T) => group.map(f);
   return [
     col((r) => r.deviceId),
@@ -83,7 +105,21 @@ function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
     col((r) => r.psaImplementationId),
     col((r) => r.issued.caGeneration),
     col((r) => r.ueid),
+    col((r) => r.productId),
+    withGrant,
   ];
+}
+
+/** The audit entry of one issued enrollment (written in the claim's transaction). */
+function enrollmentAudit(r: EnrollmentRows, claim: { tokenId: string; productId: string; organizationId: string }): AuditInput {
+  return {
+    actor: `enrollment-token:${claim.tokenId}`,
+    organizationId: claim.organizationId,
+    action: r.channel === 'est' ? 'EST simpleenroll' : 'POST /enroll',
+    resource: `devices/${r.deviceId}`,
+    outcome: 'issued',
+    details: { serial: r.issued.serialHex, productId: claim.productId, keyType: r.keyType, notAfter: r.issued.notAfter.toISOString(), caGeneration: r.issued.caGeneration, profile: 'device' },
+  };
 }
 
 /**
@@ -93,22 +129,12 @@ function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
  */
 @Injectable()
 export class EnrollmentService {
-  private readonly logger = new Logger('Enrollment');
-  /** Token look-ups of concurrent enrollments, one SELECT per group. */
-  private readonly lookups = new GroupedCalls<string, TokenRow | undefined>(async (hashes) => {
-    const rows: Array<TokenRow & { token_hash: string }> = await this.ds.query(
-      'SELECT id, product_id, used_at, expires_at, grant_id, token_hash FROM enrollment_tokens WHERE token_hash = ANY($1::text[])',
-      [hashes],
-    );
-    const byHash = new Map(rows.map((r) => [r.token_hash, r]));
-    return hashes.map((h) => byHash.get(h));
-  });
-  /** The claims and inserts of concurrent enrollments, one statement per group. */
-  readonly claims = new GroupedCalls<EnrollmentRows, { id: string; product_id: string; organization_id: string } | undefined>(async (group) => {
-    const rows = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await this.ds.query(GROUPED_ENROLLMENT_SQL, enrollmentParams(group)));
-    const byDevice = new Map(rows.map((r) => [r.device_id, r]));
-    return group.map((r) => byDevice.get(r.deviceId));
-  });
+  /**
+   * The claims and inserts of concurrent enrollments and their audit entries, one transaction
+   * and one claiming statement per group (no read of the tokens before: the statement reports
+   * the tokens it did not claim).
+   */
+  readonly claims = new GroupedCalls<EnrollmentRows, ClaimOutcome>((group) => this.ds.transaction((m) => this.claimIn(m, group, false)), 64, 1);
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -161,19 +187,15 @@ export class EnrollmentService {
     const ueid = input.ueid === undefined ? null : checkedUeid(input.ueid);
     const iakPem = input.psa?.iakPublicKey ? normaliseIak(input.psa.iakPublicKey) : null;
     if (!ENROLLMENT_TOKEN.test(input.token)) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
-    const deviceId = newDeviceId();
-    const tokenHash = hashEnrollmentToken(input.token);
-    // A cheap look first, so that a bad token costs no signature and gets its precise reason.
-    const token = await this.lookups.run(tokenHash);
-    if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
-    this.checkToken(token, input.productId);
     if (ueid) await this.assertUeidFree(ueid);
-    // Signing happens outside any transaction; then one statement claims the token (only if it is
-    // still unused and unexpired) and records the device and its certificate, atomically.
+    const deviceId = newDeviceId();
+    // Signed outside any transaction, before the token is looked at: a bad token costs a signature
+    // (far less than the request itself), a good one a single statement. The certificate leaves
+    // only after the claim committed.
     const issued = await this.issue(deviceId, input.csr);
     const rows: EnrollmentRows = {
       deviceId,
-      tokenHash,
+      tokenHash: hashEnrollmentToken(input.token),
       keyType: input.csr.keyType,
       spki: Buffer.from(input.csr.publicKeySpkiDer),
       ak: akPem,
@@ -182,56 +204,72 @@ export class EnrollmentService {
       psaInstanceId: input.psa?.instanceId?.toLowerCase() ?? null,
       psaImplementationId: input.psa?.implementationId?.toLowerCase() ?? null,
       ueid,
+      productId: input.productId ?? null,
+      channel: input.channel,
     };
-    let claimed: Array<{ id: string; product_id: string; organization_id?: string }>;
-    if (!token.grant_id) {
-      const claim = await this.claims.run(rows).catch(ueidTaken);
-      claimed = claim ? [claim] : [];
-    } else {
-      // The operator's consent: one device of its grant is spent with the claim, in one transaction
-      // (the grant row lock orders racing enrollments; a claim that fails gives the device back).
-      const grantId = token.grant_id;
-      const outcome = await this.ds
-        .transaction(async (m) => {
-          const spent = returningRows(
-            await m.query(
-              `UPDATE enrollment_grants SET used_devices = used_devices + 1
-               WHERE id = $1 AND used_devices < max_devices AND expires_at > now() AND withdrawn_at IS NULL RETURNING id`,
-              [grantId],
-            ),
-          );
-          if (!spent.length) return { refused: true as const };
-          const got = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await m.query(GROUPED_ENROLLMENT_SQL, enrollmentParams([rows])));
-          if (!got.length) throw new ClaimLost();
-          return { refused: false as const, rows: got };
-        })
-        .catch((e) => {
-          if (e instanceof ClaimLost) return { refused: false as const, rows: [] as Array<{ id: string; product_id: string; organization_id: string }> };
-          return ueidTaken(e);
-        });
-      if (outcome.refused) throw await this.grants.refusal(grantId);
-      claimed = outcome.rows;
+    // One statement claims the token (only if still unused, unexpired, of the product, without a
+    // grant) and records the device, its certificate and the audit entry, atomically.
+    let outcome = await this.claims.run(rows).catch(ueidTaken);
+    if (!outcome.claimed) {
+      const token = outcome.token;
+      if (!token) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
+      this.checkToken(token, input.productId);
+      if (!token.grant_id) throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
+      outcome = await this.claimWithGrant(token.grant_id, rows);
+      if (!outcome.claimed) {
+        if (outcome.token) this.checkToken(outcome.token, input.productId);
+        throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
+      }
     }
-    if (!claimed.length) {
-      // Someone used it (or it expired) between the look and the claim: say which.
-      const again: Array<{ id: string; product_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
-        'SELECT id, product_id, used_at, expires_at FROM enrollment_tokens WHERE token_hash = $1',
-        [tokenHash],
-      );
-      this.checkToken(again[0], input.productId);
-      throw new DomainError('enrollment.token-used', 'the enrollment token was used already', 'conflict');
-    }
-    const result = { issued, token: { id: claimed[0].id, productId: claimed[0].product_id, organizationId: claimed[0].organization_id } };
-    this.status.noteIssued(result.issued.serialHex, deviceId, result.issued.notAfter);
-    await this.audit.append({
-      actor: `enrollment-token:${result.token.id}`,
-      organizationId: result.token.organizationId,
-      action: input.channel === 'est' ? 'EST simpleenroll' : 'POST /enroll',
-      resource: `devices/${deviceId}`,
-      outcome: 'issued',
-      details: { serial: result.issued.serialHex, productId: result.token.productId, keyType: input.csr.keyType, notAfter: result.issued.notAfter.toISOString(), caGeneration: result.issued.caGeneration, profile: 'device' },
+    this.status.noteIssued(issued.serialHex, deviceId, issued.notAfter);
+    return { deviceId, certificate: issued.certificatePem, chain: this.ca.chainPem, serial: issued.serialHex, notAfter: issued.notAfter };
+  }
+
+  /** GROUPED_ENROLLMENT_SQL in `m`, then the audit entries of what it claimed; one outcome per input, in order. */
+  private async claimIn(m: EntityManager, group: readonly EnrollmentRows[], withGrant: boolean): Promise<ClaimOutcome[]> {
+    const rows = returningRows<ClaimRow>(await m.query(GROUPED_ENROLLMENT_SQL, enrollmentParams(group, withGrant)));
+    const byDevice = new Map(rows.map((r) => [r.device_id, r]));
+    const outcomes = group.map((g): ClaimOutcome => {
+      const r = byDevice.get(g.deviceId);
+      if (!r) return { claimed: false };
+      if (!r.claimed) return { claimed: false, token: { id: r.id, product_id: r.product_id, used_at: r.used_at, expires_at: r.expires_at!, grant_id: r.grant_id } };
+      return { claimed: true, tokenId: r.id, productId: r.product_id, organizationId: r.organization_id! };
     });
-    return { deviceId, certificate: result.issued.certificatePem, chain: this.ca.chainPem, serial: result.issued.serialHex, notAfter: result.issued.notAfter };
+    await this.audit.appendManyIn(
+      m,
+      group.flatMap((g, i) => {
+        const o = outcomes[i];
+        return o.claimed ? [enrollmentAudit(g, o)] : [];
+      }),
+    );
+    return outcomes;
+  }
+
+  /**
+   * The operator's consent: one device of its grant is spent with the claim, in one transaction
+   * (the grant row lock orders racing enrollments; a claim that fails gives the device back).
+   */
+  private async claimWithGrant(grantId: string, rows: EnrollmentRows): Promise<ClaimOutcome> {
+    const outcome = await this.ds
+      .transaction(async (m) => {
+        const spent = returningRows(
+          await m.query(
+            `UPDATE enrollment_grants SET used_devices = used_devices + 1
+             WHERE id = $1 AND used_devices < max_devices AND expires_at > now() AND withdrawn_at IS NULL RETURNING id`,
+            [grantId],
+          ),
+        );
+        if (!spent.length) return { refused: true as const };
+        const [got] = await this.claimIn(m, [rows], true);
+        if (!got.claimed) throw new ClaimLost(got);
+        return { refused: false as const, got };
+      })
+      .catch((e) => {
+        if (e instanceof ClaimLost) return { refused: false as const, got: e.outcome };
+        return ueidTaken(e);
+      });
+    if (outcome.refused) throw await this.grants.refusal(grantId);
+    return outcome.got;
   }
 
   private async assertUeidFree(ueid: string): Promise<void> {
@@ -338,7 +376,11 @@ function normaliseAk(pem: string): string {
 }
 
 /** Thrown inside the grant transaction to roll the spent device back when the token was claimed meanwhile. */
-class ClaimLost extends Error {}
+class ClaimLost extends Error {
+  constructor(readonly outcome: ClaimOutcome) {
+    super('enrollment token claimed meanwhile');
+  }
+}
 
 /**
  * Two enrollments with one UEID at the same moment: the unique index decides (a failed group is

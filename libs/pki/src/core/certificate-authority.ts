@@ -28,7 +28,7 @@ import {
 } from './device-certificate.check';
 import { assertCrlUrl, assertDeviceId, DeviceCertificateProfile } from './device-certificate.profile';
 import { DeviceCertificateTemplate } from './device-certificate.template';
-import { verifiedPublicKeyOf } from './csr.check';
+import { verifiedPublicKeyOf, verifiedSubjectPublicKeyOf } from './csr.check';
 import { classifyPublicKey } from './public-key.policy';
 import { randomSerialNumber } from './serial-number.generator';
 import { buildServerCertificateTbs } from './server-certificate.profile';
@@ -353,7 +353,7 @@ export class CertificateAuthority {
     const crlDistributionUrl = assertCrlUrl(request.crlDistributionUrl);
     const ocspUrl = request.ocspUrl === undefined ? undefined : assertCrlUrl(request.ocspUrl);
     const validityMs = assertDays(request.validityDays, MAX_DEVICE_VALIDITY_DAYS, 'validityDays') * DAY_MS;
-    const { spki: publicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(request.csr);
+    const { subjectPublicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(request.csr);
 
     const now = Date.now();
     let start: number;
@@ -379,7 +379,7 @@ export class CertificateAuthority {
     const serial = randomSerialNumber();
     // The template writes the same bytes as signCertificate(this.profile.build(...)) (device-certificate.template.spec.ts).
     const tbs = this.template.tbsDer(
-      { deviceId, publicKeySpkiDer, subjectPublicKey: new Uint8Array(publicKey.subjectPublicKey), serial: serial.bytes, notBefore, notAfter },
+      { deviceId, publicKeySpkiDer, subjectPublicKey, serial: serial.bytes, notBefore, notAfter },
       crlDistributionUrl,
       ocspUrl,
     );
@@ -468,11 +468,11 @@ function devicePublicKey(csr: IssueDeviceCertificateRequest['csr']): SubjectPubl
 }
 
 /** The checked device key and its DER: the bytes parseCsr verified, or the key re-encoded. */
-function devicePublicKeyWithDer(csr: IssueDeviceCertificateRequest['csr']): { spki: SubjectPublicKeyInfo; der: Buffer } {
-  const verified = verifiedPublicKeyOf(csr);
-  if (verified) return { spki: verified, der: Buffer.from(csr.publicKeySpkiDer) };
+function devicePublicKeyWithDer(csr: IssueDeviceCertificateRequest['csr']): { subjectPublicKey: Uint8Array; der: Buffer } {
+  const verified = verifiedSubjectPublicKeyOf(csr);
+  if (verified) return { subjectPublicKey: verified, der: Buffer.from(csr.publicKeySpkiDer) };
   const spki = devicePublicKey(csr);
-  return { spki, der: Buffer.from(AsnConvert.serialize(spki)) };
+  return { subjectPublicKey: new Uint8Array(spki.subjectPublicKey), der: Buffer.from(AsnConvert.serialize(spki)) };
 }
 
 function assertDays(value: unknown, max: number, field: string): number {

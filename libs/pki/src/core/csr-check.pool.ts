@@ -2,11 +2,15 @@
  * CSR checks (parseCsr: decoding, key policy, proof-of-possession signature) on worker threads, so
  * the service's event loop keeps serving TLS, HTTP and the database while requests are checked.
  *
- * Each worker runs this same file (compiled, from dist/) and answers `{ id, der, options }` with
- * the parsed request or the DomainError it raised (code, message, kind, details), rebuilt on the
- * main thread so callers see exactly what an inline parseCsr would have thrown. A result is
+ * Each worker runs this same file (compiled, from dist/) and answers each `{ id, input, options }`
+ * with the parsed request or the DomainError it raised (code, message, kind, details), rebuilt on
+ * the main thread so callers see exactly what an inline parseCsr would have thrown. A result is
  * registered as verified (csr.check's `rememberVerifiedCsr`) so issuance does not check the key
- * again. Requests are spread round-robin over the workers that have the fewest pending.
+ * again. Requests go to the worker with the fewest pending.
+ *
+ * Messages are batched: the requests of one turn of the event loop go to a worker in one message
+ * and its answers come back in one, since a message between threads costs the main thread about
+ * as much as checking a CSR costs the worker. A PEM request travels as the string it came as.
  *
  * Where workers cannot start from this file (TypeScript sources run by jest), or with `size: 0`,
  * the pool checks inline; `mode` says which.
@@ -18,7 +22,7 @@ import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr } from './csr
 
 interface Job {
   id: number;
-  der: Uint8Array;
+  input: string | Uint8Array;
   options: CsrCheckOptions;
 }
 type Reply =
@@ -28,6 +32,8 @@ type Reply =
 interface Lane {
   worker: Worker;
   pending: Map<number, { resolve: (p: ParsedCsr) => void; reject: (e: unknown) => void }>;
+  /** Jobs of this turn of the loop, posted together on the next (setImmediate). */
+  outbox: Job[];
 }
 
 export class CsrCheckPool {
@@ -49,11 +55,18 @@ export class CsrCheckPool {
     if (this.mode === 'inline' || this.closed) return parseCsr(input, options);
     const lane = this.lanes.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
-    const der = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+    // A Buffer is copied to its own bytes: a pooled one would carry its whole 8 KiB pool across.
+    const job: Job = { id, input: typeof input === 'string' ? input : Uint8Array.from(input), options };
     return new Promise<ParsedCsr>((resolve, reject) => {
       lane.pending.set(id, { resolve, reject });
-      lane.worker.postMessage({ id, der, options } satisfies Job);
+      if (lane.outbox.push(job) === 1) setImmediate(() => this.post(lane));
     });
+  }
+
+  private post(lane: Lane): void {
+    const jobs = lane.outbox;
+    lane.outbox = [];
+    if (jobs.length) lane.worker.postMessage(jobs);
   }
 
   async close(): Promise<void> {
@@ -64,24 +77,27 @@ export class CsrCheckPool {
   private startLane(): Lane {
     const worker = new Worker(__filename);
     worker.unref();
-    const lane: Lane = { worker, pending: new Map() };
-    worker.on('message', (reply: Reply) => {
-      const waiter = lane.pending.get(reply.id);
-      if (!waiter) return;
-      lane.pending.delete(reply.id);
-      if (reply.ok) {
-        const parsed = { ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw: Buffer.from(reply.parsed.raw) };
-        rememberVerifiedCsr(parsed);
-        waiter.resolve(parsed);
-      } else {
-        const e = reply.error;
-        waiter.reject(e.domain ? new DomainError(e.code!, e.message, e.kind, e.details) : new Error(e.message));
+    const lane: Lane = { worker, pending: new Map(), outbox: [] };
+    worker.on('message', (replies: Reply[]) => {
+      for (const reply of replies) {
+        const waiter = lane.pending.get(reply.id);
+        if (!waiter) continue;
+        lane.pending.delete(reply.id);
+        if (reply.ok) {
+          const parsed = { ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw: Buffer.from(reply.parsed.raw) };
+          rememberVerifiedCsr(parsed);
+          waiter.resolve(parsed);
+        } else {
+          const e = reply.error;
+          waiter.reject(e.domain ? new DomainError(e.code!, e.message, e.kind, e.details) : new Error(e.message));
+        }
       }
     });
     worker.on('error', (err) => {
       // A crashed worker fails what it held and is replaced.
       for (const w of lane.pending.values()) w.reject(err);
       lane.pending.clear();
+      lane.outbox = [];
       if (this.closed) return;
       const i = this.lanes.indexOf(lane);
       if (i >= 0) this.lanes[i] = this.startLane();
@@ -94,17 +110,19 @@ export class CsrCheckPool {
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
-  port.on('message', (job: Job) => {
-    void (async (): Promise<Reply> => {
-      try {
-        const p = await parseCsr(Buffer.from(job.der), job.options);
-        // Described here (eagerly): an undescribable subject is refused as csr.malformed, as inline.
-        return { id: job.id, ok: true, parsed: { publicKeySpkiDer: p.publicKeySpkiDer, keyType: p.keyType, keyBits: p.keyBits, raw: p.raw, subject: p.subject, commonName: p.commonName } };
-      } catch (e) {
-        return e instanceof DomainError
-          ? { id: job.id, ok: false, error: { domain: true, code: e.code, message: e.message, kind: e.kind, details: e.details } }
-          : { id: job.id, ok: false, error: { domain: false, message: (e as Error)?.message ?? String(e) } };
-      }
-    })().then((reply) => port.postMessage(reply));
+  const checkOne = async (job: Job): Promise<Reply> => {
+    try {
+      const input = typeof job.input === 'string' ? job.input : Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength);
+      const p = await parseCsr(input, job.options);
+      // Described here (eagerly): an undescribable subject is refused as csr.malformed, as inline.
+      return { id: job.id, ok: true, parsed: { publicKeySpkiDer: p.publicKeySpkiDer, keyType: p.keyType, keyBits: p.keyBits, raw: p.raw, subject: p.subject, commonName: p.commonName } };
+    } catch (e) {
+      return e instanceof DomainError
+        ? { id: job.id, ok: false, error: { domain: true, code: e.code, message: e.message, kind: e.kind, details: e.details } }
+        : { id: job.id, ok: false, error: { domain: false, message: (e as Error)?.message ?? String(e) } };
+    }
+  };
+  port.on('message', (jobs: Job[]) => {
+    void Promise.all(jobs.map(checkOne)).then((replies) => port.postMessage(replies));
   });
 }

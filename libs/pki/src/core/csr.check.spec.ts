@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { DomainError } from '@fleetguard/common';
-import { parseCsr } from './csr.check';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { parseCsr, rememberVerifiedCsr, verifiedSubjectPublicKeyOf } from './csr.check';
 import { OpensslKeyKind, OpensslWorkspace } from './testing/openssl.factory';
 import { expectDomainError } from '@fleetguard/common/testing';
 
@@ -33,6 +35,18 @@ describe('parseCsr', () => {
       expect(csr.subject).toContain('O=Requested Org');
       expect(csr.publicKeySpkiDer.equals(ws.publicKeyDer(keyPath))).toBe(true);
       expect(csr.raw.equals(pemToDer(csrPem))).toBe(true);
+    });
+
+    it('gives issuance the key\'s subjectPublicKey as the decoded key has it, checked here or by a worker (remembered), and nothing for a changed key', async () => {
+      const csr = await parseCsr(csrPem);
+      const decoded = new Uint8Array(AsnConvert.parse(csr.publicKeySpkiDer, SubjectPublicKeyInfo).subjectPublicKey);
+      expect(Buffer.from(verifiedSubjectPublicKeyOf(csr)!).equals(Buffer.from(decoded))).toBe(true);
+      const fromWorker = { ...csr, publicKeySpkiDer: Buffer.from(csr.publicKeySpkiDer) };
+      expect(verifiedSubjectPublicKeyOf(fromWorker)).toBeUndefined();
+      rememberVerifiedCsr(fromWorker);
+      expect(Buffer.from(verifiedSubjectPublicKeyOf(fromWorker)!).equals(Buffer.from(decoded))).toBe(true);
+      fromWorker.publicKeySpkiDer[fromWorker.publicKeySpkiDer.length - 1] ^= 0x01;
+      expect(verifiedSubjectPublicKeyOf(fromWorker)).toBeUndefined();
     });
 
     it('is refused with csr.bad-signature when a signature byte is flipped', async () => {

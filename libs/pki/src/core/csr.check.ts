@@ -14,7 +14,7 @@ import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { invalid } from '@fleetguard/common';
 import { decodeDerInput, DerInput } from './der-input.codec';
-import { classifyPublicKey, DeviceKeyType, KeyPolicy } from './public-key.policy';
+import { classifyPublicKey, DeviceKeyType, KeyPolicy, namedCurvePoint } from './public-key.policy';
 import { x509 } from './x509.platform';
 
 export interface ParsedCsr {
@@ -105,18 +105,34 @@ export async function parseCsr(input: DerInput, options: CsrCheckOptions = {}): 
  * certificate). Anything else handed to issuance, or a result whose key bytes were changed since,
  * is checked from scratch.
  */
-const verifiedKeys = new WeakMap<object, { der: Buffer; spki: SubjectPublicKeyInfo }>();
+const verifiedKeys = new WeakMap<object, { der: Buffer; spki?: SubjectPublicKeyInfo }>();
 
-/** Marks a result checked by parseCsr elsewhere (a worker of CsrCheckPool) as verified here. */
+/**
+ * Marks a result checked by parseCsr elsewhere (a worker of CsrCheckPool) as verified here. The
+ * key is decoded again only if asked for (verifiedPublicKeyOf): issuing a P-256 or P-384
+ * certificate needs only its point (verifiedSubjectPublicKeyOf).
+ */
 export function rememberVerifiedCsr(parsed: ParsedCsr): void {
-  const der = Buffer.from(parsed.publicKeySpkiDer);
-  verifiedKeys.set(parsed, { der, spki: AsnConvert.parse(der, SubjectPublicKeyInfo) });
+  verifiedKeys.set(parsed, { der: Buffer.from(parsed.publicKeySpkiDer) });
+}
+
+function verifiedEntry(csr: object): { der: Buffer; spki?: SubjectPublicKeyInfo } | undefined {
+  const known = verifiedKeys.get(csr);
+  const current = (csr as Partial<ParsedCsr>).publicKeySpkiDer;
+  return known && current instanceof Uint8Array && known.der.equals(current) ? known : undefined;
 }
 
 export function verifiedPublicKeyOf(csr: object): SubjectPublicKeyInfo | undefined {
-  const known = verifiedKeys.get(csr);
-  const current = (csr as Partial<ParsedCsr>).publicKeySpkiDer;
-  return known && current instanceof Uint8Array && known.der.equals(current) ? known.spki : undefined;
+  const known = verifiedEntry(csr);
+  if (!known) return undefined;
+  return (known.spki ??= AsnConvert.parse(known.der, SubjectPublicKeyInfo));
+}
+
+/** The subjectPublicKey (BIT STRING value) of a verified request's key, without decoding it for the usual EC keys. */
+export function verifiedSubjectPublicKeyOf(csr: object): Uint8Array | undefined {
+  const known = verifiedEntry(csr);
+  if (!known) return undefined;
+  return namedCurvePoint(known.der) ?? new Uint8Array(verifiedPublicKeyOf(csr)!.subjectPublicKey);
 }
 
 function describeSubject(subject: CertificationRequest['certificationRequestInfo']['subject']) {

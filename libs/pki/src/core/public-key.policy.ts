@@ -103,6 +103,17 @@ function namedCurveFastPath(der: Buffer, errorPrefix: string): ClassifiedKey | u
   return undefined;
 }
 
+/**
+ * The subjectPublicKey of an uncompressed P-256 or P-384 SubjectPublicKeyInfo (the point, 0x04 ||
+ * X || Y: what follows the fixed prefix's unused-bits octet); undefined for any other encoding.
+ */
+export function namedCurvePoint(der: Buffer): Uint8Array | undefined {
+  for (const c of NAMED_CURVE_SPKI) {
+    if (der.length === c.prefix.length + 2 * c.size && der.subarray(0, c.prefix.length).equals(c.prefix)) return der.subarray(c.prefix.length - 1);
+  }
+  return undefined;
+}
+
 function resolvePolicy(policy: KeyPolicy): Required<KeyPolicy> {
   const rules = { ...DEFAULT_KEY_POLICY, ...stripUndefined(policy) };
   if (!Number.isInteger(rules.minRsaBits) || rules.minRsaBits < 2048) {
