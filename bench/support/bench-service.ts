@@ -141,9 +141,19 @@ export function productWithRelease(s: BenchService) {
 }
 
 /** One sample of a Prometheus counter from GET /metrics (sum over the series matching all `labels`). */
-export async function readCounter(s: BenchService, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(`${s.urls.operator}/metrics`);
+export function readCounter(s: BenchService, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return readMetric(s.urls.operator, s.adminKey, name, labels);
+}
+
+/**
+ * One sample of a metric from `<operatorUrl>/metrics`, read with an admin key (the service's
+ * /metrics needs one unless FLEETGUARD_METRICS_PUBLIC=true): the sum over the series of `name`
+ * matching all `labels`. Throws when /metrics does not answer 200 (a 401 would read as zero).
+ */
+export async function readMetric(operatorUrl: string, adminKey: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`${operatorUrl}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } });
   const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${operatorUrl}/metrics: HTTP ${res.status} ${text.slice(0, 200)}`);
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;

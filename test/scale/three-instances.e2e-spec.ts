@@ -1,4 +1,3 @@
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -12,6 +11,7 @@ import { SimulatedDevice, summarizeEar } from '../../apps/device-sim/src';
 import { ADMIN_KEY, Api, createTenant, ephemeralEnv, spawnBuiltService } from '../support/service';
 import { productWithRelease } from '../support/fleet-fixture';
 import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
+import { HAPROXY, REDIS, RunningHaproxy, claimRedisDb, frontPorts, redisReachable, startHaproxy, until } from '../support/cluster';
 
 /**
  * Three instances of the built service on one PostgreSQL database and one Redis, behind Debian's
@@ -19,14 +19,6 @@ import { TEST_PG_URL, createPostgresDatabase } from '../support/test-database';
  * as docker-compose.yml runs them). Runs only with FLEETGUARD_TEST_PG set, Redis on
  * 127.0.0.1:6379 and haproxy installed (.ci/run provides all three).
  */
-const REDIS = { host: '127.0.0.1', port: 6379 };
-const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => fs.existsSync(p));
-
-function redisReachable(): boolean {
-  const r = spawnSync('redis-cli', ['-h', REDIS.host, '-p', String(REDIS.port), 'ping'], { encoding: 'utf8', timeout: 5000 });
-  return r.stdout?.trim() === 'PONG';
-}
-
 // Several instances need PostgreSQL (the embedded database serves one process): on the PGlite
 // pass this suite is skipped by design. On the PostgreSQL pass in CI it must run: a missing
 // haproxy or Redis fails it, naming what is missing, instead of skipping it silently.
@@ -39,39 +31,16 @@ if (TEST_PG_URL && !runs && process.env.CI) {
 
 jest.setTimeout(600_000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const portOf = (url: string) => Number(new URL(url).port);
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined | null | false> | T | undefined | null | false): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 type Instance = Awaited<ReturnType<typeof spawnBuiltService>>;
 
 describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-scale-'));
-  const redisDb = 1 + Math.floor(Math.random() * 15);
+  let redis: ReturnType<typeof claimRedisDb> | undefined;
   let db: { url: string; drop: () => Promise<void> };
   let pg: Client;
   const instances: Instance[] = [];
-  let haproxy: ChildProcess | undefined;
-  const front = { operator: 0, device: 0, mqtt: 0 };
+  let haproxy: RunningHaproxy | undefined;
+  let front: Awaited<ReturnType<typeof frontPorts>>;
   let lb: Api;
   const devices: SimulatedDevice[] = [];
   const stale = new Map<string, number>();
@@ -89,7 +58,7 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
   };
 
   beforeAll(async () => {
-    spawnSync('redis-cli', ['-n', String(redisDb), 'flushdb'], { timeout: 5000 });
+    redis = claimRedisDb();
     db = await createPostgresDatabase(TEST_PG_URL!);
     pg = new Client({ connectionString: db.url });
     await pg.connect();
@@ -103,11 +72,11 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
       });
     });
     await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
-    for (const k of Object.keys(front) as Array<keyof typeof front>) front[k] = await freePort();
+    front = await frontPorts();
     const env = (name: string) => ({
       ...ephemeralEnv(path.join(dir, name)),
       DATABASE_URL: db.url,
-      FLEETGUARD_REDIS_URL: `redis://${REDIS.host}:${REDIS.port}/${redisDb}`,
+      FLEETGUARD_REDIS_URL: redis!.url,
       FLEETGUARD_PUBLIC_URL: `http://127.0.0.1:${front.operator}`,
       FLEETGUARD_ENV: 'test',
       FLEETGUARD_ADMIN_KEY: ADMIN_KEY,
@@ -124,48 +93,8 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
     for (const s of started) if (s.status === 'fulfilled') instances.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason; // afterAll stops the ones that started
-    const backends = (kind: 'operator' | 'device' | 'mqtt') => instances.map((s, i) => `    server i${i} 127.0.0.1:${portOf(s.urls[kind])} check inter 1s fall 2 rise 1`).join('\n');
-    const cfg = `global
-  maxconn 2000
-defaults
-  mode tcp
-  retries 3
-  option redispatch
-  timeout connect 2s
-  timeout check 10s
-  timeout client 120s
-  timeout server 120s
-frontend operator
-  mode http
-  bind 127.0.0.1:${front.operator}
-  default_backend operator
-backend operator
-  mode http
-  balance roundrobin
-  option httpchk GET /health/ready
-${backends('operator')}
-frontend device
-  bind 127.0.0.1:${front.device}
-  default_backend device
-backend device
-  balance roundrobin
-${backends('device')}
-frontend mqtt
-  bind 127.0.0.1:${front.mqtt}
-  default_backend mqtt
-backend mqtt
-  balance leastconn
-${backends('mqtt')}
-`;
-    fs.writeFileSync(path.join(dir, 'haproxy.cfg'), cfg);
-    haproxy = spawn(HAPROXY!, ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    // Read (so a full pipe never blocks it) and kept for the failure message.
-    let haproxySaid = '';
-    haproxy.stderr!.on('data', (d: Buffer) => (haproxySaid = (haproxySaid + d.toString()).slice(-4000)));
-    lb = new Api(`http://127.0.0.1:${front.operator}`);
-    await until('HAProxy in front of the instances', 120_000, async () => (await lb.get('/health/ready').catch(() => ({ status: 0 }))).status === 200).catch((e: Error) => {
-      throw new Error(`${e.message}; HAProxy said: ${haproxySaid || '(nothing)'}`);
-    });
+    haproxy = await startHaproxy({ dir, front, instances: instances.map((s) => s.urls) });
+    lb = new Api(haproxy.urls.operator);
     operator = await createTenant(lb, 'operator');
     fixture = await productWithRelease(lb, { operator });
     const hook = await lb.post('/api/v1/webhooks', { url: `http://127.0.0.1:${(hookServer.address() as net.AddressInfo).port}/hook`, secret: 'scale-webhook-secret-0123456789', events: ['attestation.stale'] }, operator.key);
@@ -174,7 +103,7 @@ ${backends('mqtt')}
 
   afterAll(async () => {
     for (const d of devices) await d.close().catch(() => undefined);
-    haproxy?.kill('SIGKILL');
+    haproxy?.stop();
     await Promise.all(instances.map((s) => s.kill('SIGTERM')));
     // FLEETGUARD_TEST_LOG_DIR: each instance's output kept there (what a failure here needs).
     const logDir = process.env.FLEETGUARD_TEST_LOG_DIR;
@@ -182,7 +111,7 @@ ${backends('mqtt')}
     await new Promise<void>((r) => (hookServer ? hookServer.close(() => r()) : r()));
     await pg?.end();
     await db?.drop();
-    spawnSync('redis-cli', ['-n', String(redisDb), 'flushdb'], { timeout: 5000 });
+    redis?.release();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
