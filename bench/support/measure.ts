@@ -42,7 +42,7 @@ export function flagArg(name: string): boolean {
   return commandLine({ [name]: { type: 'boolean' } }).values[name] === true;
 }
 
-/** The arguments that are not options (and not an option's value), in order. */
+/** The arguments that are not options, in order (the benches that take these take flags only: a value given to an option would count as one). */
 export function positionalArgs(): string[] {
   return commandLine({}).positionals;
 }
