@@ -15,10 +15,11 @@ import {
   replayEventLog,
   signEar,
 } from '@fleetguard/attestation';
+import { flagArg, positionalArgs } from './support/measure';
 
 async function main(): Promise<void> {
-  const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
-  const withTpm = process.argv.includes('--tpm');
+  const count = Number(positionalArgs().find((a) => /^\d+$/.test(a)) ?? 2000);
+  const withTpm = flagArg('tpm');
   const s = createAppraisalScenario();
   const ak = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   if (withTpm) s.device.akPublicKey = ak.publicKey;

@@ -28,7 +28,7 @@ import * as mqtt from 'mqtt';
 import { CaService } from '@fleetguard/pki';
 import { createProduct, createTenant, mintTokens, readCounter, startBenchService } from './support/bench-service';
 import { EnrolledDevice, enrollDevices, fetchCaPem } from './support/enrollment-client';
-import { emit, fail, latencySummary, machineInfo, numberArg, round, sleep } from './support/measure';
+import { emit, fail, latencySummary, machineInfo, numberArg, round, sleep, stringArg } from './support/measure';
 
 const MiB = 1024 * 1024;
 
@@ -46,7 +46,7 @@ type ToChild = { t: 'baseline' } | { t: 'connect' } | { t: 'storm' } | { t: 'qui
 type FromChild = { t: 'ready' } | { t: 'baseline-done'; ms: number; ok: number; failed: number } | { t: 'progress'; connected: number; errors: number; firstError?: string };
 
 async function clientsMain(): Promise<void> {
-  const input = JSON.parse(process.argv[3]) as ClientsInput;
+  const input = JSON.parse(stringArg('clients')!) as ClientsInput;
   const { devices, caPem } = JSON.parse(fs.readFileSync(input.file, 'utf8')) as { devices: EnrolledDevice[]; caPem: string };
   fs.rmSync(input.file, { force: true });
   const send = (m: FromChild) => process.send!(m);
@@ -308,5 +308,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--clients') void clientsMain().catch((e) => (fail(e), process.exit(1)));
+if (stringArg('clients') !== undefined) void clientsMain().catch((e) => (fail(e), process.exit(1)));
 else void main().then(() => process.exit(process.exitCode ?? 0), (e) => (fail(e), process.exit(1)));

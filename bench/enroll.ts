@@ -29,7 +29,7 @@ import * as x509 from '@peculiar/x509';
 import type { BenchService } from './support/bench-service';
 import { fetchCaPem, makeDeviceRequest, postEnroll } from './support/enrollment-client';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
-import { cpuMeter, currentThreadId, emit, fail, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler, threadCpuMeter } from './support/measure';
+import { cpuMeter, currentThreadId, emit, fail, flagArg, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler, threadCpuMeter } from './support/measure';
 
 const GOAL_CERTS_PER_SECOND = 1000;
 const CHECKED_SAMPLE = 25;
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const files = await measure({}, csrs, { clients, warmup, count });
   let token: Phase | { skipped: string };
   const pkcs11 = hasSoftHsm();
-  if (pkcs11 && !process.argv.includes('--no-pkcs11')) {
+  if (pkcs11 && !flagArg('no-pkcs11')) {
     const t = await initSoftHsmToken();
     try {
       token = await measure(t.env, csrs, { clients, warmup, count });

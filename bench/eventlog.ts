@@ -28,13 +28,10 @@ import {
   recordGoldenBootState,
   replayTcgEventLog,
 } from '@fleetguard/attestation-core';
+import { numberArg } from './support/measure';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
+/** A positive number option (node:util parseArgs, bench/support/measure.ts). */
+const arg = (name: string, fallback: number): number => numberArg(name, fallback);
 
 interface Rate {
   wall: number;

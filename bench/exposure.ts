@@ -18,16 +18,13 @@ import { AttestedReleaseReader } from '@fleetguard/attestation';
 import { EventBusService, WebhookOutboxService, WebhookSecretsService, WebhookTargetService } from '@fleetguard/events';
 import { parseConfig } from '@fleetguard/common';
 import { LifecycleRepository, LifecycleService, csafAdvisory, parseCsaf } from '@fleetguard/lifecycle';
+import { flagArg, numberArg } from './support/measure';
 
 const GOAL_MS = 5_000;
 const CHUNK = 10_000;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+/** A positive integer option (node:util parseArgs, bench/support/measure.ts). */
+const arg = (name: string, fallback: number): number => numberArg(name, fallback, { integer: true, min: 1 });
 
 /** Release i carries lwip 2.1.i for the first 80 % of releases (affected: < 2.2.0), 2.2.i after. */
 function lwipVersion(i: number, releases: number): string {
@@ -151,7 +148,7 @@ async function main(): Promise<void> {
   } finally {
     events.onModuleDestroy();
     if (ds.isInitialized) await ds.destroy();
-    if (process.argv.includes('--keep')) process.stderr.write(`kept database ${db.name}\n`);
+    if (flagArg('keep')) process.stderr.write(`kept database ${db.name}\n`);
     else await db.drop();
   }
 }

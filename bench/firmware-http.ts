@@ -208,5 +208,5 @@ function uploaderMain(): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-if (process.argv.includes('--uploader')) uploaderMain();
+if (flagArg('uploader')) uploaderMain();
 else main().catch(fail);

@@ -21,17 +21,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware-core';
 import { writeMcubootImageFile } from './support/mcuboot-image.file';
+import { flagArg, numberArg } from './support/measure';
 
 const MiB = 1 << 20;
 const OPENSSL = process.env.OPENSSL ?? '/usr/bin/openssl';
-
-function numberArg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number`);
-  return value;
-}
 
 function writeImage(file: string, sizeMiB: number): SigningKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -120,7 +113,7 @@ async function main(): Promise<void> {
         `verifyMcubootStream ${result.libMiBps} MiB/s (ratio ${result.ratio}, target >= 0.8), RSS +${result.rssGrowthMiB} MiB\n`,
     );
   } finally {
-    if (!process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+    if (!flagArg('keep')) rmSync(dir, { recursive: true, force: true });
     else process.stderr.write(`kept ${file}\n`);
   }
 }

@@ -17,6 +17,7 @@ import * as x509 from '@peculiar/x509';
 // The core directly, not @fleetguard/pki: that index also carries the Nest layer, not measured here.
 import { CaMaterial, CertificateAuthority } from '../libs/pki/src/core/certificate-authority';
 import { parseCsr, ParsedCsr } from '../libs/pki/src/core/csr.check';
+import { positionalArgs } from './support/measure';
 
 const PASSPHRASE = 'bench passphrase, not a secret';
 const CRL_URL = 'http://localhost:3000/pki/crl';
@@ -70,8 +71,9 @@ async function measure(label: string, count: number, phase: () => Promise<number
 }
 
 async function main(): Promise<void> {
-  const count = Number(process.argv[2] ?? 5000);
-  const workers = Number(process.argv[3] ?? 2);
+  const [countArg, workersArg] = positionalArgs();
+  const count = Number(countArg ?? 5000);
+  const workers = Number(workersArg ?? 2);
   process.stdout.write(`node ${process.version}, ${availableParallelism()} CPUs, ${count} certificates per phase\n`);
 
   const material = await CertificateAuthority.create({ passphrase: PASSPHRASE });

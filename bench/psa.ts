@@ -18,9 +18,10 @@ import {
   PsaReferenceValue,
   sigStructure,
 } from '@fleetguard/attestation';
+import { positionalArgs } from './support/measure';
 
 async function main(): Promise<void> {
-  const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5000);
+  const count = Number(positionalArgs().find((a) => /^\d+$/.test(a)) ?? 5000);
   const iak = generateIak();
   const sha = (s: string) => createHash('sha256').update(s).digest();
   const implementationId = sha('impl');

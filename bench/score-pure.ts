@@ -25,13 +25,10 @@ import {
   type ObservedFacts,
   type Scorer,
 } from '@fleetguard/hardening-core';
+import { numberArg } from './support/measure';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+/** A positive integer option (node:util parseArgs, bench/support/measure.ts). */
+const arg = (name: string, fallback: number): number => numberArg(name, fallback, { integer: true, min: 1 });
 
 /** mulberry32: small, fast, seedable. */
 function rng(seed: number): () => number {

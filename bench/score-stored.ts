@@ -20,16 +20,13 @@ import { DataSource } from 'typeorm';
 import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
 import { FR_KEYS, HardeningRepository, ScorerCache, rescoreAll } from '@fleetguard/hardening';
 import { seedStoredFleet } from './support/stored-fleet';
+import { flagArg, numberArg } from './support/measure';
 
 const GOAL_MS = 10_000;
 const MiB = 2 ** 20;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+/** A positive integer option (node:util parseArgs, bench/support/measure.ts). */
+const arg = (name: string, fallback: number): number => numberArg(name, fallback, { integer: true, min: 1 });
 
 function createDatabase(serverUrl: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   return createScratchDatabase(serverUrl, 'fleetguard_bench');
@@ -114,7 +111,7 @@ async function main(): Promise<void> {
     );
   } finally {
     if (ds.isInitialized) await ds.destroy();
-    if (process.argv.includes('--keep')) process.stderr.write(`kept database ${db.name}\n`);
+    if (flagArg('keep')) process.stderr.write(`kept database ${db.name}\n`);
     else await db.drop();
   }
 }

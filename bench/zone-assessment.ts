@@ -42,15 +42,12 @@ import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@f
 import { coverage, CSV_HEADER, deviceCsvLines, ZoneAssessor, ZonesRepository, ZonesService, type Countermeasure } from '@fleetguard/zones';
 import { generate, products, rng } from './score-pure';
 import { seedStoredFleet } from './support/stored-fleet';
+import { flagArg, numberArg } from './support/measure';
 
 const GOAL_MS = 10_000;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+/** A positive integer option (node:util parseArgs, bench/support/measure.ts). */
+const arg = (name: string, fallback: number): number => numberArg(name, fallback, { integer: true, min: 1 });
 
 async function main(): Promise<void> {
   const n = arg('devices', 100_000);
@@ -203,7 +200,7 @@ async function stored(n: number, seedValue: number): Promise<void> {
 }
 
 main()
-  .then(() => (process.argv.includes('--no-stored') ? undefined : stored(arg('devices', 100_000), arg('seed', 7))))
+  .then(() => (flagArg('no-stored') ? undefined : stored(arg('devices', 100_000), arg('seed', 7))))
   .catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 1;

@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { createHash } from 'node:crypto';
+import { FRS, INTEGRITY_STATUSES } from '@fleetguard/common';
 import { realEventLog, sampleBootEvents } from '@fleetguard/attestation';
 import { SimulatedDevice } from '../apps/device-sim/src';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
@@ -13,8 +14,6 @@ import { productWithRelease } from './support/fleet-fixture';
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.resolve(__dirname, '../test-artifacts');
-const STATUSES = ['affirming', 'warning', 'contraindicated', 'stale', 'revoked', 'none'];
-const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'];
 
 type Behaviour = ConstructorParameters<typeof SimulatedDevice>[0]['behaviour'];
 type Fixture = Awaited<ReturnType<typeof productWithRelease>>;
@@ -203,7 +202,7 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     expect(summary.total).toBe(8);
     expect(summary.byStatus).toMatchObject({ affirming: 7, contraindicated: 1, warning: 0, stale: 0, revoked: 0, none: 0 });
     expect(summary.products).toBe(2);
-    for (const st of STATUSES) expect(await count(page, st)).toBe(summary.byStatus[st]);
+    for (const st of INTEGRITY_STATUSES) expect(await count(page, st)).toBe(summary.byStatus[st]);
     expect(await count(page, 'total')).toBe(summary.total);
     expect(await count(page, 'belowTarget')).toBe(summary.belowTarget);
     expect(await count(page, 'products')).toBe(2);
@@ -365,21 +364,24 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     const findings = (await page.textContent('#attestation-findings'))!;
     for (const f of result.findings) expect(findings).toContain(f.code);
 
-    // the reported boot events against the release's reference values: only the kernel differs
+    // the reported boot events beside the release's reference values, with the service's verdict
+    // on them: its reference-values findings (only the kernel differs), not a comparison of its own
     const reference = sampleBootEvents();
     const kernel = reference.find((e) => e.component === 'kernel')!;
+    const verdicts = result.findings.filter((f: { stage: string }) => f.stage === 'reference-values');
+    expect(verdicts.map((f: { code: string }) => f.code)).toEqual(['component-digest-mismatch']);
+    expect(verdicts[0].message).toContain('kernel');
     expect(await page.locator('#event-log tbody tr').count()).toBe(reference.length);
-    const mismatches = page.locator('#event-log tbody tr.mismatch');
-    expect(await mismatches.count()).toBe(1);
-    expect(await mismatches.getAttribute('data-component')).toBe('kernel');
-    expect(await mismatches.textContent()).toContain('digest differs');
-    expect(await mismatches.locator('td').nth(4).textContent()).toBe(kernel.digest.toLowerCase());
-    const reported = (await mismatches.locator('td.digest-actual').textContent())!;
+    const placed = verdicts.filter((f: { event?: number }) => typeof f.event === 'number');
+    const listed = verdicts.filter((f: { event?: number }) => typeof f.event !== 'number');
+    expect(await page.locator('#event-log tbody tr.mismatch').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.component))).toEqual(placed.map(() => 'kernel'));
+    expect(await page.locator('#event-log-findings li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.code))).toEqual(listed.map((f: { code: string }) => f.code));
+    for (const f of verdicts) expect(await page.textContent('#device')).toContain(f.message);
+    const kernelRow = page.locator('#event-log tbody tr[data-component="kernel"]');
+    expect(await kernelRow.locator('td.digest-reference').textContent()).toBe(kernel.digest.toLowerCase());
+    const reported = (await kernelRow.locator('td.digest-actual').textContent())!;
     expect(reported).toMatch(/^[0-9a-f]{64}$/);
     expect(reported).not.toBe(kernel.digest.toLowerCase());
-    expect(await page.locator('#event-log tbody tr:not(.mismatch)').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.component))).toEqual(
-      reference.filter((e) => e.component !== 'kernel').map((e) => e.component),
-    );
 
     // SL-C: the evidenced and declared vectors against the product's target, as GET /score gives them, and the gaps
     for (const fr of FRS) {
@@ -407,6 +409,8 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     await page.waitForSelector('#device[data-loaded="true"]');
     expect(await page.textContent('#device .device-head .badge')).toBe('affirming');
     expect(await page.locator('#event-log tbody tr.mismatch').count()).toBe(0);
+    expect(await page.locator('#event-log-findings').count()).toBe(0);
+    await page.waitForSelector('#event-log-ok');
     const below = FRS.filter((fr) => score.evidenced[fr] < score.target[fr]);
     expect(below.length).toBeGreaterThan(0);
     for (const fr of FRS) {
@@ -536,7 +540,7 @@ suite(`dashboard in chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is ab
     }
     const summary = (await s.api.get('/api/v1/fleet/summary', operator.key)).body;
     expect(summary.byStatus.revoked).toBe(1);
-    for (const st of STATUSES) expect(await count(overview.page, st)).toBe(summary.byStatus[st]);
+    for (const st of INTEGRITY_STATUSES) expect(await count(overview.page, st)).toBe(summary.byStatus[st]);
     await shot(overview.page, '7-live-revoked');
     await shot(detail.page, '8-live-revoked-device');
     await overview.context.close();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Parser } from '@asyncapi/parser';
-import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, TOPIC_PREFIX } from '../libs/broker/src/core/topic-acl';
+import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, TOPIC_PREFIX } from '@fleetguard/common';
 
 const DOCS = path.resolve(__dirname, '..', 'docs');
 

@@ -7,14 +7,30 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { performance, EventLoopUtilization } from 'node:perf_hooks';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
 /* ------------------------------------------------------------------ options */
 
+/**
+ * The command line as node:util's parseArgs reads it (`--name value`, `--name=value`, flags,
+ * positionals), one option asked for at a time. Not strict: `bench:firmware` hands the same
+ * options to two benches, each of which takes only its own.
+ */
+function commandLine(options: NonNullable<ParseArgsConfig['options']>) {
+  return parseArgs({ args: process.argv.slice(2), options, strict: false, allowPositionals: true });
+}
+
+export function stringArg(name: string): string | undefined {
+  const value = commandLine({ [name]: { type: 'string' } }).values[name];
+  if (value !== undefined && typeof value !== 'string') throw new Error(`--${name} needs a value`);
+  return value;
+}
+
 export function numberArg(name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const value = Number(process.argv[i + 1]);
+  const raw = stringArg(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
   const min = opts.min ?? Number.MIN_VALUE;
   if (!Number.isFinite(value) || value < min || (opts.integer && !Number.isInteger(value))) {
     throw new Error(`--${name} needs ${opts.integer ? 'an integer' : 'a number'} >= ${min === Number.MIN_VALUE ? '> 0' : min}`);
@@ -23,7 +39,12 @@ export function numberArg(name: string, fallback: number, opts: { integer?: bool
 }
 
 export function flagArg(name: string): boolean {
-  return process.argv.includes(`--${name}`);
+  return commandLine({ [name]: { type: 'boolean' } }).values[name] === true;
+}
+
+/** The arguments that are not options, in order (the benches that take these take flags only: a value given to an option would count as one). */
+export function positionalArgs(): string[] {
+  return commandLine({}).positionals;
 }
 
 /* ------------------------------------------------------------------ statistics */

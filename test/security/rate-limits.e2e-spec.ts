@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import mqtt from 'mqtt';
 import { DataSource } from 'typeorm';
-import { deviceTopic } from '@fleetguard/broker';
+import { deviceTopic } from '@fleetguard/common';
 import { TestService, createTenant, startTestService } from '../support/service';
 import { productWithRelease } from '../support/fleet-fixture';
 import { Workdir, curl, opensslCsr } from '../support/openssl';

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as cliProgress from 'cli-progress';
+import { EAR_STATUSES } from '@fleetguard/common';
 import { DEVICE_KEY_TYPES, DeviceKeyType } from './device-key.generator';
 import { DeviceProfile, parseDeviceProfile } from './device-profile.schema';
 import { DeviceTpmOption } from './device-tpm';
@@ -286,7 +287,7 @@ async function runDevices(options: RunOptions, io: CliIo): Promise<number> {
   });
   log('device-sim: stopping');
   await fleet.close();
-  const order = ['affirming', 'warning', 'contraindicated', 'none'];
+  const order: readonly string[] = EAR_STATUSES;
   const rank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);
   const summary = [...statusCounts]
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))

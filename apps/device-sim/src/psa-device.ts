@@ -8,9 +8,9 @@
 import { createHash, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { buildPsaToken, generateIak, PSA_LIFECYCLE_NON_PSA_ROT_DEBUG, PSA_LIFECYCLE_SECURED, psaInstanceIdOf } from '@fleetguard/attestation';
+import { deviceTopic } from '@fleetguard/common';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, generateDeviceKey } from './device-key.generator';
-import { deviceTopic } from './simulated-device';
 
 export const PSA_BEHAVIOURS = ['good', 'wrong-digest', 'wrong-signer', 'debug-lifecycle', 'wrong-nonce', 'foreign-key', 'no-boot-seed'] as const;
 export type PsaBehaviour = (typeof PSA_BEHAVIOURS)[number];

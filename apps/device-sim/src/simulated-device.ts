@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
+import { deviceTopic, type DeviceTopicKind } from '@fleetguard/common';
 import { buildEvidence, decodeNonce, type BootEvent } from '@fleetguard/attestation';
 import type { HardeningReport } from '@fleetguard/hardening-core';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
@@ -19,13 +20,6 @@ import { EarSummary, summarizeEar } from './ear-result.decoder';
 import { bootEventsFor, buildBehaviourEvidence, DeviceBehaviour, firmwareFor, isDeviceBehaviour } from './evidence.behaviour';
 import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
 import { LinuxDeviceBoot, LinuxDeviceOption } from './linux-device';
-
-export const TOPIC_PREFIX = 'fleet/v1/devices/';
-export type DeviceTopicKind = 'challenge' | 'evidence' | 'result' | 'hardening' | 'status';
-
-export function deviceTopic(deviceId: string, kind: DeviceTopicKind): string {
-  return `${TOPIC_PREFIX}${deviceId}/${kind}`;
-}
 
 export interface SimulatedDeviceOptions {
   /** Operator listener, for `GET /pki/ca` (skipped when `caPem` is given). e.g. http://127.0.0.1:3000 */

@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import * as path from 'node:path';
 import { Public } from '@fleetguard/auth';
+import { ATTENTION_STATUSES, FRS, INTEGRITY_STATUSES } from '@fleetguard/common';
 
 /** The dashboard's files: copied beside this file into dist/ by scripts/build.js. */
 const DASHBOARD_DIR = path.join(__dirname, 'dashboard');
@@ -18,6 +19,18 @@ const CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/**
+ * What the dashboard (plain JavaScript, no build step) would otherwise write out again: the FRs and
+ * the integrity statuses, from the kernel in @fleetguard/common, as a script that sets
+ * `window.FLEETGUARD_KERNEL` before app.js runs. Verdicts themselves (a device's integrity, an
+ * appraisal's findings) come from the API; the page does not compute them.
+ */
+export const DASHBOARD_KERNEL_JS = `window.FLEETGUARD_KERNEL = Object.freeze(${JSON.stringify({
+  frs: FRS,
+  integrityStatuses: INTEGRITY_STATUSES,
+  attentionStatuses: ATTENTION_STATUSES,
+})});\n`;
 
 /** chart.js exports only its entry points; the UMD build sits beside the CommonJS one. */
 function chartJsFile(): string {
@@ -42,6 +55,11 @@ export class DashboardController {
   @Get('dashboard/vendor/chart.umd.js')
   chart(@Res() res: Response) {
     this.send(res, path.dirname(this.chartJs), path.basename(this.chartJs), ASSETS['app.js']);
+  }
+
+  @Get('dashboard/kernel.js')
+  kernel(@Res() res: Response) {
+    res.set({ 'Content-Type': ASSETS['app.js'], 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' }).send(DASHBOARD_KERNEL_JS);
   }
 
   @Get('dashboard/:file')

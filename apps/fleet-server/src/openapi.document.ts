@@ -12,6 +12,8 @@
  * - response schemas from the catalogue below, keyed by "METHOD /path", and the error body on
  *   every 4xx/5xx; the bearer scheme described as what it is (an API key, not a JWT).
  */
+import { EAR_STATUSES, INTEGRITY_STATUSES } from '@fleetguard/common';
+
 type Json = Record<string, any>;
 
 const obj = (properties: Json, required: string[] = []): Json => ({ type: 'object', properties, ...(required.length ? { required } : {}) });
@@ -81,7 +83,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
       firmware: obj({ version: nullable(str()), securityCounter: nullable({ type: 'integer' }) }),
       attestation: obj({ status: nullable(str()), at: nullable(dateTime), affirmedAt: nullable(dateTime) }),
       levels: anyObject,
-      integrity: str({ enum: ['affirming', 'warning', 'contraindicated', 'none', 'stale', 'revoked'] }),
+      integrity: str({ enum: [...INTEGRITY_STATUSES] }),
       lastSeenAt: nullable(dateTime),
       enrolledAt: dateTime,
     },
@@ -142,7 +144,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
   AttestationResult: obj(
     {
       id: str(),
-      status: str({ enum: ['affirming', 'warning', 'contraindicated', 'none'] }),
+      status: str({ enum: [...EAR_STATUSES] }),
       trustVector: anyObject,
       reasons: arrayOf(anyObject),
       findings: arrayOf(anyObject),
@@ -158,7 +160,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Json>> = {
   LinuxEvidence: obj(
     {
       resultId: str(),
-      status: str({ enum: ['affirming', 'warning', 'contraindicated', 'none'] }),
+      status: str({ enum: [...EAR_STATUSES] }),
       firmwareVersion: nullable(str()),
       createdAt: dateTime,
       boot: nullable(

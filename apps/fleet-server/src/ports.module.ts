@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { COMPONENT_TYPES, ComponentType, EXPOSED_DEVICES_FILTER, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
+import { COMPONENT_TYPES, ComponentType } from '@fleetguard/common';
+import { EXPOSED_DEVICES_FILTER, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { LifecycleFactsReader, LifecycleRepository } from '@fleetguard/lifecycle';

@@ -5,3 +5,9 @@ export * from './core/rate-limit';
 export * from './core/database-unavailable';
 export * from './core/encrypted-key.codec';
 export * from './core/ueid';
+// The shared kernel: what the libs, the apps and the dashboard say once.
+export * from './core/iec62443.terms';
+export * from './core/ear-status';
+export * from './core/integrity-status';
+export * from './core/device-id';
+export * from './core/mqtt-topics';

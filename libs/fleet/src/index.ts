@@ -2,7 +2,6 @@ export * from './core/product.rules';
 export * from './core/requirement-catalog.port';
 export * from './core/enrollment-token';
 export * from './core/device-cursor';
-export * from './core/integrity-status';
 export * from './core/fleet-report.format';
 export * from './core/exposure-filter.port';
 export * from './entities/product.entity';

@@ -33,7 +33,7 @@ export type {
 export { CA_KEY_ALGORITHMS, KeyObjectSigner } from './core/x509.signer';
 export type { CaKeyAlgorithm, CaSigner } from './core/x509.signer';
 
-export { DEVICE_ID_PATTERN, DEVICE_URN_PREFIX, assertDeviceId, deviceUrn } from './core/device-certificate.profile';
+export { DEVICE_URN_PREFIX, assertDeviceId, deviceUrn } from './core/device-certificate.profile';
 export { DeviceCertificateVerifier, verifyDeviceCertificate } from './core/device-certificate.check';
 export type {
   DeviceCertificateIssuer,

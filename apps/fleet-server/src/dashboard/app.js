@@ -6,9 +6,11 @@
   'use strict';
 
   const KEY_STORAGE = 'fleetguard.apiKey';
-  const STATUSES = ['affirming', 'warning', 'contraindicated', 'stale', 'revoked', 'none'];
-  const FAILING = ['contraindicated', 'warning', 'none', 'stale'];
-  const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'];
+  // The FRs and integrity statuses are the service's (kernel.js, from @fleetguard/common).
+  const KERNEL = window.FLEETGUARD_KERNEL;
+  const STATUSES = KERNEL.integrityStatuses;
+  const ATTENTION = KERNEL.attentionStatuses;
+  const FRS = KERNEL.frs;
   const LEVELS = ['0', '1', '2', '3', '4'];
   const LEVEL_COLOURS = ['#c62828', '#ef8a17', '#e2c044', '#6bab5a', '#1a7f37'];
   const PAGE_SIZE = 25;
@@ -216,7 +218,7 @@
   }
 
   async function loadFailing() {
-    const page = await api(`/api/v1/devices?status=${FAILING.join(',')}&limit=${FAILING_LIMIT}`);
+    const page = await api(`/api/v1/devices?status=${ATTENTION.join(',')}&limit=${FAILING_LIMIT}`);
     const body = $('#failing-table').tBodies[0];
     const items = page.items || [];
     if (!items.length) body.replaceChildren(h('tr', { class: 'empty' }, h('td', { colspan: 5 }, 'None: every active device has a fresh affirming result.')));
@@ -365,18 +367,6 @@
     return h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', null, k), h('dd', null, v === undefined || v === null || v === '' ? '–' : v)]));
   }
 
-  /** The integrity of a device record that does not carry one, by the service's rule (see integrity-status.ts). */
-  function integrityOf(d) {
-    if (d.integrity) return d.integrity;
-    if (d.status === 'revoked') return 'revoked';
-    const last = d.attestation && d.attestation.status;
-    if (['contraindicated', 'warning', 'none'].includes(last)) return last;
-    const staleAfter = state.summary && state.summary.staleAfterSeconds;
-    const affirmed = d.attestation && d.attestation.affirmedAt;
-    if (!affirmed || (staleAfter && Date.now() - new Date(affirmed).getTime() > staleAfter * 1000)) return 'stale';
-    return 'affirming';
-  }
-
   function renderExposure(e) {
     if (!e) return section('Exposure', h('p', { class: 'muted' }, 'Exposure is not available from the service.'));
     const head = facts([
@@ -416,7 +406,7 @@
     const releaseList = Array.isArray(releases) ? releases : [];
     const version = (result && result.firmwareVersion) || (d.firmware && d.firmware.version);
     const release = releaseList.find((r) => r.version === version) || null;
-    const integrity = integrityOf(d);
+    const integrity = d.integrity; // the service's verdict (GET /devices/:id), never recomputed here
 
     root.replaceChildren(
       h('p', null, h('a', { href: '#/' }, '← fleet')),
@@ -485,53 +475,59 @@
     );
   }
 
-  const normDigest = (x) => (typeof x === 'string' ? x.toLowerCase().replace(/^sha256:/, '') : '');
-
-  /** One reported boot event against the reference event at the same position: [matches, why]. */
-  function compareEvent(e, r) {
-    if (!e) return [false, 'missing from the log'];
-    if (!r) return [false, 'not in the reference values'];
-    if (r.component !== e.component) return [false, `expected component ${r.component}`];
-    if (Number(r.pcr) !== Number(e.pcr)) return [false, `expected PCR ${r.pcr}`];
-    if (normDigest(r.digest) !== normDigest(e.digest)) return [false, 'digest differs'];
-    return [true, 'matches'];
-  }
-
+  /**
+   * The reported boot events beside the release's reference values, with the appraisal's verdict:
+   * the findings the service recorded against the reference values (stage `reference-values`),
+   * never a comparison made here. A finding that names its event (`event`, the index in the log)
+   * marks that row; the others are listed above the table as the service gave them.
+   */
   function renderEventLog(result, release, version) {
     const events = result && result.claims && result.claims.boot && Array.isArray(result.claims.boot.events) ? result.claims.boot.events : [];
     const reference = release && release.referenceValues && Array.isArray(release.referenceValues.events) ? release.referenceValues.events : null;
-    if (!events.length) return section('Boot event log against the reference values', h('p', { id: 'event-log-none', class: 'muted' }, 'The last result carries no boot event log.'));
-    const note = reference ? `Reference values of release ${release.version}.` : `No reference values for firmware ${version || '(unknown)'}: the events are shown alone.`;
+    const title = 'Boot event log against the reference values';
+    if (!events.length) return section(title, h('p', { id: 'event-log-none', class: 'muted' }, 'The last result carries no boot event log.'));
+    const findings = (Array.isArray(result.findings) ? result.findings : []).filter((f) => f && f.stage === 'reference-values');
+    const placed = (i) => findings.filter((f) => f.event === i);
+    const unplaced = findings.filter((f) => typeof f.event !== 'number');
+    const note = reference ? `Reference values of release ${release.version}, shown at the same position.` : `No reference values for firmware ${version || '(unknown)'}: the events are shown alone.`;
     const rows = [];
     const n = Math.max(events.length, reference ? reference.length : 0);
     for (let i = 0; i < n; i++) {
       const e = events[i];
       const r = reference ? reference[i] : undefined;
-      const [ok, verdict] = reference ? compareEvent(e, r) : [true, ''];
+      const own = placed(i);
       rows.push(
         h(
           'tr',
-          { class: ok ? '' : 'mismatch', dataset: { component: (e && e.component) || (r && r.component) || '' } },
+          { class: own.length ? 'mismatch' : '', dataset: { component: (e && e.component) || (r && r.component) || '' } },
           h('td', { class: 'num' }, String(i)),
           h('td', { class: 'num' }, dash(e ? e.pcr : r && r.pcr)),
           h('td', null, dash(e ? e.component : r && r.component)),
-          h('td', { class: 'mono digest-actual' }, dash(e && normDigest(e.digest))),
-          reference ? h('td', { class: 'mono' }, dash(r && normDigest(r.digest))) : null,
-          reference ? h('td', null, ok ? h('span', { class: 'badge ok' }, verdict) : h('span', { class: 'badge bad' }, verdict)) : null,
+          h('td', { class: 'mono digest-actual' }, dash(e && digestText(e.digest))),
+          reference ? h('td', { class: 'mono digest-reference' }, dash(r && digestText(r.digest))) : null,
+          h('td', null, own.map((f) => h('div', { class: 'finding' }, h('span', { class: 'badge bad' }, f.code), ' ', f.message))),
         ),
       );
     }
     return section(
-      'Boot event log against the reference values',
+      title,
       h('p', { class: 'muted' }, note),
+      unplaced.length
+        ? h('ul', { id: 'event-log-findings', class: 'reasons' }, unplaced.map((f) => h('li', { dataset: { code: f.code } }, h('span', { class: 'badge bad' }, f.code), ' ', f.message)))
+        : findings.length
+          ? null
+          : h('p', { id: 'event-log-ok', class: 'muted' }, 'The appraisal found nothing against the reference values.'),
       h(
         'table',
         { id: 'event-log', class: 'compact' },
-        h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', { class: 'num' }, 'PCR'), h('th', null, 'component'), h('th', null, 'reported digest'), reference ? h('th', null, 'expected digest') : null, reference ? h('th', null, '') : null)),
+        h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', { class: 'num' }, 'PCR'), h('th', null, 'component'), h('th', null, 'reported digest'), reference ? h('th', null, 'reference digest') : null, h('th', null, 'finding'))),
         h('tbody', null, rows),
       ),
     );
   }
+
+  /** A digest as text: lower case, without a `sha256:` prefix (display only). */
+  const digestText = (x) => (typeof x === 'string' ? x.toLowerCase().replace(/^sha256:/, '') : '');
 
   const verdictCell = (findings) =>
     h('td', null, findings.length ? findings.map((f) => h('div', { class: 'finding' }, h('span', { class: 'badge bad' }, f.code), ' ', f.message)) : h('span', { class: 'badge ok' }, 'ok'));
@@ -955,7 +951,18 @@
     route();
   }
 
+  /** The status cards and the integrity filter's options, one per status the service knows. */
+  function renderStatusControls() {
+    const cards = $('#status-cards');
+    const first = cards.firstElementChild;
+    for (const st of STATUSES) {
+      cards.insertBefore(h('button', { type: 'button', class: `card s-${st}`, dataset: { status: st } }, h('span', { class: 'count', dataset: { count: st } }, '–'), h('span', { class: 'label' }, st)), first);
+    }
+    $('#filter-status').append(...STATUSES.map((st) => h('option', { value: st }, st)));
+  }
+
   function wire() {
+    renderStatusControls();
     $('#login-form').addEventListener('submit', login);
     $('#signout').addEventListener('click', () => forgetKey(''));
     $('#refresh').addEventListener('click', () => refresh(null).catch(report));

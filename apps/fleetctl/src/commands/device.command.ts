@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { FRS } from '@fleetguard/common';
 import type { Query } from '../api-client';
 import { unavailableError } from '../exit-codes';
 import { columnsFor, formatCell, itemsOf, renderRecord, renderTable } from '../output';
@@ -19,7 +20,6 @@ export const REVOCATION_REASONS = [
   'aACompromise',
 ] as const;
 
-const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'];
 /** --all stops here: a service handing out cursors forever is a bug, not a fleet. */
 const MAX_PAGES = 10_000;
 

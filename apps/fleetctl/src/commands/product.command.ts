@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { FRS } from '@fleetguard/common';
 import { resolvePath } from '../cli-io';
 import { readTextFile } from '../local-files';
 import { columnsFor, itemsOf, renderRecord, renderTable } from '../output';
 import { CommandContext, nonNegativeInt, withApiOptions } from './command-context';
 
-const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] as const;
 const enc = encodeURIComponent;
 
 interface CreateProductOptions {

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { FRS } from '@fleetguard/common';
 import { formatBytes } from '../progress';
 import { columnsFor, renderTable } from '../output';
 import { usageError } from '../exit-codes';
@@ -6,7 +7,6 @@ import { CommandContext, withApiOptions } from './command-context';
 import { downloadTo } from './fleet.command';
 import { parseTarget } from './product.command';
 
-const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] as const;
 const FORMATS = ['json', 'csv', 'html', 'oscal'] as const;
 const enc = encodeURIComponent;
 

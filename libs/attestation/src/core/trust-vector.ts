@@ -36,6 +36,8 @@
  *                        the event-log replay, or the TPM's PCR digest does not match the replay
  */
 
+import type { EarStatus } from '@fleetguard/common';
+
 export const TRUST_CLAIMS = [
   'instance-identity',
   'configuration',
@@ -49,7 +51,8 @@ export const TRUST_CLAIMS = [
 
 export type TrustClaim = (typeof TRUST_CLAIMS)[number];
 export type TrustVector = Record<TrustClaim, number>;
-export type EarStatus = 'none' | 'affirming' | 'warning' | 'contraindicated';
+/** The EAR status is the kernel's (@fleetguard/common). */
+export type { EarStatus };
 
 /** AR4SI claim values used here, by name. */
 export const AR4SI = {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppConfig, KeyedRateLimiter, rateLimited } from '@fleetguard/common';
+import { AppConfig, KeyedRateLimiter, rateLimited, STALE_AFTER_INTERVALS } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { BrokerService } from '@fleetguard/broker';
 import { EventBusService } from '@fleetguard/events';
@@ -94,7 +94,7 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * A device turns stale when its last affirming result (or, never affirmed, its last result)
-   * grows older than 2 × the interval. A sweep notifies the devices that crossed that line since
+   * grows older than STALE_AFTER_INTERVALS × the interval (the kernel's staleness rule). A sweep notifies the devices that crossed that line since
    * the previous sweep (of any instance: the window's end is stored), so none is notified twice
    * and none is missed, however many instances. An instance finding the row locked, or swept
    * less than a tick ago, leaves it.
@@ -109,7 +109,7 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
         `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM devices
          WHERE status = 'active' AND attestation_at IS NOT NULL
            AND COALESCE(affirmed_at, attestation_at) > $1 AND COALESCE(affirmed_at, attestation_at) <= $2`,
-        [new Date(sweptUntil - 2 * interval), new Date(now - 2 * interval)],
+        [new Date(sweptUntil - STALE_AFTER_INTERVALS * interval), new Date(now - STALE_AFTER_INTERVALS * interval)],
       );
       await m.query(`UPDATE attestation_sweeps SET swept_until = $1 WHERE name = 'stale'`, [new Date(now)]);
       return found;

@@ -1,4 +1,5 @@
-import { checkPublish, checkSubscribe, deviceTopic, parseDeviceTopic } from './topic-acl';
+import { deviceTopic, parseDeviceTopic } from '@fleetguard/common';
+import { checkPublish, checkSubscribe } from './topic-acl';
 
 describe('topic ACL', () => {
   it('lets a device publish evidence, hardening and status under its own id', () => {

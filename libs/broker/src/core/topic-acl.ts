@@ -1,25 +1,9 @@
 /**
  * Topic rules of SPEC.md "MQTT topics": a device publishes and subscribes only under its own id,
- * and only to the topics of its direction. No wildcards for devices.
+ * and only to the topics of its direction. No wildcards for devices. The scheme itself (prefix,
+ * kinds, building and parsing a topic) is the kernel's, @fleetguard/common mqtt-topics.ts.
  */
-export const TOPIC_PREFIX = 'fleet/v1/devices/';
-
-export const DEVICE_PUBLISHES = ['evidence', 'hardening', 'status'] as const;
-/** `pki`: service → device, e.g. `{action: 'reenroll', newKeyRequired: true, ...}` (a forced re-key). */
-export const DEVICE_SUBSCRIBES = ['challenge', 'result', 'pki'] as const;
-export type InboundKind = (typeof DEVICE_PUBLISHES)[number];
-export type OutboundKind = (typeof DEVICE_SUBSCRIBES)[number];
-
-export function deviceTopic(deviceId: string, kind: InboundKind | OutboundKind): string {
-  return `${TOPIC_PREFIX}${deviceId}/${kind}`;
-}
-
-export function parseDeviceTopic(topic: string): { deviceId: string; kind: string } | null {
-  if (!topic.startsWith(TOPIC_PREFIX)) return null;
-  const rest = topic.slice(TOPIC_PREFIX.length).split('/');
-  if (rest.length !== 2 || !rest[0] || !rest[1]) return null;
-  return { deviceId: rest[0], kind: rest[1] };
-}
+import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, TOPIC_PREFIX, parseDeviceTopic } from '@fleetguard/common';
 
 export type AclVerdict = { ok: true; kind: string } | { ok: false; reason: string };
 

@@ -11,7 +11,8 @@ import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
-import { DEVICE_PUBLISHES, InboundKind, OutboundKind, checkPublish, checkSubscribe, deviceTopic } from '../core/topic-acl';
+import { DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
+import { checkPublish, checkSubscribe } from '../core/topic-acl';
 
 /**
  * What an inbound handler answers: `ack` (stored; PUBACK goes out), or `reject` with a reason

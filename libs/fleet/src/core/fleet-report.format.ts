@@ -1,5 +1,5 @@
-import { FRS, LevelVector } from './product.rules';
-import type { IntegrityStatus } from './integrity-status';
+import { FRS, type IntegrityStatus } from '@fleetguard/common';
+import type { LevelVector } from './product.rules';
 
 /** One device in the fleet report (JSON as is; CSV flattens the vectors into FR1..FR7 columns). */
 export interface FleetReportRow {

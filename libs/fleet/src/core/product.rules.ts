@@ -1,9 +1,5 @@
-import { invalid } from '@fleetguard/common';
+import { invalid, type ComponentType, type Fr } from '@fleetguard/common';
 
-export const COMPONENT_TYPES = ['EDR', 'HDR', 'NDR', 'SAR'] as const;
-export type ComponentType = (typeof COMPONENT_TYPES)[number];
-export const FRS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] as const;
-export type Fr = (typeof FRS)[number];
 export type LevelVector = Record<Fr, number>;
 
 /** Requirement ids as 62443-4-2 writes them: `CR 1.1`, `CR 1.1 RE(2)`, `EDR 3.14`, `SAR 2.4 RE(1)`. */

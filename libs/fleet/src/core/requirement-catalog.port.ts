@@ -1,4 +1,4 @@
-import type { ComponentType } from './product.rules';
+import type { ComponentType } from '@fleetguard/common';
 
 /**
  * What fleet needs of the 62443-4-2 catalog: which requirement ids exist for a component type,

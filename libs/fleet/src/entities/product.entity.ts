@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import type { ComponentType, LevelVector } from '../core/product.rules';
+import type { ComponentType } from '@fleetguard/common';
+import type { LevelVector } from '../core/product.rules';
 
 /** Security counters are uint32 (bigint columns); numbers in code. */
 const securityCounterColumn = { to: (v: number | null) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) };

@@ -1,15 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { invalid } from '@fleetguard/common';
+import { invalid, isDeviceId } from '@fleetguard/common';
 import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
 import { DeviceEntity } from '../entities/device.entity';
 import { RevokeDeviceDto } from './dto/enrollment.dto';
 import { DevicesService } from './devices.service';
 import { FleetQueryService } from './fleet-query.service';
 
-export const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export function checkDeviceId(id: string): string {
-  if (!DEVICE_ID.test(id)) throw invalid('device.bad-id', 'a device id is 1..64 letters, digits and . _ -');
+  if (!isDeviceId(id)) throw invalid('device.bad-id', 'a device id is 1..64 letters, digits and . _ -');
   return id;
 }
 

@@ -1,13 +1,25 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
-import { AppConfig, invalid } from '@fleetguard/common';
+import {
+  AppConfig,
+  FRS,
+  Fr,
+  INTEGRITY_STATUSES,
+  IntegritySqlNames,
+  IntegrityStatus,
+  integritySql,
+  integrityStatus,
+  invalid,
+  lacksFreshAffirmationSql,
+  staleAfterSeconds,
+  staleCutoff,
+} from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { Principal } from '@fleetguard/auth';
 import { decodeDeviceCursor, encodeDeviceCursor } from '../core/device-cursor';
-import { FAILING_VERDICTS, INTEGRITY_STATUSES, IntegrityStatus, STALE_AFTER_INTERVALS, integrityStatus, staleCutoff } from '../core/integrity-status';
 import { FleetReportRow } from '../core/fleet-report.format';
-import { FRS, Fr, LevelVector } from '../core/product.rules';
+import { LevelVector } from '../core/product.rules';
 import { EXPOSED_DEVICES_FILTER, ExposedDevicesFilter } from '../core/exposure-filter.port';
 import { DeviceEntity } from '../entities/device.entity';
 import { ProductEntity } from '../entities/product.entity';
@@ -53,17 +65,13 @@ export interface FleetSummary {
 }
 
 /**
- * The integrity status of integrity-status.ts, in SQL over the `devices` row aliased `d`, with
- * the stale cutoff bound as :staleCutoff (computed once per request from the same clock).
+ * The integrity status of the kernel (@fleetguard/common integrity-status.ts), in SQL over the
+ * `devices` row aliased `d`, with the stale cutoff bound as :staleCutoff (computed once per
+ * request from the same clock).
  */
-const failing = FAILING_VERDICTS.map((v) => `'${v}'`).join(', ');
-export const INTEGRITY_SQL = `(CASE
-  WHEN d.status = 'revoked' THEN 'revoked'
-  WHEN d.attestation_status IN (${failing}) THEN d.attestation_status
-  WHEN d.affirmed_at IS NULL OR d.affirmed_at < :staleCutoff THEN 'stale'
-  ELSE 'affirming' END)`;
-/** lacksFreshAffirmation() in SQL. */
-const LACKS_FRESH_SQL = `(d.status <> 'revoked' AND (d.affirmed_at IS NULL OR d.affirmed_at < :staleCutoff))`;
+const DEVICE_INTEGRITY: IntegritySqlNames = { status: 'd.status', attestationStatus: 'd.attestation_status', affirmedAt: 'd.affirmed_at', cutoff: ':staleCutoff' };
+const INTEGRITY_SQL = integritySql(DEVICE_INTEGRITY);
+const LACKS_FRESH_SQL = lacksFreshAffirmationSql(DEVICE_INTEGRITY);
 
 const REPORT_BATCH = 1000;
 
@@ -83,7 +91,7 @@ export class FleetQueryService {
   ) {}
 
   get staleAfterSeconds(): number {
-    return STALE_AFTER_INTERVALS * this.config.attestIntervalSeconds;
+    return staleAfterSeconds(this.config.attestIntervalSeconds);
   }
 
   integrityOf(d: DeviceEntity, now = new Date()): IntegrityStatus {

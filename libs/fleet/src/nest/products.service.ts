@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { conflict, notFound } from '@fleetguard/common';
+import { conflict, notFound, type ComponentType } from '@fleetguard/common';
 import { Principal, hasRole } from '@fleetguard/auth';
-import { ComponentType, LevelVector, checkDeclaredRequirements } from '../core/product.rules';
+import { LevelVector, checkDeclaredRequirements } from '../core/product.rules';
 import { REQUIREMENT_CATALOG, RequirementCatalogPort } from '../core/requirement-catalog.port';
 import { ProductEntity } from '../entities/product.entity';
 

@@ -6,15 +6,13 @@
  * for byte); the version and the name of the standard are added here in code. (The file is not
  * under `data/` because the repository's `.gitignore` ignores every `data/` directory.)
  */
-import { invalid } from '@fleetguard/common';
+import { COMPONENT_TYPES, FRS, invalid, isComponentType, type ComponentType, type Fr } from '@fleetguard/common';
 import catalogEntries from './catalog/iec62443-4-2-catalog.json';
 
-export const COMPONENT_TYPES = ['SAR', 'EDR', 'HDR', 'NDR'] as const;
-/** SAR software application, EDR embedded device, HDR host device, NDR network device. */
-export type ComponentType = (typeof COMPONENT_TYPES)[number];
-
-export const FR_KEYS = ['FR1', 'FR2', 'FR3', 'FR4', 'FR5', 'FR6', 'FR7'] as const;
-export type FrKey = (typeof FR_KEYS)[number];
+/** The component types and FRs are the kernel's (@fleetguard/common); the catalog speaks of them by these names. */
+export { COMPONENT_TYPES, isComponentType, type ComponentType };
+export const FR_KEYS = FRS;
+export type FrKey = Fr;
 export type FrNumber = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 /** Security level 1..4 at which an item is first required. */
 export type SecurityLevel = 1 | 2 | 3 | 4;
@@ -90,10 +88,6 @@ export function loadCatalog(): Catalog {
     );
   }
   return shipped;
-}
-
-export function isComponentType(value: unknown): value is ComponentType {
-  return typeof value === 'string' && (COMPONENT_TYPES as readonly string[]).includes(value);
 }
 
 export function assertComponentType(value: unknown): ComponentType {

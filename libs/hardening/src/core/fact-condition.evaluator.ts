@@ -20,11 +20,11 @@
  *   nonEmpty      an array fact has (true) / has no (false) elements
  *   exists        the fact is present (true) / absent (false)
  */
-import { invalid } from '@fleetguard/common';
+import { EAR_STATUSES, invalid } from '@fleetguard/common';
 import type { FactDescriptor } from './hardening-report.schema';
 
-export const ATTESTATION_STATUSES = ['affirming', 'warning', 'contraindicated', 'stale', 'none'] as const;
-/** The appraisal of the device's latest attestation (EAR-like), `stale` when too old, `none` when absent. */
+export const ATTESTATION_STATUSES = [...EAR_STATUSES, 'stale'] as const;
+/** The appraisal of the device's latest attestation (its EAR status), `stale` when too old, `none` when absent. */
 export type AttestationStatus = (typeof ATTESTATION_STATUSES)[number];
 
 export type Scalar = string | number | boolean;

@@ -1,8 +1,8 @@
 /**
  * What the stored state of a device turns into for the scorer, and back: plain functions shared
  * by the per-device rescore, the fleet-wide batch and the score endpoint, so the three agree. The
- * staleness window is the fleet's (`staleCutoff`), so a device the fleet view calls stale is
- * scored as stale.
+ * staleness window is the kernel's (`isFreshAffirmation`, @fleetguard/common), so a device the fleet
+ * view calls stale is scored as stale.
  */
 import {
   ATTESTATION_STATUSES,
@@ -18,7 +18,7 @@ import {
   type TargetLevels,
   type UncertainDeciders,
 } from '../core';
-import { staleCutoff } from '@fleetguard/fleet';
+import { isFreshAffirmation } from '@fleetguard/common';
 
 /** The facts of a device that has sent no report: none, so every fact-based item is unknown. */
 export const EMPTY_REPORT: HardeningReport = Object.freeze({ schemaVersion: HARDENING_REPORT_SCHEMA_VERSION }) as HardeningReport;
@@ -44,7 +44,7 @@ export function isAttestationStatus(v: unknown): v is AttestationStatus {
  * - never appraised: `none` (the integrity items stay unknown, neither met nor contradicted);
  * - last result contraindicated: `contraindicated`, however old (a failure stays visible);
  * - otherwise `stale` when there is no affirming result within the fleet's staleness window
- *   (`staleCutoff`: twice the attestation interval; affirmed_at older, or null while a status is set);
+ *   (`isFreshAffirmation`: STALE_AFTER_INTERVALS attestation intervals; affirmed_at older, or null while a status is set);
  * - otherwise the last status (affirming, warning, none).
  */
 export function scoringAttestation(d: DeviceAttestationState, now: Date, intervalSeconds: number): AttestationInput {
@@ -52,7 +52,7 @@ export function scoringAttestation(d: DeviceAttestationState, now: Date, interva
   if (!reported) return { status: 'none' };
   const at = d.attestationAt ?? undefined;
   if (reported === 'contraindicated') return { status: 'contraindicated', at };
-  if (!d.affirmedAt || d.affirmedAt.getTime() < staleCutoff(now, intervalSeconds).getTime()) return { status: 'stale', at };
+  if (!isFreshAffirmation(d.affirmedAt, now, intervalSeconds)) return { status: 'stale', at };
   return { status: isAttestationStatus(reported) ? reported : 'none', at };
 }
 

@@ -1,13 +1,16 @@
 /**
  * Turns what callers hand us (PEM text, raw DER, or base64 DER as EST bodies carry it, with or
- * without line breaks) into DER bytes, and back into PEM. Only the armour is handled here: the
- * bytes inside are parsed by @peculiar/asn1-schema elsewhere.
+ * without line breaks) into DER bytes, and back into PEM (written by @peculiar/x509's
+ * PemConverter). Only the armour is handled here: the bytes inside are parsed by
+ * @peculiar/asn1-schema elsewhere. Reading stays strict and our own: PemConverter's reader skips
+ * what it does not recognize, where a caller here must be told why its input is refused.
  *
  * Every failure is a DomainError (`<prefix>.malformed` or `<prefix>.too-large`), never a
  * TypeError or a silently truncated buffer: Node's base64 decoder skips characters it does not
  * know, so the alphabet is checked before decoding.
  */
 import { DomainError, invalid } from '@fleetguard/common';
+import { x509 } from './x509.platform';
 
 export type DerInput = string | Buffer | Uint8Array;
 
@@ -86,8 +89,7 @@ function tooLarge(options: DerInputOptions): DomainError {
 
 /** PEM armour with 64-character lines and a trailing newline (RFC 7468 strict form). */
 export function pemEncode(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  return `-----BEGIN ${label}-----\n${wrapLines(b64, 64, '\n')}-----END ${label}-----\n`;
+  return `${x509.PemConverter.encode(toArrayBuffer(der), label)}\n`;
 }
 
 /** Splits base64 text into lines of `width` characters, each ended by `eol`. */

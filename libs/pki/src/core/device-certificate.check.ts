@@ -9,9 +9,9 @@
  * `cert.bad-profile` (401).
  */
 import { KeyObject, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { DomainError, invalid } from '@fleetguard/common';
+import { DomainError, invalid, isDeviceId } from '@fleetguard/common';
 import { decodeDerInput, DerInput, toArrayBuffer } from './der-input.codec';
-import { DEVICE_ID_PATTERN, DEVICE_URN_PREFIX } from './device-certificate.profile';
+import { DEVICE_URN_PREFIX } from './device-certificate.profile';
 import { parseSerialHex } from './serial-number.generator';
 import { x509 } from './x509.platform';
 
@@ -167,7 +167,7 @@ function readDeviceId(cert: InstanceType<typeof x509.X509Certificate>): string {
   } catch {
     throw invalid('cert.malformed', 'Malformed certificate extensions');
   }
-  if (commonNames.length !== 1 || !DEVICE_ID_PATTERN.test(commonNames[0])) throw badProfile('subject must be one CN holding a device id');
+  if (commonNames.length !== 1 || !isDeviceId(commonNames[0])) throw badProfile('subject must be one CN holding a device id');
   const deviceId = commonNames[0];
   if (!uris.includes(DEVICE_URN_PREFIX + deviceId)) throw badProfile('the SAN URI does not match the CN');
   if (isCa) throw badProfile('it is a CA certificate');

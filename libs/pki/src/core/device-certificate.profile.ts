@@ -45,20 +45,17 @@ import {
   TBSCertificate,
   Version,
 } from '@peculiar/asn1-x509';
-import { invalid } from '@fleetguard/common';
+import { DEVICE_ID_PATTERN, invalid, isDeviceId } from '@fleetguard/common';
 import { distinguishedName, extension, keyIdentifierOf, validity } from './certificate-fields.builder';
 import { toArrayBuffer } from './der-input.codec';
 
 export const DEVICE_URN_PREFIX = 'urn:fleetguard:device:';
 /**
- * Device ids: 1..64 characters (ub-common-name), letters, digits, '.', '_' and '-', starting with
- * a letter or digit. They appear as certificate CN, URN suffix, MQTT client id and topic level,
- * so nothing that means something in a DN, a URN or an MQTT topic ('/', '+', '#', ',', '=').
+ * Device ids are the kernel's (DEVICE_ID_PATTERN, @fleetguard/common): 1..64 characters (the
+ * ub-common-name bound), nothing that means something in a DN, a URN or an MQTT topic.
  */
-export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 export function assertDeviceId(deviceId: unknown): string {
-  if (typeof deviceId !== 'string' || !DEVICE_ID_PATTERN.test(deviceId)) {
+  if (!isDeviceId(deviceId)) {
     throw invalid('pki.bad-device-id', `Device id must match ${DEVICE_ID_PATTERN}`);
   }
   return deviceId;

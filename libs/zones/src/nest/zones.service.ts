@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
-import { conflict, invalid, notFound } from '@fleetguard/common';
+import { conflict, invalid, isDeviceId, notFound } from '@fleetguard/common';
 import type { Principal } from '@fleetguard/auth';
 import { DevicesService } from '@fleetguard/fleet';
 import { FR_KEYS, loadCatalog, loadFactRules, type ItemTable, type SlValue, type SlVector } from '@fleetguard/hardening-core';
@@ -24,7 +24,6 @@ import { ZonesRepository, type ZoneRow } from './zones.repository';
 
 const BATCH = 2000;
 const MAX_CHANGE = 10_000;
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 export interface ZoneView {
   id: string;
@@ -102,7 +101,7 @@ export class ZonesService {
     const z = await this.own(p, id);
     const list = (v: unknown, what: string): string[] => {
       if (v === undefined) return [];
-      if (!Array.isArray(v) || v.length > MAX_CHANGE || !v.every((x) => typeof x === 'string' && DEVICE_ID.test(x))) {
+      if (!Array.isArray(v) || v.length > MAX_CHANGE || !v.every((x) => isDeviceId(x))) {
         throw invalid('zone.invalid-devices', `${what} must be a list of at most ${MAX_CHANGE} device ids`);
       }
       return [...new Set(v as string[])];

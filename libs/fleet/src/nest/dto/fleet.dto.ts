@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
-import { INTEGRITY_STATUSES } from '../../core/integrity-status';
+import { INTEGRITY_STATUSES } from '@fleetguard/common';
 
 const STATUS_LIST = new RegExp(`^(${INTEGRITY_STATUSES.join('|')})(,(${INTEGRITY_STATUSES.join('|')}))*$`);
 export const FIRMWARE_VERSION = /^[0-9A-Za-z.+_-]{1,64}$/;

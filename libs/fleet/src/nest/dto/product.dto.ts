@@ -3,7 +3,8 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, ArrayUnique, IsArray, IsDefined, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested,
 } from 'class-validator';
-import { COMPONENT_TYPES, ComponentType, REQUIREMENT_ID } from '../../core/product.rules';
+import { COMPONENT_TYPES, ComponentType } from '@fleetguard/common';
+import { REQUIREMENT_ID } from '../../core/product.rules';
 
 export class TargetLevelsDto {
   @ApiProperty({ minimum: 0, maximum: 4 }) @IsInt() @Min(0) @Max(4) FR1: number;
