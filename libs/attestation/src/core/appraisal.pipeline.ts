@@ -342,27 +342,27 @@ function appraiseReferenceValues(a: Appraisal, events: BootEvent[], replayed: Pc
   let failed = false;
   const lastMatchedInPcr = new Map<number, number>();
 
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     const i = ref.findIndex((r, k) => !used[k] && r.pcr === event.pcr && r.component === event.component);
     if (i < 0) {
       failed = true;
       const elsewhere = ref.find((r) => r.component === event.component && r.pcr !== event.pcr);
       if (elsewhere) {
-        a.find('reference-values', 'component-wrong-pcr', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' was measured into PCR ${event.pcr} but the reference value expects it in PCR ${elsewhere.pcr}`);
+        a.find('reference-values', 'component-wrong-pcr', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' was measured into PCR ${event.pcr} but the reference value expects it in PCR ${elsewhere.pcr}`, { event: index });
       } else {
-        a.find('reference-values', 'component-unknown', 'executables', EX.UNRECOGNIZED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} (${showDigest(event.digest)}) is not in the reference values of release ${version}`);
+        a.find('reference-values', 'component-unknown', 'executables', EX.UNRECOGNIZED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} (${showDigest(event.digest)}) is not in the reference values of release ${version}`, { event: index });
       }
       continue;
     }
     used[i] = true;
     if (ref[i].digest !== event.digest) {
       failed = true;
-      a.find('reference-values', 'component-digest-mismatch', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} measured ${showDigest(event.digest)} but the reference value is ${ref[i].digest ? showDigest(ref[i].digest) : 'unreadable'}`);
+      a.find('reference-values', 'component-digest-mismatch', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} measured ${showDigest(event.digest)} but the reference value is ${ref[i].digest ? showDigest(ref[i].digest) : 'unreadable'}`, { event: index });
     }
     const previous = lastMatchedInPcr.get(event.pcr);
     if (previous !== undefined && i < previous) {
       failed = true;
-      a.find('reference-values', 'component-out-of-order', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} was measured before '${ref[previous].component}', out of the reference order`);
+      a.find('reference-values', 'component-out-of-order', 'executables', EX.CONTRAINDICATED_RUNTIME, `component '${event.component}' in PCR ${event.pcr} was measured before '${ref[previous].component}', out of the reference order`, { event: index });
     }
     lastMatchedInPcr.set(event.pcr, Math.max(i, previous ?? -1));
   }
