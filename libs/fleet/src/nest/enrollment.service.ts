@@ -6,6 +6,7 @@ import { AppConfig, DomainError, conflict, invalid, parseUeidHex } from '@fleetg
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditService, AuthService, Principal } from '@fleetguard/auth';
+import { FleetEventBus } from '@fleetguard/events';
 import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, ParsedCsr } from '@fleetguard/pki';
 import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -63,7 +64,16 @@ const GROUPED_ENROLLMENT_SQL = `
   certificate AS (
     INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at, ca_generation)
     SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
-  SELECT c.id, c.product_id, c.device_id, p.organization_id FROM claimed c JOIN products p ON p.id = c.product_id`;
+  SELECT c.id, c.product_id, c.device_id, c.operator_org_id, p.organization_id FROM claimed c JOIN products p ON p.id = c.product_id`;
+
+/** What GROUPED_ENROLLMENT_SQL returns for a claimed token: the token, its product and the device's organizations. */
+interface ClaimedRow {
+  id: string;
+  product_id: string;
+  device_id: string;
+  operator_org_id: string | null;
+  organization_id: string;
+}
 
 /** GROUPED_ENROLLMENT_SQL's parameters: one array per column. */
 function enrollmentParams(group: readonly EnrollmentRows[]): unknown[] {
@@ -104,8 +114,8 @@ export class EnrollmentService {
     return hashes.map((h) => byHash.get(h));
   });
   /** The claims and inserts of concurrent enrollments, one statement per group. */
-  readonly claims = new GroupedCalls<EnrollmentRows, { id: string; product_id: string; organization_id: string } | undefined>(async (group) => {
-    const rows = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await this.ds.query(GROUPED_ENROLLMENT_SQL, enrollmentParams(group)));
+  readonly claims = new GroupedCalls<EnrollmentRows, ClaimedRow | undefined>(async (group) => {
+    const rows = returningRows<ClaimedRow>(await this.ds.query(GROUPED_ENROLLMENT_SQL, enrollmentParams(group)));
     const byDevice = new Map(rows.map((r) => [r.device_id, r]));
     return group.map((r) => byDevice.get(r.deviceId));
   });
@@ -120,6 +130,7 @@ export class EnrollmentService {
     private readonly status: CertificateStatusService,
     private readonly csrCheck: CsrCheckService,
     private readonly grants: EnrollmentGrantsService,
+    private readonly events: FleetEventBus,
   ) {}
 
   /**
@@ -183,7 +194,7 @@ export class EnrollmentService {
       psaImplementationId: input.psa?.implementationId?.toLowerCase() ?? null,
       ueid,
     };
-    let claimed: Array<{ id: string; product_id: string; organization_id?: string }>;
+    let claimed: ClaimedRow[];
     if (!token.grant_id) {
       const claim = await this.claims.run(rows).catch(ueidTaken);
       claimed = claim ? [claim] : [];
@@ -201,12 +212,12 @@ export class EnrollmentService {
             ),
           );
           if (!spent.length) return { refused: true as const };
-          const got = returningRows<{ id: string; product_id: string; device_id: string; organization_id: string }>(await m.query(GROUPED_ENROLLMENT_SQL, enrollmentParams([rows])));
+          const got = returningRows<ClaimedRow>(await m.query(GROUPED_ENROLLMENT_SQL, enrollmentParams([rows])));
           if (!got.length) throw new ClaimLost();
           return { refused: false as const, rows: got };
         })
         .catch((e) => {
-          if (e instanceof ClaimLost) return { refused: false as const, rows: [] as Array<{ id: string; product_id: string; organization_id: string }> };
+          if (e instanceof ClaimLost) return { refused: false as const, rows: [] as ClaimedRow[] };
           return ueidTaken(e);
         });
       if (outcome.refused) throw await this.grants.refusal(grantId);
@@ -223,6 +234,12 @@ export class EnrollmentService {
     }
     const result = { issued, token: { id: claimed[0].id, productId: claimed[0].product_id, organizationId: claimed[0].organization_id } };
     this.status.noteIssued(result.issued.serialHex, deviceId, result.issued.notAfter);
+    // Committed (the grouped statement, or the grant's transaction): the device exists from now on.
+    this.events.publish('device.enrolled', {
+      deviceId,
+      audience: [claimed[0].organization_id, claimed[0].operator_org_id],
+      data: { status: 'active', productId: result.token.productId, serial: result.issued.serialHex, notAfter: result.issued.notAfter.toISOString(), channel: input.channel },
+    });
     await this.audit.append({
       actor: `enrollment-token:${result.token.id}`,
       organizationId: result.token.organizationId,
