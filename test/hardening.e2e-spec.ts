@@ -128,7 +128,7 @@ describe('hardening reports and SL-C scores', () => {
          firmware_version = CASE WHEN $2::varchar = 'affirming' THEN $3 ELSE firmware_version END WHERE id = $1`,
       [deviceId, status, firmware],
     );
-    bus.publish('attestation.result', { deviceId, audience: [mfr.orgId, op.orgId], data: { status, resultId, at: new Date().toISOString() } });
+    bus.publish('attestation.result', { deviceId, audience: [mfr.orgId, op.orgId], data: { status, reasons: [], resultId, at: new Date().toISOString() } });
     return resultId;
   }
 
@@ -337,13 +337,13 @@ describe('hardening reports and SL-C scores', () => {
 
       // The stored levels follow when the attestation service says the device went stale.
       const changed = nextEvent('score.changed', dev.deviceId);
-      bus.publish('attestation.stale', { deviceId: dev.deviceId, audience: [mfr.orgId, op.orgId], data: { status: 'stale', lastAffirmedAt: old } });
+      bus.publish('attestation.stale', { deviceId: dev.deviceId, audience: [mfr.orgId, op.orgId], data: { status: 'stale', lastAffirmedAt: old.toISOString() } });
       expect((await changed).data).toMatchObject({ evidenced: { FR3: 0 }, cause: 'attestation-stale' });
     });
 
     it('an attestation result event newer than the device row is scored as the event says', async () => {
       const changed = nextEvent('score.changed', dev.deviceId, 'attestation');
-      bus.publish('attestation.result', { deviceId: dev.deviceId, audience: [mfr.orgId, op.orgId], data: { status: 'affirming', at: new Date().toISOString() } });
+      bus.publish('attestation.result', { deviceId: dev.deviceId, audience: [mfr.orgId, op.orgId], data: { status: 'affirming', reasons: [], resultId: randomUUID(), at: new Date().toISOString() } });
       expect((await changed).data).toMatchObject({ evidenced: { FR3: 4 } });
     });
   });

@@ -85,7 +85,7 @@ async function receiver(secrets: string[] = [SECRET]) {
 
 function publish(app: RunningService['app'], orgId: string, n: number): string[] {
   const bus = app.get(EventBusService);
-  return Array.from({ length: n }, (_, i) => bus.publish('device.revoked', { deviceId: `dev-${i}`, audience: [orgId], data: { reason: 'keyCompromise', i } }).id);
+  return Array.from({ length: n }, (_, i) => bus.publish('device.revoked', { deviceId: `dev-${i}`, audience: [orgId], data: { status: 'revoked', reason: 'keyCompromise', revokedSerials: [`serial-${i}`] } }).id);
 }
 
 async function metric(api: Api, line: RegExp): Promise<number | undefined> {

@@ -1,4 +1,5 @@
 export * from './core/fleet-event';
+export * from './core/event-bus';
 export * from './core/webhook-signature';
 export * from './core/webhook.rules';
 export * from './core/webhook-delivery.policy';

@@ -5,7 +5,7 @@ import { AppConfig, DomainError, isDomainError } from '@fleetguard/common';
 import { APP_CONFIG, counter, gauge, histogram } from '@fleetguard/platform';
 import { isEmbedded } from '@fleetguard/persistence';
 import { BrokerService } from '@fleetguard/broker';
-import { EventBusService } from '@fleetguard/events';
+import { FleetEventBus } from '@fleetguard/events';
 import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
 import { retryDelayMs } from '../core/appraisal-retry';
 import { EarForm, reformEar, signEar } from '../core/ear.builder';
@@ -73,7 +73,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly ports: AppraisalPortsFactory,
     private readonly verifier: VerifierKeyService,
     private readonly broker: BrokerService,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
     private readonly psa: PsaService,
     private readonly measuredBoot: MeasuredBootStore,
   ) {}

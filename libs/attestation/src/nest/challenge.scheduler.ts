@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig, KeyedRateLimiter, rateLimited, STALE_AFTER_INTERVALS } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { BrokerService } from '@fleetguard/broker';
-import { EventBusService } from '@fleetguard/events';
+import { FleetEventBus } from '@fleetguard/events';
 import { NonceStore } from './nonce.store';
 import { deviceRateLimited as limited } from './attestation.metrics';
 
@@ -33,7 +33,7 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly nonces: NonceStore,
     private readonly broker: BrokerService,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
   ) {
     this.rate = new KeyedRateLimiter(config.deviceRatePerMinute, config.deviceRatePerMinute * 2);
   }
@@ -115,7 +115,7 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
       return found;
     });
     for (const d of stale) {
-      this.events.publish('attestation.stale', { deviceId: d.id, audience: [d.manufacturer_org_id, d.operator_org_id], data: { status: 'stale', lastAffirmedAt: d.affirmed_at } });
+      this.events.publish('attestation.stale', { deviceId: d.id, audience: [d.manufacturer_org_id, d.operator_org_id], data: { status: 'stale', lastAffirmedAt: d.affirmed_at && new Date(d.affirmed_at).toISOString() } });
     }
     return stale.length;
   }

@@ -9,6 +9,7 @@ import redisPersistence from 'aedes-persistence-redis';
 import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
+import { FleetEventBus } from '@fleetguard/events';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
 import { DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
@@ -69,6 +70,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
     private readonly cluster: ClusterBus,
+    private readonly events: FleetEventBus,
   ) {}
 
   /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
@@ -185,7 +187,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     });
     this.aedes.on('clientError', (client, err) => this.logger.debug(`client ${client?.id}: ${err.message}`));
     this.aedes.on('connectionError', (client, err) => this.logger.debug(`connection ${client?.id}: ${err.message}`));
-    this.status.events.on('revoked', (deviceId: string) => this.disconnect(deviceId, 'certificate revoked'));
+    this.events.on('certificate.revoked', ({ deviceId }) => this.disconnect(deviceId, 'certificate revoked'));
   }
 
   /** Starts the TLS listener (and the plain one, if configured); returns the bound ports. */

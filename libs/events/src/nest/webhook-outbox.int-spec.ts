@@ -96,7 +96,7 @@ describe('webhook outbox: two workers on one database', () => {
     const hooks = new WebhooksService(dsA, a.targets, a.secrets);
     const principal = { organizationId: org } as Parameters<WebhooksService['create']>[0];
     for (const path of ['/one', '/two']) await hooks.create(principal, { url: `http://127.0.0.1:${port}${path}`, secret: SECRET, events: ['device.revoked'] });
-    const events = Array.from({ length: 150 }, (_, i) => ({ id: randomUUID(), type: 'device.revoked' as const, at: new Date().toISOString(), deviceId: `d-${i}`, audience: [org], data: { i } }));
+    const events = Array.from({ length: 150 }, (_, i) => ({ id: randomUUID(), type: 'device.revoked' as const, at: new Date().toISOString(), deviceId: `d-${i}`, audience: [org], data: { status: 'revoked' as const, reason: 'keyCompromise', revokedSerials: [`serial-${i}`] } }));
     expect(await a.outbox.enqueue(events)).toBe(300);
     a.outbox.onApplicationBootstrap();
     b.outbox.onApplicationBootstrap();

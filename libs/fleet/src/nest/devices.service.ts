@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
-import { EventBusService } from '@fleetguard/events';
+import { FleetEventBus } from '@fleetguard/events';
 import { CertificateRepository, CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
 
@@ -16,7 +16,7 @@ export class DevicesService {
     private readonly crl: CrlService,
     private readonly certificates: CertificateRepository,
     private readonly audit: AuditService,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
   ) {}
 
   scope<T extends object>(qb: SelectQueryBuilder<T>, p: Principal, alias = 'd'): SelectQueryBuilder<T> {

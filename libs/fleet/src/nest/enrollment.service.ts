@@ -6,6 +6,7 @@ import { AppConfig, DomainError, conflict, invalid, parseUeidHex } from '@fleetg
 import { APP_CONFIG } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditInput, AuditService, AuthService, Principal } from '@fleetguard/auth';
+import { FleetEventBus } from '@fleetguard/events';
 import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, ParsedCsr } from '@fleetguard/pki';
 import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -74,18 +75,18 @@ const GROUPED_ENROLLMENT_SQL = `
   certificate AS (
     INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at, ca_generation)
     SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
-  SELECT true AS claimed, i.device_id, c.id, c.product_id, p.organization_id, NULL::timestamptz AS used_at, NULL::timestamptz AS expires_at, NULL::uuid AS grant_id
+  SELECT true AS claimed, i.device_id, c.id, c.product_id, p.organization_id, c.operator_org_id, NULL::timestamptz AS used_at, NULL::timestamptz AS expires_at, NULL::uuid AS grant_id
     FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
   UNION ALL
-  SELECT false, i.device_id, t.id, t.product_id, NULL, t.used_at, t.expires_at, t.grant_id
+  SELECT false, i.device_id, t.id, t.product_id, NULL, NULL, t.used_at, t.expires_at, t.grant_id
     FROM input i JOIN enrollment_tokens t ON t.token_hash = i.token_hash
     WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.device_id = i.device_id)`;
 
 /** A row of GROUPED_ENROLLMENT_SQL: a claim, or the state of a token it did not claim. */
-type ClaimRow = { claimed: boolean; device_id: string; id: string; product_id: string; organization_id: string | null; used_at: Date | null; expires_at: Date | null; grant_id: string | null };
+type ClaimRow = { claimed: boolean; device_id: string; id: string; product_id: string; organization_id: string | null; operator_org_id: string | null; used_at: Date | null; expires_at: Date | null; grant_id: string | null };
 
 /** What one enrollment's claim found: claimed (with the audit entry written), or its token as it stands (none: no such token). */
-type ClaimOutcome = { claimed: true; tokenId: string; productId: string; organizationId: string } | { claimed: false; token?: TokenRow };
+type ClaimOutcome = { claimed: true; tokenId: string; productId: string; organizationId: string; operatorOrgId: string | null } | { claimed: false; token?: TokenRow };
 
 /** GROUPED_ENROLLMENT_SQL's parameters: one array per column; `withGrant`: claim grant-bound tokens too (inside the grant's transaction). */
 function enrollmentParams(group: readonly EnrollmentRows[], withGrant = false): unknown[] {
@@ -146,6 +147,7 @@ export class EnrollmentService {
     private readonly status: CertificateStatusService,
     private readonly csrCheck: CsrCheckService,
     private readonly grants: EnrollmentGrantsService,
+    private readonly events: FleetEventBus,
   ) {}
 
   /**
@@ -222,6 +224,12 @@ export class EnrollmentService {
       }
     }
     this.status.noteIssued(issued.serialHex, deviceId, issued.notAfter);
+    // Committed (the group's transaction, or the grant's): the device exists from now on.
+    this.events.publish('device.enrolled', {
+      deviceId,
+      audience: [outcome.organizationId, outcome.operatorOrgId],
+      data: { status: 'active', productId: outcome.productId, serial: issued.serialHex, notAfter: issued.notAfter.toISOString(), channel: input.channel },
+    });
     return { deviceId, certificate: issued.certificatePem, chain: this.ca.chainPem, serial: issued.serialHex, notAfter: issued.notAfter };
   }
 
@@ -233,7 +241,7 @@ export class EnrollmentService {
       const r = byDevice.get(g.deviceId);
       if (!r) return { claimed: false };
       if (!r.claimed) return { claimed: false, token: { id: r.id, product_id: r.product_id, used_at: r.used_at, expires_at: r.expires_at!, grant_id: r.grant_id } };
-      return { claimed: true, tokenId: r.id, productId: r.product_id, organizationId: r.organization_id! };
+      return { claimed: true, tokenId: r.id, productId: r.product_id, organizationId: r.organization_id!, operatorOrgId: r.operator_org_id };
     });
     await this.audit.appendManyIn(
       m,

@@ -6,7 +6,7 @@ import { AppConfig, invalid } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth';
 import { BrokerService } from '@fleetguard/broker';
-import { EventBusService } from '@fleetguard/events';
+import { FleetEventBus } from '@fleetguard/events';
 import { CaService, CertificateStatusService } from '@fleetguard/pki';
 import { AuditFinding, auditCertificates } from '../core/certificate-audit';
 import { returningRows } from '@fleetguard/persistence';
@@ -34,7 +34,7 @@ export class PkiAdminService implements OnModuleInit, OnModuleDestroy {
     private readonly status: CertificateStatusService,
     private readonly audit: AuditService,
     private readonly broker: BrokerService,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
   ) {}
 
   onModuleDestroy(): void {

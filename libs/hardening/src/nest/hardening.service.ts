@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
 import { AppConfig, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
 import { APP_CONFIG, counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth';
 import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker';
-import { EventBusService, type FleetEvent } from '@fleetguard/events';
+import { FleetEventBus, type AttestationResultData, type AttestationStaleData, type OperatorEvent, type Unsubscribe } from '@fleetguard/events';
 import { DevicesService, ProductsService } from '@fleetguard/fleet';
 import {
   assertComponentType,
@@ -26,7 +25,7 @@ import {
 import { HardeningRepository, type ProductScoringRow, type ScoringSubject } from './hardening.repository';
 import { planWrite, productScoring, rescoreAll, scoreStoredDevices, scoreSubject, type RescoreAllResult, type ScoreChange, type ScoredDevice, type ScoringClock } from './rescore.batch';
 import { ScorerCache } from './scorer.cache';
-import { isAttestationStatus, isBelowTarget, scoringAttestation, type ScoreCause } from './scoring-inputs';
+import { isBelowTarget, scoringAttestation, type ScoreCause } from './scoring-inputs';
 import { toCatalogView, toScoreView, withApplicable, type CatalogView, type ScoreView } from './score.view';
 
 const reports = counter('fleetguard_hardening_reports_total', 'Hardening reports received, by channel and outcome', ['channel', 'outcome']);
@@ -71,7 +70,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   /** Per device, the tail of its rescores: one device is scored by one rescore at a time. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private subscription?: Subscription;
+  private readonly subscriptions: Unsubscribe[] = [];
   private readonly attestationPending = new Map<string, PendingAttestation>();
   private attestationFlushing = false;
   private catalog?: CatalogView;
@@ -82,7 +81,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     private readonly repo: HardeningRepository,
     private readonly scorers: ScorerCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
     private readonly broker: BrokerService,
     private readonly devices: DevicesService,
     private readonly products: ProductsService,
@@ -94,13 +93,14 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
     this.broker.register('hardening', (deviceId, payload) => this.receiveMqtt(deviceId, payload));
     this.broker.onDeviceConnected((c) => this.observeConnection(c));
-    this.subscription = this.events
-      .stream(null, ['attestation.result', 'attestation.stale'])
-      .subscribe((e) => this.onAttestationEvent(e));
+    this.subscriptions.push(
+      this.events.on('attestation.result', (e) => this.onAttestationResult(e)),
+      this.events.on('attestation.stale', (e) => this.onAttestationStale(e)),
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.subscription?.unsubscribe();
+    for (const off of this.subscriptions.splice(0)) off();
     const deadline = new Promise((r) => setTimeout(r, 5000).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
   }
@@ -178,20 +178,21 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
    * a batch is being scored goes into the next one (one entry per device, the newest hint wins),
    * so a burst of results costs a few statements per batch, not per result.
    */
-  private onAttestationEvent(e: FleetEvent): void {
-    if (!e.deviceId) return;
-    const data = e.data as { status?: unknown; at?: unknown; resultId?: unknown };
-    const hint =
-      e.type === 'attestation.result' && isAttestationStatus(data.status) && typeof data.at === 'string' && !Number.isNaN(Date.parse(data.at))
-        ? { status: data.status, at: new Date(data.at) }
-        : undefined;
-    const cause: ScoreCause = e.type === 'attestation.stale' ? 'attestation-stale' : 'attestation';
-    const entry = this.attestationPending.get(e.deviceId) ?? { cause, resultIds: [] };
+  private onAttestationResult(e: OperatorEvent<AttestationResultData>): void {
+    // What an affirming result showed (its release, a verified TPM quote) is recorded before the rescore.
+    if (e.deviceId) this.queueAttestationRescore(e.deviceId, 'attestation', { status: e.data.status, at: new Date(e.data.at) }, e.data.status === 'affirming' ? e.data.resultId : undefined);
+  }
+
+  private onAttestationStale(e: OperatorEvent<AttestationStaleData>): void {
+    if (e.deviceId) this.queueAttestationRescore(e.deviceId, 'attestation-stale');
+  }
+
+  private queueAttestationRescore(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }, affirmingResultId?: string): void {
+    const entry = this.attestationPending.get(deviceId) ?? { cause, resultIds: [] };
     entry.cause = cause;
     if (hint && (!entry.hint || entry.hint.at.getTime() <= hint.at.getTime())) entry.hint = hint;
-    // What an affirming result showed (its release, a verified TPM quote) is recorded before the rescore.
-    if (e.type === 'attestation.result' && data.status === 'affirming' && typeof data.resultId === 'string') entry.resultIds.push(data.resultId);
-    this.attestationPending.set(e.deviceId, entry);
+    if (affirmingResultId) entry.resultIds.push(affirmingResultId);
+    this.attestationPending.set(deviceId, entry);
     if (!this.attestationFlushing) {
       this.attestationFlushing = true;
       setImmediate(() => void this.flushAttestationRescores());

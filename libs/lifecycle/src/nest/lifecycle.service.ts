@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { Subscription } from 'rxjs';
 import { notFound } from '@fleetguard/common';
 import { Principal, hasRole } from '@fleetguard/auth';
 import { DevicesService, ProductsService } from '@fleetguard/fleet';
-import { EventBusService } from '@fleetguard/events';
+import { FleetEventBus, type Unsubscribe } from '@fleetguard/events';
 import { purlKey } from '../core/component';
 import { ATTESTED_RELEASES, AttestedReleasePort } from '../core/attested-release.port';
 import { parseCsaf } from '../core/csaf.advisory';
@@ -26,7 +25,7 @@ const UNSUPPORTED_SWEEP_MS = 60_000;
 @Injectable()
 export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Lifecycle');
-  private sub?: Subscription;
+  private unsubscribe?: Unsubscribe;
   private timer?: NodeJS.Timeout;
   private readonly recomputePending = new Set<string>();
   private recomputing = false;
@@ -35,13 +34,13 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly repo: LifecycleRepository,
     private readonly products: ProductsService,
     private readonly devices: DevicesService,
-    private readonly events: EventBusService,
+    private readonly events: FleetEventBus,
     @Inject(ATTESTED_RELEASES) private readonly attested: AttestedReleasePort,
   ) {}
 
   onApplicationBootstrap(): void {
     // An affirming result may move a device to another release: its exposure follows.
-    this.sub = this.events.stream(null, ['attestation.result']).subscribe((e) => {
+    this.unsubscribe = this.events.on('attestation.result', (e) => {
       if (e.deviceId && e.data.status === 'affirming') this.queueRecompute(e.deviceId);
     });
     this.timer = setInterval(() => void this.sweepUnsupported().catch((err) => this.logger.warn(`unsupported sweep: ${(err as Error).message}`)), UNSUPPORTED_SWEEP_MS);
@@ -49,7 +48,7 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   onModuleDestroy(): void {
-    this.sub?.unsubscribe();
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
   }
 

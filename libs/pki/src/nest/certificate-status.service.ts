@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { EventEmitter } from 'node:events';
 import { DataSource } from 'typeorm';
 import { ClusterBus } from '@fleetguard/platform';
+import { FleetEventBus } from '@fleetguard/events';
 import { CertificateEntity } from '../entities/certificate.entity';
 
 export type CertState = 'valid' | 'revoked' | 'expired' | 'unknown';
@@ -20,24 +20,23 @@ const WARM_LIMIT = 200_000;
  * The certificate status every device-facing listener consults (device HTTPS, MQTT). Revocations
  * made in this process take effect at once; another instance's are announced through the
  * cluster bus (Redis, when several instances run) and, should that message be lost, picked up
- * by a poll of the database every two seconds. Emits `revoked` (deviceId, serial) so the broker
- * can drop live connections: a revocation anywhere drops the device wherever it is connected
- * within the poll period at worst.
+ * by a poll of the database every two seconds. Each certificate this process learns is revoked
+ * (by any of the three ways) is published once as `certificate.revoked` on the fleet event bus,
+ * so the broker can drop live connections: a revocation anywhere drops the device wherever it is
+ * connected within the poll period at worst.
  */
 @Injectable()
 export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('CertStatus');
   private readonly bySerial = new Map<string, Entry>();
-  readonly events = new EventEmitter();
   private lastRevocationSeen = new Date(0);
   private timer?: NodeJS.Timeout;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly cluster: ClusterBus,
-  ) {
-    this.events.setMaxListeners(50);
-  }
+    private readonly events: FleetEventBus,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     this.cluster.on<{ serial: string; deviceId: string; notAfter: string }>('certificate-revoked', (m) => this.applyRevoked(m.serial, m.deviceId, new Date(m.notAfter)));
@@ -114,7 +113,7 @@ export class CertificateStatusService implements OnModuleInit, OnModuleDestroy {
     const serial = serialHex.toLowerCase();
     const before = this.bySerial.get(serial);
     this.bySerial.set(serial, { deviceId, revoked: true, notAfter: notAfter.getTime() });
-    if (!before?.revoked) this.events.emit('revoked', deviceId, serial);
+    if (!before?.revoked) this.events.publish('certificate.revoked', { deviceId, serial });
   }
 
   private async refresh(): Promise<void> {
