@@ -474,10 +474,8 @@ function describeItems(
 const GRADE_ATTESTED: Grade = 'attested';
 
 /** Statuses and grades without reasons: the trusted run decides observed/attested against reported. */
-function itemTable(plan: Plan, facts: object, att: AttestationStatus, observed: ObservedFacts, declared: DeclaredRequirements, counts: boolean): ItemTable {
+function itemTable(plan: Plan, codes: Uint8Array, att: AttestationStatus, observed: ObservedFacts): ItemTable {
   const n = plan.items.length;
-  const codes = new Uint8Array(n);
-  computeStatuses(plan, facts, att, observed, declared, counts, codes);
   const trusted = trustedOutcomes(plan, att, observed);
   const statuses: ItemStatus[] = new Array(n);
   const grades: (Grade | null)[] = new Array(n);
@@ -499,10 +497,13 @@ class Score implements DeviceScore {
   readonly #facts: object;
   readonly #observed: ObservedFacts;
   readonly #declared: DeclaredRequirements;
+  /** The status codes the levels were computed from (plan order): table() reads them, not the facts again. */
+  readonly #codes: Uint8Array;
   #detail: readonly ItemScore[] | undefined;
 
   constructor(
     plan: Plan,
+    codes: Uint8Array,
     facts: object,
     observed: ObservedFacts,
     product: DeclaredRequirements,
@@ -518,6 +519,7 @@ class Score implements DeviceScore {
     readonly ignoredDeclarations: readonly string[],
   ) {
     this.#plan = plan;
+    this.#codes = codes;
     this.#facts = facts;
     this.#observed = observed;
     this.#declared = product;
@@ -530,7 +532,7 @@ class Score implements DeviceScore {
   }
 
   table(): ItemTable {
-    return itemTable(this.#plan, this.#facts, this.attestation.status, this.#observed, this.#declared, this.report.fallback === null);
+    return itemTable(this.#plan, this.#codes, this.attestation.status, this.#observed);
   }
 
   toJSON(): DeviceScoreJson {
@@ -779,6 +781,9 @@ export function createScorer(
     }
     return new Score(
       plan,
+      // A copy (the scorer reuses its buffer): a zone export tables every device, and running the
+      // rules again for that was a third of its scoring.
+      statuses.slice(),
       facts,
       observed,
       declared,
