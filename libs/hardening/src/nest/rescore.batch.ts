@@ -91,19 +91,24 @@ export async function scoreStoredDevices(
   const wanted = [...new Set(subjects.map((s) => s.productId))].filter((id) => !products.has(id));
   if (wanted.length) for (const p of await repo.products(wanted)) products.set(p.id, p);
   const byId = new Map(subjects.map((s) => [s.deviceId, s]));
+  // Each product resolved once per call, not per device (declaredFor keys its cache by the whole declaration).
+  const scoring = new Map<string, ProductScoring>();
   const scorerOf = new Map<string, Scorer>();
   for (const s of subjects) {
     const product = products.get(s.productId);
-    if (product && !scorerOf.has(s.productId)) scorerOf.set(s.productId, productScoring(cache, product).scorer);
+    if (product && !scoring.has(s.productId)) {
+      const p = productScoring(cache, product);
+      scoring.set(s.productId, p);
+      scorerOf.set(s.productId, p.scorer);
+    }
   }
   // One call for the batch (the lifecycle's exposure, support dates and SBOMs of these releases).
   const findings = findingsOf ? await findingsOf(subjects, scorerOf) : new Map<string, LifecycleFinding[]>();
   const out: ScoredDevice[] = [];
   for (const id of deviceIds) {
     const s = byId.get(id);
-    const product = s && products.get(s.productId);
-    if (!s || !product) continue;
-    const p = productScoring(cache, product);
+    const p = s && scoring.get(s.productId);
+    if (!s || !p) continue;
     out.push({
       deviceId: id,
       productId: s.productId,

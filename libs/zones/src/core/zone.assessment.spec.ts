@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { DomainError } from '@fleetguard/common';
 import { createScorer, loadCatalog, loadFactRules, parseApplicabilityBody, type SlVector } from '@fleetguard/hardening-core';
 import { hardenedReport, trustedEvidence, withFacts } from '../../../hardening/src/core/testing/hardening-report.factory';
-import { assessmentCsv, csvRecord, CSV_HEADER, deviceCsvLines } from './assessment.export';
+import { AssessmentCsvWriter, assessmentCsv, csvRecord, CSV_HEADER, deviceCsvLines } from './assessment.export';
 import { countermeasureCovers, coverage, parseTargetLevels, ZoneAssessor, type Countermeasure } from './zone.assessment';
 
 const catalog = loadCatalog();
@@ -127,9 +127,42 @@ describe('the fast CSV writer', () => {
         const d = { ...base, deviceId: id, evidence: { reportId, attestationResultId: null, firmwareRelease: release }, lifecycleFindings };
         const a = new ZoneAssessor(T2, cms, coverage(catalog, cms));
         const rows = a.add(d);
-        expect(CSV_HEADER + deviceCsvLines(d, d.score.table(), a.coverOf(d.scorer))).toBe(await stringifyRows(rows));
+        const expected = await stringifyRows(rows);
+        expect(CSV_HEADER + deviceCsvLines(d, d.score.table(), a.coverOf(d.scorer))).toBe(expected);
+        const w = new AssessmentCsvWriter();
+        w.device(d, d.score.table(), a.coverOf(d.scorer));
+        expect(w.take().toString('utf8')).toBe(expected);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('the byte writer gives the same text over chunks taken at any size, growing a chunk a device does not fit', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('=1+1', 'a,b', 'q"r', '\uFF1Dx', ''));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(text, fc.option(text, { nil: null }), fc.boolean(), fc.subarray(LIFECYCLE_FINDINGS)), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 4096 }),
+        (devices, chunkBytes) => {
+          const a = new ZoneAssessor(T2, cms, coverage(catalog, cms));
+          const w = new AssessmentCsvWriter(chunkBytes);
+          const chunks: Buffer[] = [];
+          let expected = CSV_HEADER;
+          devices.forEach(([id, release, weak, lifecycleFindings]) => {
+            const base = device('x', weak ? { 'secureBoot.enabled': undefined } : {});
+            const d = { ...base, deviceId: id, evidence: { reportId: null, attestationResultId: 'r-1', firmwareRelease: release }, lifecycleFindings };
+            const table = d.score.table();
+            a.accumulate(d, table);
+            expected += deviceCsvLines(d, table, a.coverOf(d.scorer));
+            w.device(d, table, a.coverOf(d.scorer));
+            if (w.size >= chunkBytes) chunks.push(w.take());
+          });
+          chunks.push(w.take());
+          expect(w.size).toBe(0);
+          expect(Buffer.concat(chunks).toString('utf8')).toBe(expected);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

@@ -6,8 +6,7 @@ import { DevicesService } from '@fleetguard/fleet';
 import { FR_KEYS, loadCatalog, loadFactRules, type ItemTable, type SlValue, type SlVector } from '@fleetguard/hardening-core';
 import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening';
 import {
-  CSV_HEADER,
-  deviceCsvLines,
+  AssessmentCsvWriter,
   assessmentHtml,
   assessmentOscal,
   coverage,
@@ -155,21 +154,20 @@ export class ZonesService {
   private async export(out: Writable, format: AssessmentFormat, title: string, subject: string, run: (sink: DeviceSink) => Promise<ZoneAssessment>): Promise<void> {
     const generatedAt = new Date().toISOString();
     if (format === 'csv') {
-      // Rows are built as text (deviceCsvLines: the bytes csv-stringify would write) and written in
-      // chunks of about 1 MiB with backpressure: a 100,000-device zone is 8 million rows.
-      let buf = CSV_HEADER;
+      // Rows are written as UTF-8 bytes (AssessmentCsvWriter: the bytes csv-stringify would write)
+      // in chunks of about 1 MiB with backpressure: a 100,000-device zone is 8 million rows.
+      const csv = new AssessmentCsvWriter(CSV_CHUNK);
       const flush = async () => {
-        const chunk = buf;
-        buf = '';
+        const chunk = csv.take();
         // A client that went away stops the export (its reads and scoring) instead of waiting for a drain that never comes.
         if (out.destroyed || out.writableEnded) throw out.errored ?? new ExportAbandoned();
-        if (chunk && !out.write(chunk)) await drainedOrClosed(out);
+        if (chunk.length && !out.write(chunk)) await drainedOrClosed(out);
         if (out.destroyed) throw out.errored ?? new ExportAbandoned();
       };
       await run({
         device: async (d, table, a) => {
-          buf += deviceCsvLines(d, table, a.coverOf(d.scorer));
-          if (buf.length >= CSV_CHUNK) await flush();
+          csv.device(d, table, a.coverOf(d.scorer));
+          if (csv.size >= CSV_CHUNK) await flush();
         },
         flush,
       });
