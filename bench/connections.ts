@@ -1,11 +1,14 @@
 /**
  * Many concurrent mutual-TLS MQTT devices on one instance, and a reconnect storm of all of them.
  *
- *   npm run bench:connections [-- --devices 10000 --connect-rate 500 --storm 1]
+ *   npm run bench:connections [-- --devices 10000 --connect-rate 500 --storm 1 --client-processes 2]
  *
  * The service runs in this process on a fresh PostgreSQL database; the devices (the `mqtt` npm
- * package, one client each, with its own enrolled certificate) run in a child process, so this
- * process's RSS is the service's (plus this driver's few MiB). Phases:
+ * package, one client each, with its own enrolled certificate) run in `--client-processes` child
+ * processes (the devices split between them: one process for 10,000 clients used a whole core and
+ * was itself the limit), so this process's RSS is the service's (plus this driver's few MiB). The
+ * CPU time of the service process and of the clients is reported per phase, to tell whether the
+ * clients or the service bound a phase. Phases:
  * 1. Baseline in the same run: a bare Node TLS server in this process with the same server
  *    certificate, requiring the same client certificates, accepts `--baseline` handshakes from
  *    the child (no MQTT, no admission, no database): the handshake ceiling of this machine now.
@@ -36,6 +39,8 @@ const MiB = 1024 * 1024;
 
 interface ClientsInput {
   file: string;
+  /** Handshakes the baseline runs at once from this process. */
+  baselineConcurrency: number;
   host: string;
   port: number;
   baselinePort: number;
@@ -43,7 +48,11 @@ interface ClientsInput {
 }
 
 type ToChild = { t: 'baseline' } | { t: 'connect' } | { t: 'storm' } | { t: 'quit' };
-type FromChild = { t: 'ready' } | { t: 'baseline-done'; ms: number; ok: number; failed: number } | { t: 'progress'; connected: number; errors: number; firstError?: string };
+/** `cpuMs`: the child's CPU time so far (user + system). */
+type FromChild =
+  | { t: 'ready'; cpuMs: number }
+  | { t: 'baseline-done'; ms: number; ok: number; failed: number; cpuMs: number }
+  | { t: 'progress'; connected: number; errors: number; firstError?: string; cpuMs: number };
 
 async function clientsMain(): Promise<void> {
   const input = JSON.parse(stringArg('clients')!) as ClientsInput;
@@ -58,7 +67,11 @@ async function clientsMain(): Promise<void> {
   let firstError: string | undefined;
   const up = new Set<number>();
   let quitting = false;
-  const report = setInterval(() => send({ t: 'progress', connected, errors, firstError }), 100);
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const report = setInterval(() => send({ t: 'progress', connected, errors, firstError, cpuMs: cpuMs() }), 100);
   report.unref();
 
   process.on('message', (m: ToChild) => {
@@ -80,7 +93,7 @@ async function clientsMain(): Promise<void> {
     let failed = 0;
     let next = 0;
     await Promise.all(
-      Array.from({ length: 64 }, async () => {
+      Array.from({ length: input.baselineConcurrency }, async () => {
         while (next < input.baseline) {
           next++;
           await new Promise<void>((resolve) => {
@@ -91,7 +104,7 @@ async function clientsMain(): Promise<void> {
         }
       }),
     );
-    send({ t: 'baseline-done', ms: performance.now() - t0, ok, failed });
+    send({ t: 'baseline-done', ms: performance.now() - t0, ok, failed, cpuMs: cpuMs() });
   }
 
   function connectAll() {
@@ -137,7 +150,7 @@ async function clientsMain(): Promise<void> {
       clients.push(c);
     });
   }
-  send({ t: 'ready' });
+  send({ t: 'ready', cpuMs: cpuMs() });
 }
 
 /* ------------------------------------------------------------------ main: the service and the clock */
@@ -153,11 +166,16 @@ interface PhaseResult {
   handshakesInProgressAfter: number;
   clientErrors: number;
   firstClientError: string | null;
+  /** Cores used on average over the phase: the service's process, and all the client processes together. */
+  serviceCores: number;
+  clientCores: number;
+  /** The machine's 1-minute load average at the end of the phase. */
+  loadAvg1m: number;
   apiLatencyMs: ReturnType<typeof latencySummary>;
   apiFailures: number;
 }
 
-const REASONS = ['connect-rate', 'handshakes-in-progress', 'max-connections', 'tls'];
+const REASONS = ['connect-rate', 'handshakes-in-progress', 'handshake-wait', 'max-connections', 'tls'];
 
 async function main(): Promise<void> {
   const devicesN = numberArg('devices', 10_000, { integer: true, min: 1 });
@@ -165,13 +183,14 @@ async function main(): Promise<void> {
   const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
   const storm = numberArg('storm', 1, { integer: true, min: 0 });
   const timeoutS = numberArg('timeout', 180, { min: 10 });
+  const processesN = Math.min(16, numberArg('client-processes', 2, { integer: true, min: 1 }));
   const service = await startBenchService({
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
     FLEETGUARD_MQTT_CONNECT_RATE: String(connectRate),
     FLEETGUARD_METRICS_PUBLIC: 'true', // the refusal counters and the handshake gauge are read from /metrics
     ...(process.env.FLEETGUARD_LOG_LEVEL ? { FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_LOG_LEVEL } : {}),
   });
-  let child: ChildProcess | undefined;
+  let children: ChildProcess[] = [];
   let baselineServer: tls.Server | undefined;
   try {
     const manufacturer = await createTenant(service, 'manufacturer');
@@ -188,27 +207,66 @@ async function main(): Promise<void> {
     baselineServer = tls.createServer({ key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (s) => s.end());
     baselineServer.on('tlsClientError', (_e, s) => s.destroy());
     await new Promise<void>((r) => baselineServer!.listen(0, '127.0.0.1', () => r()));
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-conn-')), 'devices.json');
-    fs.writeFileSync(file, JSON.stringify({ devices, caPem }));
-    devices.length = 0; // the child has them now; this process keeps only the service's memory
     const mqttUrl = new URL(service.urls.mqtt);
-    const input: ClientsInput = { file, host: '127.0.0.1', port: Number(mqttUrl.port), baselinePort: (baselineServer.address() as { port: number }).port, baseline: baselineN };
-    child = fork(__filename, ['--clients', JSON.stringify(input)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
-    let last: Extract<FromChild, { t: 'progress' }> = { t: 'progress', connected: 0, errors: 0 };
-    const waiters: Array<(m: FromChild) => void> = [];
-    child.on('message', (m: FromChild) => {
-      if (m.t === 'progress') last = m;
-      for (const w of waiters.splice(0)) w(m);
-    });
-    const next = <T extends FromChild['t']>(t: T): Promise<Extract<FromChild, { t: T }>> =>
-      new Promise((resolve) => {
-        const w = (m: FromChild) => (m.t === t ? resolve(m as Extract<FromChild, { t: T }>) : waiters.push(w));
-        waiters.push(w);
+    const baselinePort = (baselineServer.address() as { port: number }).port;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-conn-'));
+    /** One client process: its share of the devices, its last progress report, and a way to wait for its next message of a kind. */
+    interface Clients {
+      proc: ChildProcess;
+      last: Extract<FromChild, { t: 'progress' }>;
+      next<T extends FromChild['t']>(t: T): Promise<Extract<FromChild, { t: T }>>;
+    }
+    const clients: Clients[] = [];
+    for (let k = 0; k < processesN; k++) {
+      const file = path.join(dir, `devices-${k}.json`);
+      fs.writeFileSync(file, JSON.stringify({ devices: devices.filter((_d, i) => i % processesN === k), caPem }));
+      const input: ClientsInput = {
+        file,
+        host: '127.0.0.1',
+        port: Number(mqttUrl.port),
+        baselinePort,
+        baseline: Math.ceil(baselineN / processesN),
+        baselineConcurrency: Math.max(1, Math.round(64 / processesN)),
+      };
+      const proc = fork(__filename, ['--clients', JSON.stringify(input)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+      const waiters: Array<(m: FromChild) => void> = [];
+      const c: Clients = {
+        proc,
+        last: { t: 'progress', connected: 0, errors: 0, cpuMs: 0 },
+        next: <T extends FromChild['t']>(t: T) =>
+          new Promise<Extract<FromChild, { t: T }>>((resolve) => {
+            const w = (m: FromChild) => (m.t === t ? resolve(m as Extract<FromChild, { t: T }>) : waiters.push(w));
+            waiters.push(w);
+          }),
+      };
+      proc.on('message', (m: FromChild) => {
+        if (m.t === 'progress') c.last = m;
+        else c.last = { ...c.last, cpuMs: m.cpuMs };
+        for (const w of waiters.splice(0)) w(m);
       });
-    await next('ready');
+      clients.push(c);
+    }
+    children = clients.map((c) => c.proc);
+    devices.length = 0; // the children have them now; this process keeps only the service's memory
+    const sendAll = (m: ToChild) => clients.forEach((c) => c.proc.send(m));
+    const connectedNow = () => clients.reduce((n, c) => n + c.last.connected, 0);
+    const errorsNow = () => clients.reduce((n, c) => n + c.last.errors, 0);
+    const clientCpuMs = () => clients.reduce((n, c) => n + c.last.cpuMs, 0);
+    const serviceCpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    await Promise.all(clients.map((c) => c.next('ready')));
 
-    child.send({ t: 'baseline' } satisfies ToChild);
-    const b = await next('baseline-done');
+    const bCpu0 = { service: serviceCpuMs(), clients: clientCpuMs() };
+    const bt0 = performance.now();
+    sendAll({ t: 'baseline' });
+    const bs = await Promise.all(clients.map((c) => c.next('baseline-done')));
+    const b = { ms: performance.now() - bt0, ok: bs.reduce((n, x) => n + x.ok, 0), failed: bs.reduce((n, x) => n + x.failed, 0) };
+    const baselineCores = {
+      service: round((serviceCpuMs() - bCpu0.service) / b.ms, 2),
+      clients: round((bs.reduce((n, x) => n + x.cpuMs, 0) - bCpu0.clients) / b.ms, 2),
+    };
     baselineServer.close();
     const baselinePerSecond = b.ok / (b.ms / 1000);
 
@@ -220,7 +278,8 @@ async function main(): Promise<void> {
       const rssBefore = process.memoryUsage.rss();
       let peak = rssBefore;
       const r0 = await refusals();
-      const errors0 = last.errors;
+      const errors0 = errorsNow();
+      const cpu0 = { service: serviceCpuMs(), clients: clientCpuMs() };
       const latencies: number[] = [];
       let apiFailures = 0;
       let sampling = true;
@@ -240,18 +299,20 @@ async function main(): Promise<void> {
         }
       })();
       const t0 = performance.now();
-      child!.send(cmd);
+      sendAll(cmd);
       if (waitForDropFirst) {
-        for (let i = 0; i < 100 && last.connected > devicesN * 0.5; i++) await sleep(50);
+        for (let i = 0; i < 100 && connectedNow() > devicesN * 0.5; i++) await sleep(50);
       }
       let done: number | null = null;
       while (performance.now() - t0 < timeoutS * 1000) {
-        if (last.connected >= devicesN) {
+        if (connectedNow() >= devicesN) {
           done = performance.now();
           break;
         }
         await sleep(50);
       }
+      const wallMs = performance.now() - t0;
+      const cores = { service: round((serviceCpuMs() - cpu0.service) / wallMs, 2)!, clients: round((clientCpuMs() - cpu0.clients) / wallMs, 2)! };
       sampling = false;
       await sampler;
       const r1 = await refusals();
@@ -259,14 +320,17 @@ async function main(): Promise<void> {
       return {
         seconds: seconds === null ? null : round(seconds, 2),
         acceptPerSecond: seconds ? Math.round(devicesN / seconds) : null,
-        connected: last.connected,
+        connected: connectedNow(),
         rssBeforeMiB: round(rssBefore / MiB)!,
         rssAfterMiB: round(process.memoryUsage.rss() / MiB)!,
         rssPeakMiB: round(peak / MiB)!,
         refusals: Object.fromEntries(REASONS.map((r) => [r, r1[r] - r0[r]])),
         handshakesInProgressAfter: await readCounter(service, 'fleetguard_mqtt_tls_handshakes_in_progress'),
-        clientErrors: last.errors - errors0,
-        firstClientError: last.firstError ?? null,
+        clientErrors: errorsNow() - errors0,
+        firstClientError: clients.find((c) => c.last.firstError)?.last.firstError ?? null,
+        serviceCores: cores.service,
+        clientCores: cores.clients,
+        loadAvg1m: round(os.loadavg()[0], 1)!,
         apiLatencyMs: latencySummary(Float64Array.from(latencies).sort()),
         apiFailures,
       };
@@ -276,10 +340,12 @@ async function main(): Promise<void> {
     await sleep(2000);
     global.gc?.();
     const settledRss = process.memoryUsage.rss();
-    const perConnectionKiB = round(((settledRss - connect.rssBeforeMiB * MiB) / devicesN) / 1024);
+    // Per connection held, not per device: after a timed-out connect phase fewer are connected.
+    const heldAfterConnect = connectedNow();
+    const perConnectionKiB = heldAfterConnect ? round((settledRss - connect.rssBeforeMiB * MiB) / heldAfterConnect / 1024) : null;
     const storms: PhaseResult[] = [];
     for (let i = 0; i < storm; i++) storms.push(await phase({ t: 'storm' }, true));
-    child.send({ t: 'quit' } satisfies ToChild);
+    sendAll({ t: 'quit' });
 
     const result = {
       bench: 'connections',
@@ -287,22 +353,34 @@ async function main(): Promise<void> {
       devices: devicesN,
       connectRateLimit: connectRate,
       enrollSeconds: round(enrollSeconds),
-      baseline: { what: 'bare Node TLS server, same certificates, mutual TLS, no MQTT/admission/database', handshakes: b.ok, failed: b.failed, perSecond: Math.round(baselinePerSecond) },
+      clientProcesses: processesN,
+      baseline: {
+        what: 'bare Node TLS server, same certificates, mutual TLS, no MQTT/admission/database',
+        handshakes: b.ok,
+        failed: b.failed,
+        perSecond: Math.round(baselinePerSecond),
+        serviceCores: baselineCores.service,
+        clientCores: baselineCores.clients,
+      },
       connect,
       settledRssMiB: round(settledRss / MiB),
+      connectionsHeld: heldAfterConnect,
       perConnectionKiB,
       storms,
       acceptRatioToBaseline: connect.acceptPerSecond ? round(connect.acceptPerSecond / baselinePerSecond, 3) : null,
+      stormAcceptRatioToBaseline: storms[0]?.acceptPerSecond ? round(storms[0].acceptPerSecond / baselinePerSecond, 3) : null,
     };
     const s0 = storms[0];
     emit(
       result,
       `connections: ${connect.connected}/${devicesN} mTLS devices connected in ${connect.seconds ?? 'timeout'} s (${connect.acceptPerSecond ?? '-'}/s, limit ${connectRate}/s; bare TLS baseline ${Math.round(baselinePerSecond)}/s, ratio ${result.acceptRatioToBaseline}), ` +
         `RSS ${result.settledRssMiB} MiB (${perConnectionKiB} KiB/connection), API p99 ${connect.apiLatencyMs.p99} ms` +
-        (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s, ${s0.refusals['connect-rate']} refused by the rate limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : ''),
+        `; cores: service ${connect.serviceCores}, clients ${connect.clientCores} (baseline ${baselineCores.service}/${baselineCores.clients})` +
+        (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s (${s0.acceptPerSecond ?? '-'}/s, ratio ${result.stormAcceptRatioToBaseline}), ${s0.refusals['connect-rate']} refused by the rate limit, ${s0.refusals['handshakes-in-progress']} by the handshake limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : '') +
+        `; load ${result.machine.loadAvg1m}`,
     );
   } finally {
-    child?.kill();
+    for (const c of children) c.kill();
     baselineServer?.close();
     await service.stop();
   }

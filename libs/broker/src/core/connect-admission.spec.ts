@@ -1,47 +1,104 @@
-import { ConnectAdmission } from './connect-admission';
+import { AdmissionTicket, ConnectAdmission, ConnectLimits } from './connect-admission';
 
 describe('ConnectAdmission', () => {
   let now = 0;
   const clock = () => now;
   beforeEach(() => (now = 0));
 
+  /** A connection as the broker handles it: what happened to it, and its ticket. */
+  function connection(a: ConnectAdmission) {
+    const c: { state: 'running' | 'waiting' | 'refused' | 'expired'; reason?: string; ticket?: AdmissionTicket } = { state: 'refused' };
+    const { verdict, ticket } = a.admit(
+      () => (c.state = 'running'),
+      () => (c.state = 'expired'),
+    );
+    if (verdict.ok) c.state = verdict.waiting ? 'waiting' : 'running';
+    else c.reason = verdict.reason;
+    c.ticket = ticket;
+    return c;
+  }
+  const make = (limits: ConnectLimits) => new ConnectAdmission(limits, clock);
+
   it('admits a burst, then refuses until tokens come back at the rate', () => {
-    const a = new ConnectAdmission({ ratePerSecond: 10, burst: 5, maxHandshakes: 100 }, clock);
-    for (let i = 0; i < 5; i++) expect(a.admit()).toEqual({ ok: true });
-    expect(a.admit()).toMatchObject({ ok: false, reason: 'connect-rate' });
+    const a = make({ ratePerSecond: 10, burst: 5, maxHandshakes: 100 });
+    for (let i = 0; i < 5; i++) expect(connection(a).state).toBe('running');
+    expect(connection(a)).toMatchObject({ state: 'refused', reason: 'connect-rate' });
     now += 100; // 10/s: one token after 100 ms
-    expect(a.admit().ok).toBe(true);
-    expect(a.admit().ok).toBe(false);
+    expect(connection(a).state).toBe('running');
+    expect(connection(a).state).toBe('refused');
     now += 10_000; // a long quiet time refills only up to the burst
     let n = 0;
-    while (a.admit().ok) n++;
+    while (connection(a).state === 'running') n++;
     expect(n).toBe(5);
   });
 
-  it('refuses while too many handshakes are in progress, and admits again as they settle', () => {
-    const a = new ConnectAdmission({ ratePerSecond: 1000, burst: 1000, maxHandshakes: 3 }, clock);
-    expect([a.admit().ok, a.admit().ok, a.admit().ok]).toEqual([true, true, true]);
-    expect(a.admit()).toMatchObject({ ok: false, reason: 'handshakes-in-progress' });
+  it('refuses while too many handshakes are in progress (no wait room), and admits again as they settle', () => {
+    const a = make({ ratePerSecond: 1000, burst: 1000, maxHandshakes: 3 });
+    const running = [connection(a), connection(a), connection(a)];
+    expect(running.map((c) => c.state)).toEqual(['running', 'running', 'running']);
+    expect(connection(a)).toMatchObject({ state: 'refused', reason: 'handshakes-in-progress' });
     expect(a.handshakesInProgress).toBe(3);
-    a.settled();
-    expect(a.admit().ok).toBe(true);
-    a.settled();
-    a.settled();
-    a.settled();
-    a.settled(); // one too many: never below zero
-    expect(a.handshakesInProgress).toBe(0);
+    running[0].ticket!.settled();
+    running[0].ticket!.settled(); // twice: counted once
+    expect(a.handshakesInProgress).toBe(2);
+    expect(connection(a).state).toBe('running');
+    expect(a.handshakesInProgress).toBe(3);
   });
 
   it('a refusal for the handshake limit spends no token', () => {
-    const a = new ConnectAdmission({ ratePerSecond: 1, burst: 2, maxHandshakes: 1 }, clock);
-    expect(a.admit().ok).toBe(true);
-    for (let i = 0; i < 10; i++) expect(a.admit()).toMatchObject({ reason: 'handshakes-in-progress' });
-    a.settled();
-    expect(a.admit().ok).toBe(true); // the second token of the burst is still there
+    const a = make({ ratePerSecond: 1, burst: 2, maxHandshakes: 1 });
+    const first = connection(a);
+    for (let i = 0; i < 10; i++) expect(connection(a)).toMatchObject({ reason: 'handshakes-in-progress' });
+    first.ticket!.settled();
+    expect(connection(a).state).toBe('running'); // the second token of the burst is still there
+  });
+
+  it('lets connections over the handshake limit wait, first come first served, and starts each as a slot frees', () => {
+    const a = make({ ratePerSecond: 1000, burst: 1000, maxHandshakes: 2, maxWaiting: 2, maxWaitMs: 5000 });
+    const [r1, r2, w1, w2, over] = [connection(a), connection(a), connection(a), connection(a), connection(a)];
+    expect([r1.state, r2.state, w1.state, w2.state]).toEqual(['running', 'running', 'waiting', 'waiting']);
+    expect(over).toMatchObject({ state: 'refused', reason: 'handshakes-in-progress' });
+    expect([a.handshakesInProgress, a.handshakesWaiting]).toEqual([2, 2]);
+    r2.ticket!.settled();
+    expect([w1.state, w2.state]).toEqual(['running', 'waiting']);
+    // A newcomer does not jump the queue while a slot is taken and someone waits.
+    const late = connection(a);
+    expect(late.state).toBe('waiting');
+    r1.ticket!.settled();
+    expect([w2.state, late.state]).toEqual(['running', 'waiting']);
+    expect([a.handshakesInProgress, a.handshakesWaiting]).toEqual([2, 1]);
+  });
+
+  it('a waiter that leaves frees its place; one that waited too long is expired and its place freed', () => {
+    const a = make({ ratePerSecond: 1000, burst: 1000, maxHandshakes: 1, maxWaiting: 2, maxWaitMs: 1000 });
+    const r = connection(a);
+    const gone = connection(a);
+    const slow = connection(a);
+    gone.ticket!.settled(); // its socket closed while it waited
+    expect(a.handshakesWaiting).toBe(1);
+    now += 999;
+    a.sweep();
+    expect(slow.state).toBe('waiting');
+    now += 1;
+    a.sweep();
+    expect(slow.state).toBe('expired');
+    slow.ticket!.settled(); // the caller closes it and settles: nothing more happens
+    expect([a.handshakesInProgress, a.handshakesWaiting]).toEqual([1, 0]);
+    r.ticket!.settled();
+    expect([a.handshakesInProgress, a.handshakesWaiting]).toEqual([0, 0]);
+    expect(gone.state).toBe('waiting'); // never started
+  });
+
+  it('a waiting connection spends a token: the rate bounds the waiters too', () => {
+    const a = make({ ratePerSecond: 1, burst: 3, maxHandshakes: 1, maxWaiting: 10 });
+    expect([connection(a).state, connection(a).state, connection(a).state]).toEqual(['running', 'waiting', 'waiting']);
+    expect(connection(a)).toMatchObject({ reason: 'connect-rate' });
   });
 
   it('rejects nonsensical limits', () => {
-    expect(() => new ConnectAdmission({ ratePerSecond: 0, burst: 1, maxHandshakes: 1 })).toThrow(/positive rate/);
-    expect(() => new ConnectAdmission({ ratePerSecond: 1, burst: 0, maxHandshakes: 1 })).toThrow();
+    expect(() => make({ ratePerSecond: 0, burst: 1, maxHandshakes: 1 })).toThrow(/positive rate/);
+    expect(() => make({ ratePerSecond: 1, burst: 0, maxHandshakes: 1 })).toThrow();
+    expect(() => make({ ratePerSecond: 1, burst: 1, maxHandshakes: 1, maxWaiting: -1 })).toThrow();
+    expect(() => make({ ratePerSecond: 1, burst: 1, maxHandshakes: 1, maxWaitMs: 0 })).toThrow();
   });
 });

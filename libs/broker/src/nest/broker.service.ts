@@ -8,10 +8,11 @@ import mqemitterRedis from 'mqemitter-redis';
 import redisPersistence from 'aedes-persistence-redis';
 import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
-import { CaService, CertificateStatusService } from '@fleetguard/pki';
+import { CaService, CertificateStatusService, VerifiedDeviceCertificate } from '@fleetguard/pki';
 import { FleetEventBus } from '@fleetguard/events';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
+import { RepeatThrottle } from '../core/repeat-throttle';
 import { DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
 
@@ -35,6 +36,12 @@ const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections
 const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
 const connected = gauge('fleetguard_mqtt_connected_devices', 'Devices connected to the embedded broker');
 const handshakes = gauge('fleetguard_mqtt_tls_handshakes_in_progress', 'MQTT TLS handshakes admitted and not yet finished');
+const handshakesWaiting = gauge('fleetguard_mqtt_tls_handshakes_waiting', 'MQTT connections waiting for a TLS handshake slot (not read from yet)');
+
+/** What the certificate a TLS socket presented is: ours (verified), not acceptable (why), or absent. */
+type PeerIdentity = { verified: VerifiedDeviceCertificate } | { refused: string } | { absent: true };
+
+const REFUSAL_LOG_WINDOW_MS = 10_000;
 
 interface DeviceClient {
   id: string;
@@ -58,12 +65,16 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   /** The TCP listener in front of the TLS one: connections are admitted here (rate, handshakes) before TLS. */
   private front?: net.Server;
   private plainServer?: net.Server;
+  private admissionSweep?: NodeJS.Timeout;
+  private readonly refusalLog = new RepeatThrottle(REFUSAL_LOG_WINDOW_MS);
   private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
   private readonly pkiReadyListeners: Array<(deviceId: string) => void> = [];
   private readonly duplicates = new Map<string, { at: Date; count: number }>();
   private readonly goneListeners: Array<(deviceId: string) => void> = [];
   private readonly connectedListeners: Array<(c: DeviceConnection) => void> = [];
+  /** The device certificate of each TLS socket, verified once at the end of its handshake and read again by the MQTT authentication. */
+  private readonly peers = new WeakMap<net.Socket, PeerIdentity>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -195,12 +206,9 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     const t = this.ca.serverTls;
     const guard = new ConnectionGuard({
       limits: packetLimits(this.config.mqttMaxPayload),
-      serialOf: (der) => {
-        try {
-          return this.ca.verifyDeviceCertificate(der).serialHex;
-        } catch {
-          return null;
-        }
+      serialOf: (socket) => {
+        const p = this.peerOf(socket);
+        return 'verified' in p ? p.verified.serialHex : null;
       },
       isRevoked: (serial) => this.status.isRevoked(serial),
       refuse: (reason, deviceId, message) => this.refuse(reason, deviceId, message),
@@ -221,32 +229,49 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     });
     // After an issuing CA rollover: the new server certificate, and devices of every CA trusted.
     this.ca.onTlsChanged((n) => this.server?.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
-    // Admission before TLS: a refused connection costs an accept and a close, not a handshake.
-    const admission = new ConnectAdmission({ ratePerSecond: this.config.mqttConnectRate, burst: this.config.mqttConnectRate, maxHandshakes: this.config.mqttMaxHandshakes });
+    // Admission before TLS: a refused connection costs an accept and a close, not a handshake;
+    // one waiting for a slot is not read from (pauseOnConnect) until its handshake starts.
+    const admission = new ConnectAdmission({
+      ratePerSecond: this.config.mqttConnectRate,
+      burst: this.config.mqttConnectRate,
+      maxHandshakes: this.config.mqttMaxHandshakes,
+      maxWaiting: this.config.mqttHandshakeQueue,
+      maxWaitMs: this.config.mqttHandshakeWaitSeconds * 1000,
+    });
+    const showAdmission = () => {
+      handshakes.set(admission.handshakesInProgress);
+      handshakesWaiting.set(admission.handshakesWaiting);
+    };
+    this.admissionSweep = setInterval(() => (admission.sweep(), showAdmission()), 250);
+    this.admissionSweep.unref();
     const inHandshake = new Map<string, () => void>();
     const tlsServer = this.server;
     tlsServer.prependListener('secureConnection', (socket: tls.TLSSocket) => inHandshake.get(`${socket.remoteAddress}|${socket.remotePort}`)?.());
-    this.front = net.createServer((raw) => {
-      const v = admission.admit();
-      if (!v.ok) {
-        this.refuse(v.reason, null, v.message);
+    this.front = net.createServer({ pauseOnConnect: true }, (raw) => {
+      // One connection per remote address and port at a time: the key finds it again when its TLS socket is secure.
+      const key = `${raw.remoteAddress}|${raw.remotePort}`;
+      const startTls = () => {
+        if (raw.destroyed) return ticket?.settled();
+        tlsServer.emit('connection', raw);
+      };
+      const { verdict, ticket } = admission.admit(startTls, () => {
+        this.refuse('handshake-wait', null, `waited ${this.config.mqttHandshakeWaitSeconds} s for one of ${this.config.mqttMaxHandshakes} TLS handshake slots`);
+        raw.destroy();
+      });
+      if (!verdict.ok) {
+        this.refuse(verdict.reason, null, verdict.message);
         raw.destroy();
         return;
       }
-      // One connection per remote address and port at a time: the key finds it again when its TLS socket is secure.
-      const key = `${raw.remoteAddress}|${raw.remotePort}`;
-      let done = false;
       const settle = () => {
-        if (done) return;
-        done = true;
         if (inHandshake.get(key) === settle) inHandshake.delete(key);
-        admission.settled();
-        handshakes.set(admission.handshakesInProgress);
+        ticket!.settled();
+        showAdmission();
       };
       inHandshake.set(key, settle);
       raw.once('close', settle);
-      handshakes.set(admission.handshakesInProgress);
-      tlsServer.emit('connection', raw);
+      showAdmission();
+      if (!verdict.waiting) startTls();
     });
     this.front.maxConnections = this.config.mqttMaxConnections;
     this.front.on('drop', () => this.refuse('max-connections', null, `${this.config.mqttMaxConnections} MQTT connections already open`));
@@ -260,25 +285,46 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     return { tls: tlsPort, plain };
   }
 
+  /** Counted always; logged once per reason (and device) every 10 s at most, with how many were left out. */
   private refuse(reason: string, deviceId: string | null, message: string): void {
     rejections.inc({ reason });
-    this.logger.warn(`refused ${reason}${deviceId ? ` for ${deviceId}` : ''}: ${message}`);
+    const logged = this.refusalLog.admit(deviceId ? `${reason} ${deviceId}` : reason);
+    if (!logged) return;
+    this.logger.warn(`refused ${reason}${deviceId ? ` for ${deviceId}` : ''}: ${message}${logged.skipped ? ` (and ${logged.skipped} more like it in the last ${REFUSAL_LOG_WINDOW_MS / 1000} s)` : ''}`);
+  }
+
+  /**
+   * The device certificate a socket presented, verified once per socket (the TLS admission and
+   * the MQTT authentication both ask); the CA remembers a certificate it has checked, so a
+   * reconnecting device's is not parsed again.
+   */
+  private peerOf(socket: net.Socket): PeerIdentity {
+    let p = this.peers.get(socket);
+    if (p) return p;
+    // getPeerCertificate's DER (getPeerX509Certificate cost several times as much in a profile of a reconnect storm).
+    const cert = typeof (socket as tls.TLSSocket).getPeerCertificate === 'function' ? (socket as tls.TLSSocket).getPeerCertificate(false)?.raw : undefined;
+    if (!cert) p = { absent: true };
+    else {
+      try {
+        p = { verified: this.ca.verifyDeviceCertificate(cert) };
+      } catch (e) {
+        p = { refused: e instanceof DomainError ? e.message : 'certificate not accepted' };
+      }
+    }
+    this.peers.set(socket, p);
+    return p;
   }
 
   private async authenticate(client: DeviceClient): Promise<Error | null> {
     const socket = client.conn as tls.TLSSocket;
-    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
     const fail = (reason: string, message: string, returnCode = 5) => {
       this.refuse(reason, client.id, message);
       return Object.assign(new Error(message), { returnCode });
     };
-    if (!peer?.raw) return fail('no-certificate', 'a device client certificate is required');
-    let verified;
-    try {
-      verified = this.ca.verifyDeviceCertificate(peer.raw);
-    } catch (e) {
-      return fail('bad-certificate', e instanceof DomainError ? e.message : 'certificate not accepted');
-    }
+    const peer = this.peerOf(socket);
+    if ('absent' in peer) return fail('no-certificate', 'a device client certificate is required');
+    if ('refused' in peer) return fail('bad-certificate', peer.refused);
+    const verified = peer.verified;
     if (client.id !== verified.deviceId) return fail('client-id-mismatch', `client id '${client.id}' differs from the certificate CN '${verified.deviceId}'`, 2);
     if (this.clients()[client.id]) {
       const d = this.duplicates.get(client.id);
@@ -347,6 +393,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.admissionSweep);
     await new Promise<void>((r) => (this.front ? this.front.close(() => r()) : r()));
     await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
     if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));

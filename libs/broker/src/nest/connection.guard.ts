@@ -17,8 +17,8 @@ export function packetLimits(maxPayload: number): PacketLimits {
 
 export interface ConnectionGuardDeps {
   limits: PacketLimits;
-  /** The serial (hex) of a device certificate we issued, or null if it is not one. */
-  serialOf(certificateDer: Buffer): string | null;
+  /** The serial (hex) of the device certificate the socket presented, or null if it is not one of ours. */
+  serialOf(socket: tls.TLSSocket): string | null;
   isRevoked(serialHex: string): boolean;
   refuse(reason: string, deviceId: string | null, message: string): void;
   maxPerCertificate?: number;
@@ -40,8 +40,7 @@ export class ConnectionGuard {
 
   /** For a TLS socket whose handshake just completed: false (and the socket destroyed) if refused. */
   admitTls(socket: tls.TLSSocket): boolean {
-    const peer = socket.getPeerCertificate(false);
-    const serial = peer?.raw ? this.deps.serialOf(peer.raw) : null;
+    const serial = this.deps.serialOf(socket);
     if (!serial) return true; // not one of ours: the MQTT authentication refuses it with its reason
     if (this.deps.isRevoked(serial)) {
       this.deps.refuse('certificate-revoked', null, `certificate ${serial} is revoked (refused at the TLS handshake)`);

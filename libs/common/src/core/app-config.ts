@@ -45,8 +45,12 @@ const schema = z.object({
   FLEETGUARD_MQTT_MAX_PAYLOAD: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
   /** New MQTT connections a second this instance starts a TLS handshake for (burst: one second's worth); more are closed before TLS. */
   FLEETGUARD_MQTT_CONNECT_RATE: positiveInt.max(1_000_000).default(500),
-  /** MQTT TLS handshakes in progress at once; a connection beyond it is closed before TLS. */
-  FLEETGUARD_MQTT_MAX_HANDSHAKES: positiveInt.max(100_000).default(200),
+  /** MQTT TLS handshakes in progress at once; a connection beyond it waits for a slot (below) or is closed before TLS. */
+  FLEETGUARD_MQTT_MAX_HANDSHAKES: positiveInt.max(100_000).default(64),
+  /** MQTT connections that may wait (not read from, no TLS yet) for a handshake slot; 0: none, refused at once. */
+  FLEETGUARD_MQTT_HANDSHAKE_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(2000),
+  /** How long a connection may wait for a handshake slot before it is closed. */
+  FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: positiveInt.max(60).default(5),
   /** Open MQTT connections this instance holds; beyond it a new connection is closed (the process's open-file limit bounds it too). */
   FLEETGUARD_MQTT_MAX_CONNECTIONS: positiveInt.max(10_000_000).default(50_000),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
@@ -131,6 +135,8 @@ export interface AppConfig {
   mqttMaxPayload: number;
   mqttConnectRate: number;
   mqttMaxHandshakes: number;
+  mqttHandshakeQueue: number;
+  mqttHandshakeWaitSeconds: number;
   mqttMaxConnections: number;
   httpMaxBody: number;
   /** Slow-client limits of the operator and device HTTP listeners. */
@@ -315,6 +321,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     mqttMaxPayload: c.FLEETGUARD_MQTT_MAX_PAYLOAD,
     mqttConnectRate: c.FLEETGUARD_MQTT_CONNECT_RATE,
     mqttMaxHandshakes: c.FLEETGUARD_MQTT_MAX_HANDSHAKES,
+    mqttHandshakeQueue: c.FLEETGUARD_MQTT_HANDSHAKE_QUEUE,
+    mqttHandshakeWaitSeconds: c.FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS,
     mqttMaxConnections: c.FLEETGUARD_MQTT_MAX_CONNECTIONS,
     httpMaxBody: c.FLEETGUARD_HTTP_MAX_BODY,
     httpHeadersTimeoutSeconds: c.FLEETGUARD_HTTP_HEADERS_TIMEOUT_SECONDS,

@@ -440,7 +440,7 @@ export class CertificateAuthority {
   }
 
   /** Checks a certificate a device presents (see device-certificate.check.ts). */
-  verifyDeviceCertificate(certificate: DerInput, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate {
+  verifyDeviceCertificate(certificate: DerInput | NodeX509Certificate, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate {
     return this.verifier.verify(certificate, options);
   }
 }

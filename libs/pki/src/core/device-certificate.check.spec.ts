@@ -1,11 +1,12 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, id_ce_extKeyUsage, id_ce_subjectAltName, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { Certificate, Extension, GeneralName, id_ce_extKeyUsage, id_ce_subjectAltName, SubjectAlternativeName, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { X509Certificate } from 'node:crypto';
 import { DomainError } from '@fleetguard/common';
 import { decryptPrivateKey } from './ca-key.codec';
 import { keyIdentifierOf } from './certificate-fields.builder';
 import { CaMaterial, CertificateAuthority } from './certificate-authority';
 import { parseCsr, ParsedCsr } from './csr.check';
-import { DeviceCertificateVerifier, verifyDeviceCertificate } from './device-certificate.check';
+import { altNames, DeviceCertificateVerifier, verifyDeviceCertificate } from './device-certificate.check';
 import { DeviceCertificateProfile } from './device-certificate.profile';
 import { pemEncode } from './der-input.codec';
 import { randomSerialNumber } from './serial-number.generator';
@@ -57,6 +58,8 @@ describe('verifyDeviceCertificate', () => {
     expect(verifyDeviceCertificate(issued.certificateDer, { intermediateCertPem: material.intermediateCertPem }).deviceId).toBe('dev-42');
     const verifier = DeviceCertificateVerifier.fromPem(material);
     expect(verifyDeviceCertificate(issued.certificatePem, verifier).serialHex).toBe(issued.serialHex);
+    // A certificate Node has already parsed (a TLS socket's peer certificate) gives the same answer.
+    expect(ca.verifyDeviceCertificate(new X509Certificate(issued.certificateDer))).toEqual(ca.verifyDeviceCertificate(issued.certificateDer));
   });
 
   it('judges validity at the given time, with an optional grace period after expiry', async () => {
@@ -69,6 +72,23 @@ describe('verifyDeviceCertificate', () => {
     expect(domainError(() => ca.verifyDeviceCertificate(issued.certificatePem, { at: new Date(notBefore.getTime() - 1000) })).code).toBe(
       'cert.not-yet-valid',
     );
+  });
+
+  it('checks a certificate it has seen before from memory, still judging its validity at each call', async () => {
+    const issued = await issue('dev-again');
+    const verifier = DeviceCertificateVerifier.fromPem(material);
+    const first = verifier.verify(issued.certificateDer);
+    // What a caller does with the answer does not change the next one.
+    first.publicKeySpkiDer.fill(0);
+    first.notAfter.setTime(0);
+    const again = verifier.verify(Buffer.from(issued.certificateDer));
+    expect(again).toEqual({ ...first, publicKeySpkiDer: csr.publicKeySpkiDer, notAfter: issued.notAfter });
+    expect(domainError(() => verifier.verify(issued.certificateDer, { at: new Date(issued.notAfter.getTime() + 1000) })).code).toBe('cert.expired');
+    expect(domainError(() => verifier.verify(issued.certificateDer, { at: new Date(issued.notBefore.getTime() - 1000) })).code).toBe('cert.not-yet-valid');
+    // A refused certificate is refused every time (failures are not remembered as successes).
+    const { ca: other } = await createTestCa();
+    const foreign = await other.issueDeviceCertificate({ csr, deviceId: 'dev-again', validityDays: 1, crlDistributionUrl: TEST_CRL_URL });
+    for (let i = 0; i < 2; i++) expect(domainError(() => verifier.verify(foreign.certificateDer)).code).toBe('cert.untrusted');
   });
 
   it('refuses a certificate from another CA, or the CA certificates themselves', async () => {
@@ -122,6 +142,31 @@ describe('verifyDeviceCertificate', () => {
       });
       expect(domainError(() => ca.verifyDeviceCertificate(pem))).toMatchObject({ code: 'cert.bad-profile', kind: 'unauthorized' });
     });
+
+    it('is refused when its SAN URI is only spelled inside another name', async () => {
+      // Node prints a name holding a comma or a quote as a JSON string: the fake entry stays inside it.
+      const pem = await forge((extensions) => {
+        const at = extensions!.findIndex((e) => e.extnID === id_ce_subjectAltName);
+        const names = new SubjectAlternativeName([new GeneralName({ dNSName: 'x", URI:urn:fleetguard:device:dev-odd, DNS:"y' })]);
+        extensions![at] = new Extension({ extnID: id_ce_subjectAltName, critical: false, extnValue: new OctetString(AsnConvert.serialize(names)) });
+      });
+      expect(new X509Certificate(pem).subjectAltName).toContain('URI:urn:fleetguard:device:dev-odd');
+      expect(domainError(() => ca.verifyDeviceCertificate(pem))).toMatchObject({ code: 'cert.bad-profile', kind: 'unauthorized' });
+    });
+  });
+
+  it('reads Node\'s subjectAltName text entry by entry, quoted values whole', () => {
+    expect(altNames(undefined)).toEqual([]);
+    expect(altNames('URI:urn:fleetguard:device:d1, DNS:a.example')).toEqual([
+      { type: 'URI', value: 'urn:fleetguard:device:d1' },
+      { type: 'DNS', value: 'a.example' },
+    ]);
+    expect(altNames('DNS:"x\\", URI:urn:fleetguard:device:d1, DNS:\\"y", IP Address:127.0.0.1')).toEqual([
+      { type: 'DNS', value: 'x", URI:urn:fleetguard:device:d1, DNS:"y' },
+      { type: 'IP Address', value: '127.0.0.1' },
+    ]);
+    expect(() => altNames('DNS:"unterminated')).toThrow();
+    expect(() => altNames('no colon')).toThrow();
   });
 
   it('refuses to build a verifier whose intermediate the root did not sign', async () => {

@@ -8,12 +8,11 @@
  * Error codes: `cert.malformed` (400), `cert.untrusted`, `cert.expired`, `cert.not-yet-valid`,
  * `cert.bad-profile` (401).
  */
-import { KeyObject, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, KeyObject, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { DomainError, invalid, isDeviceId } from '@fleetguard/common';
-import { decodeDerInput, DerInput, toArrayBuffer } from './der-input.codec';
+import { decodeDerInput, DerInput } from './der-input.codec';
 import { DEVICE_URN_PREFIX } from './device-certificate.profile';
 import { parseSerialHex } from './serial-number.generator';
-import { x509 } from './x509.platform';
 
 export interface VerifiedDeviceCertificate {
   deviceId: string;
@@ -40,10 +39,22 @@ export interface DeviceCertificateIssuer {
 }
 
 const MAX_CERT_BYTES = 16 * 1024;
+/** Certificates whose checks are remembered (a fleet's worth; about 0.5 kB each). */
+const KNOWN_CERTIFICATES = 100_000;
+
+/** What a certificate's bytes alone decide (issuer, signature, profile); its validity is judged at each use. */
+type Known = Omit<VerifiedDeviceCertificate, 'expired'>;
 const denied = (code: string, message: string) => new DomainError(code, message, 'unauthorized');
 
 export class DeviceCertificateVerifier {
   private readonly intermediatePublicKey: KeyObject;
+  /**
+   * Certificates already found to be ours, by the SHA-256 of their DER: a device reconnecting
+   * presents the same bytes, whose issuer, signature and profile cannot have changed, so they are
+   * checked once (validity is still judged at every call; revocation is the caller's, as ever).
+   * Least recently used first; failures are not remembered.
+   */
+  private readonly known = new Map<string, Known>();
 
   private constructor(private readonly intermediate: NodeX509Certificate) {
     this.intermediatePublicKey = intermediate.publicKey;
@@ -61,44 +72,58 @@ export class DeviceCertificateVerifier {
     return new DeviceCertificateVerifier(intermediate);
   }
 
-  verify(certificate: DerInput, options: VerifyDeviceCertificateOptions = {}): VerifiedDeviceCertificate {
+  /**
+   * `certificate` may be a Node X509Certificate already parsed (a TLS socket's
+   * `getPeerX509Certificate()`), which spares parsing the DER again on the connect path.
+   */
+  verify(certificate: DerInput | NodeX509Certificate, options: VerifyDeviceCertificateOptions = {}): VerifiedDeviceCertificate {
     const at = options.at ?? new Date();
     const graceSeconds = options.graceSeconds ?? 0;
     if (!(at instanceof Date) || Number.isNaN(at.getTime()) || !(graceSeconds >= 0)) {
       throw invalid('cert.bad-options', 'at must be a valid Date and graceSeconds a non-negative number');
     }
-    const der = decodeDerInput(certificate, {
-      pemLabels: ['CERTIFICATE'],
-      errorPrefix: 'cert',
-      what: 'certificate',
-      maxBytes: MAX_CERT_BYTES,
-    });
+    const der =
+      certificate instanceof NodeX509Certificate
+        ? certificate.raw
+        : decodeDerInput(certificate, { pemLabels: ['CERTIFICATE'], errorPrefix: 'cert', what: 'certificate', maxBytes: MAX_CERT_BYTES });
+    if (der.length > MAX_CERT_BYTES) throw invalid('cert.too-large', `Certificate over ${MAX_CERT_BYTES} bytes`);
+    const fingerprint = createHash('sha256').update(der).digest('base64');
+    let known = this.known.get(fingerprint);
+    if (known) {
+      this.known.delete(fingerprint);
+    } else {
+      known = this.check(certificate instanceof NodeX509Certificate ? certificate : der);
+      if (this.known.size >= KNOWN_CERTIFICATES) this.known.delete(this.known.keys().next().value!);
+    }
+    this.known.set(fingerprint, known);
+
+    const { notBefore, notAfter } = known;
+    if (at.getTime() < notBefore.getTime()) throw denied('cert.not-yet-valid', `The certificate is not valid before ${notBefore.toISOString()}`);
+    const expired = at.getTime() > notAfter.getTime();
+    if (expired && at.getTime() > notAfter.getTime() + graceSeconds * 1000) {
+      throw denied('cert.expired', `The certificate expired at ${notAfter.toISOString()}`);
+    }
+    return { ...known, notBefore: new Date(notBefore), notAfter: new Date(notAfter), publicKeySpkiDer: Buffer.from(known.publicKeySpkiDer), expired };
+  }
+
+  /** Issuer, signature and profile of one certificate (what its bytes decide). */
+  private check(certificate: Buffer | NodeX509Certificate): Known {
     let node: NodeX509Certificate;
-    let cert: InstanceType<typeof x509.X509Certificate>;
     try {
-      node = new NodeX509Certificate(der);
-      cert = new x509.X509Certificate(toArrayBuffer(der));
+      node = certificate instanceof NodeX509Certificate ? certificate : new NodeX509Certificate(certificate);
     } catch {
       throw invalid('cert.malformed', 'Malformed certificate');
     }
     if (!node.checkIssued(this.intermediate) || !safeVerify(node, this.intermediatePublicKey)) {
       throw denied('cert.untrusted', 'The certificate is not issued by the device CA');
     }
-
-    const deviceId = readDeviceId(cert);
-    const { notBefore, notAfter } = cert;
-    if (at.getTime() < notBefore.getTime()) throw denied('cert.not-yet-valid', `The certificate is not valid before ${notBefore.toISOString()}`);
-    const expired = at.getTime() > notAfter.getTime();
-    if (expired && at.getTime() > notAfter.getTime() + graceSeconds * 1000) {
-      throw denied('cert.expired', `The certificate expired at ${notAfter.toISOString()}`);
-    }
+    const { deviceId, notBefore, notAfter } = readProfile(node);
     return {
       deviceId,
-      serialHex: parseSerialHex(cert.serialNumber, 'cert').hex,
+      serialHex: parseSerialHex(node.serialNumber, 'cert').hex,
       notBefore,
       notAfter,
-      expired,
-      publicKeySpkiDer: Buffer.from(cert.publicKey.rawData),
+      publicKeySpkiDer: node.publicKey.export({ type: 'spki', format: 'der' }),
     };
   }
 }
@@ -152,25 +177,74 @@ function safeVerify(cert: NodeX509Certificate, key: KeyObject): boolean {
   }
 }
 
-function readDeviceId(cert: InstanceType<typeof x509.X509Certificate>): string {
+/**
+ * The device profile, read from the fields OpenSSL decoded (Node's X509Certificate): one CN
+ * holding a device id, the matching SAN URI, not a CA, clientAuth among the extended key usages.
+ * Parsing the certificate again in JavaScript (@peculiar/x509, asn1js) cost about 20 times as much
+ * and was most of the broker's time per connection in a reconnect storm.
+ */
+function readProfile(node: NodeX509Certificate): { deviceId: string; notBefore: Date; notAfter: Date } {
   const badProfile = (why: string) => denied('cert.bad-profile', `Not a device certificate: ${why}`);
   let commonNames: string[];
   let uris: string[];
   let isCa: boolean;
   let usages: string[];
+  let notBefore: Date;
+  let notAfter: Date;
   try {
-    commonNames = cert.subjectName.getField('CN');
-    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    uris = (san?.names.items ?? []).filter((n) => n.type === 'url').map((n) => n.value);
-    isCa = cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false;
-    usages = (cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? []).map(String);
+    // One attribute a line (RFC 2253 escaping, control characters escaped): a value cannot start a line of its own.
+    commonNames = node.subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+    uris = altNames(node.subjectAltName).filter((n) => n.type === 'URI').map((n) => n.value);
+    isCa = node.ca;
+    usages = node.keyUsage ?? [];
+    notBefore = new Date(node.validFrom);
+    notAfter = new Date(node.validTo);
   } catch {
     throw invalid('cert.malformed', 'Malformed certificate extensions');
   }
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw invalid('cert.malformed', 'Malformed certificate validity');
   if (commonNames.length !== 1 || !isDeviceId(commonNames[0])) throw badProfile('subject must be one CN holding a device id');
   const deviceId = commonNames[0];
   if (!uris.includes(DEVICE_URN_PREFIX + deviceId)) throw badProfile('the SAN URI does not match the CN');
   if (isCa) throw badProfile('it is a CA certificate');
-  if (!usages.includes(x509.ExtendedKeyUsage.clientAuth)) throw badProfile('clientAuth is not among its extended key usages');
-  return deviceId;
+  if (!usages.includes(CLIENT_AUTH)) throw badProfile('clientAuth is not among its extended key usages');
+  return { deviceId, notBefore, notAfter };
+}
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * Node's rendering of subjectAltName: `TYPE:value` entries joined by ", ", a value that holds a
+ * comma, quote, backslash or a non-printable character written as a JSON string
+ * (`URI:"a, b"`). Read entry by entry, so a quoted value can never pass for an entry of its own.
+ */
+export function altNames(text: string | undefined): Array<{ type: string; value: string }> {
+  const out: Array<{ type: string; value: string }> = [];
+  if (!text) return out;
+  let i = 0;
+  while (i < text.length) {
+    const colon = text.indexOf(':', i);
+    if (colon < 0) throw new Error('malformed subjectAltName');
+    const type = text.slice(i, colon);
+    let j = colon + 1;
+    let value: string;
+    if (text[j] === '"') {
+      let k = j + 1;
+      while (k < text.length && text[k] !== '"') k += text[k] === '\\' ? 2 : 1;
+      if (k >= text.length) throw new Error('malformed subjectAltName');
+      value = JSON.parse(text.slice(j, k + 1)) as string;
+      j = k + 1;
+    } else {
+      const end = text.indexOf(', ', j);
+      value = text.slice(j, end < 0 ? text.length : end);
+      j = end < 0 ? text.length : end;
+    }
+    out.push({ type, value });
+    if (j < text.length) {
+      if (!text.startsWith(', ', j)) throw new Error('malformed subjectAltName');
+      j += 2;
+    }
+    i = j;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
@@ -127,7 +127,7 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
    * A device certificate of any of our issuing CAs (the current one first): a device of an older
    * CA keeps connecting until its certificate expires.
    */
-  verifyDeviceCertificate(certificate: DerInput, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate & { caGeneration: number } {
+  verifyDeviceCertificate(certificate: DerInput | X509Certificate, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate & { caGeneration: number } {
     let firstError: unknown;
     for (let i = this.generationList.length - 1; i >= 0; i--) {
       const g = this.generationList[i];
