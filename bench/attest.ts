@@ -30,9 +30,9 @@
 import 'reflect-metadata';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread } from 'node:worker_threads';
 import { AttestationService } from '@fleetguard/attestation';
-import { runFleet, type DeviceProfile } from '../apps/device-sim/src';
+import { runFleetWorker, type FleetInput, type ResultMessage } from './support/fleet-worker';
 import { productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
 import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, sleep } from './support/measure';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
@@ -41,22 +41,7 @@ const GOAL_PER_SECOND = 3000;
 const GOAL_P99_MS = 100;
 const GOAL_RATE = 1000;
 
-interface FleetInput {
-  operatorUrl: string;
-  deviceUrl: string;
-  mqttUrl: string;
-  tokens: string[];
-  profile: DeviceProfile;
-  count: number;
-}
 
-interface ResultMessage {
-  t: 'result';
-  i: number;
-  nonce?: string;
-  status: string;
-  at: number;
-}
 
 /* -------------------------------------------------------------------- baseline */
 
@@ -412,33 +397,9 @@ async function main(): Promise<void> {
 
 /* -------------------------------------------------------------------- devices (worker thread) */
 
-async function workerMain(): Promise<void> {
-  const input = workerData as FleetInput;
-  const port = parentPort!;
-  const fleet = await runFleet({
-    count: input.count,
-    tokens: input.tokens,
-    profile: input.profile,
-    operatorUrl: input.operatorUrl,
-    deviceUrl: input.deviceUrl,
-    mqttUrl: input.mqttUrl,
-    hardening: false,
-    // Shed evidence closes the connection (MQTT 3.1.1 has no negative PUBACK): the device comes back and sends it again.
-    reconnectPeriodMs: 1000,
-    requestTimeoutMs: 60_000,
-    concurrency: 16,
-    onDevice: (device, i) => {
-      device.on('result', (_ear, summary) => port.postMessage({ t: 'result', i, nonce: summary.nonce, status: summary.status, at: nowMs() } satisfies ResultMessage));
-      device.on('device-error', (e) => port.postMessage({ t: 'device-error', i, message: e.message }));
-      device.on('connection', (state) => {
-        if (state === 'offline') port.postMessage({ t: 'disconnect', i });
-      });
-    },
-  });
-  port.on('message', (m: { t?: string }) => {
-    if (m?.t === 'close') void fleet.close().then(() => port.postMessage({ t: 'closed' }));
-  });
-  port.postMessage({ t: 'ready', ids: fleet.devices.map((d) => d.deviceId) });
+function workerMain(): Promise<void> {
+  // Shed evidence closes the connection (MQTT 3.1.1 has no negative PUBACK): the device comes back and sends it again.
+  return runFleetWorker({ reconnectPeriodMs: 1000 });
 }
 
 if (isMainThread) main().catch(fail);

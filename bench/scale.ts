@@ -34,10 +34,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread } from 'node:worker_threads';
 import { Client } from 'pg';
 import { createScratchDatabase } from '@fleetguard/persistence';
-import { runFleet, type DeviceProfile } from '../apps/device-sim/src';
+import { runFleetWorker, type FleetInput, type ResultMessage } from './support/fleet-worker';
 import { Api, ephemeralEnv, spawnBuiltService } from '../test/support/service';
 import { productWithRelease } from '../test/support/fleet-fixture';
 import { HAPROXY, RunningHaproxy, claimRedisDb, frontPorts, redisReachable, startHaproxy } from '../test/support/cluster';
@@ -47,21 +47,7 @@ import { startWorker, workerFailed, WorkerChannel } from './support/worker-chann
 
 const REISSUE_AFTER_MS = 30_000;
 
-interface FleetInput {
-  operatorUrl: string;
-  deviceUrl: string;
-  mqttUrl: string;
-  tokens: string[];
-  profile: DeviceProfile;
-  count: number;
-}
 
-interface ResultMessage {
-  t: 'result';
-  i: number;
-  status: string;
-  at: number;
-}
 
 type Instance = Awaited<ReturnType<typeof spawnBuiltService>>;
 
@@ -321,32 +307,8 @@ async function main(): Promise<void> {
 
 /* -------------------------------------------------------------------- devices (worker thread) */
 
-async function workerMain(): Promise<void> {
-  const input = workerData as FleetInput;
-  const port = parentPort!;
-  const fleet = await runFleet({
-    count: input.count,
-    tokens: input.tokens,
-    profile: input.profile,
-    operatorUrl: input.operatorUrl,
-    deviceUrl: input.deviceUrl,
-    mqttUrl: input.mqttUrl,
-    hardening: false,
-    reconnectPeriodMs: 0,
-    requestTimeoutMs: 60_000,
-    concurrency: 16,
-    onDevice: (device, i) => {
-      device.on('result', (_ear, summary) => port.postMessage({ t: 'result', i, status: summary.status, at: nowMs() } satisfies ResultMessage));
-      device.on('device-error', (e) => port.postMessage({ t: 'device-error', i, message: e.message }));
-      device.on('connection', (state) => {
-        if (state === 'offline') port.postMessage({ t: 'disconnect', i });
-      });
-    },
-  });
-  port.on('message', (m: { t?: string }) => {
-    if (m?.t === 'close') void fleet.close().then(() => port.postMessage({ t: 'closed' }));
-  });
-  port.postMessage({ t: 'ready', ids: fleet.devices.map((d) => d.deviceId) });
+function workerMain(): Promise<void> {
+  return runFleetWorker({ reconnectPeriodMs: 0 });
 }
 
 if (isMainThread) main().catch(fail);

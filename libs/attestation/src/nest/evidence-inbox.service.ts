@@ -71,15 +71,8 @@ export class EvidenceInbox {
       shed.inc({ channel: 'mqtt' });
       return { ack: false, busy: true, code: 'overloaded', message: 'the appraisal queue is full' };
     }
-    let stored;
-    try {
-      stored = await this.record(deviceId, evidence as string, 'mqtt');
-    } catch (e) {
-      this.worker.releaseReservation();
-      throw e;
-    }
+    const stored = await this.recordReserved(deviceId, evidence as string, 'mqtt');
     if (stored.duplicate) {
-      this.worker.releaseReservation();
       const prior = await this.repo.resultForInbox(stored.inboxId);
       if (prior) republish(prior.ear);
       return { ack: true };
@@ -109,15 +102,8 @@ export class EvidenceInbox {
       shed.inc({ channel: 'http' });
       throw unavailable('evidence.overloaded', 'the appraisal queue is full; send the evidence again later', 5);
     }
-    let stored;
-    try {
-      stored = await this.record(deviceId, evidence as string, 'http');
-    } catch (e) {
-      this.worker.releaseReservation();
-      throw e;
-    }
+    const stored = await this.recordReserved(deviceId, evidence as string, 'http');
     if (stored.duplicate) {
-      this.worker.releaseReservation();
       const prior = await this.repo.resultForInbox(stored.inboxId);
       if (prior) return { ear: await this.worker.inForm(prior.ear, form), status: prior.status, reasons: prior.reasons };
       throw conflict('evidence.in-progress', 'this evidence is being appraised already');
@@ -133,6 +119,22 @@ export class EvidenceInbox {
     if (outcome.kind === 'refused') throw outcome.error;
     if (outcome.kind === 'dropped') throw unavailable('evidence.retry-later', 'the evidence is recorded; its result is not ready yet', 2);
     return { ear: await this.worker.inForm(outcome.result.ear, form), status: outcome.result.status, reasons: outcome.result.reasons };
+  }
+
+  /**
+   * record() for evidence holding a place in the queue: the place is given back when nothing new
+   * was recorded (a duplicate, a failed insert); otherwise the caller turns it into the job.
+   */
+  private async recordReserved(deviceId: string, evidence: string, channel: 'mqtt' | 'http') {
+    let stored;
+    try {
+      stored = await this.record(deviceId, evidence, channel);
+    } catch (e) {
+      this.worker.releaseReservation();
+      throw e;
+    }
+    if (stored.duplicate) this.worker.releaseReservation();
+    return stored;
   }
 
   private async record(deviceId: string, evidence: string, channel: 'mqtt' | 'http') {

@@ -149,20 +149,26 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     expect(h[h.length - 1]).toMatchObject({ rulesVersion: 'fact-rules.v2', catalogVersion: '2019-1.1', firmwareRelease: '2.4.1' });
   });
 
+  /** An attestation result stored as attestation writes it (with a TPM quote in its claims or not). */
+  const storedResult = async (id: string, status: string, fw: string, tpm: boolean) => {
+    const rid = randomUUID();
+    await ds.query(
+      `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, claims, ear)
+       VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
+      [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
+    );
+    return { deviceId: id, resultId: rid };
+  };
+
   it('records observations (TLS, mutual TLS, attested releases, TPM quotes) and reads them back as observed facts', async () => {
     await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', true);
     await repo.recordTls('d5', '1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256', true);
     await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false);
     await repo.recordTls('nobody', '1.3', 'TLS_AES_256_GCM_SHA384', true); // unknown device: nothing stored
     const result = async (id: string, status: string, fw: string, tpm: boolean) => {
-      const rid = randomUUID();
-      await ds.query(
-        `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, claims, ear)
-         VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
-        [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
-      );
-      await repo.recordAttestations([{ deviceId: id, resultId: rid }]);
-      return rid;
+      const r = await storedResult(id, status, fw, tpm);
+      await repo.recordAttestations([r]);
+      return r.resultId;
     };
     await result('d5', 'affirming', '1.0.0', false);
     await result('d5', 'contraindicated', '6.6.6', true); // a failed appraisal shows nothing
@@ -174,23 +180,14 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
   });
 
   it('records the observations of many results in one statement: per device, each release once, in the order first attested', async () => {
-    const stored = async (id: string, status: string, fw: string, tpm: boolean) => {
-      const rid = randomUUID();
-      await ds.query(
-        `INSERT INTO attestation_results (id, device_id, status, trust_vector, reasons, firmware_version, evidence, claims, ear)
-         VALUES ($1, $2, $3, '{}'::jsonb, '[]'::jsonb, $4, 'x', $5::jsonb, 'x')`,
-        [rid, id, status, fw, JSON.stringify(tpm ? { tpm: { quote: 'q', signature: 's' } } : { fw: {} })],
-      );
-      return { deviceId: id, resultId: rid };
-    };
     const releases = async (id: string) => (await ds.query(`SELECT attested_releases FROM device_observations WHERE device_id = $1`, [id]))[0]?.attested_releases;
-    await repo.recordAttestations([await stored('d6', 'affirming', '3.0.0', false)]);
+    await repo.recordAttestations([await storedResult('d6', 'affirming', '3.0.0', false)]);
     // One call: two results of d6 (one release already listed, one new), one of d8 with a quote, a failed one of d8.
     await repo.recordAttestations([
-      await stored('d6', 'affirming', '3.0.0', false),
-      await stored('d6', 'affirming', '3.1.0', false),
-      await stored('d8', 'affirming', '1.0.0', true),
-      await stored('d8', 'contraindicated', '6.6.6', true),
+      await storedResult('d6', 'affirming', '3.0.0', false),
+      await storedResult('d6', 'affirming', '3.1.0', false),
+      await storedResult('d8', 'affirming', '1.0.0', true),
+      await storedResult('d8', 'contraindicated', '6.6.6', true),
     ]);
     expect(await releases('d6')).toEqual(['3.0.0', '3.1.0']);
     expect(await releases('d8')).toEqual(['1.0.0']);

@@ -1,0 +1,56 @@
+/**
+ * The simulated devices of the end-to-end benches (attest, scale), in a worker thread of the
+ * bench process: enrolled and connected by apps/device-sim, each result, device error and
+ * disconnect posted to the main thread; `{t: 'close'}` closes the fleet.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { runFleet, type DeviceProfile } from '../../apps/device-sim/src';
+import { nowMs } from './measure';
+
+/** What the main thread passes as the worker's data. */
+export interface FleetInput {
+  operatorUrl: string;
+  deviceUrl: string;
+  mqttUrl: string;
+  tokens: string[];
+  profile: DeviceProfile;
+  count: number;
+}
+
+/** A result as a device received it (posted to the main thread). */
+export interface ResultMessage {
+  t: 'result';
+  i: number;
+  nonce?: string;
+  status: string;
+  at: number;
+}
+
+/** Runs the fleet the worker data describes until the main thread asks it to close. */
+export async function runFleetWorker(options: { reconnectPeriodMs: number }): Promise<void> {
+  const input = workerData as FleetInput;
+  const port = parentPort!;
+  const fleet = await runFleet({
+    count: input.count,
+    tokens: input.tokens,
+    profile: input.profile,
+    operatorUrl: input.operatorUrl,
+    deviceUrl: input.deviceUrl,
+    mqttUrl: input.mqttUrl,
+    hardening: false,
+    reconnectPeriodMs: options.reconnectPeriodMs,
+    requestTimeoutMs: 60_000,
+    concurrency: 16,
+    onDevice: (device, i) => {
+      device.on('result', (_ear, summary) => port.postMessage({ t: 'result', i, nonce: summary.nonce, status: summary.status, at: nowMs() } satisfies ResultMessage));
+      device.on('device-error', (e) => port.postMessage({ t: 'device-error', i, message: e.message }));
+      device.on('connection', (state) => {
+        if (state === 'offline') port.postMessage({ t: 'disconnect', i });
+      });
+    },
+  });
+  port.on('message', (m: { t?: string }) => {
+    if (m?.t === 'close') void fleet.close().then(() => port.postMessage({ t: 'closed' }));
+  });
+  port.postMessage({ t: 'ready', ids: fleet.devices.map((d) => d.deviceId) });
+}
