@@ -2,9 +2,21 @@ import { DomainError } from '@fleetguard/common';
 import { ProductMatcher } from './product-matcher';
 
 // The BSI's CSAF validator (ES module; Node >= 20.19 requires it from CommonJS).
-const validateStrict: (tests: unknown[], doc: unknown) => Promise<CsafValidation> = require('@secvisogram/csaf-validator-lib/validateStrict.js').default;
-const schemaTests: Record<string, unknown> = require('@secvisogram/csaf-validator-lib/schemaTests.js');
-const mandatoryTests: Record<string, unknown> = require('@secvisogram/csaf-validator-lib/mandatoryTests.js');
+// The validator compiles its JSON schemas when it is loaded (about 8 s of CPU), so it is loaded
+// on the first advisory, not when the lib is: the service, the CLI and every test that loads the
+// lifecycle lib would otherwise pay for it at start.
+let validator: { validateStrict: (tests: unknown[], doc: unknown) => Promise<CsafValidation>; tests: unknown[] } | undefined;
+function csafValidator(): NonNullable<typeof validator> {
+  if (!validator) {
+    const schemaTests: Record<string, unknown> = require('@secvisogram/csaf-validator-lib/schemaTests.js');
+    const mandatoryTests: Record<string, unknown> = require('@secvisogram/csaf-validator-lib/mandatoryTests.js');
+    validator = {
+      validateStrict: require('@secvisogram/csaf-validator-lib/validateStrict.js').default,
+      tests: [schemaTests.csaf_2_0_strict, ...Object.values(mandatoryTests)],
+    };
+  }
+  return validator;
+}
 
 interface CsafValidation {
   isValid: boolean;
@@ -51,15 +63,14 @@ export interface ParsedCsaf {
   statements: AdvisoryStatement[];
 }
 
-const TESTS = [schemaTests.csaf_2_0_strict, ...Object.values(mandatoryTests)];
-
 /**
  * Validates a CSAF 2.0 document with the BSI validator (the strict JSON schema and every
  * mandatory test of section 6.1); a failure is a 400 carrying the validator's reasons.
  */
 export async function validateCsaf(doc: unknown): Promise<void> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DomainError('csaf.invalid', 'a CSAF document is a JSON object', 'invalid');
-  const result = await validateStrict(TESTS, doc);
+  const { validateStrict, tests } = csafValidator();
+  const result = await validateStrict(tests, doc);
   if (result.isValid) return;
   const reasons = result.tests
     .filter((t) => !t.isValid)
