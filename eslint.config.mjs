@@ -2,6 +2,11 @@
 // imports into another lib, no climbing out of a lib with ../, no console in the service.
 import tseslint from 'typescript-eslint';
 
+// Each lib has three entry points: @fleetguard/<lib> (its core: no Nest, no TypeORM),
+// @fleetguard/<lib>/nest (its Nest layer) and @fleetguard/<lib>/testing (helpers for tests).
+const ENTRY_ONLY = '^@fleetguard/[^/]+/(?!nest$|testing$).+';
+const ENTRY_ONLY_MESSAGE = 'Import a lib only through its entry points: @fleetguard/<lib>, @fleetguard/<lib>/nest or @fleetguard/<lib>/testing.';
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'firmware-samples/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   ...tseslint.configs.recommended,
@@ -14,7 +19,8 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^@fleetguard/[^/]+/(?!testing$).+', message: 'Import another lib only through its entry points: @fleetguard/<lib> or @fleetguard/<lib>/testing.' },
+            { regex: ENTRY_ONLY, message: ENTRY_ONLY_MESSAGE },
+            { regex: '^@fleetguard/[a-z-]+-core$', message: 'The -core aliases are gone: a lib\'s core is @fleetguard/<lib>.' },
             { regex: '^(\\.\\./){3,}(libs|apps)/', message: 'Do not climb across libs with ../; use @fleetguard/<lib>.' },
           ],
         },
@@ -22,7 +28,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/*/src/core/**/*.ts'],
+    files: ['libs/*/src/core/**/*.ts', 'libs/device-kit/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -30,23 +36,44 @@ export default tseslint.config(
           patterns: [
             { regex: '^@nestjs/', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
             { regex: '^typeorm', message: 'A lib core imports neither Nest nor TypeORM (STYLE.md).' },
-            { regex: '^@fleetguard/(?!common$|common/testing$|[a-z]+-core$)', message: 'A lib core depends only on @fleetguard/common and other libs\' Nest-free `-core` entries (their indexes carry their Nest layers).' },
-            { regex: '^@fleetguard/[^/]+/(?!testing$).+', message: 'Import another lib only through its entry points: @fleetguard/<lib> or @fleetguard/<lib>/testing.' },
+            { regex: '^@fleetguard/[^/]+/nest$', message: 'A lib core (and the device kit) imports other libs\' cores only (@fleetguard/<lib>), never a Nest layer (@fleetguard/<lib>/nest).' },
+            { regex: ENTRY_ONLY, message: ENTRY_ONLY_MESSAGE },
           ],
         },
       ],
     },
   },
   {
-    // Test helpers are for tests: product code never imports a /testing entry point.
+    // Test helpers are for tests: product code never imports a /testing entry point, and the
+    // service never loads the device kit.
     files: ['apps/**/*.ts', 'libs/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/testing/**', 'libs/*/src/core/**'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/testing/**', 'libs/*/src/core/**', 'libs/device-kit/**', 'apps/device-sim/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { regex: '^@fleetguard/[^/]+/.+', message: 'Product code imports another lib only through @fleetguard/<lib> (a /testing entry is for tests).' },
+            { regex: '^@fleetguard/[^/]+/testing$', message: 'Product code never imports a /testing entry (test helpers are for tests).' },
+            { regex: '^@fleetguard/device-kit$', message: 'The service never loads the device kit (it is the device side, for device-sim, tests and benches).' },
+            { regex: ENTRY_ONLY, message: ENTRY_ONLY_MESSAGE },
+            { regex: '^(\\.\\./){3,}(libs|apps)/', message: 'Do not climb across libs with ../; use @fleetguard/<lib>.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The device simulator is the device side: cores and the device kit, never the service's Nest layers.
+    files: ['apps/device-sim/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^@fleetguard/[^/]+/nest$', message: 'The device simulator never loads the service\'s Nest layers: use the cores and @fleetguard/device-kit.' },
+            { regex: '^@fleetguard/[^/]+/testing$', message: 'Product code never imports a /testing entry (test helpers are for tests).' },
+            { regex: ENTRY_ONLY, message: ENTRY_ONLY_MESSAGE },
             { regex: '^(\\.\\./){3,}(libs|apps)/', message: 'Do not climb across libs with ../; use @fleetguard/<lib>.' },
           ],
         },

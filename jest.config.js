@@ -17,8 +17,7 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj|cj)s$': ['@swc/jest', swcOptions] },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|aedes|aedes-[^/]+|jose|@electric-sql|uuid|mqemitter|aedes-persistence|@noble|@secvisogram|temporal-polyfill)/)'],
   moduleNameMapper: {
-    '^@fleetguard/(firmware|hardening|attestation)-core$': '<rootDir>/libs/$1/src/core',
-    '^@fleetguard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing',
+    '^@fleetguard/([^/]+)/(nest|testing)$': '<rootDir>/libs/$1/src/$2',
     '^@fleetguard/(.*)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 60000,

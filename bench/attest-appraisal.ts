@@ -6,15 +6,9 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  appraiseEvidence,
-  buildSoftwareQuote,
-  createAppraisalScenario,
-  createVerifierKey,
-  decodeNonce,
-  replayEventLog,
-  signEar,
-} from '@fleetguard/attestation';
+import { appraiseEvidence, createVerifierKey, decodeNonce, replayEventLog, signEar } from '@fleetguard/attestation';
+import { buildSoftwareQuote } from '@fleetguard/device-kit';
+import { createAppraisalScenario } from '@fleetguard/attestation/testing';
 import { flagArg, positionalArgs } from './support/measure';
 
 async function main(): Promise<void> {

@@ -31,7 +31,7 @@ import 'reflect-metadata';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
-import { AttestationService } from '@fleetguard/attestation';
+import { AttestationService } from '@fleetguard/attestation/nest';
 import { runFleetWorker, type FleetInput, type ResultMessage } from './support/fleet-worker';
 import { productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
 import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, sleep } from './support/measure';

@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as mqtt from 'mqtt';
-import { CaService } from '@fleetguard/pki';
+import { CaService } from '@fleetguard/pki/nest';
 import { createProduct, createTenant, mintTokens, readCounter, startBenchService } from './support/bench-service';
 import { EnrolledDevice, enrollDevices, fetchCaPem } from './support/enrollment-client';
 import { emit, fail, latencySummary, machineInfo, numberArg, round, sleep, stringArg } from './support/measure';

@@ -118,7 +118,7 @@ async function measure(env: Record<string, string>, csrs: string[], o: { clients
   const { clients, warmup, count } = o;
   // The service's modules are loaded on the main thread only: the client worker runs this file too.
   const { createProduct, createTenant, mintTokens, queryBenchDb, startBenchService } = await import('./support/bench-service');
-  const { EnrollmentService } = await import('@fleetguard/fleet');
+  const { EnrollmentService } = await import('@fleetguard/fleet/nest');
   const service: BenchService = await startBenchService(env);
   let worker: WorkerChannel | undefined;
   try {
@@ -185,7 +185,7 @@ function hasSoftHsm(): boolean {
 
 /** A SoftHSM2 token of its own (own config and token directory) with a P-256 issuing key; removed afterwards. */
 async function initSoftHsmToken(): Promise<{ env: Record<string, string>; remove: () => void }> {
-  const { Pkcs11Token } = await import('../libs/pki/src/core/pkcs11.signer');
+  const { Pkcs11Token } = await import('@fleetguard/pki');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetguard-bench-hsm-'));
   fs.mkdirSync(path.join(dir, 'tokens'));
   const conf = path.join(dir, 'softhsm2.conf');

@@ -15,16 +15,9 @@
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { AttestationService } from '@fleetguard/attestation';
-import {
-  compareWithGoldenState,
-  evaluateMeasuredBootPolicy,
-  parseMeasuredBootPolicy,
-  parseTcgEventLog,
-  realEventLogs,
-  recordGoldenBootState,
-  replayTcgEventLog,
-} from '@fleetguard/attestation-core';
+import { AttestationService } from '@fleetguard/attestation/nest';
+import { compareWithGoldenState, evaluateMeasuredBootPolicy, parseMeasuredBootPolicy, parseTcgEventLog, recordGoldenBootState, replayTcgEventLog } from '@fleetguard/attestation';
+import { realEventLogs } from '@fleetguard/device-kit';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { productWithRelease, startBenchService } from './support/bench-service';
 import { emit, machineInfo, numberArg } from './support/measure';

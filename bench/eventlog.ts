@@ -16,18 +16,8 @@
  */
 import { hash } from 'node:crypto';
 import { loadavg } from 'node:os';
-import {
-  canReplayBank,
-  compareWithGoldenState,
-  EV,
-  evaluateMeasuredBootPolicy,
-  parseMeasuredBootPolicy,
-  parseTcgEventLog,
-  policyFromLog,
-  realEventLogs,
-  recordGoldenBootState,
-  replayTcgEventLog,
-} from '@fleetguard/attestation-core';
+import { canReplayBank, compareWithGoldenState, EV, evaluateMeasuredBootPolicy, parseMeasuredBootPolicy, parseTcgEventLog, policyFromLog, recordGoldenBootState, replayTcgEventLog } from '@fleetguard/attestation';
+import { realEventLogs } from '@fleetguard/device-kit';
 import { numberArg } from './support/measure';
 
 /** A positive number option (node:util parseArgs, bench/support/measure.ts). */

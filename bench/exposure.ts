@@ -13,11 +13,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
-import { AttestedReleaseReader } from '@fleetguard/attestation';
-import { EventBusService, WebhookOutboxService, WebhookSecretsService, WebhookTargetService } from '@fleetguard/events';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
+import { createScratchDatabase } from '@fleetguard/persistence';
+import { AttestedReleaseReader } from '@fleetguard/attestation/nest';
+import { EventBusService, WebhookOutboxService, WebhookSecretsService, WebhookTargetService } from '@fleetguard/events/nest';
 import { parseConfig } from '@fleetguard/common';
-import { LifecycleRepository, LifecycleService, csafAdvisory, parseCsaf } from '@fleetguard/lifecycle';
+import { LifecycleRepository, LifecycleService } from '@fleetguard/lifecycle/nest';
+import { csafAdvisory } from '@fleetguard/lifecycle/testing';
+import { parseCsaf } from '@fleetguard/lifecycle';
 import { flagArg, numberArg } from './support/measure';
 
 const GOAL_MS = 5_000;

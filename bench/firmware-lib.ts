@@ -19,7 +19,7 @@ import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware-core';
+import { signingKeyFromKeyObject, verifyMcubootStream, type SigningKey } from '@fleetguard/firmware';
 import { writeMcubootImageFile } from './support/mcuboot-image.file';
 import { flagArg, numberArg } from './support/measure';
 

@@ -15,8 +15,7 @@ import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import * as x509 from '@peculiar/x509';
 // The core directly, not @fleetguard/pki: that index also carries the Nest layer, not measured here.
-import { CaMaterial, CertificateAuthority } from '../libs/pki/src/core/certificate-authority';
-import { parseCsr, ParsedCsr } from '../libs/pki/src/core/csr.check';
+import { CaMaterial, CertificateAuthority, parseCsr, ParsedCsr } from '@fleetguard/pki';
 import { positionalArgs } from './support/measure';
 
 const PASSPHRASE = 'bench passphrase, not a secret';

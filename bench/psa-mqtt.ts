@@ -13,7 +13,7 @@ import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from '
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AttestationService } from '@fleetguard/attestation';
+import { AttestationService } from '@fleetguard/attestation/nest';
 import { PsaDevice, summarizeEar } from '../apps/device-sim/src';
 import { productWithRelease, repoRoot, startBenchService } from './support/bench-service';
 import { emit, machineInfo, numberArg } from './support/measure';

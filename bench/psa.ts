@@ -8,16 +8,8 @@
  */
 import { createHash, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  appraisePsaToken,
-  buildPsaToken,
-  generateIak,
-  parseCoseSign1,
-  psaInstanceIdOf,
-  PsaAppraisalPorts,
-  PsaReferenceValue,
-  sigStructure,
-} from '@fleetguard/attestation';
+import { appraisePsaToken, parseCoseSign1, psaInstanceIdOf, PsaAppraisalPorts, PsaReferenceValue, sigStructure } from '@fleetguard/attestation';
+import { buildPsaToken, generateIak } from '@fleetguard/device-kit';
 import { positionalArgs } from './support/measure';
 
 async function main(): Promise<void> {

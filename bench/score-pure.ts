@@ -10,21 +10,7 @@
  *
  * Prints one JSON line {devices, ms, perDeviceUs, rssMiB} and a one-line summary.
  */
-import {
-  applicableItems,
-  COMPONENT_TYPES,
-  createScorer,
-  FR_KEYS,
-  loadCatalog,
-  loadFactRules,
-  validateHardeningReport,
-  type AttestationStatus,
-  type ComponentType,
-  type DeclaredRequirements,
-  type HardeningReport,
-  type ObservedFacts,
-  type Scorer,
-} from '@fleetguard/hardening-core';
+import { applicableItems, COMPONENT_TYPES, createScorer, FR_KEYS, loadCatalog, loadFactRules, validateHardeningReport, type AttestationStatus, type ComponentType, type DeclaredRequirements, type HardeningReport, type ObservedFacts, type Scorer } from '@fleetguard/hardening';
 import { numberArg } from './support/measure';
 
 /** A positive integer option (node:util parseArgs, bench/support/measure.ts). */

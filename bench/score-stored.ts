@@ -17,8 +17,10 @@
  * goal is under 10 s for 100,000 devices. The database is dropped at the end unless --keep.
  */
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
-import { FR_KEYS, HardeningRepository, ScorerCache, rescoreAll } from '@fleetguard/hardening';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
+import { createScratchDatabase } from '@fleetguard/persistence';
+import { FR_KEYS } from '@fleetguard/hardening';
+import { HardeningRepository, ScorerCache, rescoreAll } from '@fleetguard/hardening/nest';
 import { seedStoredFleet } from './support/stored-fleet';
 import { flagArg, numberArg } from './support/measure';
 

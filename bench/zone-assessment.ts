@@ -27,23 +27,14 @@
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
 import { Writable } from 'node:stream';
-import {
-  applicableItems,
-  COMPONENT_TYPES,
-  createScorer,
-  FR_KEYS,
-  loadCatalog,
-  loadFactRules,
-  validateHardeningReport,
-  type ComponentType,
-  type Scorer,
-  type SlVector,
-} from '@fleetguard/hardening-core';
+import { applicableItems, COMPONENT_TYPES, createScorer, FR_KEYS, loadCatalog, loadFactRules, validateHardeningReport, type ComponentType, type Scorer, type SlVector } from '@fleetguard/hardening';
 import { DataSource } from 'typeorm';
-import type { Principal } from '@fleetguard/auth';
-import { HardeningRepository, ScorerCache, scoreStoredDevices } from '@fleetguard/hardening';
-import { buildDataSourceOptions, createScratchDatabase, runMigrations } from '@fleetguard/persistence';
-import { AssessmentCsvWriter, coverage, ZoneAssessor, ZonesRepository, ZonesService, type Countermeasure } from '@fleetguard/zones';
+import type { Principal } from '@fleetguard/auth/nest';
+import { HardeningRepository, ScorerCache, scoreStoredDevices } from '@fleetguard/hardening/nest';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
+import { createScratchDatabase } from '@fleetguard/persistence';
+import { AssessmentCsvWriter, coverage, ZoneAssessor, type Countermeasure } from '@fleetguard/zones';
+import { ZonesRepository, ZonesService } from '@fleetguard/zones/nest';
 import { generate, products, rng } from './score-pure';
 import { seedStoredFleet } from './support/stored-fleet';
 import { flagArg, numberArg } from './support/measure';

@@ -33,17 +33,14 @@ const options = (file) => ({
     keepClassNames: true,
     baseUrl: root,
     paths: {
-      // Core-only entries (no Nest, no TypeORM) for the CLI and other libs' light imports.
-      '@fleetguard/firmware-core': ['libs/firmware/src/core'],
-      '@fleetguard/hardening-core': ['libs/hardening/src/core'],
-      '@fleetguard/attestation-core': ['libs/attestation/src/core'],
-      // Test helpers' entries (@fleetguard/<lib>/testing), one per lib that has them: swc's
-      // matcher takes a pattern with a wildcard in the middle for a prefix match.
+      // The Nest layer's and the test helpers' entries (@fleetguard/<lib>/nest, /testing), one per
+      // lib that has them: swc's matcher takes a pattern with a wildcard in the middle for a prefix match.
       ...Object.fromEntries(
         fs
           .readdirSync(path.join(root, 'libs'))
-          .filter((lib) => fs.existsSync(path.join(root, 'libs', lib, 'src', 'testing', 'index.ts')))
-          .map((lib) => [`@fleetguard/${lib}/testing`, [`libs/${lib}/src/testing`]]),
+          .flatMap((lib) => ['nest', 'testing'].map((entry) => [lib, entry]))
+          .filter(([lib, entry]) => fs.existsSync(path.join(root, 'libs', lib, 'src', entry, 'index.ts')))
+          .map(([lib, entry]) => [`@fleetguard/${lib}/${entry}`, [`libs/${lib}/src/${entry}`]]),
       ),
       '@fleetguard/*': ['libs/*/src'],
     },

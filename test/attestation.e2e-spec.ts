@@ -2,7 +2,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createHmac, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import * as http from 'node:http';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
-import { EventBusService } from '@fleetguard/events';
+import { EventBusService } from '@fleetguard/events/nest';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 

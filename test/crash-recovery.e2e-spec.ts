@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
-import { buildEvidence } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
 import { ADMIN_KEY, Api, spawnBuiltService, ephemeralEnv } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 import { Workdir, curl, opensslCsr } from './support/openssl';

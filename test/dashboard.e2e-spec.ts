@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { createHash } from 'node:crypto';
 import { FRS, INTEGRITY_STATUSES } from '@fleetguard/common';
-import { realEventLog, sampleBootEvents } from '@fleetguard/attestation';
+import { realEventLog, sampleBootEvents } from '@fleetguard/device-kit';
 import { SimulatedDevice } from '../apps/device-sim/src';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
-import { imageEnd, makeTestDir, makeTestImage, makeTestKey, TestImageOptions, TestKey, toIntelHex } from '../libs/firmware/src/core/testing/imgtool-images';
+import { imageEnd, makeTestDir, makeTestImage, makeTestKey, TestImageOptions, TestKey, toIntelHex } from '@fleetguard/firmware/testing';
 
 const SAMPLES = path.resolve(__dirname, '../firmware-samples');
 const manifest = JSON.parse(fs.readFileSync(path.join(SAMPLES, 'samples.json'), 'utf8'));

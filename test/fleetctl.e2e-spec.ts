@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sampleBootEvents } from '@fleetguard/attestation';
+import { sampleBootEvents } from '@fleetguard/device-kit';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { refusedUrl } from '../apps/fleetctl/src/testing/canned-api.server';
 import { CliRun, makeTempDir, runFleetctl } from '../apps/fleetctl/src/testing/run-fleetctl';

@@ -4,8 +4,9 @@ import * as https from 'node:https';
 import mqtt from 'mqtt';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { DataSource } from 'typeorm';
-import { EventBusService, type FleetEvent, type FleetEventType } from '@fleetguard/events';
-import { hardenedReport, withFacts } from '../libs/hardening/src/core/testing/hardening-report.factory';
+import { EventBusService } from '@fleetguard/events/nest';
+import { type FleetEvent, type FleetEventType } from '@fleetguard/events';
+import { hardenedReport, withFacts } from '@fleetguard/device-kit';
 import { ADMIN_KEY, TestService, createProduct, createTenant, grantEnrollment, startTestService } from './support/service';
 import { Workdir, opensslCsr } from './support/openssl';
 

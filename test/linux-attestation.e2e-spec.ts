@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { EV, parseTcgEventLog, realEventLog, SwtpmDriver } from '@fleetguard/attestation';
+import { EV, parseTcgEventLog } from '@fleetguard/attestation';
+import { realEventLog, SwtpmDriver } from '@fleetguard/device-kit';
 import { LinuxDeviceOption, SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { createTenant, startTestService, TestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { Pkcs11Token } from '../libs/pki/src/core/pkcs11.signer';
+import { Pkcs11Token } from '@fleetguard/pki';
 import { TestService, createProduct, createTenant, spawnBuiltService, startTestService } from './support/service';
 import { Workdir, curl, opensslCsr } from './support/openssl';
 

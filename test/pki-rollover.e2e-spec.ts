@@ -1,11 +1,12 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { DataSource } from 'typeorm';
-import { BrokerService } from '../libs/broker/src';
+import { BrokerService } from '@fleetguard/broker/nest';
 import * as fs from 'node:fs';
 import { ADMIN_KEY, TestService, createProduct, createTenant, startTestService } from './support/service';
 import { Workdir, curl, openssl, opensslCsr } from './support/openssl';
-import { EventBusService, FleetEvent } from '../libs/events/src';
-import { PkiAdminService } from '../libs/fleet/src/nest/pki-admin.service';
+import { FleetEvent } from '@fleetguard/events';
+import { EventBusService } from '@fleetguard/events/nest';
+import { PkiAdminService } from '@fleetguard/fleet/nest';
 
 function run(tool: string, args: string[], timeout = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { DataSource } from 'typeorm';
 import { parseConfig } from '@fleetguard/common';
-import { createRootLogger } from '@fleetguard/platform';
+import { createRootLogger } from '@fleetguard/platform/nest';
 import { startService } from '../apps/fleet-server/src/bootstrap';
 import { Api, TestService, createProduct, createTenant, startTestService } from './support/service';
 import { KeySpec, Workdir, curl, openssl, opensslCsr } from './support/openssl';

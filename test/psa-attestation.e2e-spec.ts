@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, createPublicKey } from 'node:crypto';
 import { PsaBehaviour, PsaDevice, summarizeEar } from '../apps/device-sim/src';
-import { buildPsaTokenWithCbor2, generateIak, psaClaimsMap, signCoseSign1, toDiag } from '@fleetguard/attestation';
+import { buildPsaTokenWithCbor2, generateIak, psaClaimsMap, signCoseSign1, toDiag } from '@fleetguard/device-kit';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 

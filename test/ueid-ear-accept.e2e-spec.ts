@@ -2,7 +2,8 @@ import { decodeJwt, importJWK, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
-import { buildEvidence, EAR_DRAFT_PROFILE, EAR_PROFILE } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
+import { EAR_DRAFT_PROFILE, EAR_PROFILE } from '@fleetguard/attestation';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 

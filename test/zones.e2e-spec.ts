@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { HardeningService } from '@fleetguard/hardening';
-import { hardenedReport, withFacts } from '../libs/hardening/src/core/testing/hardening-report.factory';
+import { HardeningService } from '@fleetguard/hardening/nest';
+import { hardenedReport, withFacts } from '@fleetguard/device-kit';
 import { oscalAssessmentResultsValidator } from './support/oscal-schema';
 import { TestService, createProduct, createTenant, startTestService } from './support/service';
 

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { AppConfig, parseConfig } from '@fleetguard/common';
-import { createRootLogger } from '@fleetguard/platform';
+import { createRootLogger } from '@fleetguard/platform/nest';
 import { createScratchDatabase } from '@fleetguard/persistence';
 import { startService, RunningService } from '../../apps/fleet-server/src/bootstrap';
 import { Api } from '../../test/support/api';

@@ -1,6 +1,6 @@
 import { randomFillSync, type KeyObject } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { McubootImageWriter } from '@fleetguard/firmware-core';
+import { McubootImageWriter } from '@fleetguard/firmware';
 
 const MiB = 1 << 20;
 

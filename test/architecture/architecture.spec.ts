@@ -34,15 +34,10 @@ export function importsOf(source: string): string[] {
 const libOf = (file: string): string | null => /^libs\/([^/]+)\//.exec(path.relative(ROOT, file).split(path.sep).join('/'))?.[1] ?? null;
 const appOf = (file: string): string | null => /^apps\/([^/]+)\//.exec(path.relative(ROOT, file).split(path.sep).join('/'))?.[1] ?? null;
 
-/** Which lib an import lands in: through an alias (`@fleetguard/x`, `@fleetguard/x-core`, `@fleetguard/x/...`) or a relative path. */
+/** Which lib an import lands in: through an alias (`@fleetguard/x`, `@fleetguard/x/nest`, `@fleetguard/x/testing`) or a relative path. */
 function targetLib(fromFile: string, spec: string, libs: Set<string>): string | null {
   const alias = /^@fleetguard\/([^/]+)/.exec(spec);
-  if (alias) {
-    const name = alias[1];
-    if (libs.has(name)) return name;
-    const core = /^(.*)-core$/.exec(name);
-    return core && libs.has(core[1]) ? core[1] : name;
-  }
+  if (alias) return alias[1];
   if (spec.startsWith('.')) return libOf(path.resolve(path.dirname(fromFile), spec));
   return null;
 }
@@ -52,7 +47,9 @@ function libGraph(): Map<string, Map<string, string>> {
   const graph = new Map<string, Map<string, string>>();
   for (const lib of libs) {
     const edges = new Map<string, string>();
-    for (const file of sourceFiles(path.join(ROOT, 'libs', lib, 'src'))) {
+    // The runtime graph: specs and test helpers (`testing/`, which may build devices with the
+    // device kit, itself built on the cores) are test scope.
+    for (const file of sourceFiles(path.join(ROOT, 'libs', lib, 'src')).filter((f) => !f.split(path.sep).includes('testing'))) {
       for (const spec of importsOf(fs.readFileSync(file, 'utf8'))) {
         const to = targetLib(file, spec, libs);
         if (to && to !== lib && !edges.has(to)) edges.set(to, `${path.relative(ROOT, file)} imports ${spec}`);
@@ -133,6 +130,25 @@ export function foreignNames(lib: string, text: string, tables: Map<string, stri
   return found;
 }
 
+/** An import that goes around a lib's entry points: a deep alias, a `-core` alias, or a relative path into a lib from outside it. */
+export function deepImportOf(fromFile: string, spec: string): boolean {
+  const alias = /^@fleetguard\/([^/]+)(?:\/(.+))?$/.exec(spec);
+  if (alias) return /-core$/.test(alias[1]) || (alias[2] !== undefined && alias[2] !== 'nest' && alias[2] !== 'testing');
+  if (!spec.startsWith('.')) return false;
+  const to = libOf(path.resolve(path.dirname(fromFile), spec));
+  return to !== null && to !== libOf(fromFile);
+}
+
+function deepImports(dirs: string[]): string[] {
+  const bad: string[] = [];
+  for (const dir of dirs) {
+    for (const file of sourceFiles(path.join(ROOT, dir), true)) {
+      for (const spec of importsOf(fs.readFileSync(file, 'utf8'))) if (deepImportOf(file, spec)) bad.push(`${path.relative(ROOT, file)} imports ${spec}`);
+    }
+  }
+  return bad;
+}
+
 describe('architecture', () => {
   it('has no import cycle between libs, through any alias', () => {
     expect(cycles(libGraph())).toEqual([]);
@@ -175,6 +191,19 @@ describe('architecture', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+
+  it('reaches a lib only through its entry points (@fleetguard/<lib>, /nest, /testing), never a deep path', () => {
+    expect(deepImports(['apps', 'libs', 'bench', 'test'])).toEqual([]);
+  });
+
+  it('the entry-point check finds a deep alias, a -core alias and a relative path into a lib (so the test above can fail)', () => {
+    const from = path.join(ROOT, 'test', 'x.e2e-spec.ts');
+    expect(deepImportOf(from, '@fleetguard/pki/core/csr.check')).toBe(true);
+    expect(deepImportOf(from, '@fleetguard/attestation-core')).toBe(true);
+    expect(deepImportOf(from, '../libs/broker/src')).toBe(true);
+    expect(deepImportOf(path.join(ROOT, 'libs', 'pki', 'src', 'nest', 'x.ts'), '../core/csr.check')).toBe(false);
+    expect(deepImportOf(from, '@fleetguard/pki/nest')).toBe(false);
   });
 
   it('names each table in SQL only inside the lib that owns it, and writes a view only in its owner', () => {

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import mqtt from 'mqtt';
-import { buildEvidence } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
 import { spawnBuiltService } from '../support/service';
 import { ADMIN_KEY } from '../support/service';
 import { enrollFleet, expectExactlyOneGoodResult, faultEnv, postJson, rssMiB, sha256, sleep, faultWorkspace } from './support/evidence-load';

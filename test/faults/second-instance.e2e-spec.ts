@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { buildEvidence } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
 import { spawnBuiltService } from '../support/service';
 import { TEST_PG_URL } from '../support/test-database';
 import { enrollFleet, faultEnv, postJson, sha256, sleep, faultWorkspace } from './support/evidence-load';

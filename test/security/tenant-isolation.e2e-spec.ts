@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CYCLONEDX_16_XML, csafAdvisory } from '@fleetguard/lifecycle';
+import { CYCLONEDX_16_XML, csafAdvisory } from '@fleetguard/lifecycle/testing';
 import { createCsrPem, generateDeviceKey } from '../../apps/device-sim/src/device-key.generator';
 import { SimulatedDevice } from '../../apps/device-sim/src';
 import { productWithRelease } from '../support/fleet-fixture';

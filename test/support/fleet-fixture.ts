@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sampleBootEvents } from '@fleetguard/attestation';
+import { sampleBootEvents } from '@fleetguard/device-kit';
 import { Api, createProduct, createTenant, grantEnrollment, mintTokens } from './service';
 
 /** firmware-samples/ of the repository, from test/support or from dist/test/support. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AppConfig, parseConfig } from '@fleetguard/common';
-import { createRootLogger } from '@fleetguard/platform';
+import { createRootLogger } from '@fleetguard/platform/nest';
 import { startService, RunningService } from '../../apps/fleet-server/src/bootstrap';
 import { TEST_PG_URL, createPostgresDatabase } from './test-database';
 import { Api } from './api';

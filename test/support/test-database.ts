@@ -1,4 +1,5 @@
-import { DatabaseSettings, createScratchDatabase } from '@fleetguard/persistence';
+import { DatabaseSettings } from '@fleetguard/persistence/nest';
+import { createScratchDatabase } from '@fleetguard/persistence';
 
 /**
  * Tests run on the embedded PGlite by default. With FLEETGUARD_TEST_PG set to a PostgreSQL server

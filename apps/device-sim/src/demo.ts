@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sampleBootEvents } from '@fleetguard/attestation';
+import { sampleBootEvents } from '@fleetguard/device-kit';
 import { runFleet } from './fleet';
 import { startServiceProcess } from './service.process';
 

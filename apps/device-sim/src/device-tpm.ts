@@ -9,7 +9,8 @@
  */
 import { generateKeyPair, KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { BootEvent, buildSoftwareQuote, replayEventLog, SwtpmAk, SwtpmDriver } from '@fleetguard/attestation';
+import { BootEvent, replayEventLog } from '@fleetguard/attestation';
+import { buildSoftwareQuote, SwtpmAk, SwtpmDriver } from '@fleetguard/device-kit';
 
 export type DeviceTpmOption =
   /** A private swtpm started at enrollment and stopped by close(); or `driver`, a fresh TPM the caller owns and stops. */

@@ -1,6 +1,8 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
-import { appraiseEvidence, createAppraisalScenario, decodeNonce, replayEventLog, sha256Hex, SwtpmDriver } from '@fleetguard/attestation';
+import { appraiseEvidence, decodeNonce, replayEventLog } from '@fleetguard/attestation';
+import { createAppraisalScenario } from '@fleetguard/attestation/testing';
+import { sha256Hex, SwtpmDriver } from '@fleetguard/device-kit';
 import { DeviceProfile, parseDeviceProfile } from './device-profile.schema';
 import { createDeviceTpm } from './device-tpm';
 import {

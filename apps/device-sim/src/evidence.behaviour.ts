@@ -13,7 +13,8 @@
  *   silent              never answers challenges over MQTT
  */
 import { createHash, KeyObject, randomBytes } from 'node:crypto';
-import { BootEvent, buildEvidence, decodeNonce } from '@fleetguard/attestation';
+import { BootEvent, decodeNonce } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
 import { DeviceProfile, FirmwareIdentity } from './device-profile.schema';
 import type { TpmQuote } from './device-tpm';
 

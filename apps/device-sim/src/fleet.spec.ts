@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { BrokerService } from '@fleetguard/broker';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { productWithRelease } from '../../../test/support/fleet-fixture';
 import { TestService, createTenant, startTestService } from '../../../test/support/service';
 import { summarizeEar } from './ear-result.decoder';

@@ -14,22 +14,8 @@
  */
 import { createHash, generateKeyPair, KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import {
-  alterTcgEvent,
-  decodeNonce,
-  EV,
-  formatImaNgLine,
-  parseImaMeasurementList,
-  parseTcgEventLog,
-  replayImaPcr10,
-  replayTcgEventLog,
-  softwareTcgQuote,
-  SwtpmAk,
-  SwtpmDriver,
-  TcgEventLog,
-  tcgEventInputs,
-  writeTcgEventLog,
-} from '@fleetguard/attestation';
+import { alterTcgEvent, softwareTcgQuote, SwtpmAk, SwtpmDriver, tcgEventInputs } from '@fleetguard/device-kit';
+import { decodeNonce, EV, formatImaNgLine, parseImaMeasurementList, parseTcgEventLog, replayImaPcr10, replayTcgEventLog, TcgEventLog, writeTcgEventLog } from '@fleetguard/attestation';
 
 export interface LinuxDeviceOption {
   /** The binary TCG event log the device boots. */

@@ -7,7 +7,8 @@
  */
 import { createHash, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
-import { buildPsaToken, generateIak, PSA_LIFECYCLE_NON_PSA_ROT_DEBUG, PSA_LIFECYCLE_SECURED, psaInstanceIdOf } from '@fleetguard/attestation';
+import { buildPsaToken, generateIak, PSA_LIFECYCLE_NON_PSA_ROT_DEBUG, PSA_LIFECYCLE_SECURED } from '@fleetguard/device-kit';
+import { psaInstanceIdOf } from '@fleetguard/attestation';
 import { deviceTopic } from '@fleetguard/common';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, generateDeviceKey } from './device-key.generator';

@@ -1,13 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { SwtpmDriver } from '@fleetguard/attestation';
-import { BrokerService } from '@fleetguard/broker';
+import { SwtpmDriver } from '@fleetguard/device-kit';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { productWithRelease } from '../../../test/support/fleet-fixture';
 import { TestService, createTenant, startTestService } from '../../../test/support/service';
 import { DeviceApiError } from './device-api.client';
 import { summarizeEar } from './ear-result.decoder';
 import { DeviceBehaviour } from './evidence.behaviour';
-import { weakHardeningReport } from './hardening-report.presets';
+import { weakHardeningReport } from '@fleetguard/device-kit';
 import { SimulatedDevice, SimulatedDeviceOptions } from './simulated-device';
 
 jest.setTimeout(120_000);

@@ -10,15 +10,16 @@ import { EventEmitter } from 'node:events';
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { deviceTopic, type DeviceTopicKind } from '@fleetguard/common';
-import { buildEvidence, decodeNonce, type BootEvent } from '@fleetguard/attestation';
-import type { HardeningReport } from '@fleetguard/hardening-core';
+import { buildEvidence, goodHardeningReport, weakHardeningReport } from '@fleetguard/device-kit';
+import { decodeNonce, type BootEvent } from '@fleetguard/attestation';
+import type { HardeningReport } from '@fleetguard/hardening';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, DeviceKeyPair, DeviceKeyType, generateDeviceKey } from './device-key.generator';
 import { DeviceProfile } from './device-profile.schema';
 import { createDeviceTpm, DeviceTpm, DeviceTpmOption } from './device-tpm';
 import { EarSummary, summarizeEar } from './ear-result.decoder';
 import { bootEventsFor, buildBehaviourEvidence, DeviceBehaviour, firmwareFor, isDeviceBehaviour } from './evidence.behaviour';
-import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
+
 import { LinuxDeviceBoot, LinuxDeviceOption } from './linux-device';
 
 export interface SimulatedDeviceOptions {

@@ -7,10 +7,11 @@ import { INestApplication } from '@nestjs/common';
 import express from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
-import { PinoNestLogger, SlowClientLimits, createRootLogger, guardSlowBodies, slowClientServerOptions, toErrorBody, watchFileDescriptors } from '@fleetguard/platform';
-import { CaService } from '@fleetguard/pki';
-import { BrokerService } from '@fleetguard/broker';
-import { WebhookTargetService } from '@fleetguard/events';
+import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform/nest';
+import { SlowClientLimits, guardSlowBodies, slowClientServerOptions, watchFileDescriptors } from '@fleetguard/platform';
+import { CaService } from '@fleetguard/pki/nest';
+import { BrokerService } from '@fleetguard/broker/nest';
+import { WebhookTargetService } from '@fleetguard/events/nest';
 import { AppModule } from './app.module';
 import { configureHttp } from './http-setup';
 

@@ -2,7 +2,7 @@ import { Controller, Get, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import * as path from 'node:path';
-import { Public } from '@fleetguard/auth';
+import { Public } from '@fleetguard/auth/nest';
 import { ATTENTION_STATUSES, FRS, INTEGRITY_STATUSES } from '@fleetguard/common';
 
 /** The dashboard's files: copied beside this file into dist/ by scripts/build.js. */

@@ -3,8 +3,9 @@ import { ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { AuthService, Public, hasRole } from '@fleetguard/auth';
-import { APP_CONFIG, AnyListener, OperatorListener, gauge, metricsRegistry } from '@fleetguard/platform';
+import { AuthService, Public, hasRole } from '@fleetguard/auth/nest';
+import { APP_CONFIG, AnyListener, OperatorListener } from '@fleetguard/platform/nest';
+import { gauge, metricsRegistry } from '@fleetguard/platform';
 
 const databaseUp = gauge('fleetguard_database_up', 'Whether the last readiness probe could write to the database (1) or not (0)');
 const probeSeconds = gauge('fleetguard_database_probe_seconds', 'Duration of the last readiness write probe');

@@ -6,7 +6,8 @@ import pinoHttp from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { AppConfig } from '@fleetguard/common';
-import { AllExceptionsFilter, httpDuration, httpRequests } from '@fleetguard/platform';
+import { AllExceptionsFilter } from '@fleetguard/platform/nest';
+import { httpDuration, httpRequests } from '@fleetguard/platform';
 
 /** Deepest nesting a JSON body may have: class-transformer and class-validator recurse per level. */
 export const MAX_JSON_DEPTH = 64;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, parseConfig, redactConfig } from '@fleetguard/common';
-import { createRootLogger } from '@fleetguard/platform';
+import { createRootLogger } from '@fleetguard/platform/nest';
 import { startService } from './bootstrap';
 
 async function main(): Promise<void> {

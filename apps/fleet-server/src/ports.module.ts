@@ -3,7 +3,7 @@ import { COMPONENT_TYPES, ComponentType } from '@fleetguard/common';
 import { EXPOSED_DEVICES_FILTER, REQUIREMENT_CATALOG, RequirementCatalogPort } from '@fleetguard/fleet';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { LifecycleFactsReader, LifecycleRepository } from '@fleetguard/lifecycle';
+import { LifecycleFactsReader, LifecycleRepository } from '@fleetguard/lifecycle/nest';
 import { applicableItems, LIFECYCLE_FACTS, loadCatalog, type LifecycleFactsPort } from '@fleetguard/hardening';
 
 /** fleet's view of the 62443-4-2 catalog, bound to hardening's catalog here at the composition root. */

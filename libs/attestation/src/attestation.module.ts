@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { FleetModule } from '@fleetguard/fleet';
-import { FirmwareModule } from '@fleetguard/firmware';
+import { FleetModule } from '@fleetguard/fleet/nest';
+import { FirmwareModule } from '@fleetguard/firmware/nest';
 import { AttestationResultEntity } from './entities/attestation-result.entity';
 import { AttestationService } from './nest/attestation.service';
 import { AttestedReleaseReader } from './nest/attested-release.reader';

@@ -1,4 +1,5 @@
-// Core (no Nest, no TypeORM).
+// @fleetguard/attestation: the appraisal core (no Nest, no TypeORM). The Nest layer is
+// @fleetguard/attestation/nest; device-side factories (evidence, quotes, swtpm) are @fleetguard/device-kit.
 export * from './core/digest';
 export * from './core/nonce';
 export * from './core/event-log.replay';
@@ -23,16 +24,3 @@ export * from './core/cose-sign1.verifier';
 export * from './core/psa-token.parser';
 export * from './core/psa-token.appraisal';
 export * from './core/corim.parser';
-// Helpers for the device simulator and tests.
-export * from './core/testing/evidence.factory';
-export * from './core/testing/tpm-quote.factory';
-export * from './core/testing/swtpm.driver';
-export * from './core/testing/appraisal.fixture';
-export * from './core/testing/linux-evidence.factory';
-export * from './core/testing/event-logs';
-export * from './core/testing/psa-token.factory';
-// Nest layer.
-export * from './entities/attestation-result.entity';
-export * from './nest/attestation.service';
-export * from './nest/attested-release.reader';
-export * from './attestation.module';

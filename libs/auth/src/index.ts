@@ -1,6 +1,3 @@
+// @fleetguard/auth: API keys and the hash-chained audit rule (no Nest, no TypeORM). The Nest layer is @fleetguard/auth/nest.
 export * from './core/api-key';
 export * from './core/audit-chain';
-export * from './nest/principal';
-export * from './nest/auth.service';
-export * from './nest/audit.service';
-export * from './auth.module';

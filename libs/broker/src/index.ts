@@ -1,3 +1,2 @@
+// @fleetguard/broker: the topic ACL (no Nest). The embedded broker is @fleetguard/broker/nest.
 export * from './core/topic-acl';
-export * from './nest/broker.service';
-export * from './broker.module';

@@ -1,7 +1,6 @@
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
-import { BootEvent, PcrValues, replayEventLog } from '../event-log.replay';
-import { jwsAlgorithmsFor } from '../public-key';
+import { BootEvent, PcrValues, replayEventLog, jwsAlgorithmsFor } from '@fleetguard/attestation';
 
 export interface BuildEvidenceOptions {
   /** The device's private key (KeyObject or PKCS#8 PEM). */

@@ -3,7 +3,7 @@
  * reports every fact in its good state and every `appliesIf` as holding, so with an affirming
  * attestation every applicable item of every component type is evidenced.
  */
-import type { HardeningReport } from '../hardening-report.schema';
+import type { HardeningReport } from '@fleetguard/hardening';
 
 export function hardenedReport(): HardeningReport {
   return {

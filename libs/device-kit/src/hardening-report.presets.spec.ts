@@ -1,4 +1,4 @@
-import { createScorer, loadCatalog, loadFactRules, validateHardeningReport } from '@fleetguard/hardening-core';
+import { createScorer, loadCatalog, loadFactRules, validateHardeningReport } from '@fleetguard/hardening';
 import { goodHardeningReport, weakHardeningReport } from './hardening-report.presets';
 
 describe('hardening report presets', () => {

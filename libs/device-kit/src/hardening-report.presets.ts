@@ -9,7 +9,8 @@
  * `weakHardeningReport`: the device out of the box: secure boot off, JTAG open, default
  * credentials, telnet and plain HTTP, TLS 1.0/1.1, no audit, no storage encryption, unsigned updates.
  */
-import type { HardeningReport } from '@fleetguard/hardening-core';
+import type { HardeningReport } from '@fleetguard/hardening';
+import { hardenedReport, withFacts } from './hardening-report.factory';
 
 export interface HardeningReportOptions {
   firmwareVersion?: string;
@@ -20,71 +21,30 @@ export interface HardeningReportOptions {
 const timestamp = (d?: Date) => (d ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function goodHardeningReport(options: HardeningReportOptions = {}): HardeningReport {
-  return {
-    schemaVersion: 1,
+  // The hardened report less what this controller does not have.
+  return withFacts(hardenedReport(), {
     reportedAt: timestamp(options.reportedAt),
-    ...(options.firmwareVersion ? { firmwareVersion: options.firmwareVersion } : {}),
-    secureBoot: { enabled: true, verified: true },
-    debugInterfaces: { jtag: 'disabled', uart: 'locked', swd: 'absent', monitored: true },
-    physicalPorts: { usb: 'disabled', serialConsole: 'locked', unusedDisabled: true },
-    defaultCredentialsChanged: true,
-    authentication: { required: true, methods: ['password', 'public-key'], feedbackObscured: true, loginBanner: true },
-    passwordPolicy: { minLength: 12, complexity: true, lockoutAfterFailures: 5, maxAgeDays: 180, appliesToAllUsers: true, historyCount: 5 },
-    accounts: { local: 4, unique: true, mfa: false, roleBased: true, manageable: true },
-    authorization: { enforced: true, allUsers: true, supervisorOverride: true, dualApproval: false },
-    userInterface: { local: true, remote: true },
-    sessionLock: { enabled: true, timeoutSeconds: 900 },
-    remoteSessionTermination: true,
-    concurrentSessionLimit: 2,
+    firmwareVersion: options.firmwareVersion,
+    'authentication.methods': ['password', 'public-key'],
+    'passwordPolicy.maxAgeDays': 180,
+    'accounts.local': 4,
+    'accounts.mfa': false,
+    'authorization.dualApproval': false,
+    'sessionLock.timeoutSeconds': 900,
     services: [
       { name: 'https', port: 443, protocol: 'tcp', encrypted: true },
       { name: 'mqtts', port: 8883, protocol: 'tcp', encrypted: true },
       { name: 'ssh', port: 22, protocol: 'tcp', encrypted: true },
       { name: 'opcua', port: 4840, protocol: 'tcp', encrypted: true },
     ],
-    tls: { versions: ['1.2', '1.3'], mutualAuth: true },
-    usesPki: true,
-    pki: { chainValidation: true, revocationCheck: true, proofOfPossession: true, identityMapping: true },
-    sessionIntegrity: { uniqueIds: true, invalidatedOnEnd: true },
-    keyStorage: 'tpm',
-    symmetricKeys: { uniquePerDevice: true },
     wireless: { present: false },
     untrustedNetworkAccess: { supported: false },
     mobileCode: { used: false },
-    auditLogging: {
-      enabled: true,
-      forwarding: true,
-      protectedStorage: true,
-      timestamps: true,
-      readAccess: true,
-      capacityWarning: true,
-      failureAlert: true,
-      writeOnce: false,
-      userAttribution: 'all',
-    },
-    timeSync: { enabled: true, authenticated: true, source: 'nts.plant.example' },
-    storageEncryption: { enabled: true, algorithm: 'aes-256-xts' },
-    dataErasure: { supported: true, sharedMemory: true, verified: true },
-    updateSignatureCheck: true,
-    integrityNotification: true,
-    tamperDetection: true,
-    tamperNotification: true,
-    malwareProtection: true,
+    'auditLogging.writeOnce': false,
+    'timeSync.source': 'nts.plant.example',
     malwareProtectionVersion: '3.2.0',
-    securitySelfTest: { supported: true, duringOperation: true },
-    inputValidation: true,
-    connectsToProcess: true,
-    deterministicOutputs: true,
-    secureErrorHandling: true,
-    rootsOfTrust: { supplierProvisioned: true, ownerProvisionable: true },
-    networkSegmentation: true,
-    continuousMonitoring: true,
-    dosProtection: { enabled: true, rateLimiting: true },
-    resourceLimits: true,
-    backupRestore: { backup: true, restore: true, verified: true },
-    securityBaselineApplied: true,
-    softwareInventory: true,
-  };
+    networkBoundary: undefined,
+  });
 }
 
 export function weakHardeningReport(options: HardeningReportOptions = {}): HardeningReport {

@@ -1,8 +1,5 @@
 import { createHash, KeyObject, sign } from 'node:crypto';
-import { ecFieldBytes } from '../public-key';
-import { initialPcr, parseTcgEventLog, replayTcgEventLog, TcgEventLog, TcgPcrBanks } from '../tcg-event-log.parser';
-import { TcgEventInput, writeTcgEventLog } from '../tcg-event-log.writer';
-import { TPM_ALG } from '../tpm-attest.parser';
+import { ecFieldBytes, initialPcr, parseTcgEventLog, replayTcgEventLog, TcgEventLog, TcgPcrBanks, TcgEventInput, writeTcgEventLog, TPM_ALG } from '@fleetguard/attestation';
 import { marshalEcdsaSignature, marshalTpmsAttestQuote } from './tpm-quote.factory';
 
 /**

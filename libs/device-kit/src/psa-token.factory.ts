@@ -3,9 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { generateKeyPairSync, KeyObject, sign as cryptoSign } from 'node:crypto';
-import { CborTag, encodeCbor } from '../cbor.codec';
-import { COSE_ALGS, COSE_SIGN1_TAG, sigStructure } from '../cose-sign1.verifier';
-import { PSA_CLAIM } from '../psa-token.parser';
+import { CborTag, encodeCbor, COSE_ALGS, COSE_SIGN1_TAG, sigStructure, PSA_CLAIM } from '@fleetguard/attestation';
 
 /** Claims of a PSA token as a test or the simulator describes them (bytes as Buffers). */
 export interface PsaTokenSpec {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BootEvent, PcrValues } from '../event-log.replay';
+import { BootEvent, PcrValues } from '@fleetguard/attestation';
 
 /**
  * Drives a software TPM 2.0 (swtpm) with tpm2-tools, for tests and the device simulator:

@@ -1,8 +1,5 @@
 import { createHash, KeyObject, sign } from 'node:crypto';
-import { ZERO_PCR } from '../digest';
-import { PcrValues } from '../event-log.replay';
-import { ecFieldBytes } from '../public-key';
-import { TPM_ALG, TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE } from '../tpm-attest.parser';
+import { ZERO_PCR, PcrValues, ecFieldBytes, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE } from '@fleetguard/attestation';
 
 /**
  * Marshals TPM 2.0 quote structures in software, for unit tests and simulated devices without

@@ -1,14 +1,9 @@
+// @fleetguard/events: the typed fleet event map and bus contract, webhook rules, signatures and
+// secret sealing (no Nest, no TypeORM). The Nest layer is @fleetguard/events/nest.
 export * from './core/fleet-event';
 export * from './core/event-bus';
 export * from './core/webhook-signature';
 export * from './core/webhook.rules';
 export * from './core/webhook-delivery.policy';
 export * from './core/secret-box';
-export * from './entities/webhook.entity';
-export * from './nest/event-bus.service';
-export * from './nest/webhook-outbox.service';
-export * from './nest/webhooks.service';
-export * from './nest/webhook-secrets.service';
-export * from './events.module';
 export * from './core/webhook-target';
-export * from './nest/webhook-target.service';

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { FleetModule } from '@fleetguard/fleet';
+import { FleetModule } from '@fleetguard/fleet/nest';
 import { FirmwareReleaseEntity } from './entities/firmware-release.entity';
 import { SigningKeyEntity } from './entities/signing-key.entity';
 import { FirmwareController } from './nest/firmware.controller';

@@ -1,7 +1,3 @@
-// Core (no Nest, no TypeORM); also importable alone as @fleetguard/firmware-core.
+// @fleetguard/firmware: MCUboot and manifest verification, release rules (no Nest, no TypeORM).
+// The Nest layer is @fleetguard/firmware/nest; test samples are @fleetguard/firmware/testing.
 export * from './core';
-// Nest layer: signing keys, releases, reference values.
-export * from './entities/signing-key.entity';
-export * from './entities/firmware-release.entity';
-export * from './nest/firmware.service';
-export * from './firmware.module';

@@ -1,16 +1,8 @@
+// @fleetguard/fleet: product rules, enrollment tokens, cursors, report format, ports (no Nest,
+// no TypeORM). The Nest layer is @fleetguard/fleet/nest.
 export * from './core/product.rules';
 export * from './core/requirement-catalog.port';
 export * from './core/enrollment-token';
 export * from './core/device-cursor';
 export * from './core/fleet-report.format';
 export * from './core/exposure-filter.port';
-export * from './entities/product.entity';
-export * from './entities/device.entity';
-export * from './entities/enrollment-token.entity';
-export * from './nest/products.service';
-export * from './nest/devices.service';
-export * from './nest/device-levels.statement';
-export * from './nest/enrollment.service';
-export * from './nest/fleet-query.service';
-export { toDeviceView, checkDeviceId } from './nest/devices.controller';
-export * from './fleet.module';

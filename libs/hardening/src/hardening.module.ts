@@ -1,9 +1,9 @@
 import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { FleetModule } from '@fleetguard/fleet';
+import { FleetModule } from '@fleetguard/fleet/nest';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { DeviceScoreEntity } from './entities/device-score.entity';
 import { HardeningReportEntity } from './entities/hardening-report.entity';
 import { DeviceHardeningController } from './nest/device-hardening.controller';

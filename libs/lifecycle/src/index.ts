@@ -1,4 +1,5 @@
-// Core (no Nest, no TypeORM).
+// @fleetguard/lifecycle: SBOM, CSAF and VEX parsing, exposure and lifecycle rules (no Nest, no
+// TypeORM). The Nest layer is @fleetguard/lifecycle/nest; samples are @fleetguard/lifecycle/testing.
 export * from './core/component';
 export * from './core/sbom.parser';
 export * from './core/product-matcher';
@@ -7,11 +8,3 @@ export * from './core/vex.parser';
 export * from './core/exposure.rules';
 export * from './core/product-lifecycle.rules';
 export * from './core/attested-release.port';
-// Nest layer.
-export * from './nest/lifecycle.service';
-export * from './lifecycle.module';
-export * from './nest/lifecycle.repository';
-export * from './nest/lifecycle-facts.reader';
-// Test helpers (documents from real producers and the specifications).
-export * from './core/testing/sbom.samples';
-export * from './core/testing/csaf.samples';

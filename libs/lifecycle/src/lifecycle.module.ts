@@ -1,7 +1,7 @@
 import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { FleetModule } from '@fleetguard/fleet';
+import { FleetModule } from '@fleetguard/fleet/nest';
 import { ATTESTED_RELEASES, AttestedReleasePort } from './core/attested-release.port';
 import { AdvisoriesController, ProductLifecycleController } from './nest/lifecycle.controller';
 import { LifecycleRepository } from './nest/lifecycle.repository';

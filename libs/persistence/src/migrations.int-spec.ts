@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, runMigrations } from './data-source.factory';
+import { buildDataSourceOptions, runMigrations } from './nest/data-source.factory';
 import { ALL_MIGRATIONS } from './migrations';
 import { createPostgresDatabase } from '../../../test/support/test-database';
 

@@ -57,19 +57,5 @@ export type { CsrAttrsOptions } from './core/est.codec';
 export { spkiSha256Hex } from './core/key-id.hash';
 export { pemEncode } from './core/der-input.codec';
 export type { DerInput } from './core/der-input.codec';
-
-// Nest layer: the CA of this service, the CRL and the certificate status cache.
-export { CertificateEntity } from './entities/certificate.entity';
-export type { CertificateStatus } from './entities/certificate.entity';
-export { CaService } from './nest/ca.service';
-export type { IssuedDeviceCertificate, IssuingCaGeneration } from './nest/ca.service';
-export type { ServerTls } from './nest/ca.service';
-export { CrlService } from './nest/crl.service';
-export { CsrCheckService } from './nest/csr-check.service';
 export { CsrCheckPool } from './core/csr-check.pool';
-export { CertificateStatusService } from './nest/certificate-status.service';
-export { CertificateRepository } from './nest/certificate.repository';
-export type { CertState } from './nest/certificate-status.service';
-export { PkiModule } from './pki.module';
-export { DeviceCertificateGuard, AllowExpiredWithinGrace } from './nest/device-certificate.guard';
-export type { DeviceIdentity } from './nest/device-certificate.guard';
+export { Pkcs11Token } from './core/pkcs11.signer';

@@ -1,12 +1,9 @@
-// The service's Nest-side plumbing shared by the modules: configuration provider, error mapping,
-// logging and metrics.
-export * from './config.module';
-export * from './cluster.bus';
-export * from './http-exception.filter';
-export * from './pino.logger';
-export * from './metrics';
-export * from './listener';
-export * from './request-body';
-export * from './fd-watch';
-export * from './repeat-limiter';
-export * from './slow-clients';
+// @fleetguard/platform: the service's plumbing that loads neither Nest nor TypeORM (metrics,
+// file-descriptor watch, repeated-log limiter, request-body limits, slow-client limits).
+// The Nest side (configuration provider, cluster bus, error filter, logger, listener guard) is
+// @fleetguard/platform/nest.
+export * from './core/metrics';
+export * from './core/fd-watch';
+export * from './core/repeat-limiter';
+export * from './core/request-body';
+export * from './core/slow-clients';

@@ -1,4 +1,2 @@
+// @fleetguard/zones: zone and assessment rules (no Nest, no TypeORM). The Nest layer is @fleetguard/zones/nest.
 export * from './core';
-export * from './nest/zones.repository';
-export * from './nest/zones.service';
-export * from './zones.module';

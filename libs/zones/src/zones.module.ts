@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { FleetModule } from '@fleetguard/fleet';
-import { HardeningModule } from '@fleetguard/hardening';
+import { FleetModule } from '@fleetguard/fleet/nest';
+import { HardeningModule } from '@fleetguard/hardening/nest';
 import { ZonesController } from './nest/zones.controller';
 import { ZonesRepository } from './nest/zones.repository';
 import { ZonesService } from './nest/zones.service';

@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
-import { buildEvidence } from '@fleetguard/attestation';
+import { buildEvidence } from '@fleetguard/device-kit';
 import { ADMIN_KEY, Api, ephemeralEnv } from '../../support/service';
 import { TEST_PG_URL, createPostgresDatabase } from '../../support/test-database';
 import { productWithRelease } from '../../support/fleet-fixture';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { eventLogDirectory } from '@fleetguard/attestation-core';
+import { eventLogDirectory } from '@fleetguard/device-kit';
 import { EXIT } from '../exit-codes';
 import { startCannedApi } from '../testing/canned-api.server';
 import { makeTempDir, runFleetctl } from '../testing/run-fleetctl';

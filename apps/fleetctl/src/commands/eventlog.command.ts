@@ -32,7 +32,7 @@ export function registerEventLogCommands(program: Command, ctx: CommandContext):
     } catch (e) {
       throw usageError(`cannot read event log ${path}: ${reason(e)}`);
     }
-    const core = await import('@fleetguard/attestation-core');
+    const core = await import('@fleetguard/attestation');
     let log;
     try {
       log = core.parseTcgEventLog(bytes);
@@ -66,7 +66,7 @@ export function registerEventLogCommands(program: Command, ctx: CommandContext):
       if (e instanceof SyntaxError) throw usageError(`Keylime policy ${path} is not JSON: ${e.message}`);
       throw e;
     }
-    const core = await import('@fleetguard/attestation-core');
+    const core = await import('@fleetguard/attestation');
     try {
       if (kind === 'measured-boot') {
         if (core.parseMeasuredBootPolicy(json).source !== 'keylime') throw usageError(`${path} is not a Keylime measured-boot reference state (no scrtm_and_bios, kernels, mokdig)`);

@@ -6,9 +6,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTempDir, runFleetctl } from '../testing/run-fleetctl';
-// The imgtool-format test helper is test code of the firmware lib, deliberately not exported by it.
-// eslint-disable-next-line no-restricted-imports
-import { imageEnd, makeTestDir, makeTestImage, makeTestKey, TestKey, toIntelHex } from '../../../../libs/firmware/src/core/testing/imgtool-images';
+import { imageEnd, makeTestDir, makeTestImage, makeTestKey, TestKey, toIntelHex } from '@fleetguard/firmware/testing';
 
 const SAMPLES_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'firmware-samples');
 const SAMPLES_INDEX = path.join(SAMPLES_DIR, 'samples.json');

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolvePath } from '../cli-io';
 import { CliError, EXIT, unavailableError, usageError } from '../exit-codes';
 import type { Inspection, VerifyOutcome } from '../firmware';
-import type { McubootVerdict } from '@fleetguard/firmware-core';
+import type { McubootVerdict } from '@fleetguard/firmware';
 import { fileSize, openByteStream, readHead, readPrivateKey, readTextFile, writeAtomically } from '../local-files';
 import { formatCell, itemsOf, renderRecord, renderTable } from '../output';
 import { formatBytes, startProgress } from '../progress';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { buildPsaTokenWithCbor2, generateIak } from '@fleetguard/attestation';
+import { buildPsaTokenWithCbor2, generateIak } from '@fleetguard/device-kit';
 import { makeTempDir, runFleetctl } from '../testing/run-fleetctl';
 
 const SHARED = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'data', 'psa');

@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isDomainError } from '@fleetguard/common';
-import {
-  formatMcubootVersion,
-  McubootStreamParser,
-  McubootTlv,
-  SIGNATURE_TLVS,
-  TLV,
-  tlvName,
-  feedChunks,
-} from '@fleetguard/firmware-core';
+import { formatMcubootVersion, McubootStreamParser, McubootTlv, SIGNATURE_TLVS, TLV, tlvName, feedChunks } from '@fleetguard/firmware';
 import { refusedError } from '../exit-codes';
 import { fileSize, openByteStream, readHead, readTextFile } from '../local-files';
 import { hasMcubootMagic } from './firmware-keys';

@@ -1,5 +1,5 @@
 import { isDomainError } from '@fleetguard/common';
-import { MCUBOOT_IMAGE_MAGIC, SigningKey, signingKeyFromPem } from '@fleetguard/firmware-core';
+import { MCUBOOT_IMAGE_MAGIC, SigningKey, signingKeyFromPem } from '@fleetguard/firmware';
 import { usageError } from '../exit-codes';
 
 /** A public key as the firmware lib accepts it (EC P-256, Ed25519, RSA >= 2048); a private key is refused. */

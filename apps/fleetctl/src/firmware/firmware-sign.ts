@@ -2,14 +2,7 @@ import { createHash, createPublicKey, KeyObject } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { isDomainError } from '@fleetguard/common';
-import {
-  FirmwareManifest,
-  McubootImageWriter,
-  McubootVerdict,
-  signingKeyFromKeyObject,
-  signManifest,
-  verifyMcubootStream,
-} from '@fleetguard/firmware-core';
+import { FirmwareManifest, McubootImageWriter, McubootVerdict, signingKeyFromKeyObject, signManifest, verifyMcubootStream } from '@fleetguard/firmware';
 import { refusedError, usageError } from '../exit-codes';
 import { fileSize, openByteStream, writeAtomically } from '../local-files';
 

@@ -1,17 +1,6 @@
 import { isDomainError } from '@fleetguard/common';
 import { promises as fs } from 'node:fs';
-import {
-  checkReleasePolicy,
-  FirmwareVerdict,
-  looksLikeIntelHex,
-  MAX_INTEL_HEX_CHARS,
-  readIntelHex,
-  verifyMcubootImage,
-  SigningKey,
-  verifyDetachedImageStream,
-  verifyManifest,
-  verifyMcubootStream,
-} from '@fleetguard/firmware-core';
+import { checkReleasePolicy, FirmwareVerdict, looksLikeIntelHex, MAX_INTEL_HEX_CHARS, readIntelHex, verifyMcubootImage, SigningKey, verifyDetachedImageStream, verifyManifest, verifyMcubootStream } from '@fleetguard/firmware';
 import { usageError } from '../exit-codes';
 import { fileSize, openByteStream, readHead } from '../local-files';
 import { hasMcubootMagic } from './firmware-keys';

@@ -7,4 +7,4 @@ export * from './firmware-keys';
 export * from './firmware-sign';
 export * from './firmware-verify';
 export * from './firmware-inspect';
-export { looksLikeIntelHex } from '@fleetguard/firmware-core';
+export { looksLikeIntelHex } from '@fleetguard/firmware';

@@ -7,8 +7,8 @@ import { DomainError } from '@fleetguard/common';
 import { appraiseEvidence, AppraisalResult } from './appraisal.pipeline';
 import { decodeNonce } from './nonce';
 import { replayEventLog } from './event-log.replay';
-import { createAppraisalScenario, sha256Hex } from './testing/appraisal.fixture';
-import { buildSoftwareQuote } from './testing/tpm-quote.factory';
+import { sha256Hex, buildSoftwareQuote } from '@fleetguard/device-kit';
+import { createAppraisalScenario } from './testing/appraisal.fixture';
 
 const appraise = async (s: ReturnType<typeof createAppraisalScenario>, evidence: string, now?: Date) =>
   appraiseEvidence({ deviceId: s.deviceId, evidence, now }, s.ports);

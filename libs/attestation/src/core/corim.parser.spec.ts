@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { CORIM_ERROR, corimView, parseCorim } from './corim.parser';
-import { generateIak, signCoseSign1 } from './testing/psa-token.factory';
+import { generateIak, signCoseSign1 } from '@fleetguard/device-kit';
 
 const SHARED = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'data', 'psa');
 const example = (f: string) => readFileSync(path.join(SHARED, f));

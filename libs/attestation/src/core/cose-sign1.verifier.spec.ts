@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { CborTag, encodeCbor } from './cbor.codec';
 import { COSE_ERROR, parseCoseSign1, verifyCoseSign1, verifyCoseSign1Bytes } from './cose-sign1.verifier';
-import { buildPsaTokenWithCbor2, signCoseSign1 } from './testing/psa-token.factory';
+import { buildPsaTokenWithCbor2, signCoseSign1 } from '@fleetguard/device-kit';
 
 const curves = [
   ['P-256', 'ES256'],

@@ -3,8 +3,7 @@ import { CompactSign } from 'jose';
 import { DomainError, isDomainError } from '@fleetguard/common';
 import { assertCompactJws, MAX_EVIDENCE_CHARS, parseEvidenceClaims, verifyEvidence } from './eat-evidence.parser';
 import { newNonce } from './nonce';
-import { sampleBootEvents, sha256Hex } from './testing/appraisal.fixture';
-import { buildEvidence } from './testing/evidence.factory';
+import { sampleBootEvents, sha256Hex, buildEvidence } from '@fleetguard/device-kit';
 
 const fw = { productId: 'prod-1', version: '1.0.0', digest: `sha256:${sha256Hex('img')}`, securityCounter: 3 };
 

@@ -8,8 +8,7 @@ import { recordGoldenBootState } from './measured-boot.policy';
 import { decodeNonce } from './nonce';
 import { parseTcgEventLog, replayTcgEventLog } from './tcg-event-log.parser';
 import { createAppraisalScenario } from './testing/appraisal.fixture';
-import { realEventLog } from './testing/event-logs';
-import { alterTcgEvent, softwareTcgQuote } from './testing/linux-evidence.factory';
+import { realEventLog, alterTcgEvent, softwareTcgQuote } from '@fleetguard/device-kit';
 
 /** Real lines, as kernels printed them (a Linux kernel mailing-list patch; a published attester guide). */
 const REAL_LINES = [

@@ -7,8 +7,7 @@ import { decodeNonce } from './nonce';
 import { parseTcgEventLog, TcgEventLog } from './tcg-event-log.parser';
 import { EV } from './tcg-event.decoders';
 import { createAppraisalScenario } from './testing/appraisal.fixture';
-import { realEventLog } from './testing/event-logs';
-import { alterTcgEvent, LINUX_BOOT_SELECTION, PcrSelection, softwareTcgQuote } from './testing/linux-evidence.factory';
+import { realEventLog, alterTcgEvent, LINUX_BOOT_SELECTION, PcrSelection, softwareTcgQuote } from '@fleetguard/device-kit';
 
 const ubuntuBytes = realEventLog('ubuntu-qemu.bin');
 const ubuntu = parseTcgEventLog(ubuntuBytes);
@@ -189,7 +188,7 @@ describe('measured-boot policies: Fleetguard JSON and an imported Keylime refere
     const swtpm = parseTcgEventLog(realEventLog('swtpm.bin'));
     const sb = swtpm.events[3];
     const { writeTcgEventLog } = await import('./tcg-event-log.writer');
-    const { tcgEventInputs } = await import('./testing/linux-evidence.factory');
+    const { tcgEventInputs } = await import('@fleetguard/device-kit');
     const forged = writeTcgEventLog(['sha1', 'sha256'], tcgEventInputs(swtpm, (e, i) => (i === sb.index ? { ...e, data: Buffer.concat([e.data.subarray(0, e.data.length - 1), Buffer.from([1])]) } : e)));
     const second = linuxScenario({ policy: parseMeasuredBootPolicy({ secureBoot: 'required' }) });
     const r = await appraise(second.s, await second.evidence(forged));

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { NonceState } from './appraisal.pipeline';
 import { PSA_ERROR, parsePsaToken } from './psa-token.parser';
 import { appraisePsaToken, psaInstanceIdOf, PsaAppraisalPorts, PsaDeviceRecord, PsaIak, PsaReferenceValue } from './psa-token.appraisal';
-import { buildPsaToken, buildPsaTokenWithCbor2, generateIak, PSA_LIFECYCLE_NON_PSA_ROT_DEBUG, psaClaimsMap, PsaTokenSpec, toDiag } from './testing/psa-token.factory';
+import { buildPsaToken, buildPsaTokenWithCbor2, generateIak, PSA_LIFECYCLE_NON_PSA_ROT_DEBUG, psaClaimsMap, PsaTokenSpec, toDiag } from '@fleetguard/device-kit';
 
 const SHARED = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'data', 'psa');
 const sha = (s: string) => createHash('sha256').update(s).digest();

@@ -15,7 +15,7 @@ import {
   signatureListEntries,
 } from './tcg-event.decoders';
 import { startupLocalityData, writeTcgEventLog } from './tcg-event-log.writer';
-import { realEventLog } from './testing/event-logs';
+import { realEventLog } from '@fleetguard/device-kit';
 
 const TYPED = new Set(['tcg-log-truncated', 'tcg-log-malformed', 'tcg-log-too-large', 'tcg-log-unsupported']);
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTcgEventLog, replayTcgEventLog } from './tcg-event-log.parser';
-import { eventLogDirectory } from './testing/event-logs';
+import { eventLogDirectory } from '@fleetguard/device-kit';
 
 /** The `pcrs:` section of tpm2_eventlog's YAML: bank -> PCR -> hex. */
 function tpm2EventlogPcrs(yaml: string): Record<string, Record<string, string>> {

@@ -7,9 +7,7 @@ import { recordGoldenBootState } from './measured-boot.policy';
 import { parseTcgEventLog, replayTcgEventLog } from './tcg-event-log.parser';
 import { appraiseTcgBoot } from './tcg-evidence.appraisal';
 import { EV } from './tcg-event.decoders';
-import { realEventLog } from './testing/event-logs';
-import { alterTcgEvent, LINUX_BOOT_SELECTION } from './testing/linux-evidence.factory';
-import { SwtpmAk, SwtpmDriver } from './testing/swtpm.driver';
+import { realEventLog, alterTcgEvent, LINUX_BOOT_SELECTION, SwtpmAk, SwtpmDriver } from '@fleetguard/device-kit';
 
 jest.setTimeout(60_000);
 const describeTpm = SwtpmDriver.isAvailable() ? describe : describe.skip;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { isDomainError } from '@fleetguard/common';
-import { marshalEcdsaSignature, marshalRsaSignature, marshalTpmsAttestQuote } from './testing/tpm-quote.factory';
+import { marshalEcdsaSignature, marshalRsaSignature, marshalTpmsAttestQuote } from '@fleetguard/device-kit';
 import { parseTpmsAttest, parseTpmtSignature, TPM_ALG, TPM_ST_ATTEST_QUOTE } from './tpm-attest.parser';
 import { SWTPM_VECTOR } from './tpm-quote.vectors';
 

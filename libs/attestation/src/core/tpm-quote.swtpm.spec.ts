@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { appraiseEvidence } from './appraisal.pipeline';
 import { replayEventLog } from './event-log.replay';
 import { decodeNonce, newNonce } from './nonce';
-import { createAppraisalScenario, sampleBootEvents, sha256Hex } from './testing/appraisal.fixture';
-import { SwtpmAk, SwtpmDriver } from './testing/swtpm.driver';
+import { sampleBootEvents, sha256Hex, SwtpmAk, SwtpmDriver } from '@fleetguard/device-kit';
+import { createAppraisalScenario } from './testing/appraisal.fixture';
 import { parseTpmsAttest, parseTpmtSignature } from './tpm-attest.parser';
 import { verifyTpmQuote } from './tpm-quote.verifier';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { replayEventLog } from './event-log.replay';
-import { buildSoftwareQuote, marshalEcdsaSignature, marshalTpmsAttestQuote } from './testing/tpm-quote.factory';
+import { buildSoftwareQuote, marshalEcdsaSignature, marshalTpmsAttestQuote } from '@fleetguard/device-kit';
 import { TPM_ALG } from './tpm-attest.parser';
 import { verifyTpmQuote } from './tpm-quote.verifier';
 import { SWTPM_VECTOR } from './tpm-quote.vectors';

@@ -2,9 +2,10 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { AppConfig, DomainError, isDomainError } from '@fleetguard/common';
-import { APP_CONFIG, counter, gauge, histogram } from '@fleetguard/platform';
-import { isEmbedded } from '@fleetguard/persistence';
-import { BrokerService } from '@fleetguard/broker';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { counter, gauge, histogram } from '@fleetguard/platform';
+import { isEmbedded } from '@fleetguard/persistence/nest';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
 import { retryDelayMs } from '../core/appraisal-retry';

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { conflict } from '@fleetguard/common';
-import { BrokerService } from '@fleetguard/broker';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { ChallengeScheduler } from './challenge.scheduler';
 import { EvidenceInbox } from './evidence-inbox.service';
 import { AppraisalWorker } from './appraisal.worker';

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig, KeyedRateLimiter, rateLimited, STALE_AFTER_INTERVALS } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
-import { BrokerService } from '@fleetguard/broker';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { NonceStore } from './nonce.store';
 import { deviceRateLimited as limited } from './attestation.metrics';

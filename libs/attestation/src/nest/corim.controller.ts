@@ -2,7 +2,7 @@ import { Controller, HttpCode, Param, ParseUUIDPipe, Post, Req } from '@nestjs/c
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { DomainError } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import { CORIM_MAX_BYTES } from '../core/corim.parser';
 import { PsaService } from './psa.service';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
 import { testDatabase } from '../../../../test/support/test-database';
 import { CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord } from './evidence-inbox.repository';
 

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig, DomainError, KeyedRateLimiter, conflict, isDomainError, rateLimited, unavailable } from '@fleetguard/common';
-import { APP_CONFIG, counter } from '@fleetguard/platform';
-import type { InboundOutcome } from '@fleetguard/broker';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { counter } from '@fleetguard/platform';
+import type { InboundOutcome } from '@fleetguard/broker/nest';
 import { assertCompactJws } from '../core/eat-evidence.parser';
 import { assertPsaTokenText } from '../core/psa-token.parser';
 import type { EarForm } from '../core/ear.builder';

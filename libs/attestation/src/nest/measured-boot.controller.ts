@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Req }
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { invalid } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import { readBoundedBody } from '@fleetguard/platform';
 import { MAX_TCG_LOG_BYTES } from '../core/tcg-event-log.parser';
 import { MeasuredBootStore } from './measured-boot.store';

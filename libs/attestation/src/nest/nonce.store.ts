@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { newNonce, type Challenge } from '../core/nonce';
 import { GroupedCall } from './grouped-call';
 

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AppConfig, DomainError, describeKeyProtection, isWeakKeyProtection, keyProtectionOf } from '@fleetguard/common';
-import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
 import { VerifierKey, createVerifierKey, exportVerifierJwk, exportVerifierKeyPem, loadVerifierKey } from '../core/ear.builder';
 
 const VERIFIER_LOCK_KEY = 0x564b5931; // 'VKY1'

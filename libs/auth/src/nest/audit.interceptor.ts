@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Observable, catchError, concatMap } from 'rxjs';
-import { toErrorBody } from '@fleetguard/platform';
+import { toErrorBody } from '@fleetguard/platform/nest';
 import { AuditService } from './audit.service';
 import { Principal } from './principal';
 

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
 import { testDatabase } from '../../../../test/support/test-database';
 import { AuditEntryEntity } from '../entities/audit-entry.entity';
 import { AuditService } from './audit.service';

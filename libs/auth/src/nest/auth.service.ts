@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AppConfig, conflict, invalid, notFound } from '@fleetguard/common';
-import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
 import { OrganizationKind, ROLES_BY_KIND, Role, apiKeyFromText, generateApiKey, keyCandidates, parseApiKey, secretMatches } from '../core/api-key';
 import { ApiKeyEntity } from '../entities/api-key.entity';
 import { OrganizationEntity } from '../entities/organization.entity';

@@ -6,14 +6,15 @@ import { Aedes } from 'aedes';
 import Redis from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
 import redisPersistence from 'aedes-persistence-redis';
-import { AppConfig, DomainError, isDatabaseUnavailable } from '@fleetguard/common';
-import { APP_CONFIG, ClusterBus, counter, gauge } from '@fleetguard/platform';
-import { CaService, CertificateStatusService, VerifiedDeviceCertificate } from '@fleetguard/pki';
+import { AppConfig, DomainError, isDatabaseUnavailable, DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
+import { counter, gauge } from '@fleetguard/platform';
+import { CaService, CertificateStatusService } from '@fleetguard/pki/nest';
+import { VerifiedDeviceCertificate } from '@fleetguard/pki';
 import { FleetEventBus } from '@fleetguard/events';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
 import { RepeatThrottle } from '../core/repeat-throttle';
-import { DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
 
 /**

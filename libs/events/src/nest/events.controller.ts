@@ -1,7 +1,7 @@
 import { Controller, Headers, HttpCode, MessageEvent, Post, Query, Sse, UnauthorizedException } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Observable, filter, from, interval, map, merge, switchMap, takeUntil } from 'rxjs';
-import { AuthService, Public, Roles, hasRole } from '@fleetguard/auth';
+import { AuthService, Public, Roles, hasRole } from '@fleetguard/auth/nest';
 import { StreamTickets } from '../core/stream-ticket';
 import { EventBusService } from './event-bus.service';
 

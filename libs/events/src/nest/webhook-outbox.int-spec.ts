@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { parseConfig } from '@fleetguard/common';
-import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
 import { TEST_PG_URL, testDatabase } from '../../../../test/support/test-database';
 import { verifyWebhookSignature } from '../core/webhook-signature';
 import { WebhookEntity } from '../entities/webhook.entity';

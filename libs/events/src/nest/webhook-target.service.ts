@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { promises as dns } from 'node:dns';
 import { AppConfig, invalid } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { TargetPolicy, TargetVerdict, checkWebhookTarget } from '../core/webhook-target';
 
 const LOOKUP_TIMEOUT_MS = 3_000;

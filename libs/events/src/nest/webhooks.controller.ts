@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { conflict, notFound } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import { CreateWebhookDto, ListDeliveriesQueryDto } from './dto/webhooks.dto';
 import { WebhookOutboxService } from './webhook-outbox.service';
 import { WebhooksService, toWebhookView } from './webhooks.service';

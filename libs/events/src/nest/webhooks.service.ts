@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound } from '@fleetguard/common';
-import { Principal } from '@fleetguard/auth';
+import { Principal } from '@fleetguard/auth/nest';
 import { WEBHOOKS_PER_ORGANIZATION, WebhookInput, checkWebhook } from '../core/webhook.rules';
 import { WebhookEntity } from '../entities/webhook.entity';
 import { WebhookSecretsService } from './webhook-secrets.service';

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, ParseUUIDPipe,
 import { ApiBearerAuth, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { invalid } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import { AddSigningKeyDto, ReferenceValuesDto, RevokeReleaseDto } from './dto/firmware.dto';
 import { FirmwareService, toImageView, toReleaseView } from './firmware.service';
 

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { invalid, isDeviceId } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import { DeviceEntity } from '../entities/device.entity';
 import { RevokeDeviceDto } from './dto/enrollment.dto';
 import { DevicesService } from './devices.service';

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
-import { AuditService, Principal, hasRole } from '@fleetguard/auth';
+import { AuditService, Principal, hasRole } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
-import { CertificateRepository, CertificateStatusService, CrlService, RevocationReason, parseRevocationReason } from '@fleetguard/pki';
+import { CertificateRepository, CertificateStatusService, CrlService } from '@fleetguard/pki/nest';
+import { RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
 
 /** Devices as tenants see them: a manufacturer those of its products, an operator those assigned to it. */

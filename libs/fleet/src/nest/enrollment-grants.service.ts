@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, DomainError, invalid, notFound } from '@fleetguard/common';
-import { AuthService, hasRole, Principal } from '@fleetguard/auth';
+import { AuthService, hasRole, Principal } from '@fleetguard/auth/nest';
 import { returningRows } from '@fleetguard/persistence';
 
 export interface EnrollmentGrantView {

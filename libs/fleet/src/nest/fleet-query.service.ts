@@ -15,8 +15,8 @@ import {
   staleAfterSeconds,
   staleCutoff,
 } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
-import { Principal } from '@fleetguard/auth';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { Principal } from '@fleetguard/auth/nest';
 import { decodeDeviceCursor, encodeDeviceCursor } from '../core/device-cursor';
 import { FleetReportRow } from '../core/fleet-report.format';
 import { LevelVector } from '../core/product.rules';

@@ -1,7 +1,7 @@
 import { Controller, Get, Logger, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
 import type { IntegrityStatus } from '@fleetguard/common';
 import { toDeviceView } from './devices.controller';
 import { DEVICE_PAGE_DEFAULT, FleetReportQueryDto, ListDevicesQueryDto } from './dto/fleet.dto';

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { INTEGRITY_STATUSES, integritySql, integrityStatus, lacksFreshAffirmation, lacksFreshAffirmationSql, staleCutoff, type IntegrityFacts } from '@fleetguard/common';
-import { buildDataSourceOptions } from '@fleetguard/persistence';
+import { buildDataSourceOptions } from '@fleetguard/persistence/nest';
 import { testDatabase } from '../../../../test/support/test-database';
 
 /**

@@ -3,11 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppConfig, invalid } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
-import { AuditService, Principal, hasRole } from '@fleetguard/auth';
-import { BrokerService } from '@fleetguard/broker';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { AuditService, Principal, hasRole } from '@fleetguard/auth/nest';
+import { BrokerService } from '@fleetguard/broker/nest';
 import { FleetEventBus } from '@fleetguard/events';
-import { CaService, CertificateStatusService } from '@fleetguard/pki';
+import { CaService, CertificateStatusService } from '@fleetguard/pki/nest';
 import { AuditFinding, auditCertificates } from '../core/certificate-audit';
 import { returningRows } from '@fleetguard/persistence';
 

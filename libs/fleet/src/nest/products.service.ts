@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { conflict, notFound, type ComponentType } from '@fleetguard/common';
-import { Principal, hasRole } from '@fleetguard/auth';
+import { Principal, hasRole } from '@fleetguard/auth/nest';
 import { LevelVector, checkDeclaredRequirements } from '../core/product.rules';
 import { REQUIREMENT_CATALOG, RequirementCatalogPort } from '../core/requirement-catalog.port';
 import { ProductEntity } from '../entities/product.entity';

@@ -7,7 +7,7 @@ import { loadFactRules } from './fact-rules';
 import type { HardeningReport } from './hardening-report.schema';
 import type { ObservedFacts } from './observed-facts';
 import { createScorer, type DeviceScore, type ScoreInput } from './sl-c.scoring';
-import { hardenedReport, trustedEvidence, withFacts } from './testing/hardening-report.factory';
+import { hardenedReport, trustedEvidence, withFacts } from '@fleetguard/device-kit';
 
 const catalog = loadCatalog();
 const rules = loadFactRules();

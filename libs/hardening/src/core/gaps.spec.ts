@@ -2,7 +2,7 @@ import { applicableItems, COMPONENT_TYPES, FR_KEYS, loadCatalog, type SlValue } 
 import { loadFactRules } from './fact-rules';
 import { gaps, type TargetLevels } from './gaps';
 import { createScorer } from './sl-c.scoring';
-import { hardenedReport, trustedEvidence, withFacts } from './testing/hardening-report.factory';
+import { hardenedReport, trustedEvidence, withFacts } from '@fleetguard/device-kit';
 
 const catalog = loadCatalog();
 const scorer = createScorer(catalog, loadFactRules(), 'EDR');

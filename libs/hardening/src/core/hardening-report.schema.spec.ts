@@ -1,6 +1,6 @@
 import { DomainError } from '@fleetguard/common';
 import { MAX_SERVICES, validateHardeningReport } from './hardening-report.schema';
-import { hardenedReport, withFacts } from './testing/hardening-report.factory';
+import { hardenedReport, withFacts } from '@fleetguard/device-kit';
 
 function problemsOf(json: unknown): string[] {
   try {

@@ -6,7 +6,7 @@ import { compileFactRules, loadFactRules } from './fact-rules';
 import { validateHardeningReport, type HardeningReport } from './hardening-report.schema';
 import { createScorer, scoreDevice, type DeviceScore, type ItemStatus, type Scorer } from './sl-c.scoring';
 import type { ObservedFacts } from './observed-facts';
-import { hardenedReport, withFacts } from './testing/hardening-report.factory';
+import { hardenedReport, withFacts } from '@fleetguard/device-kit';
 import { hardeningReportArbitrary } from './testing/hardening-report.arbitrary';
 
 const catalog = loadCatalog();

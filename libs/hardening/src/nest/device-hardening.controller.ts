@@ -1,9 +1,9 @@
 import type { TLSSocket } from 'node:tls';
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
-import { Public } from '@fleetguard/auth';
-import { DeviceListener } from '@fleetguard/platform';
-import { DeviceCertificateGuard, type DeviceIdentity } from '@fleetguard/pki';
+import { Public } from '@fleetguard/auth/nest';
+import { DeviceListener } from '@fleetguard/platform/nest';
+import { DeviceCertificateGuard, type DeviceIdentity } from '@fleetguard/pki/nest';
 import { hardeningReportSchema } from '../core';
 import { HardeningService } from './hardening.service';
 

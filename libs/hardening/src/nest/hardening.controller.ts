@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
-import { checkDeviceId } from '@fleetguard/fleet';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
+import { checkDeviceId } from '@fleetguard/fleet/nest';
 import { HardeningService } from './hardening.service';
 
 /** Operator API: a device's SL-C vectors, gaps and history; the 4-2 catalog in use. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import { deviceLevelsUpdate } from '@fleetguard/fleet';
+import { deviceLevelsUpdate } from '@fleetguard/fleet/nest';
 import type { ApplicabilityStatement, HardeningReport, NegotiatedTlsVersion, ObservedFacts, SlVector } from '../core';
 import type { StoredScoreSummary } from './scoring-inputs';
 

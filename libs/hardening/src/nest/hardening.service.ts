@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { AppConfig, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
-import { APP_CONFIG, counter } from '@fleetguard/platform';
-import type { Principal } from '@fleetguard/auth';
-import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { counter } from '@fleetguard/platform';
+import type { Principal } from '@fleetguard/auth/nest';
+import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker/nest';
 import { FleetEventBus, type AttestationResultData, type AttestationStaleData, type OperatorEvent, type Unsubscribe } from '@fleetguard/events';
-import { DevicesService, ProductsService } from '@fleetguard/fleet';
+import { DevicesService, ProductsService } from '@fleetguard/fleet/nest';
 import {
   assertComponentType,
   COMPONENT_TYPES,

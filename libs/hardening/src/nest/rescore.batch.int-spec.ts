@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence';
-import { hardenedReport, withFacts } from '../core/testing/hardening-report.factory';
+import { buildDataSourceOptions, runMigrations } from '@fleetguard/persistence/nest';
+import { hardenedReport, withFacts } from '@fleetguard/device-kit';
 import { testDatabase } from '../../../../test/support/test-database';
 import { HardeningRepository } from './hardening.repository';
 import { planWrite, productScoring, rescoreAll, scoreSubject, type ScoreChange } from './rescore.batch';

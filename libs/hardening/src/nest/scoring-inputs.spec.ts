@@ -1,5 +1,5 @@
 import { loadCatalog, loadFactRules, type Catalog, type SlVector } from '../core';
-import { hardenedReport } from '../core/testing/hardening-report.factory';
+import { hardenedReport } from '@fleetguard/device-kit';
 import type { ScoringSubject } from './hardening.repository';
 import { planWrite, productScoring, scoreSubject } from './rescore.batch';
 import { ScorerCache } from './scorer.cache';

@@ -2,8 +2,8 @@ import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Req, Res } 
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { invalid } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
-import { checkDeviceId } from '@fleetguard/fleet';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
+import { checkDeviceId } from '@fleetguard/fleet/nest';
 import { SBOM_MAX_BYTES } from '../core/sbom.parser';
 import { readBody, readJsonDocument } from './body.reader';
 import { LifecycleService } from './lifecycle.service';

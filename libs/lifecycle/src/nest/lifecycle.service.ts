@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { notFound } from '@fleetguard/common';
-import { Principal, hasRole } from '@fleetguard/auth';
-import { DevicesService, ProductsService } from '@fleetguard/fleet';
+import { Principal, hasRole } from '@fleetguard/auth/nest';
+import { DevicesService, ProductsService } from '@fleetguard/fleet/nest';
 import { FleetEventBus, type Unsubscribe } from '@fleetguard/events';
 import { purlKey } from '../core/component';
 import { ATTESTED_RELEASES, AttestedReleasePort } from '../core/attested-release.port';

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import { isDatabaseUnavailable } from '@fleetguard/common';
 import { pgliteDriver } from './pglite-serial.pool';
-import { privateDirectory } from './private-directory';
-import { ALL_MIGRATIONS } from './migrations';
+import { privateDirectory } from '../core/private-directory';
+import { ALL_MIGRATIONS } from '../migrations';
 
 export interface DatabaseSettings {
   /** PostgreSQL server; unset = embedded PGlite under dataDir/pglite. */

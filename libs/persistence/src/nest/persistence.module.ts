@@ -2,10 +2,10 @@ import { DynamicModule, Global, Logger, Module, OnApplicationShutdown } from '@n
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { buildDataSourceOptions, connectWithBackoff, isEmbedded, openEmbedded, runMigrations } from './data-source.factory';
-import { acquireEmbeddedLock } from './embedded.lock';
-import { privateDirectory } from './private-directory';
+import { acquireEmbeddedLock } from '../core/embedded.lock';
+import { privateDirectory } from '../core/private-directory';
 import * as path from 'node:path';
 
 let releaseLock: (() => void) | undefined;

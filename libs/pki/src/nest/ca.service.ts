@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AppConfig, DomainError } from '@fleetguard/common';
-import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
 import { caDifference, caIdentity } from '../core/ca-identity';
 import { BuiltCrl, CaMaterial, CertificateAuthority, IssuedCertificate } from '../core/certificate-authority';
 import { decryptPrivateKey, encryptPrivateKey, generateCaKey, reencryptIfWeak } from '../core/ca-key.codec';

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ClusterBus } from '@fleetguard/platform';
+import { ClusterBus } from '@fleetguard/platform/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { CertificateEntity } from '../entities/certificate.entity';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG, ClusterBus } from '@fleetguard/platform';
+import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
 import { RevocationReason } from '../core/revocation-reason.codec';
 import { pemEncode } from '../core/der-input.codec';
 import { CaService } from './ca.service';

@@ -2,7 +2,8 @@ import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '
 import { Reflector } from '@nestjs/core';
 import type { TLSSocket } from 'node:tls';
 import { AppConfig, DomainError } from '@fleetguard/common';
-import { APP_CONFIG, counter } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
+import { counter } from '@fleetguard/platform';
 import { CaService } from './ca.service';
 import { CertificateStatusService } from './certificate-status.service';
 

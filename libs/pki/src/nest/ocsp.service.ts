@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
-import { APP_CONFIG } from '@fleetguard/platform';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { CertificateEntity } from '../entities/certificate.entity';
 import {
   buildOcspResponse,

@@ -1,6 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
-import { RepeatLimiter } from './repeat-limiter';
+import { RepeatLimiter } from '../core/repeat-limiter';
 
 /** Structured JSON logs. One root logger; Nest's own messages go through it too. */
 export function createRootLogger(level: string, pretty = false): Logger {

@@ -4,8 +4,8 @@
  * report. JSON is the API's own view.
  */
 import { stringify, type Stringifier } from 'csv-stringify';
-import { FR_KEYS } from '@fleetguard/hardening-core';
-import type { Grade, ItemStatus, ItemTable } from '@fleetguard/hardening-core';
+import { FR_KEYS } from '@fleetguard/hardening';
+import type { Grade, ItemStatus, ItemTable } from '@fleetguard/hardening';
 import { itemPlan, lifecycleCodesByRequirement, type AssessmentRow, type ZoneAssessment, type ZoneDevice } from './zone.assessment';
 
 export const ASSESSMENT_FORMATS = ['json', 'csv', 'html', 'oscal'] as const;

@@ -1,5 +1,5 @@
-import { createScorer, loadCatalog, loadFactRules, type SlVector } from '@fleetguard/hardening-core';
-import { hardenedReport, trustedEvidence, withFacts } from '../../../hardening/src/core/testing/hardening-report.factory';
+import { createScorer, loadCatalog, loadFactRules, type SlVector } from '@fleetguard/hardening';
+import { hardenedReport, trustedEvidence, withFacts } from '@fleetguard/device-kit';
 import { oscalAssessmentResultsValidator } from '../../../../test/support/oscal-schema';
 import { assessmentOscal, OSCAL_VERSION, requirementToken, uuidV5 } from './assessment.oscal';
 import { coverage, ZoneAssessor, type AssessmentRow, type Countermeasure } from './zone.assessment';

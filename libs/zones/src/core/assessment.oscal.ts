@@ -13,7 +13,7 @@
  * inventory UUID across exports; everything else is a random v4 UUID per document.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { FR_KEYS } from '@fleetguard/hardening-core';
+import { FR_KEYS } from '@fleetguard/hardening';
 import type { AssessmentRow, ZoneAssessment } from './zone.assessment';
 
 export const OSCAL_VERSION = '1.1.3';

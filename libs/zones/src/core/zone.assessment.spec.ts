@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
 import { DomainError } from '@fleetguard/common';
-import { createScorer, loadCatalog, loadFactRules, parseApplicabilityBody, type SlVector } from '@fleetguard/hardening-core';
-import { hardenedReport, trustedEvidence, withFacts } from '../../../hardening/src/core/testing/hardening-report.factory';
+import { createScorer, loadCatalog, loadFactRules, parseApplicabilityBody, type SlVector } from '@fleetguard/hardening';
+import { hardenedReport, trustedEvidence, withFacts } from '@fleetguard/device-kit';
 import { AssessmentCsvWriter, assessmentCsv, csvRecord, CSV_HEADER, deviceCsvLines } from './assessment.export';
 import { countermeasureCovers, coverage, parseTargetLevels, ZoneAssessor, type Countermeasure } from './zone.assessment';
 

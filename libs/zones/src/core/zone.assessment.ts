@@ -5,20 +5,7 @@
  * against the zone's target SL-T. Plain functions over the scorer's results (no Nest, no SQL).
  */
 import { invalid } from '@fleetguard/common';
-import {
-  FR_KEYS,
-  catalogIds,
-  type Catalog,
-  type DeviceScore,
-  type FrKey,
-  type Grade,
-  type ItemTable,
-  type ItemStatus,
-  type Scorer,
-  type SlValue,
-  type SlVector,
-  type TargetLevels,
-} from '@fleetguard/hardening-core';
+import { FR_KEYS, catalogIds, type Catalog, type DeviceScore, type FrKey, type Grade, type ItemTable, type ItemStatus, type Scorer, type SlValue, type SlVector, type TargetLevels } from '@fleetguard/hardening';
 
 export interface Countermeasure {
   id: string;

@@ -2,8 +2,8 @@ import { Body, Controller, Get, HttpCode, Logger, Param, ParseUUIDPipe, Post, Pu
 import { ApiBearerAuth, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { invalid } from '@fleetguard/common';
-import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth';
-import { checkDeviceId } from '@fleetguard/fleet';
+import { CurrentPrincipal, Principal, Roles } from '@fleetguard/auth/nest';
+import { checkDeviceId } from '@fleetguard/fleet/nest';
 import { ASSESSMENT_FORMATS, type AssessmentFormat } from '../core';
 import { ExportAbandoned, ZonesService } from './zones.service';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import type { SlVector } from '@fleetguard/hardening-core';
+import type { SlVector } from '@fleetguard/hardening';
 import type { Countermeasure } from '../core';
 
 export interface ZoneRow {

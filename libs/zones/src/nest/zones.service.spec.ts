@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import type { Principal } from '@fleetguard/auth';
-import { createScorer, FR_KEYS, loadCatalog, loadFactRules, type SlVector } from '@fleetguard/hardening-core';
-import type { ScoredDevice } from '@fleetguard/hardening';
-import { hardenedReport, trustedEvidence } from '../../../hardening/src/core/testing/hardening-report.factory';
+import type { Principal } from '@fleetguard/auth/nest';
+import { createScorer, FR_KEYS, loadCatalog, loadFactRules, type SlVector } from '@fleetguard/hardening';
+import type { ScoredDevice } from '@fleetguard/hardening/nest';
+import { hardenedReport, trustedEvidence } from '@fleetguard/device-kit';
 import { ExportAbandoned, ZonesService } from './zones.service';
 import type { ZonesRepository, ZoneRow } from './zones.repository';
 

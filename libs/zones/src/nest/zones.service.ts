@@ -1,10 +1,10 @@
 import type { Writable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { conflict, invalid, isDeviceId, notFound } from '@fleetguard/common';
-import type { Principal } from '@fleetguard/auth';
-import { DevicesService } from '@fleetguard/fleet';
-import { FR_KEYS, loadCatalog, loadFactRules, type ItemTable, type SlValue, type SlVector } from '@fleetguard/hardening-core';
-import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening';
+import type { Principal } from '@fleetguard/auth/nest';
+import { DevicesService } from '@fleetguard/fleet/nest';
+import { FR_KEYS, loadCatalog, loadFactRules, type ItemTable, type SlValue, type SlVector } from '@fleetguard/hardening';
+import { HardeningService, type ProductScoringRow, type ScoredDevice } from '@fleetguard/hardening/nest';
 import {
   AssessmentCsvWriter,
   assessmentHtml,

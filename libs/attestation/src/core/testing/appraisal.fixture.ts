@@ -1,26 +1,13 @@
-import { createHash, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { AppraisalPorts, DeviceAppraisalRecord, FirmwareReleaseRecord, NonceState } from '../appraisal.pipeline';
-import { BootEvent } from '../event-log.replay';
 import { newNonce } from '../nonce';
-import { buildEvidence, BuildEvidenceOptions } from './evidence.factory';
+import { buildEvidence, BuildEvidenceOptions, sampleBootEvents, sha256Hex } from '@fleetguard/device-kit';
+import { BootEvent } from '../event-log.replay';
 
 /**
  * A device, its product's firmware release with reference values, and in-memory ports that
  * behave like the real stores (single-use, expiring nonces). For unit tests and benchmarks.
  */
-
-export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A plausible measured boot: ROM, bootloader, kernel + initrd, secure-boot policy. */
-export function sampleBootEvents(): BootEvent[] {
-  return [
-    { pcr: 0, component: 'boot-rom', digest: sha256Hex('boot-rom v1') },
-    { pcr: 2, component: 'bootloader', digest: sha256Hex('u-boot 2024.01') },
-    { pcr: 4, component: 'kernel', digest: sha256Hex('linux 6.6.30') },
-    { pcr: 4, component: 'initrd', digest: sha256Hex('initrd 1.4.0') },
-    { pcr: 7, component: 'secure-boot-policy', digest: sha256Hex('policy: signed images only') },
-  ];
-}
 
 export interface MemoryNonceStore {
   issue(deviceId: string, ttlSeconds?: number): string;

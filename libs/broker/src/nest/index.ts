@@ -1,0 +1,3 @@
+// @fleetguard/broker/nest: the embedded aedes broker service and its module.
+export * from './broker.service';
+export * from '../broker.module';
