@@ -159,6 +159,8 @@ interface PhaseResult {
   seconds: number | null;
   acceptPerSecond: number | null;
   connected: number;
+  /** Devices connected at the end of each second of the phase. */
+  timeline: number[];
   rssBeforeMiB: number;
   rssAfterMiB: number;
   rssPeakMiB: number;
@@ -304,7 +306,10 @@ async function main(): Promise<void> {
         for (let i = 0; i < 100 && connectedNow() > devicesN * 0.5; i++) await sleep(50);
       }
       let done: number | null = null;
+      // Devices connected at the end of each second of the phase: how a storm converges, not only when.
+      const timeline: number[] = [];
       while (performance.now() - t0 < timeoutS * 1000) {
+        if ((performance.now() - t0) / 1000 >= timeline.length + 1) timeline.push(connectedNow());
         if (connectedNow() >= devicesN) {
           done = performance.now();
           break;
@@ -321,6 +326,7 @@ async function main(): Promise<void> {
         seconds: seconds === null ? null : round(seconds, 2),
         acceptPerSecond: seconds ? Math.round(devicesN / seconds) : null,
         connected: connectedNow(),
+        timeline,
         rssBeforeMiB: round(rssBefore / MiB)!,
         rssAfterMiB: round(process.memoryUsage.rss() / MiB)!,
         rssPeakMiB: round(peak / MiB)!,

@@ -11,3 +11,4 @@ export * from './core/ear-status';
 export * from './core/integrity-status';
 export * from './core/device-id';
 export * from './core/mqtt-topics';
+export * from './core/grouped-call';

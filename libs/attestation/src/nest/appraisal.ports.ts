@@ -7,7 +7,7 @@ import { FirmwareService } from '@fleetguard/firmware/nest';
 import type { AppraisalPorts } from '../core/appraisal.pipeline';
 import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
 import { MeasuredBootStore } from './measured-boot.store';
-import { GroupedCall } from './grouped-call';
+import { GroupedCall } from '@fleetguard/common';
 import type { NonceState } from '../core/appraisal.pipeline';
 
 interface DeviceRow {

@@ -12,7 +12,7 @@ import { retryDelayMs } from '../core/appraisal-retry';
 import { EarForm, reformEar, signEar } from '../core/ear.builder';
 import { AppraisalPortsFactory } from './appraisal.ports';
 import { CommitOutcome, CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord, StoredResult } from './evidence-inbox.repository';
-import { GroupedCall } from './grouped-call';
+import { GroupedCall } from '@fleetguard/common';
 import { VerifierKeyService } from './verifier-key.service';
 import { evidenceRefused as refused } from './attestation.metrics';
 import { MeasuredBootStore } from './measured-boot.store';

@@ -10,7 +10,7 @@ import type { EarForm } from '../core/ear.builder';
 import { AppraisalWorker } from './appraisal.worker';
 import { EvidenceInboxRepository } from './evidence-inbox.repository';
 import { deviceRateLimited as limited, evidenceRefused as refused } from './attestation.metrics';
-import { GroupedCall } from './grouped-call';
+import { GroupedCall } from '@fleetguard/common';
 
 type RecordItem = { deviceId: string; hash: string; id: string; evidence: string; channel: 'mqtt' | 'http' };
 

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { newNonce, type Challenge } from '../core/nonce';
-import { GroupedCall } from './grouped-call';
+import { GroupedCall } from '@fleetguard/common';
 
 /** Challenge nonces, stored so that a restart does not forget them; single use, short TTL. */
 @Injectable()

@@ -269,19 +269,43 @@ export class HardeningRepository {
     );
   }
 
-  /** Records what the service saw on a device's TLS connection (negotiated version and cipher, client certificate). */
-  async recordTls(deviceId: string, version: NegotiatedTlsVersion, cipher: string, mutual: boolean): Promise<void> {
-    await this.ds.query(
-      `INSERT INTO device_observations (device_id, tls_versions, ciphers, mutual_tls_at, tls_seen_at)
-       SELECT $1::varchar, jsonb_build_array($2::text), jsonb_build_array($3::text), CASE WHEN $4 THEN now() END, now()
-       WHERE EXISTS (SELECT 1 FROM device_directory WHERE id = $1::varchar)
-       ON CONFLICT (device_id) DO UPDATE SET
-         tls_versions = CASE WHEN device_observations.tls_versions ? $2::text THEN device_observations.tls_versions ELSE device_observations.tls_versions || jsonb_build_array($2::text) END,
-         ciphers = CASE WHEN device_observations.ciphers ? $3::text THEN device_observations.ciphers ELSE device_observations.ciphers || jsonb_build_array($3::text) END,
-         mutual_tls_at = CASE WHEN $4 THEN now() ELSE device_observations.mutual_tls_at END,
-         tls_seen_at = now(), updated_at = now()`,
-      [deviceId, version, cipher, mutual],
+  /**
+   * Records what the service saw on devices' TLS connections (negotiated version and cipher,
+   * client certificate), one device at most once per call, in one statement. For each: true when
+   * a fact the score reads changed (a first sighting, a version or cipher not seen before, mutual
+   * TLS seen for the first time); a reconnect that shows nothing new only moves `tls_seen_at`, and
+   * its device needs no rescore. False for an unknown device (nothing is stored for it).
+   */
+  async recordTlsMany(seen: ReadonlyArray<{ deviceId: string; version: NegotiatedTlsVersion; cipher: string; mutual: boolean }>): Promise<boolean[]> {
+    if (!seen.length) return [];
+    // `prev` reads the rows as they stood before this statement (one snapshot for the whole statement).
+    const rows: Array<{ device_id: string; changed: boolean }> = await this.ds.query(
+      `WITH input AS (SELECT * FROM unnest($1::varchar[], $2::text[], $3::text[], $4::boolean[]) AS t(device_id, version, cipher, mutual)),
+       prev AS (SELECT o.device_id, o.tls_versions, o.ciphers, o.mutual_tls_at FROM device_observations o JOIN input i ON i.device_id = o.device_id),
+       up AS (
+         INSERT INTO device_observations (device_id, tls_versions, ciphers, mutual_tls_at, tls_seen_at)
+         SELECT i.device_id, jsonb_build_array(i.version), jsonb_build_array(i.cipher), CASE WHEN i.mutual THEN now() END, now()
+           FROM input i WHERE EXISTS (SELECT 1 FROM device_directory d WHERE d.id = i.device_id)
+         ON CONFLICT (device_id) DO UPDATE SET
+           tls_versions = CASE WHEN device_observations.tls_versions @> EXCLUDED.tls_versions THEN device_observations.tls_versions ELSE device_observations.tls_versions || EXCLUDED.tls_versions END,
+           ciphers = CASE WHEN device_observations.ciphers @> EXCLUDED.ciphers THEN device_observations.ciphers ELSE device_observations.ciphers || EXCLUDED.ciphers END,
+           mutual_tls_at = COALESCE(EXCLUDED.mutual_tls_at, device_observations.mutual_tls_at),
+           tls_seen_at = now(), updated_at = now()
+         RETURNING device_id)
+       SELECT up.device_id, NOT EXISTS (
+         SELECT 1 FROM prev p JOIN input i ON i.device_id = p.device_id
+          WHERE p.device_id = up.device_id AND p.tls_versions ? i.version AND p.ciphers ? i.cipher AND (NOT i.mutual OR p.mutual_tls_at IS NOT NULL)
+       ) AS changed
+         FROM up`,
+      [seen.map((s) => s.deviceId), seen.map((s) => s.version), seen.map((s) => s.cipher), seen.map((s) => s.mutual)],
     );
+    const changed = new Map(rows.map((r) => [r.device_id, r.changed === true]));
+    return seen.map((s) => changed.get(s.deviceId) ?? false);
+  }
+
+  /** One device's TLS connection (`recordTlsMany` for one). */
+  async recordTls(deviceId: string, version: NegotiatedTlsVersion, cipher: string, mutual: boolean): Promise<boolean> {
+    return (await this.recordTlsMany([{ deviceId, version, cipher, mutual }]))[0];
   }
 
   /**

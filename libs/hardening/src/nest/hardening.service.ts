@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import { AppConfig, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
+import { AppConfig, GroupedCall, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth/nest';
@@ -73,6 +73,11 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly subscriptions: Unsubscribe[] = [];
   private readonly attestationPending = new Map<string, PendingAttestation>();
+  /** The TLS of connections made at once, recorded in one statement (a device once per statement). */
+  private readonly tlsSeen = new GroupedCall<Parameters<HardeningRepository['recordTlsMany']>[0][number], boolean>(
+    (seen) => this.repo.recordTlsMany(seen),
+    (s) => [s.deviceId],
+  );
   private attestationFlushing = false;
   private catalog?: CatalogView;
   /** Reports per device and minute (FLEETGUARD_DEVICE_RATE_PER_MINUTE, burst 2×); refusals counted. */
@@ -158,18 +163,20 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
 
   /* ------------------------------------------------------------------ observations */
 
-  /** A device connection the broker accepted: its negotiated TLS is recorded, then the device rescored. */
+  /**
+   * A device connection the broker accepted: its negotiated TLS is recorded, and the device
+   * rescored when that showed something new (a reconnect storm of known devices rescores nobody).
+   */
   private observeConnection(c: DeviceConnection): void {
     void this.recordConnection(c)
-      .then((recorded) => recorded && this.rescoreInBackground(c.deviceId, 'observation'))
+      .then((changed) => changed && this.rescoreInBackground(c.deviceId, 'observation'))
       .catch((err) => this.logger.error(`recording the TLS of ${c.deviceId} failed: ${(err as Error).message}`));
   }
 
   private async recordConnection(c: DeviceConnection): Promise<boolean> {
     const version = negotiatedTlsVersion(c.protocol);
     if (!version || !c.cipher) return false;
-    await this.repo.recordTls(c.deviceId, version, c.cipher, c.mutualTls);
-    return true;
+    return this.tlsSeen.call({ deviceId: c.deviceId, version, cipher: c.cipher, mutual: c.mutualTls });
   }
 
   /* ------------------------------------------------------------------ scoring */
