@@ -182,6 +182,7 @@ const REASONS = ['connect-rate', 'handshakes-in-progress', 'handshake-wait', 'ma
 async function main(): Promise<void> {
   const devicesN = numberArg('devices', 10_000, { integer: true, min: 1 });
   const connectRate = numberArg('connect-rate', 500, { integer: true, min: 1 });
+  const maxHandshakes = numberArg('max-handshakes', 0, { integer: true, min: 0 });
   const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
   const storm = numberArg('storm', 1, { integer: true, min: 0 });
   const timeoutS = numberArg('timeout', 180, { min: 10 });
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
   const service = await startBenchService({
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
     FLEETGUARD_MQTT_CONNECT_RATE: String(connectRate),
+    ...(maxHandshakes ? { FLEETGUARD_MQTT_MAX_HANDSHAKES: String(maxHandshakes) } : {}),
     FLEETGUARD_METRICS_PUBLIC: 'true', // the refusal counters and the handshake gauge are read from /metrics
     ...(process.env.FLEETGUARD_LOG_LEVEL ? { FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_LOG_LEVEL } : {}),
   });
