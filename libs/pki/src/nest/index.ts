@@ -7,7 +7,7 @@ export type { ServerTls } from './ca.service';
 export { CrlService } from './crl.service';
 export { CsrCheckService } from './csr-check.service';
 export { CertificateStatusService } from './certificate-status.service';
-export { CertificateRepository } from './certificate.repository';
+export { CertificateRepository, issuedCertificatesInsert } from './certificate.repository';
 export type { CertState } from './certificate-status.service';
 export { PkiModule } from '../pki.module';
 export { DeviceCertificateGuard, AllowExpiredWithinGrace } from './device-certificate.guard';
