@@ -6,7 +6,7 @@ import { Aedes } from 'aedes';
 import Redis from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
 import redisPersistence from 'aedes-persistence-redis';
-import { AppConfig, DomainError, isDatabaseUnavailable, DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
+import { AppConfig, DomainError, isDatabaseUnavailable, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
 import { counter, gauge } from '@fleetguard/platform';
 import { CaService, CertificateStatusService } from '@fleetguard/pki/nest';
@@ -16,14 +16,8 @@ import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './conne
 import { ConnectAdmission } from '../core/connect-admission';
 import { RepeatThrottle } from '../core/repeat-throttle';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
+import { InboundDispatcher } from './inbound.dispatcher';
 
-/**
- * What an inbound handler answers: `ack` (stored; PUBACK goes out), or `reject` with a reason
- * (the message is refused, counted and logged, and the device is told on its result topic), or
- * `busy` (not taken now, e.g. a full queue: not acknowledged, so the device sends it again).
- */
-export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string; busy?: false } | { ack: false; busy: true; code: string; message: string };
-export type InboundHandler = (deviceId: string, payload: Buffer) => Promise<InboundOutcome>;
 /** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
 export interface DeviceConnection {
   deviceId: string;
@@ -34,7 +28,6 @@ export interface DeviceConnection {
 }
 
 const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections, publishes and subscriptions refused, by reason', ['reason']);
-const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
 const connected = gauge('fleetguard_mqtt_connected_devices', 'Devices connected to the embedded broker');
 const handshakes = gauge('fleetguard_mqtt_tls_handshakes_in_progress', 'MQTT TLS handshakes admitted and not yet finished');
 const handshakesWaiting = gauge('fleetguard_mqtt_tls_handshakes_waiting', 'MQTT connections waiting for a TLS handshake slot (not read from yet)');
@@ -56,7 +49,9 @@ interface DeviceClient {
  * CA. The client id must equal the certificate CN; a revoked certificate is refused at connect
  * and a connected device whose certificate is revoked is dropped. Devices publish and subscribe
  * only under their own id (topic-acl.ts). A device's publish to an inbound topic is acknowledged
- * (QoS 1 PUBACK) only after its handler has durably recorded it.
+ * (QoS 1 PUBACK) only after its handler has durably recorded it: the broker authenticates and
+ * authorizes, the InboundDispatcher hands the message to the handler its owner lib marked
+ * `@MqttInbound(kind)`.
  */
 @Injectable()
 export class BrokerService implements OnModuleInit, OnModuleDestroy {
@@ -68,7 +63,6 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private plainServer?: net.Server;
   private admissionSweep?: NodeJS.Timeout;
   private readonly refusalLog = new RepeatThrottle(REFUSAL_LOG_WINDOW_MS);
-  private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
   private readonly pkiReadyListeners: Array<(deviceId: string) => void> = [];
   private readonly duplicates = new Map<string, { at: Date; count: number }>();
@@ -83,12 +77,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     private readonly status: CertificateStatusService,
     private readonly cluster: ClusterBus,
     private readonly events: FleetEventBus,
+    private readonly inbound: InboundDispatcher,
   ) {}
-
-  /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
-  register(kind: InboundKind, handler: InboundHandler): void {
-    this.handlers.set(kind, handler);
-  }
 
   /** Called when a device has subscribed to its challenge topic (it can now be challenged). */
   onDeviceReady(listener: (deviceId: string) => void): void {
@@ -362,34 +352,14 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       this.refuse('payload-too-large', client.id, `payload of ${size} bytes on ${v.kind} is over the ${this.config.mqttMaxPayload}-byte limit`);
       return new Error('payload too large');
     }
-    const handler = this.handlers.get(v.kind as InboundKind);
-    if (!handler || !(DEVICE_PUBLISHES as readonly string[]).includes(v.kind)) return null;
-    let outcome: InboundOutcome;
-    try {
-      // PostgreSQL text cannot hold NUL: such a payload could never be stored, so it is refused
-      // (and acknowledged) rather than left to fail the handler and come back forever.
-      outcome = packet.payload.includes(0) || packet.payload.includes('\\u0000')
-        ? { ack: false, code: 'nul-character', message: 'payloads may not contain NUL characters' }
-        : await handler(client.id, packet.payload);
-    } catch (e) {
-      // Not stored: refuse, so no PUBACK goes out and the device sends it again later.
-      inbound.inc({ kind: v.kind, outcome: 'error' });
-      this.logger.error(`handling ${v.kind} from ${client.id} failed: ${(e as Error).message}`);
-      return new Error('temporarily unable to store the message');
+    const verdict = await this.inbound.dispatch(client.id, v.kind as InboundKind, packet.payload);
+    if (!verdict.puback) return new Error(verdict.message);
+    if (verdict.refusal) {
+      // Read and refused: acknowledged, counted, logged and answered on the device's result topic.
+      const { code, message } = verdict.refusal;
+      this.refuse(`${v.kind}-${code}`, client.id, message);
+      void this.publishToDevice(client.id, 'result', { error: { code, message, topic: v.kind } }).catch(() => undefined);
     }
-    if (outcome.ack) {
-      inbound.inc({ kind: v.kind, outcome: 'accepted' });
-      return null;
-    }
-    if (outcome.busy) {
-      inbound.inc({ kind: v.kind, outcome: 'busy' });
-      return new Error(outcome.message);
-    }
-    // A message we read and refused: acknowledged (it will never become acceptable by resending),
-    // counted, logged and answered on the device's result topic.
-    inbound.inc({ kind: v.kind, outcome: 'rejected' });
-    this.refuse(`${v.kind}-${outcome.code}`, client.id, outcome.message);
-    void this.publishToDevice(client.id, 'result', { error: { code: outcome.code, message: outcome.message, topic: v.kind } }).catch(() => undefined);
     return null;
   }
 
