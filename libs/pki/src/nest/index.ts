@@ -12,3 +12,5 @@ export type { CertState } from './certificate-status.service';
 export { PkiModule } from '../pki.module';
 export { DeviceCertificateGuard, AllowExpiredWithinGrace } from './device-certificate.guard';
 export type { DeviceIdentity } from './device-certificate.guard';
+export { DeviceCertificateAuthenticator } from './device-certificate.authenticator';
+export type { CertificateStanding, DeviceAuthentication, PeerCertificate } from './device-certificate.authenticator';
