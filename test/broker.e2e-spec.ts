@@ -113,6 +113,15 @@ const haveMosquitto = fs.existsSync('/usr/bin/mosquitto_pub') && fs.existsSync('
     expect((await rejections())['hardening-nul-character']).toBe(before + 1);
   });
 
+  it('acknowledges a status message and records the presence on the device (fleet handles status)', async () => {
+    const d = await enrolled('presence');
+    const seen = async () => (await s.api.get(`/api/v1/devices/${d.id}`, fixture.manufacturer.key)).body.lastSeenAt;
+    expect(await seen()).toBeNull();
+    const r = await mosquitto('mosquitto_pub', [...tlsArgs(d), '-i', d.id, '-t', `fleet/v1/devices/${d.id}/status`, '-m', '{"online":true}', '-q', '1']);
+    expect(r.code).toBe(0);
+    expect(Date.parse(await seen())).toBeGreaterThan(Date.now() - 60_000);
+  });
+
   it('refuses a revoked certificate at connect', async () => {
     const d = await enrolled('revoked');
     expect((await s.api.post(`/api/v1/devices/${d.id}/revoke`, { reason: 'keyCompromise' }, fixture.manufacturer.key)).status).toBe(200);

@@ -1,14 +1,13 @@
 import 'reflect-metadata';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { INestApplication } from '@nestjs/common';
 import express from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@fleetguard/common';
 import { PinoNestLogger, createRootLogger, toErrorBody } from '@fleetguard/platform/nest';
-import { SlowClientLimits, guardSlowBodies, slowClientServerOptions, watchFileDescriptors } from '@fleetguard/platform';
+import { SlowClientLimits, guardSlowBodies, listen, slowClientServerOptions, watchFileDescriptors } from '@fleetguard/platform';
 import { CaService } from '@fleetguard/pki/nest';
 import { BrokerService } from '@fleetguard/broker/nest';
 import { WebhookTargetService } from '@fleetguard/events/nest';
@@ -21,16 +20,6 @@ export interface RunningService {
   urls: { operator: string; device: string; mqtt: string };
   ports: { http: number; device: number; mqtt: number; mqttPlain?: number };
   close(): Promise<void>;
-}
-
-function listen(server: http.Server | https.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 /** Starts every listener of the service. Used by main.ts and by the tests (ephemeral ports). */

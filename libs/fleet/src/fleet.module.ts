@@ -5,6 +5,7 @@ import { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
 import { ProductEntity } from './entities/product.entity';
 import { DevicesController } from './nest/devices.controller';
 import { DevicesService } from './nest/devices.service';
+import { DeviceDirectoryReader } from './nest/device-directory.reader';
 import { EnrollmentController, EnrollmentGrantsController, EnrollmentTokensController, EstController } from './nest/enrollment.controller';
 import { EnrollmentGrantsService } from './nest/enrollment-grants.service';
 import { EnrollmentService } from './nest/enrollment.service';
@@ -19,7 +20,7 @@ import { ProductsService } from './nest/products.service';
 @Module({
   imports: [TypeOrmModule.forFeature([ProductEntity, DeviceEntity, EnrollmentTokenEntity])],
   controllers: [ProductsController, EnrollmentTokensController, EnrollmentGrantsController, EnrollmentController, EstController, DevicesController, FleetController, PkiAdminController],
-  providers: [ProductsService, EnrollmentService, EnrollmentGrantsService, DevicesService, FleetQueryService, PkiAdminService],
-  exports: [ProductsService, DevicesService, EnrollmentService, FleetQueryService],
+  providers: [ProductsService, EnrollmentService, EnrollmentGrantsService, DevicesService, DeviceDirectoryReader, FleetQueryService, PkiAdminService],
+  exports: [ProductsService, DevicesService, DeviceDirectoryReader, EnrollmentService, FleetQueryService],
 })
 export class FleetModule {}

@@ -9,13 +9,14 @@ import { CsrCheckService } from './nest/csr-check.service';
 import { PkiController } from './nest/pki.controller';
 import { DeviceCertificateGuard } from './nest/device-certificate.guard';
 import { CertificateRepository } from './nest/certificate.repository';
+import { DeviceCertificateAuthenticator } from './nest/device-certificate.authenticator';
 
 /** The device CA, the CRL and the certificate status that device-facing listeners consult. */
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([CertificateEntity])],
   controllers: [PkiController],
-  providers: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateGuard, OcspService, CsrCheckService],
-  exports: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateGuard, CsrCheckService],
+  providers: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateAuthenticator, DeviceCertificateGuard, OcspService, CsrCheckService],
+  exports: [CaService, CrlService, CertificateStatusService, CertificateRepository, DeviceCertificateAuthenticator, DeviceCertificateGuard, CsrCheckService],
 })
 export class PkiModule {}

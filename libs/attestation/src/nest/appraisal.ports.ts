@@ -1,25 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { KeyObject, createPublicKey } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { CertificateStatusService } from '@fleetguard/pki/nest';
 import { FirmwareService } from '@fleetguard/firmware/nest';
+import { DeviceDirectoryReader, type DeviceKeysRecord } from '@fleetguard/fleet/nest';
 import type { AppraisalPorts } from '../core/appraisal.pipeline';
 import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
 import { MeasuredBootStore } from './measured-boot.store';
 import { GroupedCall } from '@fleetguard/common';
 import type { NonceState } from '../core/appraisal.pipeline';
-
-interface DeviceRow {
-  id: string;
-  product_id: string;
-  status: string;
-  public_key_spki: Buffer;
-  ak_public_key: string | null;
-  cert_serial: string | null;
-  max_security_counter_seen: number | null;
-  ueid: string | null;
-}
 
 /**
  * The appraisal pipeline's ports for one inbox row. Nothing here writes: the nonce is only
@@ -32,20 +20,16 @@ export class AppraisalPortsFactory {
   /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
   private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
 
-  /** The appraisals of a burst look up their devices in one statement... */
-  private readonly devices = new GroupedCall<string, DeviceRow | undefined>(async (ids) => {
-    const rows: DeviceRow[] = await this.ds.query(
-      'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen, ueid FROM devices WHERE id = ANY($1::varchar[])',
-      [[...new Set(ids)]],
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
+  /** The appraisals of a burst look up their devices in one statement (fleet's)... */
+  private readonly devices = new GroupedCall<string, DeviceKeysRecord | undefined>(async (ids) => {
+    const byId = await this.directory.deviceKeys(ids);
     return ids.map((id) => byId.get(id));
   });
   /** ...and their nonces in another (as each stood when its evidence was received). */
   private readonly nonces = new GroupedCall<{ deviceId: string; nonce: string; receivedAt: Date }, NonceState>((items) => this.inbox.nonceStatesAt(items));
 
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly directory: DeviceDirectoryReader,
     private readonly inbox: EvidenceInboxRepository,
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
@@ -57,14 +41,14 @@ export class AppraisalPortsFactory {
       findDevice: async (id) => {
         const d = await this.devices.call(id);
         if (!d) return null;
-        const certState = d.status === 'revoked' ? 'revoked' : d.cert_serial ? await this.certs.status(d.cert_serial) : 'revoked';
+        const certState = d.status === 'revoked' ? 'revoked' : d.certSerial ? await this.certs.status(d.certSerial) : 'revoked';
         return {
           deviceId: d.id,
-          productId: d.product_id,
+          productId: d.productId,
           publicKey: this.deviceKey(d),
           certificateStatus: certState === 'valid' ? 'valid' : certState === 'expired' ? 'expired' : 'revoked',
-          akPublicKey: d.ak_public_key,
-          lastSecurityCounter: d.max_security_counter_seen,
+          akPublicKey: d.akPublicKey,
+          lastSecurityCounter: d.maxSecurityCounterSeen,
           ueid: d.ueid ? Buffer.from(d.ueid, 'hex') : null,
         };
       },
@@ -73,11 +57,7 @@ export class AppraisalPortsFactory {
       findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
       findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
       loadImaState: (deviceId) => this.measuredBoot.loadImaState(deviceId),
-      minimumSecurityCounter: (productId) =>
-        this.cached(`min:${productId}`, async () => {
-          const rows = await this.ds.query('SELECT min_security_counter FROM products WHERE id = $1', [productId]);
-          return (rows[0]?.min_security_counter ?? 0) as number;
-        }),
+      minimumSecurityCounter: (productId) => this.cached(`min:${productId}`, () => this.directory.minSecurityCounter(productId)),
     };
   }
 
@@ -86,11 +66,11 @@ export class AppraisalPortsFactory {
     return this.nonces.call({ deviceId, nonce, receivedAt });
   }
 
-  private deviceKey(d: DeviceRow): KeyObject {
-    const cacheKey = `${d.id}:${d.cert_serial}`;
+  private deviceKey(d: DeviceKeysRecord): KeyObject {
+    const cacheKey = `${d.id}:${d.certSerial}`;
     let key = this.keyCache.get(cacheKey);
     if (!key) {
-      key = createPublicKey({ key: Buffer.from(d.public_key_spki), format: 'der', type: 'spki' });
+      key = createPublicKey({ key: d.publicKeySpki, format: 'der', type: 'spki' });
       if (this.keyCache.size > 50_000) this.keyCache.clear();
       this.keyCache.set(cacheKey, key);
     }

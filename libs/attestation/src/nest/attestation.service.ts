@@ -1,8 +1,6 @@
-import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
 import { conflict } from '@fleetguard/common';
-import { BrokerService } from '@fleetguard/broker/nest';
+import { BrokerService, MqttInbound, type InboundOutcome } from '@fleetguard/broker/nest';
 import { ChallengeScheduler } from './challenge.scheduler';
 import { EvidenceInbox } from './evidence-inbox.service';
 import { AppraisalWorker } from './appraisal.worker';
@@ -18,9 +16,8 @@ export type { StoredResult } from './evidence-inbox.repository';
  * and AppraisalWorker (claimed with a lease, appraised, committed once, answered).
  */
 @Injectable()
-export class AttestationService implements OnApplicationBootstrap {
+export class AttestationService {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
     private readonly broker: BrokerService,
     private readonly challenges: ChallengeScheduler,
     private readonly inbox: EvidenceInbox,
@@ -28,15 +25,11 @@ export class AttestationService implements OnApplicationBootstrap {
     private readonly results: EvidenceInboxRepository,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.broker.register('evidence', (deviceId, payload) => {
-      this.challenges.noteAnswered(deviceId);
-      return this.inbox.receiveMqtt(deviceId, payload, (ear) => void this.broker.publishToDevice(deviceId, 'result', { ear }).catch(() => undefined));
-    });
-    this.broker.register('status', async (deviceId) => {
-      await this.ds.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
-      return { ack: true };
-    });
+  /** MQTT evidence (`fleet/v1/devices/<id>/evidence`): the challenge is answered; the result goes out on the device's result topic. */
+  @MqttInbound('evidence')
+  receiveMqttEvidence(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
+    this.challenges.noteAnswered(deviceId);
+    return this.inbox.receiveMqtt(deviceId, payload, (ear) => void this.broker.publishToDevice(deviceId, 'result', { ear }).catch(() => undefined));
   }
 
   challenge(deviceId: string): Promise<{ nonce: string; expiresAt: Date }> {

@@ -106,7 +106,7 @@ export class ChallengeScheduler implements OnApplicationBootstrap, OnModuleDestr
       const sweptUntil = new Date(rows[0].swept_until).getTime();
       if (now - sweptUntil < this.tickMs * 0.9) return [];
       const found: Array<{ id: string; manufacturer_org_id: string; operator_org_id: string | null; affirmed_at: Date | null }> = await m.query(
-        `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM devices
+        `SELECT id, manufacturer_org_id, operator_org_id, affirmed_at FROM device_directory
          WHERE status = 'active' AND attestation_at IS NOT NULL
            AND COALESCE(affirmed_at, attestation_at) > $1 AND COALESCE(affirmed_at, attestation_at) <= $2`,
         [new Date(sweptUntil - STALE_AFTER_INTERVALS * interval), new Date(now - STALE_AFTER_INTERVALS * interval)],

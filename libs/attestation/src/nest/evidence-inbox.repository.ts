@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
+import { deviceAttestationUpdate, writeDeviceAttestation } from '@fleetguard/fleet/nest';
 import type { NonceState } from '../core/appraisal.pipeline';
 
 /** One inbox row as a claimant holds it. */
@@ -244,17 +245,7 @@ export class EvidenceInboxRepository {
          SELECT result_id, device_id, inbox_id, status, trust_vector::jsonb, reasons::jsonb, findings::jsonb, firmware_version, security_counter, evidence, claims::jsonb, ear FROM ok
          RETURNING inbox_id
        ),
-       dev AS (
-         UPDATE devices d SET
-           attestation_status = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) THEN ok.status ELSE d.attestation_status END,
-           attestation_at = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) THEN ok.received_at ELSE d.attestation_at END,
-           last_seen_at = GREATEST(COALESCE(d.last_seen_at, ok.received_at), ok.received_at),
-           affirmed_at = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.received_at ELSE d.affirmed_at END,
-           firmware_version = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.fw_version ELSE d.firmware_version END,
-           firmware_security_counter = CASE WHEN (d.attestation_at IS NULL OR d.attestation_at <= ok.received_at) AND ok.affirming THEN ok.fw_counter ELSE d.firmware_security_counter END,
-           max_security_counter_seen = CASE WHEN ok.affirming THEN GREATEST(COALESCE(d.max_security_counter_seen, 0), ok.fw_counter) ELSE d.max_security_counter_seen END
-         FROM ok WHERE d.id = ok.device_id
-         RETURNING ok.inbox_id, d.manufacturer_org_id, d.operator_org_id, d.attestation_at = ok.received_at AS current
+       dev AS (${deviceAttestationUpdate('ok', ['inbox_id'])}
        )
        SELECT input.inbox_id,
               EXISTS (SELECT 1 FROM held WHERE held.id = input.inbox_id) AS held,
@@ -307,33 +298,9 @@ export class EvidenceInboxRepository {
     if (!marked.length) throw new CommitRefused('lease-lost');
   }
 
-  /**
-   * The device's attestation state (the devices table is fleet's; this one statement is kept
-   * here so the result and the state commit together — it is the seam a fleet port replaces).
-   * `attestation_at` is the receipt time of the evidence behind the current state; a result for
-   * earlier evidence is stored but leaves the state alone. The anti-rollback high-water mark only
-   * ever grows, so it takes every affirming result.
-   */
-  private async applyDeviceState(m: EntityManager, job: InboxJob, r: ResultRecord): Promise<{ audience: Array<string | null> | null; current: boolean }> {
-    // Every SET expression reads the row as it was (SQL semantics), so `fresher` is judged once,
-    // against the latest committed state (the row lock makes a concurrent commit re-read it).
-    const fresher = '(attestation_at IS NULL OR attestation_at <= $3::timestamptz)';
-    const raw = await m.query(
-      `UPDATE devices SET
-         attestation_status = CASE WHEN ${fresher} THEN $2 ELSE attestation_status END,
-         attestation_at = CASE WHEN ${fresher} THEN $3::timestamptz ELSE attestation_at END,
-         last_seen_at = GREATEST(COALESCE(last_seen_at, $3::timestamptz), $3::timestamptz),
-         affirmed_at = CASE WHEN ${fresher} AND $4 THEN $3::timestamptz ELSE affirmed_at END,
-         firmware_version = CASE WHEN ${fresher} AND $4 THEN $5 ELSE firmware_version END,
-         firmware_security_counter = CASE WHEN ${fresher} AND $4 THEN $6::integer ELSE firmware_security_counter END,
-         max_security_counter_seen = CASE WHEN $4 THEN GREATEST(COALESCE(max_security_counter_seen, 0), $6::integer) ELSE max_security_counter_seen END
-       WHERE id = $1
-       RETURNING manufacturer_org_id, operator_org_id, attestation_at = $3::timestamptz AS current`,
-      [job.deviceId, r.status, job.receivedAt, r.affirming, r.firmware?.version ?? null, r.firmware?.securityCounter ?? null],
-    );
-    const row = returningRows<{ manufacturer_org_id: string; operator_org_id: string | null; current: boolean }>(raw)[0];
-    if (!row) return { audience: null, current: false };
-    return { audience: [row.manufacturer_org_id, row.operator_org_id], current: row.current === true || (row.current as unknown) === 't' };
+  /** The device's attestation state, by fleet's statement in this transaction (its rules are there). */
+  private applyDeviceState(m: EntityManager, job: InboxJob, r: ResultRecord): Promise<{ audience: Array<string | null> | null; current: boolean }> {
+    return writeDeviceAttestation(m, { deviceId: job.deviceId, status: r.status, receivedAt: job.receivedAt, affirming: r.affirming, firmware: r.firmware });
   }
 
   /** One stored result's EAR, if the result is this device's. */

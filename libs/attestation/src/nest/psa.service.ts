@@ -6,7 +6,7 @@ import { invalid } from '@fleetguard/common';
 import type { Principal } from '@fleetguard/auth/nest';
 import { CertificateStatusService } from '@fleetguard/pki/nest';
 import { FirmwareService } from '@fleetguard/firmware/nest';
-import { ProductsService } from '@fleetguard/fleet/nest';
+import { DeviceDirectoryReader, ProductsService } from '@fleetguard/fleet/nest';
 import { corimView, parseCorim } from '../core/corim.parser';
 import { appraisePsaToken, PsaAppraisalPorts, PsaAppraisalResult, PsaReferenceValue } from '../core/psa-token.appraisal';
 import type { NonceState } from '../core/appraisal.pipeline';
@@ -22,7 +22,7 @@ function signerIdsOf(pem: string): Buffer[] {
 }
 
 /**
- * PSA attestation (RFC 9783) around the core: the ports of the appraisal over the device row,
+ * PSA attestation (RFC 9783) around the core: the ports of the appraisal over the device row (fleet's reader),
  * the nonce store, the CoRIM tables and the product's MCUboot releases; and the CoRIM import.
  */
 @Injectable()
@@ -35,6 +35,7 @@ export class PsaService {
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
     private readonly products: ProductsService,
+    private readonly directory: DeviceDirectoryReader,
   ) {}
 
   private key(pem: string): KeyObject {
@@ -90,20 +91,16 @@ export class PsaService {
   private ports(nonceState: PsaAppraisalPorts['consumeNonce']): PsaAppraisalPorts {
     return {
       findDevice: async (id) => {
-        const rows: Array<{ id: string; product_id: string; status: string; cert_serial: string | null; iak_public_key: string | null; psa_instance_id: string | null; psa_implementation_id: string | null }> = await this.ds.query(
-          'SELECT id, product_id, status, cert_serial, iak_public_key, psa_instance_id, psa_implementation_id FROM devices WHERE id = $1',
-          [id],
-        );
-        const d = rows[0];
+        const d = await this.directory.psaDevice(id);
         if (!d) return null;
-        const cert = d.status === 'revoked' ? 'revoked' : d.cert_serial ? await this.certs.status(d.cert_serial) : 'revoked';
-        const implementationId = hexBuf(d.psa_implementation_id);
+        const cert = d.status === 'revoked' ? 'revoked' : d.certSerial ? await this.certs.status(d.certSerial) : 'revoked';
+        const implementationId = hexBuf(d.psaImplementationId);
         return {
           deviceId: d.id,
-          productId: d.product_id,
+          productId: d.productId,
           certificateStatus: cert === 'valid' ? 'valid' : cert === 'expired' ? 'expired' : 'revoked',
-          iak: d.iak_public_key ? { publicKey: this.key(d.iak_public_key), instanceId: hexBuf(d.psa_instance_id), implementationId, source: 'enrollment' } : null,
-          instanceId: hexBuf(d.psa_instance_id),
+          iak: d.iakPublicKey ? { publicKey: this.key(d.iakPublicKey), instanceId: hexBuf(d.psaInstanceId), implementationId, source: 'enrollment' } : null,
+          instanceId: hexBuf(d.psaInstanceId),
           implementationId,
         };
       },

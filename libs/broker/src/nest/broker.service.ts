@@ -1,29 +1,21 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import Redis from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
 import redisPersistence from 'aedes-persistence-redis';
-import { AppConfig, DomainError, isDatabaseUnavailable, DEVICE_PUBLISHES, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
+import { AppConfig, DomainError, isDatabaseUnavailable, InboundKind, OutboundKind, deviceTopic } from '@fleetguard/common';
 import { APP_CONFIG, ClusterBus } from '@fleetguard/platform/nest';
-import { counter, gauge } from '@fleetguard/platform';
-import { CaService, CertificateStatusService } from '@fleetguard/pki/nest';
-import { VerifiedDeviceCertificate } from '@fleetguard/pki';
+import { counter, gauge, listen } from '@fleetguard/platform';
+import { CaService, CertificateStatusService, DeviceCertificateAuthenticator } from '@fleetguard/pki/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './connection.guard';
 import { ConnectAdmission } from '../core/connect-admission';
 import { RepeatThrottle } from '../core/repeat-throttle';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
+import { InboundDispatcher } from './inbound.dispatcher';
 
-/**
- * What an inbound handler answers: `ack` (stored; PUBACK goes out), or `reject` with a reason
- * (the message is refused, counted and logged, and the device is told on its result topic), or
- * `busy` (not taken now, e.g. a full queue: not acknowledged, so the device sends it again).
- */
-export type InboundOutcome = { ack: true } | { ack: false; code: string; message: string; busy?: false } | { ack: false; busy: true; code: string; message: string };
-export type InboundHandler = (deviceId: string, payload: Buffer) => Promise<InboundOutcome>;
 /** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
 export interface DeviceConnection {
   deviceId: string;
@@ -34,13 +26,9 @@ export interface DeviceConnection {
 }
 
 const rejections = counter('fleetguard_mqtt_rejections_total', 'MQTT connections, publishes and subscriptions refused, by reason', ['reason']);
-const inbound = counter('fleetguard_mqtt_messages_total', 'MQTT messages received from devices, by kind and outcome', ['kind', 'outcome']);
 const connected = gauge('fleetguard_mqtt_connected_devices', 'Devices connected to the embedded broker');
 const handshakes = gauge('fleetguard_mqtt_tls_handshakes_in_progress', 'MQTT TLS handshakes admitted and not yet finished');
 const handshakesWaiting = gauge('fleetguard_mqtt_tls_handshakes_waiting', 'MQTT connections waiting for a TLS handshake slot (not read from yet)');
-
-/** What the certificate a TLS socket presented is: ours (verified), not acceptable (why), or absent. */
-type PeerIdentity = { verified: VerifiedDeviceCertificate } | { refused: string } | { absent: true };
 
 const REFUSAL_LOG_WINDOW_MS = 10_000;
 
@@ -56,7 +44,9 @@ interface DeviceClient {
  * CA. The client id must equal the certificate CN; a revoked certificate is refused at connect
  * and a connected device whose certificate is revoked is dropped. Devices publish and subscribe
  * only under their own id (topic-acl.ts). A device's publish to an inbound topic is acknowledged
- * (QoS 1 PUBACK) only after its handler has durably recorded it.
+ * (QoS 1 PUBACK) only after its handler has durably recorded it: the broker authenticates and
+ * authorizes, the InboundDispatcher hands the message to the handler its owner lib marked
+ * `@MqttInbound(kind)`.
  */
 @Injectable()
 export class BrokerService implements OnModuleInit, OnModuleDestroy {
@@ -68,27 +58,21 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private plainServer?: net.Server;
   private admissionSweep?: NodeJS.Timeout;
   private readonly refusalLog = new RepeatThrottle(REFUSAL_LOG_WINDOW_MS);
-  private readonly handlers = new Map<InboundKind, InboundHandler>();
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
   private readonly pkiReadyListeners: Array<(deviceId: string) => void> = [];
   private readonly duplicates = new Map<string, { at: Date; count: number }>();
   private readonly goneListeners: Array<(deviceId: string) => void> = [];
   private readonly connectedListeners: Array<(c: DeviceConnection) => void> = [];
-  /** The device certificate of each TLS socket, verified once at the end of its handshake and read again by the MQTT authentication. */
-  private readonly peers = new WeakMap<net.Socket, PeerIdentity>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
+    private readonly authenticator: DeviceCertificateAuthenticator,
     private readonly cluster: ClusterBus,
     private readonly events: FleetEventBus,
+    private readonly inbound: InboundDispatcher,
   ) {}
-
-  /** Registers the handler of one inbound topic kind (evidence, hardening, status). */
-  register(kind: InboundKind, handler: InboundHandler): void {
-    this.handlers.set(kind, handler);
-  }
 
   /** Called when a device has subscribed to its challenge topic (it can now be challenged). */
   onDeviceReady(listener: (deviceId: string) => void): void {
@@ -208,7 +192,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     const guard = new ConnectionGuard({
       limits: packetLimits(this.config.mqttMaxPayload),
       serialOf: (socket) => {
-        const p = this.peerOf(socket);
+        const p = this.authenticator.inspectOnce(socket);
         return 'verified' in p ? p.verified.serialHex : null;
       },
       isRevoked: (serial) => this.status.isRevoked(serial),
@@ -276,11 +260,11 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     });
     this.front.maxConnections = this.config.mqttMaxConnections;
     this.front.on('drop', () => this.refuse('max-connections', null, `${this.config.mqttMaxConnections} MQTT connections already open`));
-    const tlsPort = await listenOn(this.front, this.config.mqttPort, host);
+    const tlsPort = await listen(this.front, this.config.mqttPort, host);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
       this.plainServer = net.createServer(handle);
-      plain = await listenOn(this.plainServer, this.config.mqttPlainPort, host);
+      plain = await listen(this.plainServer, this.config.mqttPlainPort, host);
       this.logger.warn(`plain-text MQTT enabled on port ${plain} (development only; devices are refused without a certificate)`);
     }
     return { tls: tlsPort, plain };
@@ -294,37 +278,16 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     this.logger.warn(`refused ${reason}${deviceId ? ` for ${deviceId}` : ''}: ${message}${logged.skipped ? ` (and ${logged.skipped} more like it in the last ${REFUSAL_LOG_WINDOW_MS / 1000} s)` : ''}`);
   }
 
-  /**
-   * The device certificate a socket presented, verified once per socket (the TLS admission and
-   * the MQTT authentication both ask); the CA remembers a certificate it has checked, so a
-   * reconnecting device's is not parsed again.
-   */
-  private peerOf(socket: net.Socket): PeerIdentity {
-    let p = this.peers.get(socket);
-    if (p) return p;
-    // getPeerCertificate's DER (getPeerX509Certificate cost several times as much in a profile of a reconnect storm).
-    const cert = typeof (socket as tls.TLSSocket).getPeerCertificate === 'function' ? (socket as tls.TLSSocket).getPeerCertificate(false)?.raw : undefined;
-    if (!cert) p = { absent: true };
-    else {
-      try {
-        p = { verified: this.ca.verifyDeviceCertificate(cert) };
-      } catch (e) {
-        p = { refused: e instanceof DomainError ? e.message : 'certificate not accepted' };
-      }
-    }
-    this.peers.set(socket, p);
-    return p;
-  }
-
   private async authenticate(client: DeviceClient): Promise<Error | null> {
     const socket = client.conn as tls.TLSSocket;
     const fail = (reason: string, message: string, returnCode = 5) => {
       this.refuse(reason, client.id, message);
       return Object.assign(new Error(message), { returnCode });
     };
-    const peer = this.peerOf(socket);
+    // The device certificate, verified once per socket (the TLS admission asked first).
+    const peer = this.authenticator.inspectOnce(socket);
     if ('absent' in peer) return fail('no-certificate', 'a device client certificate is required');
-    if ('refused' in peer) return fail('bad-certificate', peer.refused);
+    if ('refused' in peer) return fail('bad-certificate', peer.refused instanceof DomainError ? peer.refused.message : 'certificate not accepted');
     const verified = peer.verified;
     if (client.id !== verified.deviceId) return fail('client-id-mismatch', `client id '${client.id}' differs from the certificate CN '${verified.deviceId}'`, 2);
     if (this.clients()[client.id]) {
@@ -332,8 +295,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       this.duplicates.set(client.id, { at: new Date(), count: (d?.count ?? 0) + 1 });
       this.logger.warn(`client id ${client.id} connected again while connected (the earlier connection is taken over)`);
     }
-    const state = await this.status.status(verified.serialHex);
-    if (state !== 'valid') return fail(`certificate-${state}`, `the certificate is ${state}`);
+    const standing = await this.authenticator.standing(verified);
+    if (!standing.ok) return fail(standing.reason, `the certificate is ${standing.state}`);
     client.fleetguard = { serialHex: verified.serialHex };
     const cipher = socket.getCipher?.();
     const connection: DeviceConnection = { deviceId: client.id, protocol: socket.getProtocol?.() ?? null, cipher: cipher?.standardName ?? cipher?.name ?? null, mutualTls: true };
@@ -362,34 +325,14 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       this.refuse('payload-too-large', client.id, `payload of ${size} bytes on ${v.kind} is over the ${this.config.mqttMaxPayload}-byte limit`);
       return new Error('payload too large');
     }
-    const handler = this.handlers.get(v.kind as InboundKind);
-    if (!handler || !(DEVICE_PUBLISHES as readonly string[]).includes(v.kind)) return null;
-    let outcome: InboundOutcome;
-    try {
-      // PostgreSQL text cannot hold NUL: such a payload could never be stored, so it is refused
-      // (and acknowledged) rather than left to fail the handler and come back forever.
-      outcome = packet.payload.includes(0) || packet.payload.includes('\\u0000')
-        ? { ack: false, code: 'nul-character', message: 'payloads may not contain NUL characters' }
-        : await handler(client.id, packet.payload);
-    } catch (e) {
-      // Not stored: refuse, so no PUBACK goes out and the device sends it again later.
-      inbound.inc({ kind: v.kind, outcome: 'error' });
-      this.logger.error(`handling ${v.kind} from ${client.id} failed: ${(e as Error).message}`);
-      return new Error('temporarily unable to store the message');
+    const verdict = await this.inbound.dispatch(client.id, v.kind as InboundKind, packet.payload);
+    if (!verdict.puback) return new Error(verdict.message);
+    if (verdict.refusal) {
+      // Read and refused: acknowledged, counted, logged and answered on the device's result topic.
+      const { code, message } = verdict.refusal;
+      this.refuse(`${v.kind}-${code}`, client.id, message);
+      void this.publishToDevice(client.id, 'result', { error: { code, message, topic: v.kind } }).catch(() => undefined);
     }
-    if (outcome.ack) {
-      inbound.inc({ kind: v.kind, outcome: 'accepted' });
-      return null;
-    }
-    if (outcome.busy) {
-      inbound.inc({ kind: v.kind, outcome: 'busy' });
-      return new Error(outcome.message);
-    }
-    // A message we read and refused: acknowledged (it will never become acceptable by resending),
-    // counted, logged and answered on the device's result topic.
-    inbound.inc({ kind: v.kind, outcome: 'rejected' });
-    this.refuse(`${v.kind}-${outcome.code}`, client.id, outcome.message);
-    void this.publishToDevice(client.id, 'result', { error: { code: outcome.code, message: outcome.message, topic: v.kind } }).catch(() => undefined);
     return null;
   }
 
@@ -399,14 +342,4 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
     if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));
   }
-}
-
-function listenOn(server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -4,6 +4,7 @@ import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
+import { MqttInbound, type InboundOutcome } from '@fleetguard/broker/nest';
 import { CertificateRepository, CertificateStatusService, CrlService } from '@fleetguard/pki/nest';
 import { RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
@@ -61,5 +62,12 @@ export class DevicesService {
     await this.crl.regenerate();
     this.events.publish('device.revoked', { deviceId: id, audience: [device.manufacturerOrgId, device.operatorOrgId], data: { status: 'revoked', reason, revokedSerials: revoked.map((r) => r.serial) } });
     return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };
+  }
+
+  /** Presence (MQTT `fleet/v1/devices/<id>/status`): the device was seen now. */
+  @MqttInbound('status')
+  async notePresent(deviceId: string): Promise<InboundOutcome> {
+    await this.ds.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
+    return { ack: true };
   }
 }

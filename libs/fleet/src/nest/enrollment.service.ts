@@ -7,7 +7,7 @@ import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditInput, AuditService, AuthService, Principal } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
-import { CaService, CertificateEntity, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate } from '@fleetguard/pki/nest';
+import { CaService, CertificateRepository, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, issuedCertificatesInsert } from '@fleetguard/pki/nest';
 import { ParsedCsr } from '@fleetguard/pki';
 import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -49,7 +49,8 @@ interface EnrollmentRows {
 /**
  * Claims the tokens (still unused, unexpired, of the product the device names if it names one, and
  * not bound to an operator's grant: those spend the grant in a transaction of their own) and
- * records the devices and certificates of a group of enrollments in one statement. Arrays travel
+ * records the devices and certificates of a group of enrollments in one statement (the
+ * certificates' INSERT is pki's, issuedCertificatesInsert, a CTE of it). Arrays travel
  * as text (hex for bytes, ISO for times), which node-postgres and PGlite pass alike. Two requests
  * with one token in a group: one row of enrollment_tokens is updated once, so one of them wins and
  * the other finds no claimed row.
@@ -73,9 +74,9 @@ const GROUPED_ENROLLMENT_SQL = `
     SELECT c.device_id, c.product_id, p.organization_id, c.operator_org_id, 'active', i.key_type, decode(i.spki_hex, 'hex'), i.ak, i.serial, i.not_after::timestamptz, i.iak, i.psa_instance_id, i.psa_implementation_id, i.ueid
     FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
     RETURNING id),
-  certificate AS (
-    INSERT INTO certificates (serial, device_id, pem, not_before, not_after, status, issued_at, ca_generation)
-    SELECT i.serial, d.id, i.pem, i.not_before::timestamptz, i.not_after::timestamptz, 'valid', now(), i.ca_generation FROM device d JOIN input i ON i.device_id = d.id)
+  issued AS (
+    SELECT i.serial, d.id AS device_id, i.pem, i.not_before::timestamptz AS not_before, i.not_after::timestamptz AS not_after, i.ca_generation FROM device d JOIN input i ON i.device_id = d.id),
+  certificate AS (${issuedCertificatesInsert('issued')})
   SELECT true AS claimed, i.device_id, c.id, c.product_id, p.organization_id, c.operator_org_id, NULL::timestamptz AS used_at, NULL::timestamptz AS expires_at, NULL::uuid AS grant_id
     FROM claimed c JOIN input i ON i.device_id = c.device_id JOIN products p ON p.id = c.product_id
   UNION ALL
@@ -146,6 +147,7 @@ export class EnrollmentService {
     private readonly audit: AuditService,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
+    private readonly certificates: CertificateRepository,
     private readonly csrCheck: CsrCheckService,
     private readonly grants: EnrollmentGrantsService,
     private readonly events: FleetEventBus,
@@ -315,8 +317,9 @@ export class EnrollmentService {
         throw new DomainError('enrollment.rekey-required', `a new key is required for this device (${row.rekeyReason ?? 're-key requested'}): make a new key pair and send its CSR`, 'forbidden');
       }
       const cert = await this.issue(device.deviceId, csr);
-      await this.storeCertificate(m, device.deviceId, cert);
-      await m.query(`UPDATE certificates SET status = 'superseded' WHERE serial = $1 AND status = 'valid'`, [device.serialHex]);
+      // pki's certificates, in this transaction: the new one stored, the one presented superseded.
+      await this.certificates.storeIssued(m, device.deviceId, cert);
+      await this.certificates.supersede(m, device.serialHex);
       await m.getRepository(DeviceEntity).update({ id: device.deviceId }, { certSerial: cert.serialHex, certNotAfter: cert.notAfter, publicKeySpki: csr.publicKeySpkiDer, keyType: csr.keyType, rekeyRequestedAt: null, rekeyReason: null });
       await this.audit.appendIn(m, {
         actor: `device:${device.deviceId}`,
@@ -334,10 +337,6 @@ export class EnrollmentService {
 
   private issue(deviceId: string, csr: ParsedCsr): Promise<IssuedDeviceCertificate> {
     return this.ca.issueDeviceCertificate(deviceId, csr, this.config.certValidityDays);
-  }
-
-  private async storeCertificate(m: EntityManager, deviceId: string, c: IssuedDeviceCertificate): Promise<void> {
-    await m.getRepository(CertificateEntity).insert({ serial: c.serialHex, deviceId, pem: c.certificatePem, notBefore: c.notBefore, notAfter: c.notAfter, status: 'valid', revokedAt: null, revocationReason: null, issuedAt: new Date(), caGeneration: c.caGeneration });
   }
 }
 

@@ -5,6 +5,8 @@ export * from '../entities/enrollment-token.entity';
 export * from './products.service';
 export * from './devices.service';
 export * from './device-levels.statement';
+export * from './device-attestation.statement';
+export * from './device-directory.reader';
 export * from './enrollment.service';
 export * from './fleet-query.service';
 export * from './pki-admin.service';

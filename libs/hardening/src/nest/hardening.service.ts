@@ -3,7 +3,7 @@ import { AppConfig, GroupedCall, KeyedRateLimiter, isDomainError, notFound, rate
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth/nest';
-import { BrokerService, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker/nest';
+import { BrokerService, MqttInbound, type DeviceConnection, type InboundOutcome } from '@fleetguard/broker/nest';
 import { FleetEventBus, type AttestationResultData, type AttestationStaleData, type OperatorEvent, type Unsubscribe } from '@fleetguard/events';
 import { DevicesService, ProductsService } from '@fleetguard/fleet/nest';
 import {
@@ -97,7 +97,6 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
-    this.broker.register('hardening', (deviceId, payload) => this.receiveMqtt(deviceId, payload));
     this.broker.onDeviceConnected((c) => this.observeConnection(c));
     this.subscriptions.push(
       this.events.on('attestation.result', (e) => this.onAttestationResult(e)),
@@ -148,8 +147,9 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     return { reportId: stored.id, receivedAt: stored.receivedAt, duplicate: stored.duplicate };
   }
 
-  /** MQTT: acknowledged once stored; the rescore follows (a failure there is logged, the report stays). */
-  private async receiveMqtt(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
+  /** MQTT (`fleet/v1/devices/<id>/hardening`): acknowledged once stored; the rescore follows (a failure there is logged, the report stays). */
+  @MqttInbound('hardening')
+  async receiveMqtt(deviceId: string, payload: Buffer): Promise<InboundOutcome> {
     let stored;
     try {
       stored = await this.storeReport(deviceId, payload, 'mqtt');

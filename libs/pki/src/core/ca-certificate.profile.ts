@@ -8,31 +8,8 @@
  *                 subjectKeyIdentifier; authorityKeyIdentifier = the root's key identifier;
  *                 cRLDistributionPoints = the root CRL URL (`/pki/root-crl`) when given
  */
-import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  CRLDistributionPoints,
-  DistributionPoint,
-  DistributionPointName,
-  Extension,
-  GeneralName,
-  id_ce_cRLDistributionPoints,
-  Extensions,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_keyUsage,
-  id_ce_subjectKeyIdentifier,
-  KeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  Name,
-  SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
-  TBSCertificate,
-  Version,
-} from '@peculiar/asn1-x509';
-import { extension, keyIdentifierOf, validity } from './certificate-fields.builder';
-import { toArrayBuffer } from './der-input.codec';
+import { Extension, KeyUsageFlags, Name, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
+import { authorityKeyIdentifierExtension, basicConstraintsExtension, crlDistributionPointsExtension, keyUsageExtension, subjectKeyIdentifierExtension, tbsCertificate } from './certificate-fields.builder';
 
 export interface CaCertificateFields {
   subject: Name;
@@ -45,50 +22,21 @@ export interface CaCertificateFields {
 const CA_KEY_USAGE = KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign;
 
 export function rootCaTbs(fields: CaCertificateFields): TBSCertificate {
-  return caTbs(fields, fields.subject, [
-    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true })),
-    extension(id_ce_keyUsage, true, new KeyUsage(CA_KEY_USAGE)),
-    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
-  ]);
+  return caTbs(fields, fields.subject, [basicConstraintsExtension({}), keyUsageExtension(CA_KEY_USAGE), subjectKeyIdentifierExtension(fields.publicKey)]);
 }
 
 export function intermediateCaTbs(
   fields: CaCertificateFields & { issuer: Name; issuerKeyIdentifier: Buffer; crlDistributionUrl?: string },
 ): TBSCertificate {
-  const cdp = fields.crlDistributionUrl
-    ? [
-        extension(
-          id_ce_cRLDistributionPoints,
-          false,
-          new CRLDistributionPoints([
-            new DistributionPoint({
-              distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: fields.crlDistributionUrl })] }),
-            }),
-          ]),
-        ),
-      ]
-    : [];
   return caTbs(fields, fields.issuer, [
-    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
-    extension(id_ce_keyUsage, true, new KeyUsage(CA_KEY_USAGE)),
-    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
-    extension(
-      id_ce_authorityKeyIdentifier,
-      false,
-      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(fields.issuerKeyIdentifier)) }),
-    ),
-    ...cdp,
+    basicConstraintsExtension({ pathLenConstraint: 0 }),
+    keyUsageExtension(CA_KEY_USAGE),
+    subjectKeyIdentifierExtension(fields.publicKey),
+    authorityKeyIdentifierExtension(fields.issuerKeyIdentifier),
+    ...(fields.crlDistributionUrl ? [crlDistributionPointsExtension(fields.crlDistributionUrl)] : []),
   ]);
 }
 
 function caTbs(fields: CaCertificateFields, issuer: Name, extensions: Extension[]): TBSCertificate {
-  return new TBSCertificate({
-    version: Version.v3,
-    serialNumber: toArrayBuffer(fields.serial),
-    issuer,
-    validity: validity(fields.notBefore, fields.notAfter),
-    subject: fields.subject,
-    subjectPublicKeyInfo: fields.publicKey,
-    extensions: new Extensions(extensions),
-  });
+  return tbsCertificate({ ...fields, issuer, extensions });
 }

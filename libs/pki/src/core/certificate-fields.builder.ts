@@ -8,13 +8,33 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AttributeTypeAndValue,
   AttributeValue,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
+  ExtendedKeyUsage,
   Extension,
+  Extensions,
+  GeneralName,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectKeyIdentifier,
+  KeyIdentifier,
+  KeyUsage,
   Name,
   RelativeDistinguishedName,
+  SubjectKeyIdentifier,
   SubjectPublicKeyInfo,
+  TBSCertificate,
   Validity,
+  Version,
 } from '@peculiar/asn1-x509';
 import { invalid } from '@fleetguard/common';
+import { toArrayBuffer } from './der-input.codec';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_ORGANIZATION = '2.5.4.10';
@@ -24,6 +44,52 @@ const MAX_NAME_LENGTH = 64;
 /** An extension whose value is the DER of `value` (an asn1-x509 extension schema object). */
 export function extension(extnID: string, critical: boolean, value: object): Extension {
   return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+/**
+ * The extensions the profiles share (RFC 5280 4.2.1): basicConstraints and keyUsage critical, the
+ * rest not. Device, server and CA certificates each pick theirs; the order in a certificate is the
+ * profile's.
+ */
+export function basicConstraintsExtension(ca: false | { pathLenConstraint?: number }): Extension {
+  return extension(id_ce_basicConstraints, true, new BasicConstraints(ca ? { cA: true, ...ca } : { cA: false }));
+}
+
+export function keyUsageExtension(flags: number): Extension {
+  return extension(id_ce_keyUsage, true, new KeyUsage(flags));
+}
+
+export function extKeyUsageExtension(purpose: string): Extension {
+  return extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([purpose]));
+}
+
+/** RFC 5280 4.2.1.2 method (1) of the certificate's own key. */
+export function subjectKeyIdentifierExtension(publicKey: SubjectPublicKeyInfo): Extension {
+  return extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(publicKey))));
+}
+
+/** The issuer's key identifier (its subjectKeyIdentifier). */
+export function authorityKeyIdentifierExtension(issuerKeyIdentifier: Buffer): Extension {
+  return extension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(issuerKeyIdentifier)) }));
+}
+
+/** One distribution point, its full name the CRL's URL. */
+export function crlDistributionPointsExtension(url: string): Extension {
+  const point = new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }) });
+  return extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([point]));
+}
+
+/** A v3 TBSCertificate of the fields every profile sets. */
+export function tbsCertificate(fields: { serial: Buffer; issuer: Name; subject: Name; publicKey: SubjectPublicKeyInfo; notBefore: Date; notAfter: Date; extensions: Extension[] }): TBSCertificate {
+  return new TBSCertificate({
+    version: Version.v3,
+    serialNumber: toArrayBuffer(fields.serial),
+    issuer: fields.issuer,
+    validity: validity(fields.notBefore, fields.notAfter),
+    subject: fields.subject,
+    subjectPublicKeyInfo: fields.publicKey,
+    extensions: new Extensions(fields.extensions),
+  });
 }
 
 /** A distinguished name of a commonName and, optionally, an organizationName before it (UTF8String). */

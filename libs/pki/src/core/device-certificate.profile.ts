@@ -13,41 +13,9 @@
  *   authorityInfoAccess   OCSP responder URL (id-ad-ocsp), when one is configured
  *   serial                16 random octets, positive
  */
-import {
-  AccessDescription,
-  AuthorityInfoAccessSyntax,
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  CRLDistributionPoints,
-  DistributionPoint,
-  DistributionPointName,
-  ExtendedKeyUsage,
-  Extension,
-  Extensions,
-  GeneralName,
-  id_ad_ocsp,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_cRLDistributionPoints,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  id_kp_clientAuth,
-  id_pe_authorityInfoAccess,
-  KeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  Name,
-  SubjectAlternativeName,
-  SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
-  TBSCertificate,
-  Version,
-} from '@peculiar/asn1-x509';
+import { AccessDescription, AuthorityInfoAccessSyntax, Extension, GeneralName, id_ad_ocsp, id_ce_subjectAltName, id_kp_clientAuth, id_pe_authorityInfoAccess, KeyUsageFlags, Name, SubjectAlternativeName, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
 import { DEVICE_ID_PATTERN, invalid, isDeviceId } from '@fleetguard/common';
-import { distinguishedName, extension, keyIdentifierOf, validity } from './certificate-fields.builder';
-import { toArrayBuffer } from './der-input.codec';
+import { authorityKeyIdentifierExtension, basicConstraintsExtension, crlDistributionPointsExtension, distinguishedName, extension, extKeyUsageExtension, keyUsageExtension, subjectKeyIdentifierExtension, tbsCertificate } from './certificate-fields.builder';
 
 export const DEVICE_URN_PREFIX = 'urn:fleetguard:device:';
 /**
@@ -101,36 +69,24 @@ export class DeviceCertificateProfile {
     private readonly issuer: Name,
     issuerKeyIdentifier: Buffer,
   ) {
-    this.fixedExtensions = [
-      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
-    ];
-    this.authorityKeyIdentifier = extension(
-      id_ce_authorityKeyIdentifier,
-      false,
-      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(issuerKeyIdentifier)) }),
-    );
+    this.fixedExtensions = [basicConstraintsExtension(false), keyUsageExtension(KeyUsageFlags.digitalSignature), extKeyUsageExtension(id_kp_clientAuth)];
+    this.authorityKeyIdentifier = authorityKeyIdentifierExtension(issuerKeyIdentifier);
   }
 
   build(fields: DeviceCertificateFields): TBSCertificate {
-    return new TBSCertificate({
-      version: Version.v3,
-      serialNumber: toArrayBuffer(fields.serial),
+    return tbsCertificate({
+      serial: fields.serial,
       issuer: this.issuer,
-      validity: validity(fields.notBefore, fields.notAfter),
+      notBefore: fields.notBefore,
+      notAfter: fields.notAfter,
       subject: distinguishedName(fields.deviceId),
-      subjectPublicKeyInfo: fields.publicKey,
-      extensions: new Extensions([
+      publicKey: fields.publicKey,
+      extensions: [
         ...this.fixedExtensions,
-        extension(
-          id_ce_subjectAltName,
-          false,
-          new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: deviceUrn(fields.deviceId) })]),
-        ),
-        extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
+        extension(id_ce_subjectAltName, false, new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: deviceUrn(fields.deviceId) })])),
+        subjectKeyIdentifierExtension(fields.publicKey),
         ...this.fixedExtensionsAfter(fields.crlDistributionUrl, fields.ocspUrl),
-      ]),
+      ],
     });
   }
 
@@ -155,12 +111,7 @@ export class DeviceCertificateProfile {
   }
 
   private crlDistributionPoints(url: string): Extension {
-    if (this.crlExtension?.url !== url) {
-      const point = new DistributionPoint({
-        distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }),
-      });
-      this.crlExtension = { url, extension: extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([point])) };
-    }
+    if (this.crlExtension?.url !== url) this.crlExtension = { url, extension: crlDistributionPointsExtension(url) };
     return this.crlExtension.extension;
   }
 }

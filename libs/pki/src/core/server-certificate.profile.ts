@@ -10,37 +10,9 @@
  *   subjectKeyIdentifier, authorityKeyIdentifier, and cRLDistributionPoints when a URL is given
  */
 import { isIP } from 'node:net';
-import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  CRLDistributionPoints,
-  DistributionPoint,
-  DistributionPointName,
-  ExtendedKeyUsage,
-  Extension,
-  Extensions,
-  GeneralName,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_cRLDistributionPoints,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  id_kp_serverAuth,
-  KeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  Name,
-  SubjectAlternativeName,
-  SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
-  TBSCertificate,
-  Version,
-} from '@peculiar/asn1-x509';
+import { GeneralName, id_ce_subjectAltName, id_kp_serverAuth, KeyUsageFlags, Name, SubjectAlternativeName, SubjectPublicKeyInfo, TBSCertificate } from '@peculiar/asn1-x509';
 import { invalid } from '@fleetguard/common';
-import { distinguishedName, extension, keyIdentifierOf, validity } from './certificate-fields.builder';
-import { toArrayBuffer } from './der-input.codec';
+import { authorityKeyIdentifierExtension, basicConstraintsExtension, crlDistributionPointsExtension, distinguishedName, extension, extKeyUsageExtension, keyUsageExtension, subjectKeyIdentifierExtension, tbsCertificate } from './certificate-fields.builder';
 
 export interface ServerCertificateFields {
   commonName: string;
@@ -88,37 +60,21 @@ export function buildServerCertificateTbs(issuer: Name, issuerKeyIdentifier: Buf
     ...dnsNames.map((dNSName) => new GeneralName({ dNSName })),
     ...ipAddresses.map((iPAddress) => new GeneralName({ iPAddress })),
   ];
-  const extensions: Extension[] = [
-    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-    extension(
-      id_ce_keyUsage,
-      true,
-      new KeyUsage(KeyUsageFlags.digitalSignature | (rsaKey ? KeyUsageFlags.keyEncipherment : 0)),
-    ),
-    extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])),
-    extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names)),
-    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifierOf(fields.publicKey)))),
-    extension(
-      id_ce_authorityKeyIdentifier,
-      false,
-      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(issuerKeyIdentifier)) }),
-    ),
-  ];
-  if (fields.crlDistributionUrl) {
-    const point = new DistributionPoint({
-      distributionPoint: new DistributionPointName({
-        fullName: [new GeneralName({ uniformResourceIdentifier: fields.crlDistributionUrl })],
-      }),
-    });
-    extensions.push(extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([point])));
-  }
-  return new TBSCertificate({
-    version: Version.v3,
-    serialNumber: toArrayBuffer(fields.serial),
+  return tbsCertificate({
+    serial: fields.serial,
     issuer,
-    validity: validity(fields.notBefore, fields.notAfter),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
     subject: distinguishedName(fields.commonName),
-    subjectPublicKeyInfo: fields.publicKey,
-    extensions: new Extensions(extensions),
+    publicKey: fields.publicKey,
+    extensions: [
+      basicConstraintsExtension(false),
+      keyUsageExtension(KeyUsageFlags.digitalSignature | (rsaKey ? KeyUsageFlags.keyEncipherment : 0)),
+      extKeyUsageExtension(id_kp_serverAuth),
+      extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names)),
+      subjectKeyIdentifierExtension(fields.publicKey),
+      authorityKeyIdentifierExtension(issuerKeyIdentifier),
+      ...(fields.crlDistributionUrl ? [crlDistributionPointsExtension(fields.crlDistributionUrl)] : []),
+    ],
   });
 }

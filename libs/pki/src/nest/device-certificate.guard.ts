@@ -1,11 +1,9 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { TLSSocket } from 'node:tls';
 import { AppConfig, DomainError } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter } from '@fleetguard/platform';
-import { CaService } from './ca.service';
-import { CertificateStatusService } from './certificate-status.service';
+import { DeviceCertificateAuthenticator } from './device-certificate.authenticator';
 
 export interface DeviceIdentity {
   deviceId: string;
@@ -24,40 +22,42 @@ const refusals = counter('fleetguard_device_http_refusals_total', 'Device HTTPS 
 /**
  * The device listener asks for a client certificate but does not require one at the TLS layer
  * (enrollment has none yet). Routes under this guard need one: issued by our CA, in validity,
- * device profile, and not revoked according to the status service.
+ * device profile, and not revoked according to the status service (DeviceCertificateAuthenticator,
+ * the check the MQTT broker makes too).
  */
 @Injectable()
 export class DeviceCertificateGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly ca: CaService,
-    private readonly status: CertificateStatusService,
+    private readonly authenticator: DeviceCertificateAuthenticator,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest();
-    const socket = req.socket as TLSSocket;
-    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
-    if (!peer || !peer.raw) {
-      refusals.inc({ reason: 'no-certificate' });
-      throw new DomainError('device.no-certificate', 'this route needs a device client certificate (mutual TLS)', 'unauthorized');
-    }
     const grace = this.reflector.get<boolean>(ALLOW_GRACE, ctx.getHandler()) ? this.config.renewalGraceDays * 86400 : 0;
-    let verified;
-    try {
-      verified = this.ca.verifyDeviceCertificate(peer.raw, { graceSeconds: grace });
-    } catch (e) {
-      refusals.inc({ reason: e instanceof DomainError ? e.code : 'invalid' });
-      throw e;
+    const auth = await this.authenticator.authenticate(req.socket, grace);
+    if (!auth.ok) {
+      if (auth.reason === 'no-certificate') {
+        refusals.inc({ reason: 'no-certificate' });
+        throw new DomainError('device.no-certificate', 'this route needs a device client certificate (mutual TLS)', 'unauthorized');
+      }
+      if (auth.reason === 'bad-certificate') {
+        refusals.inc({ reason: auth.error instanceof DomainError ? auth.error.code : 'invalid' });
+        throw auth.error;
+      }
+      refusals.inc({ reason: auth.state });
+      throw new DomainError(`device.certificate-${auth.state}`, refusalMessage[auth.state], 'unauthorized');
     }
-    const state = await this.status.status(verified.serialHex);
-    if (state === 'revoked' || state === 'unknown') {
-      refusals.inc({ reason: state });
-      throw new DomainError(`device.certificate-${state}`, state === 'revoked' ? 'the client certificate is revoked' : 'the client certificate is not known to this service', 'unauthorized');
-    }
+    const verified = auth.certificate;
     const identity: DeviceIdentity = { deviceId: verified.deviceId, serialHex: verified.serialHex, notAfter: verified.notAfter, expired: verified.expired, publicKeySpkiDer: verified.publicKeySpkiDer };
     req.device = identity;
     return true;
   }
 }
+
+const refusalMessage = {
+  revoked: 'the client certificate is revoked',
+  unknown: 'the client certificate is not known to this service',
+  expired: 'the client certificate has expired',
+} as const;

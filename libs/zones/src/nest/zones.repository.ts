@@ -13,7 +13,7 @@ export interface ZoneRow {
   devices: number;
 }
 
-/** The zone tables' queries (zones, zone_devices, zone_countermeasures), scoped by organization. */
+/** The zone tables' queries (zones, zone_devices, zone_countermeasures), scoped by organization; devices are read from fleet's device_directory view. */
 export class ZonesRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -60,7 +60,7 @@ export class ZonesRepository {
   async foreignDevices(organizationId: string, ids: readonly string[]): Promise<string[]> {
     if (!ids.length) return [];
     const rows = returningRows<{ id: string }>(
-      await this.ds.query(`SELECT id FROM devices WHERE id = ANY($1::varchar[]) AND operator_org_id = $2 AND status = 'active'`, [ids, organizationId]),
+      await this.ds.query(`SELECT id FROM device_directory WHERE id = ANY($1::varchar[]) AND operator_org_id = $2 AND status = 'active'`, [ids, organizationId]),
     );
     const mine = new Set(rows.map((r) => r.id));
     return ids.filter((id) => !mine.has(id));
