@@ -36,7 +36,7 @@ const libOf = (file: string): string | null => /^libs\/([^/]+)\//.exec(path.rela
 const appOf = (file: string): string | null => /^apps\/([^/]+)\//.exec(path.relative(ROOT, file).split(path.sep).join('/'))?.[1] ?? null;
 
 /** Which lib an import lands in: through an alias (`@fleetguard/x`, `@fleetguard/x/nest`, `@fleetguard/x/testing`) or a relative path. */
-function targetLib(fromFile: string, spec: string, libs: Set<string>): string | null {
+function targetLib(fromFile: string, spec: string): string | null {
   const alias = /^@fleetguard\/([^/]+)/.exec(spec);
   if (alias) return alias[1];
   if (spec.startsWith('.')) return libOf(path.resolve(path.dirname(fromFile), spec));
@@ -52,7 +52,7 @@ function libGraph(): Map<string, Map<string, string>> {
     // device kit, itself built on the cores) are test scope.
     for (const file of sourceFiles(path.join(ROOT, 'libs', lib, 'src')).filter((f) => !f.split(path.sep).includes('testing'))) {
       for (const spec of importsOf(fs.readFileSync(file, 'utf8'))) {
-        const to = targetLib(file, spec, libs);
+        const to = targetLib(file, spec);
         if (to && to !== lib && !edges.has(to)) edges.set(to, `${path.relative(ROOT, file)} imports ${spec}`);
       }
     }
