@@ -25,10 +25,16 @@ interface Profile {
   timeDeltas: number[];
 }
 
+const SPECIAL_FRAMES = new Map([
+  ['(idle)', '(idle)'],
+  ['(garbage collector)', '(gc)'],
+  ['(program)', '(program)'],
+]);
+
 /** The package a frame belongs to: node_modules/<pkg>, node:<module>, the repository's lib or app, or V8's own entries. */
 function packageOf(frame: ProfileNode['callFrame']): string {
-  const special: Record<string, string> = { '(idle)': '(idle)', '(garbage collector)': '(gc)', '(program)': '(program)' };
-  if (special[frame.functionName]) return special[frame.functionName];
+  const special = SPECIAL_FRAMES.get(frame.functionName);
+  if (special) return special;
   const url = frame.url;
   if (!url) return '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
