@@ -24,6 +24,19 @@ export interface EnrollmentResult {
   notAfter: Date;
 }
 
+/** The body of POST /enroll once validated (EnrollDto's fields). */
+export interface EnrollRequest {
+  token: string;
+  /** PKCS#10, PEM. */
+  csr: string;
+  akPublicKey?: string;
+  iakPublicKey?: string;
+  psaInstanceId?: string;
+  psaImplementationId?: string;
+  productId?: string;
+  ueid?: string;
+}
+
 const denied = (code: string, message: string) => new DomainError(code, message, 'unauthorized');
 
 type TokenRow = { id: string; product_id: string; used_at: Date | null; expires_at: Date; grant_id: string | null };
@@ -183,6 +196,16 @@ export class EnrollmentService {
       made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId, grantId: grantId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
     );
     return { tokens: made.map((t) => t.token), expiresAt };
+  }
+
+  /**
+   * POST /enroll (EnrollmentController, or its plain-body path outside Nest's router): the CSR is
+   * checked first, then the token is claimed and the certificate stored (enroll).
+   */
+  async enrollRequest(body: EnrollRequest): Promise<{ deviceId: string; certificate: string; chain: string }> {
+    const csr = await this.checkCsr(body.csr);
+    const r = await this.enroll({ token: body.token, csr, akPublicKey: body.akPublicKey, psa: { iakPublicKey: body.iakPublicKey, instanceId: body.psaInstanceId, implementationId: body.psaImplementationId }, productId: body.productId, ueid: body.ueid, channel: 'enroll' });
+    return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
   }
 
   /** Checks the request itself before any token is spent: a bad CSR leaves the token usable. */

@@ -6,6 +6,7 @@ export * from './products.service';
 export * from './devices.service';
 export * from './device-levels.statement';
 export * from './enrollment.service';
+export { enrollmentFastRoute } from './enrollment.fast-route';
 export * from './fleet-query.service';
 export * from './pki-admin.service';
 export { toDeviceView, checkDeviceId } from './devices.controller';
