@@ -2,14 +2,17 @@
  * Enrollment end to end: device certificates issued per second through `POST /enroll` on the
  * device HTTPS listener, the service in this process on a fresh PostgreSQL database.
  *
- *   npm run bench:enroll [-- --clients 32 --count 2000 --warmup 200 --openssl-seconds 3]
+ *   npm run bench:enroll [-- --clients 32 --count 2000 --warmup 3000 --openssl-seconds 3]
  *
  * Before the clock: `openssl speed -seconds 3 ecdsap256` (the baseline: ECDSA P-256 signatures
  * per second of one core), one fresh P-256 key + CSR per enrollment (Node's WebCrypto and
  * @peculiar/x509), the service, a product and its enrollment tokens (minted through the API).
  * The clients run in a worker thread (its own event loop, as remote devices would have), each of
  * the `clients` lanes sending one request at a time on a keep-alive HTTPS agent trusting
- * `GET /pki/ca`; `warmup` enrollments open the connections and warm the JIT. Timed: `count`
+ * `GET /pki/ca`; `warmup` enrollments open the connections and warm the JIT: a fresh process
+ * runs the enrollment path partly unoptimised for its first few thousand requests while V8's
+ * compiler threads optimise it (about 0.5 CPU ms a certificate more after 200, 0.1 after 3,000:
+ * see `v8Helpers`), which a running service is past within seconds. Timed: `count`
  * enrollments. Every response must be 201; a sample of certificates is checked (CN = deviceId,
  * the requested key); devices and certificates are counted in PostgreSQL afterwards.
  *
@@ -29,10 +32,12 @@ import * as x509 from '@peculiar/x509';
 import type { BenchService } from './support/bench-service';
 import { fetchCaPem, makeDeviceRequest, postEnroll } from './support/enrollment-client';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
-import { cpuMeter, currentThreadId, emit, fail, flagArg, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler, threadCpuMeter } from './support/measure';
+import { cpuMeter, cpuOfPids, cpuSecondsBetween, currentThreadId, emit, fail, flagArg, latencySummary, machineInfo, numberArg, opensslEcdsaP256Speed, round, rssSampler, threadCpuMeter, threadIds } from './support/measure';
 
 const GOAL_CERTS_PER_SECOND = 1000;
 const CHECKED_SAMPLE = 25;
+/** The threads this process starts with (main, V8's platform threads), before any worker: see threadCpuMeter. */
+const STARTUP_THREADS = new Set(isMainThread ? threadIds() : []);
 
 interface WorkerInput {
   deviceUrl: string;
@@ -56,7 +61,7 @@ interface WorkerDone {
 async function main(): Promise<void> {
   const clients = numberArg('clients', 32, { integer: true, min: 1 });
   const count = numberArg('count', 2000, { integer: true, min: 1 });
-  const warmup = numberArg('warmup', Math.max(clients * 4, 200), { integer: true, min: 0 });
+  const warmup = numberArg('warmup', Math.max(clients * 4, 3000), { integer: true, min: 0 });
   const opensslSeconds = numberArg('openssl-seconds', 3, { integer: true, min: 1 });
   const machine = machineInfo();
 
@@ -92,11 +97,12 @@ async function main(): Promise<void> {
     baseline: { command: openssl.command, opensslSignPerSecond: openssl.signPerSecond, opensslVerifyPerSecond: openssl.verifyPerSecond, note: 'one core, user CPU time' },
     ratioToOpensslSign: round(files.rate / openssl.signPerSecond, 4),
     goal: { certsPerSecond: GOAL_CERTS_PER_SECOND, met: files.rate >= GOAL_CERTS_PER_SECOND },
-    pkcs11: 'certsPerSecond' in token ? { module: SOFTHSM_MODULE, certsPerSecond: token.certsPerSecond, latencyMs: token.latencyMs, cpuMsPerCertificate: token.cpuMsPerCertificate, cpu: token.cpu, issued: token.issued, ratioToOpensslSign: round(token.rate / openssl.signPerSecond, 4) } : token,
+    pkcs11: 'certsPerSecond' in token ? { module: SOFTHSM_MODULE, certsPerSecond: token.certsPerSecond, latencyMs: token.latencyMs, cpuMsPerCertificate: token.cpuMsPerCertificate, cpuMsPerCertificateOwnBackends: token.cpuMsPerCertificateOwnBackends, threadCpuMsPerCertificate: token.threadCpuMsPerCertificate, cpu: token.cpu, issued: token.issued, ratioToOpensslSign: round(token.rate / openssl.signPerSecond, 4) } : token,
     setup: { csrSeconds: round(csrSeconds, 2), clientsIn: 'worker thread of this process' },
     machine,
   };
   const cpuReport = files.cpu;
+  const tc: Record<string, number | null> = files.threadCpuMsPerCertificate;
   const lat = files.latencyMs;
   emit(
     result,
@@ -104,7 +110,8 @@ async function main(): Promise<void> {
       `latency p50 ${lat.p50} ms p99 ${lat.p99} ms; openssl ecdsap256 ${openssl.signPerSecond} signs/s -> ratio ${result.ratioToOpensslSign}; ` +
       `goal >= ${GOAL_CERTS_PER_SECOND} certs/s ${result.goal.met ? 'MET' : 'NOT met'}; CPU: process ${cpuReport.thisProcessCores}, postgres ${cpuReport.postgresCores}, ` +
       `other ${cpuReport.otherCores} of ${cpuReport.cpus} cores, service loop ${Math.round(cpuReport.mainLoopUtilization * 100)}% busy, ${files.cpuMsPerCertificate} CPU ms/cert ` +
-      `(service main thread ${files.threadCpuMsPerCertificate.mainThread}, bench clients ${files.threadCpuMsPerCertificate.benchClients}, other threads ${files.threadCpuMsPerCertificate.otherThreads}); ` +
+      `(service main thread ${tc.mainThread}, bench clients ${tc.benchClients}, other threads ${tc.otherThreads}: workers ${tc.workers}, V8 helpers ${tc.v8Helpers}; ` +
+      `${files.cpuMsPerCertificateOwnBackends} with only this database's PostgreSQL backends, ${tc.postgresBackends}); ` +
       `grouped writes: ${files.groupedWrites.calls} claims in ${files.groupedWrites.groups} statements (largest ${files.groupedWrites.largest}); ` +
       ('certsPerSecond' in token ? `SoftHSM2 token: ${token.certsPerSecond} certs/s (${token.cpuMsPerCertificate} CPU ms/cert)` : `SoftHSM2: skipped (${token.skipped})`),
   );
@@ -133,14 +140,21 @@ async function measure(env: Record<string, string>, csrs: string[], o: { clients
     const before = (await queryBenchDb<{ n: number }>(service.databaseUrl, 'SELECT count(*)::int AS n FROM certificates'))[0].n;
     const grouping = service.app.get(EnrollmentService).claims.stats;
     const groupsBefore = { ...grouping };
+    // The PostgreSQL backends serving this run's database (the service's pool): what the service
+    // costs PostgreSQL, apart from what other users of the server spend meanwhile.
+    const backends = async () => (await queryBenchDb<{ pid: number }>(service.databaseUrl, 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).map((r) => Number(r.pid));
+    const backendsBefore = cpuOfPids(await backends());
 
     const cpu = cpuMeter();
-    const threads = threadCpuMeter({ benchClients: ready.tid });
+    const threads = threadCpuMeter({ benchClients: ready.tid }, STARTUP_THREADS);
     const rss = rssSampler();
+    const window0 = process.hrtime.bigint() / 1000n;
     worker.send('go');
     const done = await worker.next<WorkerDone>('done');
+    const window1 = process.hrtime.bigint() / 1000n;
     const cpuReport = cpu();
     const threadCpu = threads(done.statuses['201'] ?? 0);
+    const backendSeconds = cpuSecondsBetween(backendsBefore, cpuOfPids([...backendsBefore.keys(), ...(await backends())]));
     const memory = rss.stop();
 
     const stored = (
@@ -163,9 +177,16 @@ async function measure(env: Record<string, string>, csrs: string[], o: { clients
       certsPerSecond: round(certsPerSecond, 0),
       latencyMs: latencySummary(done.latencies),
       // CPU of this process (service + client worker) and PostgreSQL per certificate: less sensitive to other load than the rate.
+      // Every postgres process on the machine (what the run cost the server, with whatever else it served meanwhile)...
       cpuMsPerCertificate: round((((cpuReport.thisProcessCores ?? 0) + (cpuReport.postgresCores ?? 0)) * seconds * 1000) / Math.max(ok, 1), 2),
-      // CPU ms per certificate by thread: the service's main thread, the bench's clients (a worker thread), the rest (CSR check workers, libuv, V8).
-      threadCpuMsPerCertificate: threadCpu,
+      // ...and with only the backends of this run's database (not the server's WAL writer, checkpointer, other databases).
+      cpuMsPerCertificateOwnBackends: round(((cpuReport.thisProcessCores ?? 0) * seconds * 1000 + backendSeconds * 1000) / Math.max(ok, 1), 2),
+      // CPU ms per certificate by thread: the service's main thread, the bench's clients (a worker thread), the rest
+      // (otherThreads; split into workers: CSR check workers and libuv's pool, and v8Helpers: JIT compiler and GC threads),
+      // and the PostgreSQL backends of this run's database.
+      threadCpuMsPerCertificate: { ...threadCpu, postgresBackends: round((backendSeconds * 1000) / Math.max(ok, 1), 2) },
+      // The timed phase on the monotonic clock (µs), as --cpu-prof profiles time their samples: see bench/profile-summary.ts.
+      timedWindowMonotonicUs: [Number(window0), Number(window1)],
       groupedWrites: { groups: grouping.groups - groupsBefore.groups, calls: grouping.calls - groupsBefore.calls, largest: grouping.largest },
       persisted: { database: 'postgresql', devices: stored.devices, certificates: stored.certificates, certificatesAddedTimed: stored.certificates - before },
       cpu: cpuReport,
@@ -259,6 +280,8 @@ async function workerMain(): Promise<void> {
   agent.destroy();
   const done: WorkerDone = { t: 'done', elapsedMs, latencies, statuses, errors, checked };
   parentPort!.postMessage(done, [latencies.buffer]);
+  // Alive until the main thread has read this thread's CPU time (it ends the worker).
+  parentPort!.on('message', () => undefined);
 }
 
 if (isMainThread) main().catch(fail);

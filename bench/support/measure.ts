@@ -105,6 +105,7 @@ const POSTGRES_SAMPLER = `
 const fs = require('node:fs');
 const { workerData } = require('node:worker_threads');
 const total = new Float64Array(workerData);
+try { total[1] = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()) || 0; } catch {}
 const known = new Map();
 let last = new Map();
 function scan() {
@@ -136,11 +137,12 @@ setInterval(() => {
 
 function postgresMeter(): () => number | null {
   if (!fs.existsSync('/proc/self/stat')) return () => null;
-  const shared = new SharedArrayBuffer(8);
+  const shared = new SharedArrayBuffer(16);
   const total = new Float64Array(shared);
   const worker = new Worker(POSTGRES_SAMPLER, { eval: true, workerData: shared });
   worker.unref();
   return () => {
+    if (total[1]) meterThreads.add(total[1]);
     void worker.terminate();
     return total[0];
   };
@@ -177,18 +179,38 @@ export function currentThreadId(): number | null {
   }
 }
 
+/** Kernel ids of this process's threads now (Linux /proc/self/task); empty elsewhere. */
+export function threadIds(): number[] {
+  try {
+    return fs.readdirSync('/proc/self/task').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Threads of the benches' own meters (the PostgreSQL sampler), kept out of the service's figures. */
+const meterThreads = new Set<number>();
+
 /**
  * CPU time per item of the main thread (the service), of the given threads (e.g. a bench's
  * clients) and of the rest of this process (other workers, libuv and V8 helper threads): on a
  * shared machine this says what the service spends, whatever share of the cores it was given.
+ *
+ * With `startupThreads` (threadIds() taken when the process started, before any worker: the main
+ * thread and V8's platform threads, which compile optimised code and help the garbage collector
+ * for every isolate), the rest is split into `v8Helpers` and `workers` (threads started later:
+ * the service's worker threads, libuv's pool); `otherThreads` stays their sum (with any thread
+ * that ended meanwhile).
  */
-export function threadCpuMeter(threads: Record<string, number | null>): (items: number) => Record<string, number | null> {
+export function threadCpuMeter(threads: Record<string, number | null>, startupThreads?: ReadonlySet<number>): (items: number) => Record<string, number | null> {
+  const tasks = () => new Map(threadIds().map((tid) => [tid, threadCpuSeconds(tid)]));
   const read = () => ({
     process: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     main: threadCpuSeconds(process.pid),
     ...Object.fromEntries(Object.entries(threads).map(([k, tid]) => [k, tid === null ? null : threadCpuSeconds(tid)])),
   });
   const before: Record<string, number | null> = read();
+  const tasksBefore = startupThreads ? tasks() : undefined;
   return (items) => {
     const after: Record<string, number | null> = read();
     const spent = (k: string) => (after[k] === null || before[k] === null ? null : after[k]! - before[k]!);
@@ -196,8 +218,33 @@ export function threadCpuMeter(threads: Record<string, number | null>): (items: 
     const main = spent('main');
     const rest = main === null || named.some((v) => v === null) ? null : spent('process')! - main - named.reduce((a, b) => a! + b!, 0)!;
     const perItem = (v: number | null) => (v === null ? null : round((v * 1000) / Math.max(items, 1), 2));
-    return { mainThread: perItem(main), ...Object.fromEntries(Object.keys(threads).map((k, i) => [k, perItem(named[i])])), otherThreads: perItem(rest) };
+    const split: Record<string, number | null> = {};
+    if (startupThreads && tasksBefore) {
+      const known = new Set<number>([process.pid, ...(Object.values(threads).filter((t) => t !== null) as number[]), ...meterThreads]);
+      let v8 = 0;
+      let workers = 0;
+      for (const [tid, t1] of tasks()) {
+        if (known.has(tid) || t1 === null) continue;
+        const used = Math.max(0, t1 - (tasksBefore.get(tid) ?? 0));
+        if (startupThreads.has(tid)) v8 += used;
+        else workers += used;
+      }
+      Object.assign(split, { workers: perItem(workers), v8Helpers: perItem(v8) });
+    }
+    return { mainThread: perItem(main), ...Object.fromEntries(Object.keys(threads).map((k, i) => [k, perItem(named[i])])), otherThreads: perItem(rest), ...split };
   };
+}
+
+/** CPU seconds (user + system) of each pid now; null for a pid that is gone. */
+export function cpuOfPids(pids: Iterable<number>): Map<number, number | null> {
+  return new Map([...pids].map((pid) => [pid, processCpuSeconds(pid)]));
+}
+
+/** CPU seconds used between two cpuOfPids readings, summed (a pid only in `after` started inside the interval and counts from zero). */
+export function cpuSecondsBetween(before: Map<number, number | null>, after: Map<number, number | null>): number {
+  let sum = 0;
+  for (const [pid, t1] of after) if (t1 !== null) sum += Math.max(0, t1 - (before.get(pid) ?? 0));
+  return sum;
 }
 
 /** Pids of the processes whose command name (comm) is `name`. */

@@ -8,6 +8,7 @@ import express from 'express';
 import { AppConfig } from '@fleetguard/common';
 import { AllExceptionsFilter } from '@fleetguard/platform/nest';
 import { httpDuration, httpRequests } from '@fleetguard/platform';
+import { EnrollmentService, enrollmentFastRoute } from '@fleetguard/fleet/nest';
 
 /** Deepest nesting a JSON body may have: class-transformer and class-validator recurse per level. */
 export const MAX_JSON_DEPTH = 64;
@@ -111,6 +112,8 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
     }
     next();
   });
+  // Enrollment's plain bodies are answered here, ahead of Nest's router (libs/fleet enrollment.fast-route.ts); any other goes on to EnrollmentController.
+  server.post('/enroll', enrollmentFastRoute(app.get(EnrollmentService)));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -62,10 +62,9 @@ export class EnrollmentController {
 
   @Post('enroll')
   @HttpCode(201)
-  async enroll(@Body() dto: EnrollDto) {
-    const csr = await this.enrollment.checkCsr(dto.csr);
-    const r = await this.enrollment.enroll({ token: dto.token, csr, akPublicKey: dto.akPublicKey, psa: { iakPublicKey: dto.iakPublicKey, instanceId: dto.psaInstanceId, implementationId: dto.psaImplementationId }, productId: dto.productId, ueid: dto.ueid, channel: 'enroll' });
-    return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
+  enroll(@Body() dto: EnrollDto) {
+    // The plain bodies most devices send are answered before Nest's router (enrollment.fast-route.ts), the same way.
+    return this.enrollment.enrollRequest(dto);
   }
 }
 

@@ -24,6 +24,19 @@ export interface EnrollmentResult {
   notAfter: Date;
 }
 
+/** The body of POST /enroll once validated (EnrollDto's fields). */
+export interface EnrollRequest {
+  token: string;
+  /** PKCS#10, PEM. */
+  csr: string;
+  akPublicKey?: string;
+  iakPublicKey?: string;
+  psaInstanceId?: string;
+  psaImplementationId?: string;
+  productId?: string;
+  ueid?: string;
+}
+
 const denied = (code: string, message: string) => new DomainError(code, message, 'unauthorized');
 
 type TokenRow = { id: string; product_id: string; used_at: Date | null; expires_at: Date; grant_id: string | null };
@@ -59,14 +72,19 @@ interface EnrollmentRows {
  * snapshot saw it (`claimed = false`): the caller says why (unknown, used, expired, other product)
  * or takes the grant path, without reading the token again. A token that looks usable but was not
  * claimed was claimed by a concurrent enrollment.
+ *
+ * The token hashes travel as `bpchar[]`, the column's type, and the claim names them with
+ * `= ANY($2)` besides the join: as text the column was cast and its unique index could not be
+ * used, so every group read the whole table (all tokens ever minted), and on a table without
+ * statistics yet (tokens just minted) the planner joined every unused token with every input row.
  */
 const GROUPED_ENROLLMENT_SQL = `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[])
+    SELECT * FROM unnest($1::text[], $2::bpchar[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[])
       AS i(device_id, token_hash, key_type, spki_hex, ak, serial, not_after, pem, not_before, iak, psa_instance_id, psa_implementation_id, ca_generation, ueid, product_id)),
   claimed AS (
     UPDATE enrollment_tokens t SET used_at = now(), device_id = i.device_id FROM input i
-    WHERE t.token_hash = i.token_hash AND t.used_at IS NULL AND t.expires_at > now()
+    WHERE t.token_hash = ANY($2::bpchar[]) AND t.token_hash = i.token_hash AND t.used_at IS NULL AND t.expires_at > now()
       AND (t.grant_id IS NULL OR $16::boolean) AND (i.product_id IS NULL OR t.product_id::text = i.product_id)
     RETURNING t.id, t.product_id, t.operator_org_id, t.device_id),
   device AS (
@@ -82,7 +100,7 @@ const GROUPED_ENROLLMENT_SQL = `
   UNION ALL
   SELECT false, i.device_id, t.id, t.product_id, NULL, NULL, t.used_at, t.expires_at, t.grant_id
     FROM input i JOIN enrollment_tokens t ON t.token_hash = i.token_hash
-    WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.device_id = i.device_id)`;
+    WHERE t.token_hash = ANY($2::bpchar[]) AND NOT EXISTS (SELECT 1 FROM claimed c WHERE c.device_id = i.device_id)`;
 
 /** A row of GROUPED_ENROLLMENT_SQL: a claim, or the state of a token it did not claim. */
 type ClaimRow = { claimed: boolean; device_id: string; id: string; product_id: string; organization_id: string | null; operator_org_id: string | null; used_at: Date | null; expires_at: Date | null; grant_id: string | null };
@@ -180,6 +198,16 @@ export class EnrollmentService {
       made.map((t) => ({ id: randomUUID(), tokenHash: t.hash, productId, operatorOrgId, grantId: grantId ?? null, createdBy: p.keyId, expiresAt, usedAt: null, deviceId: null })),
     );
     return { tokens: made.map((t) => t.token), expiresAt };
+  }
+
+  /**
+   * POST /enroll (EnrollmentController, or its plain-body path outside Nest's router): the CSR is
+   * checked first, then the token is claimed and the certificate stored (enroll).
+   */
+  async enrollRequest(body: EnrollRequest): Promise<{ deviceId: string; certificate: string; chain: string }> {
+    const csr = await this.checkCsr(body.csr);
+    const r = await this.enroll({ token: body.token, csr, akPublicKey: body.akPublicKey, psa: { iakPublicKey: body.iakPublicKey, instanceId: body.psaInstanceId, implementationId: body.psaImplementationId }, productId: body.productId, ueid: body.ueid, channel: 'enroll' });
+    return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
   }
 
   /** Checks the request itself before any token is spent: a bad CSR leaves the token usable. */

@@ -8,6 +8,7 @@ export * from './device-levels.statement';
 export * from './device-attestation.statement';
 export * from './device-directory.reader';
 export * from './enrollment.service';
+export { enrollmentFastRoute } from './enrollment.fast-route';
 export * from './fleet-query.service';
 export * from './pki-admin.service';
 export { toDeviceView, checkDeviceId } from './devices.controller';

@@ -4,7 +4,8 @@
  *
  * Each worker runs this same file (compiled, from dist/) and answers each `{ id, input, options }`
  * with the parsed request or the DomainError it raised (code, message, kind, details), rebuilt on
- * the main thread so callers see exactly what an inline parseCsr would have thrown. A result is
+ * the main thread so callers see exactly what an inline parseCsr would have thrown. The subject
+ * is described on the main thread if asked (enrollment never asks), as inline parseCsr does. A result is
  * registered as verified (csr.check's `rememberVerifiedCsr`) so issuance does not check the key
  * again. Requests go to the worker with the fewest pending.
  *
@@ -18,7 +19,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { DomainError, DomainErrorKind } from '@fleetguard/common';
-import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr } from './csr.check';
+import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr, subjectOfCheckedCsr, withSubjectOf } from './csr.check';
 
 interface Job {
   id: number;
@@ -26,7 +27,7 @@ interface Job {
   options: CsrCheckOptions;
 }
 type Reply =
-  | { id: number; ok: true; parsed: Omit<ParsedCsr, 'subject' | 'commonName'> & { subject: string; commonName?: string } }
+  | { id: number; ok: true; parsed: Omit<ParsedCsr, 'subject' | 'commonName'> }
   | { id: number; ok: false; error: { domain: boolean; code?: string; message: string; kind?: DomainErrorKind; details?: Record<string, unknown> } };
 
 interface Lane {
@@ -84,7 +85,9 @@ export class CsrCheckPool {
         if (!waiter) continue;
         lane.pending.delete(reply.id);
         if (reply.ok) {
-          const parsed = { ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw: Buffer.from(reply.parsed.raw) };
+          const raw = Buffer.from(reply.parsed.raw);
+          // The subject is described here when asked, from the request's bytes, as inline (csr.malformed if it cannot be).
+          const parsed = withSubjectOf({ ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw }, () => subjectOfCheckedCsr(raw));
           rememberVerifiedCsr(parsed);
           waiter.resolve(parsed);
         } else {
@@ -114,8 +117,7 @@ if (!isMainThread && parentPort) {
     try {
       const input = typeof job.input === 'string' ? job.input : Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength);
       const p = await parseCsr(input, job.options);
-      // Described here (eagerly): an undescribable subject is refused as csr.malformed, as inline.
-      return { id: job.id, ok: true, parsed: { publicKeySpkiDer: p.publicKeySpkiDer, keyType: p.keyType, keyBits: p.keyBits, raw: p.raw, subject: p.subject, commonName: p.commonName } };
+      return { id: job.id, ok: true, parsed: { publicKeySpkiDer: p.publicKeySpkiDer, keyType: p.keyType, keyBits: p.keyBits, raw: p.raw } };
     } catch (e) {
       return e instanceof DomainError
         ? { id: job.id, ok: false, error: { domain: true, code: e.code, message: e.message, kind: e.kind, details: e.details } }

@@ -10,10 +10,11 @@
 import { verify as verifySignature, KeyObject } from 'node:crypto';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { invalid } from '@fleetguard/common';
 import { decodeDerInput, DerInput } from './der-input.codec';
+import { CsrParts, readDeviceCsr } from './device-csr.reader';
 import { classifyPublicKey, DeviceKeyType, KeyPolicy, namedCurvePoint } from './public-key.policy';
 import { x509 } from './x509.platform';
 
@@ -63,39 +64,42 @@ export async function parseCsr(input: DerInput, options: CsrCheckOptions = {}): 
     what: 'certificate request',
     maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
   });
-  const request = decodeRequest(der);
-  const info = request.certificationRequestInfo;
+  const parts = readCsr(der);
 
-  const spkiDer = Buffer.from(AsnConvert.serialize(info.subjectPKInfo));
-  const classified = classifyPublicKey(spkiDer, options, 'csr');
-  const algorithm = SIGNATURE_ALGORITHMS[request.signatureAlgorithm.algorithm];
+  const classified = classifyPublicKey(parts.spki, options, 'csr');
+  const algorithm = SIGNATURE_ALGORITHMS[parts.signatureAlgorithm];
   if (!algorithm) {
     throw invalid(
       'csr.signature-algorithm-not-allowed',
-      `Signature algorithm ${request.signatureAlgorithm.algorithm} is not accepted (use ECDSA or RSA with SHA-256/384/512, or Ed25519)`,
+      `Signature algorithm ${parts.signatureAlgorithm} is not accepted (use ECDSA or RSA with SHA-256/384/512, or Ed25519)`,
     );
   }
   const family = classified.key.asymmetricKeyType;
-  const tbs = Buffer.from(request.certificationRequestInfoRaw!);
-  const signature = Buffer.from(request.signature);
-  if (family !== algorithm.family || !verifies(algorithm.hash, tbs, classified.key, signature)) {
+  if (family !== algorithm.family || !verifies(algorithm.hash, parts.info, classified.key, parts.signature)) {
     throw invalid('csr.bad-signature', 'The certificate request signature does not verify with its public key');
   }
 
-  const parsed = {
-    publicKeySpkiDer: spkiDer,
-    keyType: classified.keyType,
-    keyBits: classified.keyBits,
-    raw: der,
-  } as ParsedCsr;
-  // The subject is described on first use: most callers never look (enrollment ignores it), and
-  // describing a name costs as much as verifying the signature. A name that cannot be described
-  // throws csr.malformed at that point, as parseCsr itself did before.
+  const spkiDer = Buffer.from(parts.spki);
+  const parsed = withSubjectOf(
+    { publicKeySpkiDer: spkiDer, keyType: classified.keyType, keyBits: classified.keyBits, raw: der },
+    parts.subjectName,
+  );
+  verifiedKeys.set(parsed, { der: Buffer.from(spkiDer), spki: parts.spkiInfo });
+  return parsed;
+}
+
+/**
+ * A result of parseCsr whose `subject` and `commonName` are described on first use: most callers
+ * never look (enrollment ignores them), and describing a name costs as much as verifying the
+ * signature. A name that cannot be described throws csr.malformed at that point. `name` gives the
+ * decoded subject.
+ */
+export function withSubjectOf(fields: Omit<ParsedCsr, 'subject' | 'commonName'>, name: () => Name): ParsedCsr {
+  const parsed = { ...fields } as ParsedCsr;
   let subject: ReturnType<typeof describeSubject> | undefined;
-  const described = () => (subject ??= describeSubject(info.subject));
+  const described = () => (subject ??= describeSubject(name));
   Object.defineProperty(parsed, 'subject', { enumerable: true, get: () => described().subject });
   Object.defineProperty(parsed, 'commonName', { enumerable: true, get: () => described().commonName });
-  verifiedKeys.set(parsed, { der: Buffer.from(spkiDer), spki: info.subjectPKInfo });
   return parsed;
 }
 
@@ -135,16 +139,32 @@ export function verifiedSubjectPublicKeyOf(csr: object): Uint8Array | undefined 
   return namedCurvePoint(known.der) ?? new Uint8Array(verifiedPublicKeyOf(csr)!.subjectPublicKey);
 }
 
-function describeSubject(subject: CertificationRequest['certificationRequestInfo']['subject']) {
+function describeSubject(subject: () => Name) {
   try {
-    const name = new x509.Name(subject);
+    const name = new x509.Name(subject());
     return { subject: name.toString(), commonName: name.getField('CN')[0] as string | undefined };
   } catch {
     throw invalid('csr.malformed', 'Malformed certificate request: undecodable subject');
   }
 }
 
-function decodeRequest(der: Buffer): CertificationRequest {
+/** What parseCsr checks of a request; the subject is decoded when it is described. */
+type ReadCsr = Omit<CsrParts, 'subject'> & { subjectName: () => Name; spkiInfo?: SubjectPublicKeyInfo };
+
+/** The device shape read from its bytes (device-csr.reader.ts); any other request by the schema classes. */
+function readCsr(der: Buffer): ReadCsr {
+  const fast = readDeviceCsr(der);
+  if (fast) return { ...fast, subjectName: () => AsnConvert.parse(fast.subject, Name) };
+  return readCsrWithSchema(der);
+}
+
+/** The subject of a request parseCsr accepted (`raw`), decoded: what a result from a CSR check worker is described from. */
+export function subjectOfCheckedCsr(raw: Buffer): Name {
+  return readCsr(raw).subjectName();
+}
+
+/** A request as the schema classes decode it (any PKCS#10 request), or csr.malformed. */
+export function readCsrWithSchema(der: Buffer): ReadCsr & { spkiInfo: SubjectPublicKeyInfo } {
   const malformed = (reason: string) => invalid('csr.malformed', `Malformed certificate request: ${reason}`);
   let ber: ReturnType<typeof asn1js.fromBER>;
   try {
@@ -161,9 +181,17 @@ function decodeRequest(der: Buffer): CertificationRequest {
   } catch {
     throw malformed('not a PKCS#10 CertificationRequest');
   }
-  if (request.certificationRequestInfo.version !== 0) throw malformed('unknown version');
+  const info = request.certificationRequestInfo;
+  if (info.version !== 0) throw malformed('unknown version');
   if (!request.certificationRequestInfoRaw || request.signature.byteLength === 0) throw malformed('no signature');
-  return request;
+  return {
+    info: Buffer.from(request.certificationRequestInfoRaw),
+    subjectName: () => info.subject,
+    spki: Buffer.from(AsnConvert.serialize(info.subjectPKInfo)),
+    spkiInfo: info.subjectPKInfo,
+    signatureAlgorithm: request.signatureAlgorithm.algorithm,
+    signature: Buffer.from(request.signature),
+  };
 }
 
 /**

@@ -66,18 +66,34 @@ function reason(status: number): string {
   return name ? name.toLowerCase().split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join(' ') : 'Error';
 }
 
+/** An Express response, as far as the error answer needs it. */
+interface ErrorResponse {
+  headersSent: boolean;
+  end?: () => void;
+  setHeader?: (name: string, value: string) => void;
+  status(code: number): { json(body: unknown): unknown };
+}
+
+/**
+ * Answers `exception` on `res`: the JSON of toErrorBody (an unexpected error logged with its
+ * id), Retry-After when the error gives one or the database is unreachable. What every route
+ * answers an error with, through AllExceptionsFilter or a route outside Nest's router.
+ */
+export function sendErrorResponse(res: ErrorResponse, exception: unknown, logger: Logger): void {
+  const body = toErrorBody(exception, logger);
+  if (res.headersSent) {
+    res.end?.();
+    return;
+  }
+  const retryAfter = exception instanceof DomainError ? exception.details?.retryAfterSeconds : body.statusCode === 503 ? DATABASE_RETRY_AFTER_SECONDS : undefined;
+  if (typeof retryAfter === 'number') res.setHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
+  res.status(body.statusCode).json(body);
+}
+
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse();
-    const body = toErrorBody(exception, this.logger);
-    if (res.headersSent) {
-      res.end?.();
-      return;
-    }
-    const retryAfter = exception instanceof DomainError ? exception.details?.retryAfterSeconds : body.statusCode === 503 ? DATABASE_RETRY_AFTER_SECONDS : undefined;
-    if (typeof retryAfter === 'number') res.setHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
-    res.status(body.statusCode).json(body);
+    sendErrorResponse(host.switchToHttp().getResponse(), exception, this.logger);
   }
 }
