@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runFleet, type DeviceProfile } from '../../apps/device-sim/src';
-import { nowMs } from './measure';
+import { currentThreadId, nowMs } from './measure';
 
 /** What the main thread passes as the worker's data. */
 export interface FleetInput {
@@ -52,5 +52,5 @@ export async function runFleetWorker(options: { reconnectPeriodMs: number }): Pr
   port.on('message', (m: { t?: string }) => {
     if (m?.t === 'close') void fleet.close().then(() => port.postMessage({ t: 'closed' }));
   });
-  port.postMessage({ t: 'ready', ids: fleet.devices.map((d) => d.deviceId) });
+  port.postMessage({ t: 'ready', ids: fleet.devices.map((d) => d.deviceId), tid: currentThreadId() });
 }
