@@ -376,7 +376,7 @@ async function main(): Promise<void> {
     const f0 = performance.now();
     const input: FleetInput = { operatorUrl: service.urls.operator, deviceUrl: service.urls.device, mqttUrl: service.urls.mqtt, tokens, profile: fixture.profile, count: devices };
     worker = startWorker(__filename, input);
-    worker.on<ResultMessage>('result', (r) => handler(r));
+    worker.on<{ results: ResultMessage[] }>('results', (m) => m.results.forEach((r) => handler(r)));
     worker.on<{ message: string }>('device-error', (m) => {
       deviceErrorCount++;
       if (deviceErrors.length < 5) deviceErrors.push(m.message);
