@@ -9,6 +9,7 @@ import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
 import { MeasuredBootStore } from './measured-boot.store';
 import { GroupedCall } from './grouped-call';
 import type { NonceState } from '../core/appraisal.pipeline';
+import { JwsCryptoService } from './jws-crypto.service';
 
 interface DeviceRow {
   id: string;
@@ -50,10 +51,12 @@ export class AppraisalPortsFactory {
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
     private readonly measuredBoot: MeasuredBootStore,
+    private readonly crypto: JwsCryptoService,
   ) {}
 
   forJob(job: InboxJob): AppraisalPorts {
     return {
+      crypto: this.crypto,
       findDevice: async (id) => {
         const d = await this.devices.call(id);
         if (!d) return null;
