@@ -30,8 +30,12 @@ interface DeviceRow {
 export class AppraisalPortsFactory {
   /** Parsed device keys by device and certificate serial (a renewal or revocation changes the serial). */
   private readonly keyCache = new Map<string, KeyObject>();
-  /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
-  private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
+  /**
+   * Releases and product minimums change rarely; a short cache saves two queries per appraisal.
+   * It holds the look-up's promise, so the appraisals that miss together share one query (when
+   * an entry ran out, every appraisal in flight used to ask again: ~20 queries a second).
+   */
+  private readonly lookupCache = new Map<string, { until: number; value: Promise<unknown> }>();
 
   /** The appraisals of a burst look up their devices in one statement... */
   private readonly devices = new GroupedCall<string, DeviceRow | undefined>(async (ids) => {
@@ -100,13 +104,18 @@ export class AppraisalPortsFactory {
     return key;
   }
 
-  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. */
-  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. A failed look-up is not kept. */
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
     const hit = this.lookupCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.value as T;
-    const value = await load();
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = load();
     if (this.lookupCache.size > 10_000) this.lookupCache.clear();
-    this.lookupCache.set(key, { until: Date.now() + 2000, value });
+    const entry = { until: now + 2000, value };
+    this.lookupCache.set(key, entry);
+    value.catch(() => {
+      if (this.lookupCache.get(key) === entry) this.lookupCache.delete(key);
+    });
     return value;
   }
 }
