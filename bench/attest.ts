@@ -30,7 +30,9 @@
  * thread, the process's other threads (libuv pool, V8 helpers, the service's own workers) and
  * PostgreSQL, in CPU ms per result received.
  * `--latency-seconds 0` / `--overload-seconds 0` skip phases 2 / 3; `--cpu-profile <file>` writes
- * a V8 CPU profile of the main thread during phase 1 only (node:inspector; setup not included).
+ * a V8 CPU profile of the main thread during phase 1 only (node:inspector; setup not included),
+ * `--heap-profile <file>` a sampled allocation profile of the same (.heapprofile);
+ * `--appraisal-concurrency <n>` sets FLEETGUARD_APPRAISAL_CONCURRENCY (default: the service's).
  * Goals: >= 3,000 appraisals/s sustained; p99 < 100 ms at 1,000/s.
  */
 import 'reflect-metadata';
@@ -142,17 +144,26 @@ async function phaseCpu(h: Harness): Promise<(results: number) => CpuReport & { 
   };
 }
 
-/** A V8 CPU profile of this thread from start() to the returned stop(), written to `file`. */
-async function startProfile(file: string): Promise<() => Promise<void>> {
+/**
+ * A V8 profile of this thread from start() to the returned stop(), written to `file`: CPU
+ * (sampled every 0.5 ms, wall clock), or `heap` (allocation sampling, every 32 KiB allocated,
+ * the collected objects included: what the loop allocates, not what it keeps).
+ */
+async function startProfile(file: string, kind: 'cpu' | 'heap' = 'cpu'): Promise<() => Promise<void>> {
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) =>
     new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 500 });
-  await post('Profiler.start');
+  if (kind === 'heap') {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  } else {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 500 });
+    await post('Profiler.start');
+  }
   return async () => {
-    const { profile } = await post('Profiler.stop');
+    const { profile } = await post(kind === 'heap' ? 'HeapProfiler.stopSampling' : 'Profiler.stop');
     session.disconnect();
     writeFileSync(file, JSON.stringify(profile));
   };
@@ -356,11 +367,17 @@ async function main(): Promise<void> {
   const overloadFactor = numberArg('overload-factor', 5);
   const overloadSeconds = numberArg('overload-seconds', 20, { min: 0 });
   const profileFile = stringArg('cpu-profile');
+  const heapProfileFile = stringArg('heap-profile');
   const machine = machineInfo();
 
   const baseline = es256VerifyRate(2);
 
-  const service = await startBenchService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400', FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000' });
+  const concurrency = stringArg('appraisal-concurrency');
+  const service = await startBenchService({
+    FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
+    FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
+    ...(concurrency ? { FLEETGUARD_APPRAISAL_CONCURRENCY: concurrency } : {}),
+  });
   let worker: WorkerChannel | undefined;
   try {
     const fixture = await productWithRelease(service);
@@ -394,7 +411,7 @@ async function main(): Promise<void> {
       queryBenchDb<{ pid: number }>(service.databaseUrl, 'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [service.databaseName]).then((r) => r.map((x) => x.pid));
     const h: Harness = { ids: ready.ids, attestation, setHandler: (fn) => (handler = fn), devicesTid: ready.tid, backends };
     const rss = rssSampler(100);
-    const stopProfile = profileFile ? await startProfile(profileFile) : undefined;
+    const stopProfile = profileFile ? await startProfile(profileFile) : heapProfileFile ? await startProfile(heapProfileFile, 'heap') : undefined;
     const throughput = await closedLoop(h, seconds, 15_000);
     await stopProfile?.();
 
