@@ -4,7 +4,8 @@
  * (AttestationService.challengeOverMqtt), they answer with signed evidence, the service records it,
  * appraises it, stores the result in PostgreSQL and publishes the EAR, which the device receives.
  *
- *   npm run bench:attest [-- --devices 100 --seconds 20 --rate 1000 --latency-seconds 10 --grace-seconds 10]
+ *   npm run bench:attest [-- --devices 100 --seconds 20 --rate 1000 --latency-seconds 10 --grace-seconds 10
+ *                            --overload-seconds 20 --cpu-profile /tmp/attest-phase1.cpuprofile]
  *
  * Baseline (same run, before the service starts): Node's raw ES256 verify rate, crypto.verify on a
  * fixed JWS signing input for 2 s on one thread: the ceiling of one event loop that does nothing but
@@ -25,16 +26,25 @@
  *   appraised, shed messages, RSS growth during the phase, and the recovery time (schedule end ->
  *   no unappraised inbox row left).
  * The devices run in a worker thread of this process (own event loop); RSS is the process's.
+ * CPU per appraisal, per phase: the main thread (the service's event loop), the devices' worker
+ * thread, the process's other threads (libuv pool, V8 helpers, the service's own workers) and
+ * PostgreSQL, in CPU ms per result received.
+ * `--latency-seconds 0` / `--overload-seconds 0` skip phases 2 / 3; `--cpu-profile <file>` writes
+ * a V8 CPU profile of the main thread during phase 1 only (node:inspector; setup not included),
+ * `--heap-profile <file>` a sampled allocation profile of the same (.heapprofile);
+ * `--appraisal-concurrency <n>` sets FLEETGUARD_APPRAISAL_CONCURRENCY (default: the service's).
  * Goals: >= 3,000 appraisals/s sustained; p99 < 100 ms at 1,000/s.
  */
 import 'reflect-metadata';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { AttestationService } from '@fleetguard/attestation/nest';
 import { runFleetWorker, type FleetInput, type ResultMessage } from './support/fleet-worker';
 import { productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
-import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, sleep } from './support/measure';
+import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, postgresMeter, sleep, stringArg, threadCpuByTid, threadCpuMeter } from './support/measure';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
 
 const GOAL_PER_SECOND = 3000;
@@ -92,6 +102,71 @@ interface Harness {
   ids: string[];
   attestation: AttestationService;
   setHandler(h: (r: ResultMessage) => void): void;
+  /** The kernel id of the devices' worker thread (null off Linux). */
+  devicesTid: number | null;
+  /** PostgreSQL backends serving this run's database (pg_stat_activity), read before each phase. */
+  backends(): Promise<number[]>;
+}
+
+/** CPU per phase: the cores' shares (cpuMeter) and CPU ms per result for each thread and PostgreSQL. */
+async function phaseCpu(h: Harness): Promise<(results: number) => CpuReport & { msPerAppraisal: Record<string, number | null>; busiestOtherThreadsMs: string[] }> {
+  const ownBackends = postgresMeter(await h.backends());
+  const cores = cpuMeter();
+  const threads = threadCpuMeter({ devices: h.devicesTid });
+  const tids0 = threadCpuByTid();
+  const t0 = performance.now();
+  return (results) => {
+    const report = cores();
+    const seconds = (performance.now() - t0) / 1000;
+    const perThread = threads(results);
+    const tids1 = threadCpuByTid();
+    const perItem = (s: number) => round((s * 1000) / Math.max(results, 1), 2);
+    const ownTicks = ownBackends();
+    return {
+      ...report,
+      // postgres: this run's backends only (the server is shared with other jobs); postgresAll: every postgres process, background writers included.
+      msPerAppraisal: {
+        serviceMainThread: perThread.mainThread,
+        devicesThread: perThread.devices,
+        otherThreads: perThread.otherThreads,
+        postgres: ownTicks === null ? null : perItem(ownTicks / 100),
+        postgresAll: report.postgresCores === null ? null : perItem(report.postgresCores * seconds),
+      },
+      // The other threads one by one (libuv pool, V8 helpers, workers), busiest first: `tid name ms`.
+      busiestOtherThreadsMs: [...tids1]
+        .filter(([tid]) => tid !== process.pid && tid !== h.devicesTid)
+        .map(([tid, t]) => ({ tid, name: t.name, ms: perItem(t.seconds - (tids0.get(tid)?.seconds ?? 0))! }))
+        .filter((t) => t.ms >= 0.01)
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 8)
+        .map((t) => `${t.tid} ${t.name} ${t.ms}`),
+    };
+  };
+}
+
+/**
+ * A V8 profile of this thread from start() to the returned stop(), written to `file`: CPU
+ * (sampled every 0.5 ms, wall clock), or `heap` (allocation sampling, every 32 KiB allocated,
+ * the collected objects included: what the loop allocates, not what it keeps).
+ */
+async function startProfile(file: string, kind: 'cpu' | 'heap' = 'cpu'): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
+  if (kind === 'heap') {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  } else {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 500 });
+    await post('Profiler.start');
+  }
+  return async () => {
+    const { profile } = await post(kind === 'heap' ? 'HeapProfiler.stopSampling' : 'Profiler.stop');
+    session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
+  };
 }
 
 /** Phase 1: closed loop per device for `seconds`. */
@@ -126,11 +201,11 @@ async function closedLoop(h: Harness, seconds: number, drainMs: number) {
     }
     if (running) issue(r.i);
   });
-  const cpu = cpuMeter();
+  const cpu = await phaseCpu(h);
   for (let i = 0; i < n; i++) issue(i);
   await sleep(Math.max(0, endAt - nowMs()));
   running = false;
-  const cpuReport = cpu();
+  const cpuReport = cpu(inWindow);
   const drainUntil = nowMs() + drainMs;
   while (outstanding.some((t) => t > 0) && nowMs() < drainUntil) await sleep(20);
   const stillOutstanding = outstanding.filter((t) => t > 0).length;
@@ -172,7 +247,7 @@ async function openLoop(h: Harness, rate: number, seconds: number, graceMs: numb
     } else if (r.nonce) early.set(r.nonce, r); // the result came before challengeOverMqtt resolved
     else c.stray++;
   });
-  const cpu = cpuMeter();
+  const cpu = await phaseCpu(h);
   const interval = 1000 / rate;
   const start = nowMs() + 20;
   let k = 0;
@@ -205,7 +280,7 @@ async function openLoop(h: Harness, rate: number, seconds: number, graceMs: numb
   const offeredPerSecond = total / ((scheduleEnd - start) / 1000);
   const graceUntil = scheduleEnd + graceMs;
   while (completed < total && nowMs() < graceUntil) await sleep(20);
-  const cpuReport = cpu();
+  const cpuReport = cpu(completed);
   const lost = total - completed; // no result within the grace period (still queued, or dropped)
   const fromScheduled: number[] = [];
   const fromCall: number[] = [];
@@ -236,7 +311,7 @@ async function openLoop(h: Harness, rate: number, seconds: number, graceMs: numb
     maxIssueLagMs: round(maxIssueLagMs, 1),
     issueErrors: c.issueErrors,
     strayResults: c.stray,
-    cpu: cpuReport as CpuReport,
+    cpu: cpuReport,
   };
 }
 
@@ -287,15 +362,22 @@ async function main(): Promise<void> {
   const devices = numberArg('devices', 100, { integer: true, min: 1 });
   const seconds = numberArg('seconds', 20);
   const rate = numberArg('rate', GOAL_RATE);
-  const latencySeconds = numberArg('latency-seconds', 10);
+  const latencySeconds = numberArg('latency-seconds', 10, { min: 0 });
   const graceMs = numberArg('grace-seconds', 10) * 1000;
   const overloadFactor = numberArg('overload-factor', 5);
-  const overloadSeconds = numberArg('overload-seconds', 20);
+  const overloadSeconds = numberArg('overload-seconds', 20, { min: 0 });
+  const profileFile = stringArg('cpu-profile');
+  const heapProfileFile = stringArg('heap-profile');
   const machine = machineInfo();
 
   const baseline = es256VerifyRate(2);
 
-  const service = await startBenchService({ FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400', FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000' });
+  const concurrency = stringArg('appraisal-concurrency');
+  const service = await startBenchService({
+    FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
+    FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
+    ...(concurrency ? { FLEETGUARD_APPRAISAL_CONCURRENCY: concurrency } : {}),
+  });
   let worker: WorkerChannel | undefined;
   try {
     const fixture = await productWithRelease(service);
@@ -311,13 +393,13 @@ async function main(): Promise<void> {
     const f0 = performance.now();
     const input: FleetInput = { operatorUrl: service.urls.operator, deviceUrl: service.urls.device, mqttUrl: service.urls.mqtt, tokens, profile: fixture.profile, count: devices };
     worker = startWorker(__filename, input);
-    worker.on<ResultMessage>('result', (r) => handler(r));
+    worker.on<{ results: ResultMessage[] }>('results', (m) => m.results.forEach((r) => handler(r)));
     worker.on<{ message: string }>('device-error', (m) => {
       deviceErrorCount++;
       if (deviceErrors.length < 5) deviceErrors.push(m.message);
     });
     worker.on('disconnect', () => disconnects++);
-    const ready = await worker.next<{ ids: string[] }>('ready', 600_000);
+    const ready = await worker.next<{ ids: string[]; tid: number | null }>('ready', 600_000);
     const fleetSeconds = (performance.now() - f0) / 1000;
     // Every device is challenged when it subscribes: wait for those results before measuring.
     const settleUntil = nowMs() + 60_000;
@@ -325,16 +407,20 @@ async function main(): Promise<void> {
     const withoutFirstResult = firstResults.filter((x) => x === 0).length;
     await sleep(200);
 
-    const h: Harness = { ids: ready.ids, attestation, setHandler: (fn) => (handler = fn) };
+    const backends = () =>
+      queryBenchDb<{ pid: number }>(service.databaseUrl, 'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [service.databaseName]).then((r) => r.map((x) => x.pid));
+    const h: Harness = { ids: ready.ids, attestation, setHandler: (fn) => (handler = fn), devicesTid: ready.tid, backends };
     const rss = rssSampler(100);
+    const stopProfile = profileFile ? await startProfile(profileFile) : heapProfileFile ? await startProfile(heapProfileFile, 'heap') : undefined;
     const throughput = await closedLoop(h, seconds, 15_000);
+    await stopProfile?.();
 
     const latencyRuns = [];
     const sustainable = Math.floor((throughput.perSecond * 0.8) / 10) * 10;
-    if (throughput.perSecond < rate && sustainable >= 10) {
+    if (latencySeconds > 0 && throughput.perSecond < rate && sustainable >= 10) {
       latencyRuns.push({ label: 'sustainable (80% of phase 1)', ...(await openLoop(h, sustainable, latencySeconds, graceMs)) });
     }
-    latencyRuns.push({ label: rate === GOAL_RATE ? 'goal load' : 'requested load', ...(await openLoop(h, rate, latencySeconds, graceMs)) });
+    if (latencySeconds > 0) latencyRuns.push({ label: rate === GOAL_RATE ? 'goal load' : 'requested load', ...(await openLoop(h, rate, latencySeconds, graceMs)) });
     const overloadRun = overloadSeconds > 0 ? await overload(h, service, Math.max(10, Math.round(throughput.perSecond * overloadFactor)), overloadSeconds, 120_000) : null;
     handler = () => undefined;
     const memory = rss.stop();
@@ -355,7 +441,7 @@ async function main(): Promise<void> {
         p99AtGoalRateMs: {
           goal: GOAL_P99_MS,
           rate: GOAL_RATE,
-          measured: atGoalRate ? p99 : 'not run (--rate differs)',
+          measured: atGoalRate ? p99 : latencySeconds > 0 ? 'not run (--rate differs)' : 'not run (--latency-seconds 0)',
           noResultWithinGrace: atGoalRate?.noResultWithinGrace ?? null,
           met: !!atGoalRate && p99 !== null && p99 < GOAL_P99_MS && atGoalRate.noResultWithinGrace === 0,
         },
@@ -367,6 +453,7 @@ async function main(): Promise<void> {
       heapUsedMiB: round(process.memoryUsage().heapUsed / 1048576),
       machine,
     };
+    const cpuMs = throughput.cpu.msPerAppraisal;
     const ms = (v: number | null, grace: number) => (v === null ? `> ${grace} s (no result yet)` : `${v} ms`);
     const lat = latencyRuns
       .map(
@@ -385,7 +472,8 @@ async function main(): Promise<void> {
             `RSS +${overloadRun.rssMiB.growthMiB} MiB, recovered ${overloadRun.recoverySeconds === null ? 'not within 120 s' : `in ${overloadRun.recoverySeconds} s`}; `
           : '') +
         `RSS peak ${memory.peakMiB} MiB; ` +
-        `CPU in phase 1: process ${throughput.cpu.thisProcessCores}, postgres ${throughput.cpu.postgresCores}, other ${throughput.cpu.otherCores} of ${throughput.cpu.cpus} cores, service loop ${Math.round(throughput.cpu.mainLoopUtilization * 100)}% busy`,
+        `CPU in phase 1: process ${throughput.cpu.thisProcessCores}, postgres ${throughput.cpu.postgresCores}, other ${throughput.cpu.otherCores} of ${throughput.cpu.cpus} cores, service loop ${Math.round(throughput.cpu.mainLoopUtilization * 100)}% busy; ` +
+        `CPU ms per appraisal: service main thread ${cpuMs.serviceMainThread}, devices thread ${cpuMs.devicesThread}, other threads ${cpuMs.otherThreads}, postgres ${cpuMs.postgres} (its backends; all postgres processes ${cpuMs.postgresAll}); load ${machine.loadAvg1m}`,
     );
     worker.send({ t: 'close' });
     await worker.next('closed', 30_000).catch(() => undefined);

@@ -150,7 +150,7 @@ async function runCluster(n: number, o: { devices: number; seconds: number; warm
     const input: FleetInput = { operatorUrl: haproxy.urls.operator, deviceUrl: haproxy.urls.device, mqttUrl: haproxy.urls.mqtt, tokens, profile: fixture.profile, count: o.devices };
     const f0 = nowMs();
     worker = startWorker(__filename, input);
-    worker.on<ResultMessage>('result', (r) => onResult(r));
+    worker.on<{ results: ResultMessage[] }>('results', (m) => m.results.forEach((r) => onResult(r)));
     worker.on<{ message: string }>('device-error', (m) => {
       deviceErrorCount++;
       if (deviceErrors.length < 5) deviceErrors.push(m.message);

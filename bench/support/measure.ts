@@ -104,8 +104,9 @@ function machineTicks(): { busy: number; total: number } | null {
 const POSTGRES_SAMPLER = `
 const fs = require('node:fs');
 const { workerData } = require('node:worker_threads');
-const total = new Float64Array(workerData);
+const total = new Float64Array(workerData.shared);
 try { total[1] = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()) || 0; } catch {}
+const only = workerData.pids ? new Set(workerData.pids.map(String)) : null;
 const known = new Map();
 let last = new Map();
 function scan() {
@@ -113,7 +114,7 @@ function scan() {
   try { pids = fs.readdirSync('/proc'); } catch { return null; }
   const now = new Map();
   for (const pid of pids) {
-    if (known.get(pid) === false || !/^[0-9]+$/.test(pid)) continue;
+    if (known.get(pid) === false || !/^[0-9]+$/.test(pid) || (only && !only.has(pid))) continue;
     let stat;
     try { stat = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); } catch { continue; }
     const close = stat.lastIndexOf(')');
@@ -135,11 +136,12 @@ setInterval(() => {
 }, 250);
 `;
 
-function postgresMeter(): () => number | null {
+/** CPU ticks of PostgreSQL processes while it runs: all of them, or only those of `pids` (e.g. one database's backends). */
+export function postgresMeter(pids?: number[]): () => number | null {
   if (!fs.existsSync('/proc/self/stat')) return () => null;
   const shared = new SharedArrayBuffer(16);
   const total = new Float64Array(shared);
-  const worker = new Worker(POSTGRES_SAMPLER, { eval: true, workerData: shared });
+  const worker = new Worker(POSTGRES_SAMPLER, { eval: true, workerData: { shared, pids } });
   worker.unref();
   return () => {
     if (total[1]) meterThreads.add(total[1]);
@@ -245,6 +247,30 @@ export function cpuSecondsBetween(before: Map<number, number | null>, after: Map
   let sum = 0;
   for (const [pid, t1] of after) if (t1 !== null) sum += Math.max(0, t1 - (before.get(pid) ?? 0));
   return sum;
+}
+
+/**
+ * CPU seconds so far of every thread of this process, by kernel thread id (with its name, comm;
+ * Node 20 names them all `node`), from /proc/self/task; empty off Linux.
+ */
+export function threadCpuByTid(): Map<number, { name: string; seconds: number }> {
+  const out = new Map<number, { name: string; seconds: number }>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK });
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
 }
 
 /** Pids of the processes whose command name (comm) is `name`. */

@@ -17,6 +17,7 @@ import { EvidenceInboxRepository } from './nest/evidence-inbox.repository';
 import { VerifierKeyService } from './nest/verifier-key.service';
 import { PsaService } from './nest/psa.service';
 import { CorimController } from './nest/corim.controller';
+import { JwsCryptoService } from './nest/jws-crypto.service';
 
 /** Challenges, evidence, appraisal and EAR results, over MQTT (the global broker) and the device HTTP API. */
 @Module({
@@ -34,6 +35,7 @@ import { CorimController } from './nest/corim.controller';
     AppraisalWorker,
     EvidenceInbox,
     ChallengeScheduler,
+    JwsCryptoService,
   ],
   exports: [AttestationService, AttestedReleaseReader],
 })

@@ -8,6 +8,7 @@ import { ImaDeviceState } from './ima-runtime.policy';
 import { decodeNonce } from './nonce';
 import { PublicKeyInput, toPublicKey } from './public-key';
 import { verifyTpmQuote } from './tpm-quote.verifier';
+import type { JwsCrypto } from './jws.pool';
 import { AR4SI, degrade, EarStatus, emptyTrustVector, statusOf, TrustClaim, TrustVector } from './trust-vector';
 
 /* ---------------------------------------------------------------- ports */
@@ -51,6 +52,8 @@ export interface AppraisalPorts extends LinuxAppraisalPorts {
   findRelease(productId: string, version: string): Promise<FirmwareReleaseRecord | null>;
   /** The product's minimum firmware security counter (anti-rollback floor). */
   minimumSecurityCounter(productId: string): Promise<number>;
+  /** Where the evidence signature is checked (the service's worker pool); absent: here, inline. */
+  crypto?: JwsCrypto;
 }
 
 /* ---------------------------------------------------------------- result */
@@ -172,7 +175,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   const key = toPublicKey(device.publicKey, 'device-key-invalid');
   let payload: unknown;
   try {
-    payload = (await verifyEvidenceSignature(input.evidence, key)).payload;
+    payload = (await verifyEvidenceSignature(input.evidence, key, ports.crypto)).payload;
   } catch (e) {
     if (!isDomainError(e) || e.code !== 'evidence-signature-invalid') throw e;
     a.find('identity', 'signature-invalid', 'instance-identity', AR4SI.CRYPTO_VALIDATION_FAILED, `${e.message} (enrolled key of device '${device.deviceId}')`);

@@ -1,7 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, importJWK, JWK, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, importJWK, JWK, jwtVerify } from 'jose';
 import { encryptPrivateKeyPem, invalid } from '@fleetguard/common';
 import { EarStatus, statusOf, TRUST_CLAIMS, TrustVector } from './trust-vector';
+import { jwsSigningInput, signJwsInput } from './jws.compact';
+import type { JwsCrypto } from './jws.pool';
 
 /** veraison/ear's EAR profile (its `ear.*` labels), as SPEC first required. */
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
@@ -41,6 +43,8 @@ export interface EarOptions {
    * (base64url, as in the EAT); carried in the draft form's `ear_verifier_claims`.
    */
   attester?: { ueid?: string; sueids?: Record<string, string> };
+  /** Where the signature is made (the service's worker pool); absent: here, inline. */
+  crypto?: JwsCrypto;
 }
 
 export interface EarSubmod {
@@ -145,11 +149,7 @@ export async function signEar(
       },
     };
     if (options.nonce !== null) draft.eat_nonce = options.nonce;
-    return new SignJWT(draft)
-      .setProtectedHeader({ alg: EAR_ALG, typ: 'JWT', kid: options.verifierKey.kid })
-      .setIssuedAt(iat)
-      .setSubject(options.deviceId)
-      .sign(options.verifierKey.privateKey);
+    return signJwt(draft, iat, options);
   }
   const submod: EarSubmod = {
     'ear.status': status,
@@ -163,11 +163,15 @@ export async function signEar(
     submods: { device: submod },
   };
   if (options.nonce !== null) claims.eat_nonce = options.nonce;
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: EAR_ALG, typ: 'JWT', kid: options.verifierKey.kid })
-    .setIssuedAt(iat)
-    .setSubject(options.deviceId)
-    .sign(options.verifierKey.privateKey);
+  return signJwt(claims, iat, options);
+}
+
+/** The EAR as a JWT (RFC 7519): the claims with `iat` and `sub` after them, ES256 over the verifier key. */
+async function signJwt(claims: Record<string, unknown>, iat: number, options: EarOptions): Promise<string> {
+  const input = jwsSigningInput({ alg: EAR_ALG, typ: 'JWT', kid: options.verifierKey.kid }, { ...claims, iat, sub: options.deviceId });
+  const key = options.verifierKey.privateKey;
+  const signature = options.crypto ? await options.crypto.sign(input, EAR_ALG, key) : signJwsInput(input, EAR_ALG, key);
+  return `${input}.${signature}`;
 }
 
 /** The EAR media type of a form (RFC 9782's `application/eat+jwt` with the EAR's `eat_profile`). */
@@ -179,7 +183,7 @@ export function earMediaType(form: EarForm): string {
  * The same appraisal in the other form: the stored EAR's claims (the verifier's own token, read
  * back from its database) signed again with their original `iat`, nonce and subject.
  */
-export async function reformEar(ear: string, form: EarForm, options: { verifierKey: VerifierKey; verifierId: VerifierId; policyId?: string }): Promise<string> {
+export async function reformEar(ear: string, form: EarForm, options: { verifierKey: VerifierKey; verifierId: VerifierId; policyId?: string; crypto?: JwsCrypto }): Promise<string> {
   const claims = decodeJwt(ear) as unknown as EarClaims | EarDraftClaims;
   if ((claims.eat_profile === EAR_DRAFT_PROFILE ? 'draft' : 'veraison') === form) return ear;
   const device = earDeviceAppraisal(claims);
@@ -193,6 +197,7 @@ export async function reformEar(ear: string, form: EarForm, options: { verifierK
       deviceId: claims.sub,
       now: new Date(claims.iat * 1000),
       form,
+      ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.policyId ? { policyId: options.policyId } : {}),
       ...(draftClaims?.ueid || draftClaims?.sueids ? { attester: { ueid: draftClaims.ueid, sueids: draftClaims.sueids } } : {}),
     },

@@ -1,11 +1,12 @@
 import { KeyObject } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
 import { z } from 'zod';
 import { DomainError, decodeUeidText, invalid } from '@fleetguard/common';
 import { normalizeSha256 } from './digest';
 import { BootEvent, MAX_BOOT_EVENTS, MAX_PCR_INDEX, PcrValues } from './event-log.replay';
 import { decodeNonce } from './nonce';
 import { jwsAlgorithmsFor } from './public-key';
+import { compactJwsHeader, JwsVerification, verifyCompactJws } from './jws.compact';
+import type { JwsCrypto } from './jws.pool';
 import { MAX_TPMS_ATTEST_BYTES, MAX_TPMT_SIGNATURE_BYTES } from './tpm-attest.parser';
 
 /**
@@ -175,54 +176,38 @@ export function assertCompactJws(evidence: unknown): asserts evidence is string 
   if (typeof evidence !== 'string' || evidence.length === 0) throw invalid('evidence-malformed', 'evidence must be a compact JWS string');
   if (evidence.length > MAX_EVIDENCE_CHARS) throw new DomainError('evidence-too-large', `evidence is larger than ${MAX_EVIDENCE_CHARS} characters`, 'too-large');
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(evidence)) throw invalid('evidence-malformed', 'evidence is not a compact JWS');
-  try {
-    decodeProtectedHeader(evidence);
-  } catch {
-    throw invalid('evidence-malformed', 'evidence JWS header is not readable');
-  }
+  if (!compactJwsHeader(evidence)) throw invalid('evidence-malformed', 'evidence JWS header is not readable');
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * Verifies the JWS signature with the device's key. The accepted algorithm comes from the key
- * (P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA, RSA ≥ 2048 → RS256/PS256).
- * Throws DomainError `evidence-signature-invalid` or `evidence-malformed`.
+ * Verifies the JWS signature with the device's key, on `crypto` (the worker pool) when given,
+ * else here. The accepted algorithm comes from the key (P-256 → ES256, P-384 → ES384, Ed25519 →
+ * EdDSA, RSA ≥ 2048 → RS256/PS256). Throws DomainError `evidence-signature-invalid` or
+ * `evidence-malformed`.
  */
-export async function verifyEvidenceSignature(evidence: string, deviceKey: KeyObject): Promise<VerifiedEvidencePayload> {
+export async function verifyEvidenceSignature(evidence: string, deviceKey: KeyObject, crypto?: JwsCrypto): Promise<VerifiedEvidencePayload> {
   assertCompactJws(evidence);
   const algorithms = jwsAlgorithmsFor(deviceKey);
   if (algorithms.length === 0) throw invalid('device-key-unsupported', 'the device key type is not accepted for evidence');
-  try {
-    const { payload, protectedHeader } = await compactVerify(evidence, deviceKey, { algorithms });
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-    } catch {
-      throw invalid('evidence-malformed', 'evidence payload is not JSON');
-    }
-    return { alg: protectedHeader.alg, payload: json };
-  } catch (e) {
-    if (e instanceof DomainError) throw e;
-    if (e instanceof joseErrors.JOSEAlgNotAllowed) {
-      throw invalid('evidence-signature-invalid', `evidence is signed with ${safeAlg(evidence)}, but the device key allows only ${algorithms.join(', ')}`);
-    }
-    if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
-      throw invalid('evidence-signature-invalid', 'evidence signature does not verify with the device key');
-    }
-    if (e instanceof joseErrors.JOSEError) throw invalid('evidence-malformed', `evidence JWS is invalid: ${e.message}`);
-    throw e;
+  const v: JwsVerification = crypto ? await crypto.verify(evidence, deviceKey, algorithms) : verifyCompactJws(evidence, deviceKey, algorithms);
+  if (!v.ok) {
+    if (v.reason === 'alg-not-allowed') throw invalid('evidence-signature-invalid', `evidence is signed with ${v.alg}, but the device key allows only ${algorithms.join(', ')}`);
+    if (v.reason === 'signature') throw invalid('evidence-signature-invalid', 'evidence signature does not verify with the device key');
+    throw invalid('evidence-malformed', `evidence JWS is invalid: ${v.message}`);
   }
-}
-
-function safeAlg(evidence: string): string {
+  let json: unknown;
   try {
-    return String(decodeProtectedHeader(evidence).alg);
+    json = JSON.parse(utf8.decode(v.payload));
   } catch {
-    return 'an unreadable algorithm';
+    throw invalid('evidence-malformed', 'evidence payload is not JSON');
   }
+  return { alg: v.alg, payload: json };
 }
 
 /** Signature, then claims: the evidence as a device key vouches for it. */
-export async function verifyEvidence(evidence: string, deviceKey: KeyObject): Promise<EvidenceClaims & { alg: string }> {
-  const { alg, payload } = await verifyEvidenceSignature(evidence, deviceKey);
+export async function verifyEvidence(evidence: string, deviceKey: KeyObject, crypto?: JwsCrypto): Promise<EvidenceClaims & { alg: string }> {
+  const { alg, payload } = await verifyEvidenceSignature(evidence, deviceKey, crypto);
   return { ...parseEvidenceClaims(payload), alg };
 }

@@ -8,6 +8,7 @@ import { EvidenceInboxRepository, InboxJob } from './evidence-inbox.repository';
 import { MeasuredBootStore } from './measured-boot.store';
 import { GroupedCall } from '@fleetguard/common';
 import type { NonceState } from '../core/appraisal.pipeline';
+import { JwsCryptoService } from './jws-crypto.service';
 
 /**
  * The appraisal pipeline's ports for one inbox row. Nothing here writes: the nonce is only
@@ -17,8 +18,12 @@ import type { NonceState } from '../core/appraisal.pipeline';
 export class AppraisalPortsFactory {
   /** Parsed device keys by device and certificate serial (a renewal or revocation changes the serial). */
   private readonly keyCache = new Map<string, KeyObject>();
-  /** Releases and product minimums change rarely; a short cache saves two queries per appraisal. */
-  private readonly lookupCache = new Map<string, { until: number; value: unknown }>();
+  /**
+   * Releases and product minimums change rarely; a short cache saves two queries per appraisal.
+   * It holds the look-up's promise, so the appraisals that miss together share one query (when
+   * an entry ran out, every appraisal in flight used to ask again: ~20 queries a second).
+   */
+  private readonly lookupCache = new Map<string, { until: number; value: Promise<unknown> }>();
 
   /** The appraisals of a burst look up their devices in one statement (fleet's)... */
   private readonly devices = new GroupedCall<string, DeviceKeysRecord | undefined>(async (ids) => {
@@ -34,10 +39,12 @@ export class AppraisalPortsFactory {
     private readonly certs: CertificateStatusService,
     private readonly firmware: FirmwareService,
     private readonly measuredBoot: MeasuredBootStore,
+    private readonly crypto: JwsCryptoService,
   ) {}
 
   forJob(job: InboxJob): AppraisalPorts {
     return {
+      crypto: this.crypto,
       findDevice: async (id) => {
         const d = await this.devices.call(id);
         if (!d) return null;
@@ -77,13 +84,18 @@ export class AppraisalPortsFactory {
     return key;
   }
 
-  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. */
-  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  /** Two seconds of caching: a revoked release or key is untrusted within two seconds on every appraisal. A failed look-up is not kept. */
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
     const hit = this.lookupCache.get(key);
-    if (hit && hit.until > Date.now()) return hit.value as T;
-    const value = await load();
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = load();
     if (this.lookupCache.size > 10_000) this.lookupCache.clear();
-    this.lookupCache.set(key, { until: Date.now() + 2000, value });
+    const entry = { until: now + 2000, value };
+    this.lookupCache.set(key, entry);
+    value.catch(() => {
+      if (this.lookupCache.get(key) === entry) this.lookupCache.delete(key);
+    });
     return value;
   }
 }

@@ -19,6 +19,7 @@ import { MeasuredBootStore } from './measured-boot.store';
 import { PsaService } from './psa.service';
 import { PsaAppraisalResult } from '../core/psa-token.appraisal';
 import { psaTokenOf } from '../core/psa-token.parser';
+import { JwsCryptoService } from './jws-crypto.service';
 
 const appraisals = counter('fleetguard_attestations_total', 'Evidence appraised, by resulting status', ['status', 'channel']);
 const retries = counter('fleetguard_appraisal_retries_total', 'Appraisals given back for a later attempt, by reason', ['reason']);
@@ -77,6 +78,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly events: FleetEventBus,
     private readonly psa: PsaService,
     private readonly measuredBoot: MeasuredBootStore,
+    private readonly crypto: JwsCryptoService,
   ) {}
 
   get leaseSeconds(): number {
@@ -315,14 +317,14 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   /** A stored EAR in the asked form (signed again, same appraisal and iat, when the form differs from the configured one). */
   inForm(ear: string, form: EarForm | undefined): Promise<string> {
     if (!form || form === this.config.earForm) return Promise.resolve(ear);
-    return reformEar(ear, form, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID });
+    return reformEar(ear, form, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, crypto: this.crypto });
   }
 
   private async store(job: InboxJob, result: AppraisalResult | PsaAppraisalResult): Promise<StoredResult> {
     // The attester's RFC 9711 identity, when the evidence gave one the appraisal matched, rides in the EAR.
     const identity = result.claims && 'identity' in result.claims ? result.claims.identity : undefined;
     const attester = identity?.form === 'rfc9711-ueid' || identity?.sueids ? { attester: { ueid: identity.ueid, sueids: identity.sueids } } : {};
-    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm, ...attester });
+    const ear = await signEar(result, { verifierKey: this.verifier.verifierKey, verifierId: VERIFIER_ID, nonce: result.nonce, deviceId: job.deviceId, form: this.config.earForm, crypto: this.crypto, ...attester });
     const imaState = 'imaState' in result ? result.imaState : null;
     const id = randomUUID();
     const affirming = result.status === 'affirming';

@@ -220,8 +220,16 @@ describe('evidence inbox on the real schema', () => {
       await repo.commit(await record('A', d3), 'A', result({ nonce: n3 })); // n3 used by an earlier row
       await expireLease(lost.inboxId);
       await repo2.claim('B', 1000, 30); // B takes the expired row over
+      // JSON values with quotes, backslashes and non-ASCII text, as a result's reasons and claims carry them.
+      const rich = result({
+        nonce: n1,
+        trustVector: { 'instance-identity': 2, executables: 3 },
+        reasons: ['PCR "0" is \\ wrong', 'ünïcødé'],
+        findings: [{ stage: 'firmware', code: 'x', value: 96 }],
+        claims: { fw: { version: '1.0.0' }, boot: { events: [{ pcr: 0, component: 'bl "1"' }] } },
+      });
       const out = await repo.commitMany('A', [
-        { job: good, r: result({ nonce: n1 }) },
+        { job: good, r: rich },
         { job: lost, r: result({ nonce: n2 }) },
         { job: taken, r: result({ nonce: n3 }) },
       ]);
@@ -236,6 +244,9 @@ describe('evidence inbox on the real schema', () => {
       expect(await nonceUsed(n2)).toBe(false); // left for B
       const state = await ds.query('SELECT attestation_status, firmware_version, max_security_counter_seen::int AS max_security_counter_seen FROM devices WHERE id = $1', [d1]);
       expect(state[0]).toEqual({ attestation_status: 'affirming', firmware_version: '1.0.0', max_security_counter_seen: 3 });
+      // The result keeps the evidence of its inbox row (copied there, not sent again) and the record's JSON values as they were.
+      const stored = await ds.query('SELECT evidence, trust_vector, reasons, findings, claims, security_counter::int AS security_counter FROM attestation_results WHERE inbox_id = $1', [good.inboxId]);
+      expect(stored[0]).toEqual({ evidence: good.evidence, trust_vector: rich.trustVector, reasons: rich.reasons, findings: rich.findings, claims: rich.claims, security_counter: rich.securityCounter });
       // B commits the row it took over; A's refused one is appraised again (its nonce now reads used).
       const bJob = { ...lost, attempts: 2 };
       expect((await repo2.commitMany('B', [{ job: bJob, r: result({ nonce: n2 }) }]))[0].kind).toBe('committed');

@@ -213,18 +213,38 @@ export class EvidenceInboxRepository {
    * (its outcome says which); the others commit. The caller guarantees at most one row per
    * device and per nonce in a batch (a row-level UPDATE ... FROM takes one match per target row),
    * and no `alsoWrite` (those go through commit()).
+   *
+   * The batch travels as one JSON parameter (its JSON values as they are, not each stringified
+   * and escaped into an array literal), and the result's evidence is copied from the inbox row it
+   * was recorded in, not sent again.
    */
   async commitMany(claimant: string, items: Array<{ job: InboxJob; r: ResultRecord }>): Promise<Array<CommitOutcome>> {
     if (!items.length) return [];
-    const col = <T>(f: (x: { job: InboxJob; r: ResultRecord }) => T) => items.map(f);
+    const batch = items.map(({ job, r }) => ({
+      inbox_id: job.inboxId,
+      device_id: job.deviceId,
+      nonce: r.nonce,
+      received_at: job.receivedAt.toISOString(),
+      result_id: r.id,
+      status: r.status,
+      trust_vector: r.trustVector,
+      reasons: r.reasons,
+      findings: r.findings,
+      firmware_version: r.firmwareVersion,
+      security_counter: r.securityCounter,
+      claims: r.claims ?? null,
+      ear: r.ear,
+      affirming: r.affirming,
+      fw_version: r.firmware?.version ?? null,
+      fw_counter: r.firmware?.securityCounter ?? null,
+    }));
     const raw = await this.ds.query(
       `WITH input AS (
-         SELECT * FROM unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::uuid[], $7::varchar[], $8::text[], $9::text[], $10::text[],
-                              $11::varchar[], $12::int[], $13::text[], $14::text[], $15::bool[], $16::varchar[], $17::int[], $18::text[])
-           AS t(inbox_id, device_id, nonce, received_at, result_id, status, trust_vector, reasons, findings, firmware_version, security_counter, claims, ear, affirming, fw_version, fw_counter, evidence)
+         SELECT * FROM json_to_recordset($2::json) AS t(inbox_id uuid, device_id varchar, nonce varchar, received_at timestamptz, result_id uuid, status varchar,
+           trust_vector jsonb, reasons jsonb, findings jsonb, firmware_version varchar, security_counter bigint, claims jsonb, ear text, affirming bool, fw_version varchar, fw_counter bigint)
        ),
        held AS (
-         SELECT i.id FROM attestation_inbox i WHERE i.id IN (SELECT inbox_id FROM input) AND i.claimed_by = $1 AND i.processed_at IS NULL FOR UPDATE
+         SELECT i.id, i.evidence FROM attestation_inbox i WHERE i.id = ANY($3::uuid[]) AND i.claimed_by = $1 AND i.processed_at IS NULL FOR UPDATE
        ),
        used AS (
          UPDATE nonces n SET used_at = now() FROM input
@@ -233,16 +253,15 @@ export class EvidenceInboxRepository {
          RETURNING n.nonce, n.device_id
        ),
        ok AS (
-         SELECT input.* FROM input
-         WHERE input.inbox_id IN (SELECT id FROM held)
-           AND (input.nonce IS NULL OR EXISTS (SELECT 1 FROM used WHERE used.nonce = input.nonce AND used.device_id = input.device_id))
+         SELECT input.*, held.evidence FROM input JOIN held ON held.id = input.inbox_id
+         WHERE input.nonce IS NULL OR EXISTS (SELECT 1 FROM used WHERE used.nonce = input.nonce AND used.device_id = input.device_id)
        ),
        marked AS (
          UPDATE attestation_inbox i SET processed_at = now(), lease_until = NULL, last_error = NULL FROM ok WHERE i.id = ok.inbox_id RETURNING i.id
        ),
        stored AS (
          INSERT INTO attestation_results (id, device_id, inbox_id, status, trust_vector, reasons, findings, firmware_version, security_counter, evidence, claims, ear)
-         SELECT result_id, device_id, inbox_id, status, trust_vector::jsonb, reasons::jsonb, findings::jsonb, firmware_version, security_counter, evidence, claims::jsonb, ear FROM ok
+         SELECT result_id, device_id, inbox_id, status, trust_vector, reasons, findings, firmware_version, security_counter, evidence, claims, ear FROM ok
          RETURNING inbox_id
        ),
        dev AS (${deviceAttestationUpdate('ok', ['inbox_id'])}
@@ -253,26 +272,7 @@ export class EvidenceInboxRepository {
               EXISTS (SELECT 1 FROM stored WHERE stored.inbox_id = input.inbox_id) AS stored,
               dev.manufacturer_org_id, dev.operator_org_id, dev.current
        FROM input LEFT JOIN dev ON dev.inbox_id = input.inbox_id`,
-      [
-        claimant,
-        col((x) => x.job.inboxId),
-        col((x) => x.job.deviceId),
-        col((x) => x.r.nonce),
-        col((x) => x.job.receivedAt.toISOString()),
-        col((x) => x.r.id),
-        col((x) => x.r.status),
-        col((x) => JSON.stringify(x.r.trustVector)),
-        col((x) => JSON.stringify(x.r.reasons)),
-        col((x) => JSON.stringify(x.r.findings)),
-        col((x) => x.r.firmwareVersion),
-        col((x) => x.r.securityCounter),
-        col((x) => (x.r.claims ? JSON.stringify(x.r.claims) : null)),
-        col((x) => x.r.ear),
-        col((x) => x.r.affirming),
-        col((x) => x.r.firmware?.version ?? null),
-        col((x) => x.r.firmware?.securityCounter ?? null),
-        col((x) => x.job.evidence),
-      ],
+      [claimant, JSON.stringify(batch), items.map((x) => x.job.inboxId)],
     );
     const rows = returningRows<{ inbox_id: string; held: unknown; committed: unknown; manufacturer_org_id: string | null; operator_org_id: string | null; current: unknown }>(raw);
     const byId = new Map(rows.map((x) => [x.inbox_id, x]));

@@ -14,6 +14,7 @@ import { FleetCoordination1764200170000 } from './1764200170000-fleet-coordinati
 import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey';
 import { InboxRetention1764300100000 } from './1764300100000-inbox-retention';
 import { PublishedViews1764300200000 } from './1764300200000-published-views';
+import { HotPathStorage1764420000000 } from './1764420000000-hot-path-storage';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -33,4 +34,5 @@ export const ALL_MIGRATIONS = [
   CaRolloverRekey1764200180000,
   InboxRetention1764300100000,
   PublishedViews1764300200000,
+  HotPathStorage1764420000000,
 ];
