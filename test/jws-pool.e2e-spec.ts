@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { compactVerify } from 'jose';
-import { jwsSigningInput, verifyCompactJws } from '../libs/attestation/src/core/jws.compact';
+import { jwsSigningInput, verifyCompactJws } from '@fleetguard/attestation';
 
 /**
  * The attestation's signature pool as the built service runs it (dist/: the workers need compiled

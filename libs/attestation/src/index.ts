@@ -23,4 +23,5 @@ export * from './core/cbor.codec';
 export * from './core/cose-sign1.verifier';
 export * from './core/psa-token.parser';
 export * from './core/psa-token.appraisal';
+export * from './core/jws.compact';
 export * from './core/corim.parser';

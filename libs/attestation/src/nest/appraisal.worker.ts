@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { AppConfig, DomainError, isDomainError } from '@fleetguard/common';
+import { AppConfig, DomainError, isDomainError, GroupedCall } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter, gauge, histogram } from '@fleetguard/platform';
 import { isEmbedded } from '@fleetguard/persistence/nest';
@@ -12,7 +12,6 @@ import { retryDelayMs } from '../core/appraisal-retry';
 import { EarForm, reformEar, signEar } from '../core/ear.builder';
 import { AppraisalPortsFactory } from './appraisal.ports';
 import { CommitOutcome, CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord, StoredResult } from './evidence-inbox.repository';
-import { GroupedCall } from '@fleetguard/common';
 import { VerifierKeyService } from './verifier-key.service';
 import { evidenceRefused as refused } from './attestation.metrics';
 import { MeasuredBootStore } from './measured-boot.store';
