@@ -162,6 +162,11 @@ export function foreignEntities(lib: string, text: string): string[] {
   return found;
 }
 
+/** The names in the `exports: [...]` arrays of a Nest module file. */
+export function moduleExports(source: string): string[] {
+  return [...source.matchAll(/\bexports:\s*\[([^\]]*)\]/g)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));
+}
+
 describe('architecture', () => {
   it('has no import cycle between libs, through any alias', () => {
     expect(cycles(libGraph())).toEqual([]);
@@ -204,6 +209,19 @@ describe('architecture', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+
+  it("a lib's Nest module exports facades only: services, readers, guards, never a repository (queries stay the owner's)", () => {
+    const bad: string[] = [];
+    for (const lib of fs.readdirSync(path.join(ROOT, 'libs'))) {
+      const dir = path.join(ROOT, 'libs', lib, 'src');
+      if (!fs.existsSync(dir)) continue;
+      for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.module.ts'))) {
+        for (const name of moduleExports(fs.readFileSync(path.join(dir, file), 'utf8'))) if (/Repository$/.test(name)) bad.push(`libs/${lib}/src/${file} exports ${name}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(moduleExports(`@Module({ providers: [A], exports: [FooService, BarRepository] })`)).toEqual(['FooService', 'BarRepository']);
   });
 
   it('reaches a lib only through its entry points (@fleetguard/<lib>, /nest, /testing), never a deep path', () => {

@@ -21,7 +21,7 @@ export class LifecycleModule {
       imports: [FleetModule, ...opts.imports],
       controllers: [ProductLifecycleController, AdvisoriesController],
       providers: [{ provide: LifecycleRepository, useFactory: (ds: DataSource) => new LifecycleRepository(ds), inject: [getDataSourceToken()] }, port, LifecycleService],
-      exports: [LifecycleService, LifecycleRepository],
+      exports: [LifecycleService],
     };
   }
 }

@@ -5,7 +5,7 @@ import { DomainError, notFound } from '@fleetguard/common';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { MqttInbound, type InboundOutcome } from '@fleetguard/broker/nest';
-import { CertificateRepository, CertificateStatusService, CrlService } from '@fleetguard/pki/nest';
+import { CertificateStatusService, CrlService, DeviceCertificatesService } from '@fleetguard/pki/nest';
 import { RevocationReason, parseRevocationReason } from '@fleetguard/pki';
 import { DeviceEntity } from '../entities/device.entity';
 
@@ -16,7 +16,7 @@ export class DevicesService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly status: CertificateStatusService,
     private readonly crl: CrlService,
-    private readonly certificates: CertificateRepository,
+    private readonly certificates: DeviceCertificatesService,
     private readonly audit: AuditService,
     private readonly events: FleetEventBus,
   ) {}
@@ -53,7 +53,7 @@ export class DevicesService {
     const revoked = await this.ds.transaction(async (m) => {
       await m.getRepository(DeviceEntity).update({ id }, { status: 'revoked' });
       // pki's certificates, revoked in this transaction: the device row, its certificates and the audit entry commit together.
-      const serials = await this.certificates.revokeOfDevice(m, id, now, reason);
+      const serials = await this.certificates.revokeAllOf(m, id, now, reason);
       // The entry commits with the revocation or neither does.
       await this.audit.appendIn(m, { actor: `key:${p.keyId}`, organizationId: p.organizationId, action: 'revoke device certificates', resource: `devices/${id}`, outcome: 'revoked', details: { serials: serials.map((r) => r.serial), reason } });
       return serials;

@@ -7,7 +7,7 @@ import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { returningRows } from '@fleetguard/persistence';
 import { AuditInput, AuditService, AuthService, Principal } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
-import { CaService, CertificateRepository, CertificateStatusService, CsrCheckService, IssuedDeviceCertificate, issuedCertificatesInsert } from '@fleetguard/pki/nest';
+import { CaService, CertificateStatusService, DeviceCertificatesService, CsrCheckService, IssuedDeviceCertificate, issuedCertificatesInsert } from '@fleetguard/pki/nest';
 import { ParsedCsr } from '@fleetguard/pki';
 import { GroupedCalls } from '../core/grouped-writes';
 import { ENROLLMENT_TOKEN, hashEnrollmentToken, newDeviceId, newEnrollmentToken } from '../core/enrollment-token';
@@ -165,7 +165,7 @@ export class EnrollmentService {
     private readonly audit: AuditService,
     private readonly ca: CaService,
     private readonly status: CertificateStatusService,
-    private readonly certificates: CertificateRepository,
+    private readonly certificates: DeviceCertificatesService,
     private readonly csrCheck: CsrCheckService,
     private readonly grants: EnrollmentGrantsService,
     private readonly events: FleetEventBus,
@@ -346,8 +346,7 @@ export class EnrollmentService {
       }
       const cert = await this.issue(device.deviceId, csr);
       // pki's certificates, in this transaction: the new one stored, the one presented superseded.
-      await this.certificates.storeIssued(m, device.deviceId, cert);
-      await this.certificates.supersede(m, device.serialHex);
+      await this.certificates.recordRenewal(m, device.deviceId, cert, device.serialHex);
       await m.getRepository(DeviceEntity).update({ id: device.deviceId }, { certSerial: cert.serialHex, certNotAfter: cert.notAfter, publicKeySpki: csr.publicKeySpkiDer, keyType: csr.keyType, rekeyRequestedAt: null, rekeyReason: null });
       await this.audit.appendIn(m, {
         actor: `device:${device.deviceId}`,

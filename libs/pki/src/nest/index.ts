@@ -8,6 +8,7 @@ export { CrlService } from './crl.service';
 export { CsrCheckService } from './csr-check.service';
 export { CertificateStatusService } from './certificate-status.service';
 export { CertificateRepository, issuedCertificatesInsert } from './certificate.repository';
+export { DeviceCertificatesService } from './device-certificates.service';
 export type { CertState } from './certificate-status.service';
 export { PkiModule } from '../pki.module';
 export { DeviceCertificateGuard, AllowExpiredWithinGrace } from './device-certificate.guard';
