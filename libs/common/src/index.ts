@@ -12,3 +12,4 @@ export * from './core/integrity-status';
 export * from './core/device-id';
 export * from './core/mqtt-topics';
 export * from './core/grouped-call';
+export * from './core/worker-lanes';

@@ -15,7 +15,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { WorkerLanes } from '@fleetguard/common';
 import { JwsVerification, signJwsInput, verifyCompactJws } from './jws.compact';
 
 /** Keys a worker keeps before it starts again (a device key is about a kilobyte there). */
@@ -27,14 +28,8 @@ type Job = { id: number; keyId: number; key?: KeyObject } & Work;
 type Message = { forget: boolean; jobs: Job[] };
 type Reply = { id: number; verified?: JwsVerification; signature?: string; error?: string };
 
-interface Lane {
-  worker: Worker;
-  pending: Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>;
-  /** Key numbers this worker holds. */
-  keys: Set<number>;
-  /** Jobs of this turn of the loop, posted together on the next (setImmediate). */
-  outbox: Array<{ job: Job; key: KeyObject }>;
-}
+/** A job in a worker's outbox, with the key it needs (sent only if that worker lacks it). */
+type Queued = { id: number; job: Job; key: KeyObject };
 
 /** What the appraisal needs of a signature service: the pool, or the same work inline. */
 export interface JwsCrypto {
@@ -45,7 +40,8 @@ export interface JwsCrypto {
 
 export class JwsPool implements JwsCrypto {
   readonly mode: 'workers' | 'inline';
-  private readonly lanes: Lane[] = [];
+  /** Per worker, the key numbers it holds. */
+  private readonly lanes?: WorkerLanes<Queued, Reply, Set<number>>;
   private readonly keyIds = new WeakMap<KeyObject, number>();
   private nextKeyId = 1;
   private nextId = 1;
@@ -59,84 +55,46 @@ export class JwsPool implements JwsCrypto {
     const canRunWorkers = __filename.endsWith('.js');
     this.mode = size > 0 && canRunWorkers ? 'workers' : 'inline';
     if (this.mode === 'inline') return;
-    for (let i = 0; i < size; i++) this.lanes.push(this.startLane());
+    this.lanes = new WorkerLanes(__filename, size, { encode: (queued, keys) => this.encode(queued, keys), newState: () => new Set<number>() });
   }
 
   verify(jws: string, key: KeyObject, algorithms: readonly string[]): Promise<JwsVerification> {
-    if (this.mode === 'inline' || this.closed) return Promise.resolve(verifyCompactJws(jws, key, algorithms));
+    if (!this.lanes || this.closed) return Promise.resolve(verifyCompactJws(jws, key, algorithms));
     return this.run({ op: 'verify', jws, algorithms }, key).then((r) => r.verified!);
   }
 
   sign(signingInput: string, alg: string, key: KeyObject): Promise<string> {
-    if (this.mode === 'inline' || this.closed) return Promise.resolve().then(() => signJwsInput(signingInput, alg, key));
+    if (!this.lanes || this.closed) return Promise.resolve().then(() => signJwsInput(signingInput, alg, key));
     return this.run({ op: 'sign', input: signingInput, alg }, key).then((r) => r.signature!);
   }
 
   /** New jobs run inline from now on; the workers finish what they hold (up to `drainMs`), then stop. */
   async close(drainMs = 2000): Promise<void> {
     this.closed = true;
-    const until = Date.now() + drainMs;
-    while (this.lanes.some((l) => l.pending.size > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
-    for (const lane of this.lanes) {
-      for (const w of lane.pending.values()) w.reject(new Error('the signature workers stopped'));
-      lane.pending.clear();
-    }
+    await this.lanes?.close(drainMs);
   }
 
-  private run(work: Work, key: KeyObject): Promise<Reply> {
-    const lane = this.lanes.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  private async run(work: Work, key: KeyObject): Promise<Reply> {
     let keyId = this.keyIds.get(key);
     if (keyId === undefined) this.keyIds.set(key, (keyId = this.nextKeyId++));
     const job = { id: this.nextId++, keyId, ...work } as Job;
-    return new Promise<Reply>((resolve, reject) => {
-      lane.pending.set(job.id, {
-        resolve: (r) => (r.error !== undefined ? reject(new Error(r.error)) : resolve(r)),
-        reject,
-      });
-      if (lane.outbox.push({ job, key }) === 1) setImmediate(() => this.post(lane));
-    });
+    const reply = await this.lanes!.run({ id: job.id, job, key });
+    if (reply.error !== undefined) throw new Error(reply.error);
+    return reply;
   }
 
-  /** Posts a lane's outbox; keys the worker lacks ride with their first job (after a `forget`, again). */
-  private post(lane: Lane): void {
-    const queued = lane.outbox;
-    lane.outbox = [];
-    if (!queued.length) return;
-    const missing = new Set(queued.filter((q) => !lane.keys.has(q.job.keyId)).map((q) => q.job.keyId));
+  /** One turn's message to a worker; keys it lacks ride with their first job (after a `forget`, again). */
+  private encode(queued: Queued[], keys: Set<number>): Message {
+    const missing = new Set(queued.filter((q) => !keys.has(q.job.keyId)).map((q) => q.job.keyId));
     // Full: the worker forgets every key before this batch, and the batch brings the ones it needs.
-    const forget = lane.keys.size + missing.size > this.keysPerWorker;
-    if (forget) lane.keys.clear();
+    const forget = keys.size + missing.size > this.keysPerWorker;
+    if (forget) keys.clear();
     const jobs = queued.map(({ job, key }) => {
-      if (lane.keys.has(job.keyId)) return job;
-      lane.keys.add(job.keyId);
+      if (keys.has(job.keyId)) return job;
+      keys.add(job.keyId);
       return { ...job, key };
     });
-    const message: Message = { forget, jobs };
-    lane.worker.postMessage(message);
-  }
-
-  private startLane(): Lane {
-    const worker = new Worker(__filename);
-    worker.unref();
-    const lane: Lane = { worker, pending: new Map(), keys: new Set(), outbox: [] };
-    worker.on('message', (replies: Reply[]) => {
-      for (const reply of replies) {
-        const waiter = lane.pending.get(reply.id);
-        if (!waiter) continue;
-        lane.pending.delete(reply.id);
-        waiter.resolve(reply);
-      }
-    });
-    worker.on('error', (err) => {
-      for (const w of lane.pending.values()) w.reject(err);
-      lane.pending.clear();
-      lane.outbox = [];
-      if (this.closed) return;
-      const i = this.lanes.indexOf(lane);
-      if (i >= 0) this.lanes[i] = this.startLane();
-    });
-    return lane;
+    return { forget, jobs };
   }
 }
 

@@ -17,8 +17,8 @@
  * the pool checks inline; `mode` says which.
  */
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { DomainError, DomainErrorKind } from '@fleetguard/common';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { DomainError, DomainErrorKind, WorkerLanes } from '@fleetguard/common';
 import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr, subjectOfCheckedCsr, withSubjectOf } from './csr.check';
 
 interface Job {
@@ -30,16 +30,9 @@ type Reply =
   | { id: number; ok: true; parsed: Omit<ParsedCsr, 'subject' | 'commonName'> }
   | { id: number; ok: false; error: { domain: boolean; code?: string; message: string; kind?: DomainErrorKind; details?: Record<string, unknown> } };
 
-interface Lane {
-  worker: Worker;
-  pending: Map<number, { resolve: (p: ParsedCsr) => void; reject: (e: unknown) => void }>;
-  /** Jobs of this turn of the loop, posted together on the next (setImmediate). */
-  outbox: Job[];
-}
-
 export class CsrCheckPool {
   readonly mode: 'workers' | 'inline';
-  private readonly lanes: Lane[] = [];
+  private readonly lanes?: WorkerLanes<Job, Reply>;
   private nextId = 1;
   private closed = false;
 
@@ -48,64 +41,29 @@ export class CsrCheckPool {
     const canRunWorkers = __filename.endsWith('.js');
     this.mode = size > 0 && canRunWorkers ? 'workers' : 'inline';
     if (this.mode === 'inline') return;
-    for (let i = 0; i < size; i++) this.lanes.push(this.startLane());
+    this.lanes = new WorkerLanes(__filename, size, { encode: (jobs) => jobs, newState: () => undefined });
   }
 
   /** parseCsr, off the main thread when workers run. */
-  check(input: string | Buffer, options: CsrCheckOptions = {}): Promise<ParsedCsr> {
-    if (this.mode === 'inline' || this.closed) return parseCsr(input, options);
-    const lane = this.lanes.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    const id = this.nextId++;
+  async check(input: string | Buffer, options: CsrCheckOptions = {}): Promise<ParsedCsr> {
+    if (!this.lanes || this.closed) return parseCsr(input, options);
     // A Buffer is copied to its own bytes: a pooled one would carry its whole 8 KiB pool across.
-    const job: Job = { id, input: typeof input === 'string' ? input : Uint8Array.from(input), options };
-    return new Promise<ParsedCsr>((resolve, reject) => {
-      lane.pending.set(id, { resolve, reject });
-      if (lane.outbox.push(job) === 1) setImmediate(() => this.post(lane));
-    });
+    const reply = await this.lanes.run({ id: this.nextId++, input: typeof input === 'string' ? input : Uint8Array.from(input), options });
+    if (!reply.ok) {
+      const e = reply.error;
+      throw e.domain ? new DomainError(e.code!, e.message, e.kind, e.details) : new Error(e.message);
+    }
+    const raw = Buffer.from(reply.parsed.raw);
+    // The subject is described here when asked, from the request's bytes, as inline (csr.malformed if it cannot be).
+    const parsed = withSubjectOf({ ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw }, () => subjectOfCheckedCsr(raw));
+    rememberVerifiedCsr(parsed);
+    return parsed;
   }
 
-  private post(lane: Lane): void {
-    const jobs = lane.outbox;
-    lane.outbox = [];
-    if (jobs.length) lane.worker.postMessage(jobs);
-  }
-
-  async close(): Promise<void> {
+  /** New checks run inline from now on; the workers finish what they hold (up to `drainMs`), then stop. */
+  async close(drainMs = 2000): Promise<void> {
     this.closed = true;
-    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
-  }
-
-  private startLane(): Lane {
-    const worker = new Worker(__filename);
-    worker.unref();
-    const lane: Lane = { worker, pending: new Map(), outbox: [] };
-    worker.on('message', (replies: Reply[]) => {
-      for (const reply of replies) {
-        const waiter = lane.pending.get(reply.id);
-        if (!waiter) continue;
-        lane.pending.delete(reply.id);
-        if (reply.ok) {
-          const raw = Buffer.from(reply.parsed.raw);
-          // The subject is described here when asked, from the request's bytes, as inline (csr.malformed if it cannot be).
-          const parsed = withSubjectOf({ ...reply.parsed, publicKeySpkiDer: Buffer.from(reply.parsed.publicKeySpkiDer), raw }, () => subjectOfCheckedCsr(raw));
-          rememberVerifiedCsr(parsed);
-          waiter.resolve(parsed);
-        } else {
-          const e = reply.error;
-          waiter.reject(e.domain ? new DomainError(e.code!, e.message, e.kind, e.details) : new Error(e.message));
-        }
-      }
-    });
-    worker.on('error', (err) => {
-      // A crashed worker fails what it held and is replaced.
-      for (const w of lane.pending.values()) w.reject(err);
-      lane.pending.clear();
-      lane.outbox = [];
-      if (this.closed) return;
-      const i = this.lanes.indexOf(lane);
-      if (i >= 0) this.lanes[i] = this.startLane();
-    });
-    return lane;
+    await this.lanes?.close(drainMs);
   }
 }
 

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkerLanes } from './worker-lanes';
+
+/** A worker (plain JS, as the pools' compiled files are) that answers each job by what it says. */
+const WORKER = `
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (jobs) => {
+  if (jobs.some((j) => j.say === 'crash')) throw new Error('worker crashed');
+  const answer = jobs.filter((j) => j.say !== 'hang').map((j) => ({ id: j.id, said: j.say, batch: jobs.length, thread: require('node:worker_threads').threadId }));
+  if (answer.length) parentPort.postMessage(answer);
+});`;
+
+type Job = { id: number; say: string };
+type Reply = { id: number; said: string; batch: number; thread: number };
+
+describe('WorkerLanes', () => {
+  let dir: string;
+  let file: string;
+  let lanes: WorkerLanes<Job, Reply>;
+  let id = 1;
+  const job = (say: string) => lanes.run({ id: id++, say });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'worker-lanes-'));
+    file = join(dir, 'worker.js');
+    writeFileSync(file, WORKER);
+  });
+  afterEach(async () => lanes.close(0));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('sends one turn of jobs to a worker in one message, and each job gets its own reply', async () => {
+    lanes = new WorkerLanes<Job, Reply>(file, 1, { encode: (q) => q, newState: () => undefined });
+    const replies = await Promise.all(['a', 'b', 'c'].map(job));
+    expect(replies.map((r) => r.said)).toEqual(['a', 'b', 'c']);
+    expect(replies.map((r) => r.batch)).toEqual([3, 3, 3]);
+  });
+
+  it('gives a job to the worker with the fewest unanswered', async () => {
+    lanes = new WorkerLanes<Job, Reply>(file, 2, { encode: (q) => q, newState: () => undefined });
+    void job('hang').catch(() => undefined); // holds the first worker
+    const r = await job('b');
+    const again = await job('c');
+    expect(again.thread).toBe(r.thread);
+  });
+
+  it('fails the jobs of a worker that dies and replaces it', async () => {
+    lanes = new WorkerLanes<Job, Reply>(file, 1, { encode: (q) => q, newState: () => undefined });
+    await expect(job('crash')).rejects.toThrow('worker crashed');
+    expect((await job('after')).said).toBe('after');
+  });
+
+  it('close fails what the workers still hold instead of leaving it waiting', async () => {
+    lanes = new WorkerLanes<Job, Reply>(file, 1, { encode: (q) => q, newState: () => undefined });
+    const held = job('hang');
+    await lanes.close(50);
+    await expect(held).rejects.toThrow('the workers stopped');
+  });
+});
