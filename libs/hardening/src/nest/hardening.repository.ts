@@ -303,11 +303,6 @@ export class HardeningRepository {
     return seen.map((s) => changed.get(s.deviceId) ?? false);
   }
 
-  /** One device's TLS connection (`recordTlsMany` for one). */
-  async recordTls(deviceId: string, version: NegotiatedTlsVersion, cipher: string, mutual: boolean): Promise<boolean> {
-    return (await this.recordTlsMany([{ deviceId, version, cipher, mutual }]))[0];
-  }
-
   /**
    * What affirming results showed (their release joins the attested releases, a verified TPM
    * quote its time), for many results in one statement: grouped per device (one upsert per row),

@@ -162,13 +162,14 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
 
   it('records observations (TLS, mutual TLS, attested releases, TPM quotes) and reads them back as observed facts', async () => {
     // Each call says whether a fact the score reads changed: a reconnect that shows nothing new does not.
-    expect(await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(true); // first sighting
-    expect(await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(false);
-    expect(await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', true)).toBe(true); // mutual TLS for the first time
-    expect(await repo.recordTls('d5', '1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256', true)).toBe(true); // a new version and cipher
-    expect(await repo.recordTls('d5', '1.3', 'ECDHE-ECDSA-AES128-GCM-SHA256', true)).toBe(false);
-    expect(await repo.recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(false); // mutual TLS stays seen
-    expect(await repo.recordTls('nobody', '1.3', 'TLS_AES_256_GCM_SHA384', true)).toBe(false); // unknown device: nothing stored
+    const recordTls = async (deviceId: string, version: '1.2' | '1.3', cipher: string, mutual: boolean) => (await repo.recordTlsMany([{ deviceId, version, cipher, mutual }]))[0];
+    expect(await recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(true); // first sighting
+    expect(await recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(false);
+    expect(await recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', true)).toBe(true); // mutual TLS for the first time
+    expect(await recordTls('d5', '1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256', true)).toBe(true); // a new version and cipher
+    expect(await recordTls('d5', '1.3', 'ECDHE-ECDSA-AES128-GCM-SHA256', true)).toBe(false);
+    expect(await recordTls('d5', '1.3', 'TLS_AES_256_GCM_SHA384', false)).toBe(false); // mutual TLS stays seen
+    expect(await recordTls('nobody', '1.3', 'TLS_AES_256_GCM_SHA384', true)).toBe(false); // unknown device: nothing stored
     // Many devices in one statement: each told apart, an unknown one among them stores nothing.
     expect(
       await repo.recordTlsMany([
