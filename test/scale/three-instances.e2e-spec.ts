@@ -183,6 +183,59 @@ describeScale('three instances behind HAProxy (PostgreSQL + Redis)', () => {
     }
   });
 
+  it("a rollover through B is the fleet's: A and C serve and issue from the new CA, A's broker takes its devices, a restarted instance loads it", async () => {
+    const [a, b, c] = instances;
+    const old = await device(c.urls.mqtt); // a device of the first CA, enrolled before the rollover
+    const r = await new Api(b.urls.operator).post('/api/v1/pki/issuing-ca/rollover', undefined, ADMIN_KEY);
+    expect(r.status).toBe(201);
+    const generation = r.body.generation as number;
+    const newInter = new X509Certificate(r.body.certificate as string);
+    // A and C are told through Redis: each serves the new CA first in its chain, within seconds.
+    for (const s of [a, c]) {
+      await until(`instance ${s === a ? 'A' : 'C'} to serve generation ${generation}`, 15_000, async () => {
+        const chain = (await new Api(s.urls.operator).request('GET', '/pki/ca')).body as string;
+        return new X509Certificate(chain.split(/(?<=-----END CERTIFICATE-----)\s*/)[0]).fingerprint256 === newInter.fingerprint256;
+      });
+      const listed = await new Api(s.urls.operator).get('/api/v1/pki/issuing-ca', ADMIN_KEY);
+      expect(listed.body.current).toBe(generation);
+    }
+    // A device enrolled through C's device listener gets a certificate of B's new CA, and connects to A and attests.
+    const [token] = await fixture.tokens(1);
+    const fresh = new SimulatedDevice({ operatorUrl: `http://127.0.0.1:${front.operator}`, deviceUrl: c.urls.device, mqttUrl: a.urls.mqtt, token, profile: fixture.profile, reconnectPeriodMs: 0, hardening: false });
+    devices.push(fresh);
+    await fresh.enroll();
+    const cert = new X509Certificate(fresh.certificatePem);
+    expect(cert.verify(newInter.publicKey)).toBe(true);
+    expect(cert.issuer).toBe(newInter.subject);
+    await fresh.connect();
+    expect(summarizeEar(await fresh.waitForResult(60_000, { since: 0 })).status).toBe('affirming');
+    // The device of the first CA still connects (to C) and attests.
+    await old.connect();
+    expect(summarizeEar(await old.waitForResult(60_000, { since: 0 })).status).toBe('affirming');
+    // A new instance on an empty certs directory takes both issuing CAs from the database.
+    const late = await spawnBuiltService(instanceEnv('late'));
+    try {
+      const chain = (await new Api(late.urls.operator).request('GET', '/pki/ca')).body as string;
+      expect(chain.split(/(?<=-----END CERTIFICATE-----)\s*/).filter(Boolean)).toHaveLength(3);
+      expect(new X509Certificate(chain.split(/(?<=-----END CERTIFICATE-----)\s*/)[0]).fingerprint256).toBe(newInter.fingerprint256);
+      expect(fs.existsSync(path.join(instanceEnv('late').FLEETGUARD_CERTS_DIR, `issuing-ca-${generation}.crt.pem`))).toBe(true);
+    } finally {
+      await late.kill('SIGTERM');
+    }
+    // One whose certs directory holds another certificate as that generation refuses to start, naming both.
+    const e = instanceEnv('other-generation');
+    fs.mkdirSync(e.FLEETGUARD_CERTS_DIR, { recursive: true, mode: 0o700 });
+    const fleetDir = instanceEnv('a').FLEETGUARD_CERTS_DIR;
+    for (const f of ['root-ca.crt.pem', 'root-ca.key.enc.pem', 'issuing-ca.crt.pem', 'issuing-ca.key.enc.pem']) fs.copyFileSync(path.join(fleetDir, f), path.join(e.FLEETGUARD_CERTS_DIR, f));
+    const other = fs.readFileSync(path.join(fleetDir, 'issuing-ca.crt.pem'), 'utf8');
+    fs.writeFileSync(path.join(e.FLEETGUARD_CERTS_DIR, `issuing-ca-${generation}.crt.pem`), other);
+    const refused = spawnBuiltService(e);
+    await expect(refused).rejects.toThrow(new RegExp(`issuing CA generation ${generation} in .* is not the fleet's`));
+    const message = await refused.catch((err: Error) => err.message);
+    expect(message).toContain(new X509Certificate(other).fingerprint256);
+    expect(message).toContain(newInter.fingerprint256);
+  });
+
   it('SIGKILL of A while devices publish: every acknowledged report gets a result from B or C', async () => {
     const [a, b] = instances;
     const fleet = await Promise.all(Array.from({ length: 6 }, () => device(a.urls.mqtt)));

@@ -15,6 +15,7 @@ import { CaRolloverRekey1764200180000 } from './1764200180000-ca-rollover-rekey'
 import { InboxRetention1764300100000 } from './1764300100000-inbox-retention';
 import { PublishedViews1764300200000 } from './1764300200000-published-views';
 import { HotPathStorage1764420000000 } from './1764420000000-hot-path-storage';
+import { CaGenerations1764440000000 } from './1764440000000-ca-generations';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -35,4 +36,5 @@ export const ALL_MIGRATIONS = [
   InboxRetention1764300100000,
   PublishedViews1764300200000,
   HotPathStorage1764420000000,
+  CaGenerations1764440000000,
 ];

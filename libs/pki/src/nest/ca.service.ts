@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
@@ -36,6 +36,21 @@ const FILES = {
 /** Issuing CAs after the first (rollover): `issuing-ca-<n>.crt.pem`, key `issuing-ca-<n>.key.enc.pem` or token label `<label>-<n>`. */
 const generationFile = (n: number, kind: 'crt' | 'key.enc') => `issuing-ca-${n}.${kind}.pem`;
 const GENERATION_FILE = /^issuing-ca-(\d+)\.crt\.pem$/;
+/** Held while an instance stores or reads the fleet's later issuing CAs (`ca_generations`). */
+const GENERATIONS_LOCK_KEY = 0x43414732; // 'CAG2'
+/** How often an instance re-reads `ca_generations` (the cluster bus message of a rollover may be lost). */
+const GENERATIONS_RECHECK_MS = 60_000;
+
+interface StoredGeneration {
+  generation: number;
+  certPem: string;
+  /** Encrypted with the fleet's passphrase; null when the key is in the PKCS#11 token. */
+  keyPem: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 export interface IssuingCaGeneration {
   generation: number;
@@ -70,7 +85,8 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   /** Every issuing CA, oldest first; the last one issues. */
   private generationList: IssuingCaGeneration[] = [];
   private readonly changes = new EventEmitter();
-  private rolling?: Promise<unknown>;
+  private turn: Promise<unknown> = Promise.resolve();
+  private recheck?: NodeJS.Timeout;
   private tls!: ServerTls;
   private publicBaseUrl?: string;
   private material?: CaMaterial;
@@ -151,61 +167,170 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   /**
    * Rollover: a new issuing CA (new key, in the token when the CA keys are there) certified by
    * the root; it issues from now on, the earlier ones keep validating, publishing their CRLs and
-   * answering OCSP for their certificates until these expire.
+   * answering OCSP for their certificates until these expire. The new CA is the fleet's: stored in
+   * `ca_generations` under a lock (two rollovers at once on two instances make two generations,
+   * one after the other, never two of one number), and the other instances take it from there
+   * when told through the cluster bus, or at their next re-read.
    */
-  async rollover(): Promise<{ generation: number; certificatePem: string; notAfter: Date }> {
-    while (this.rolling) await this.rolling.catch(() => undefined);
-    const run = this.doRollover();
-    this.rolling = run;
-    try {
-      return await run;
-    } finally {
-      this.rolling = undefined;
-    }
+  rollover(): Promise<{ generation: number; certificatePem: string; notAfter: Date }> {
+    return this.inTurn(() => this.doRollover());
+  }
+
+  /** The fleet's issuing CAs newer than this instance's, taken from the database (another instance rolled over). */
+  refreshGenerations(): Promise<number> {
+    return this.inTurn(async () => this.adopt(await this.ds.transaction((m) => this.storedGenerations(m, this.currentGeneration))));
+  }
+
+  /** Rollovers and re-reads one at a time (each reads the current generation and adds the next). */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private async doRollover(): Promise<{ generation: number; certificatePem: string; notAfter: Date }> {
-    const generation = this.currentGeneration + 1;
-    const dir = this.config.certsDir;
-    const commonName = `Fleetguard Device Issuing CA ${generation}`;
-    let authority: CertificateAuthority;
-    let certPem: string;
-    if (this.token) {
-      const label = `${this.config.caPkcs11!.keyLabel}-${generation}`;
-      if (!this.token.hasKey(label)) this.token.generateKey(label, this.authority.keyAlgorithm);
-      const signer = this.token.signer(label);
-      certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), signer.publicKeySpkiDer, { commonName, rootCrlUrl: this.rootCrlUrl });
-      authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, signer);
-    } else {
-      const key = await generateCaKey(this.authority.keyAlgorithm);
-      const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-      certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), spki, { commonName, rootCrlUrl: this.rootCrlUrl });
-      fs.writeFileSync(path.join(dir, generationFile(generation, 'key.enc')), encryptPrivateKey(key, this.passphraseValue!), { mode: 0o600 });
-      authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, new KeyObjectSigner(key));
-    }
-    // The certificate last: a generation exists once its certificate file does.
-    fs.writeFileSync(path.join(dir, generationFile(generation, 'crt')), certPem, { mode: 0o644 });
-    this.generationList = [...this.generationList, { generation, authority }];
-    this.authority = authority;
-    fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
-    this.tls = await this.issueServerTls();
-    this.changes.emit('tls', this.tls);
-    this.logger.log(`issuing CA rollover: generation ${generation} ("${commonName}") issues from now on; ${this.generationList.length - 1} earlier one(s) still validate`);
-    return { generation, certificatePem: certPem, notAfter: authority.intermediateNotAfter };
+    const made = await this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [GENERATIONS_LOCK_KEY]);
+      // Another instance's rollover first: the new one is the fleet's next, not this instance's.
+      await this.adopt(await this.storedGenerations(m, this.currentGeneration));
+      const generation = this.currentGeneration + 1;
+      const commonName = `Fleetguard Device Issuing CA ${generation}`;
+      let authority: CertificateAuthority;
+      let certPem: string;
+      let keyPem: string | null = null;
+      if (this.token) {
+        const label = `${this.config.caPkcs11!.keyLabel}-${generation}`;
+        if (!this.token.hasKey(label)) this.token.generateKey(label, this.authority.keyAlgorithm);
+        const signer = this.token.signer(label);
+        certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), signer.publicKeySpkiDer, { commonName, rootCrlUrl: this.rootCrlUrl });
+        authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, signer);
+      } else {
+        const key = await generateCaKey(this.authority.keyAlgorithm);
+        const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+        certPem = await CertificateAuthority.createIntermediateWith(this.material!.rootCertPem, this.rootSigner(), spki, { commonName, rootCrlUrl: this.rootCrlUrl });
+        keyPem = encryptPrivateKey(key, this.passphraseValue!);
+        authority = await CertificateAuthority.fromSigner({ rootCertPem: this.material!.rootCertPem, intermediateCertPem: certPem }, new KeyObjectSigner(key));
+      }
+      await m.query('INSERT INTO ca_generations (generation, intermediate_cert_pem, intermediate_key_pem, created_by) VALUES ($1, $2, $3, $4)', [
+        generation,
+        certPem,
+        keyPem,
+        this.cluster.instanceId,
+      ]);
+      return { generation, certPem, keyPem, authority, commonName };
+    });
+    this.mirrorGeneration(made.generation, made.certPem, made.keyPem);
+    await this.adoptBuilt([{ generation: made.generation, authority: made.authority }]);
+    this.cluster.publish('ca-rolled-over', { generation: made.generation });
+    this.logger.log(`issuing CA rollover: generation ${made.generation} ("${made.commonName}") issues from now on; ${this.generationList.length - 1} earlier one(s) still validate`);
+    return { generation: made.generation, certificatePem: made.certPem, notAfter: made.authority.intermediateNotAfter };
   }
 
-  /** The later issuing CAs found in the certs directory (generation 2 on). */
+  /** The fleet's issuing CAs after `after`, oldest first. */
+  private async storedGenerations(m: EntityManager, after: number): Promise<StoredGeneration[]> {
+    const rows: Array<{ generation: number; intermediate_cert_pem: string; intermediate_key_pem: string | null; created_at: Date; created_by: string }> = await m.query(
+      'SELECT generation, intermediate_cert_pem, intermediate_key_pem, created_at, created_by FROM ca_generations WHERE generation > $1 ORDER BY generation',
+      [after],
+    );
+    return rows.map((r) => ({ generation: Number(r.generation), certPem: r.intermediate_cert_pem, keyPem: r.intermediate_key_pem, createdAt: new Date(r.created_at).toISOString(), createdBy: r.created_by }));
+  }
+
+  /** Builds the stored generations this instance does not have yet, mirrors them into the certs directory and issues from the newest. */
+  private async adopt(stored: StoredGeneration[]): Promise<number> {
+    const fresh = stored.filter((g) => g.generation > this.currentGeneration);
+    const built: IssuingCaGeneration[] = [];
+    for (const g of fresh) {
+      built.push({ generation: g.generation, authority: await this.authorityFrom(g) });
+      this.mirrorGeneration(g.generation, g.certPem, g.keyPem);
+    }
+    await this.adoptBuilt(built);
+    if (built.length) this.logger.log(`took issuing CA generation(s) ${built.map((g) => g.generation).join(', ')} from the database (made by ${fresh.map((g) => g.createdBy).join(', ')}): generation ${this.currentGeneration} issues from now on`);
+    return built.length;
+  }
+
+  private async adoptBuilt(built: IssuingCaGeneration[]): Promise<void> {
+    if (!built.length) return;
+    this.generationList = [...this.generationList, ...built];
+    this.authority = this.generationList[this.generationList.length - 1].authority;
+    fs.writeFileSync(path.join(this.config.certsDir, 'ca-chain.pem'), this.chainPem);
+    if (this.tls) {
+      this.tls = await this.issueServerTls();
+      this.changes.emit('tls', this.tls);
+    }
+  }
+
+  /** A stored generation's CA: its key from the token (`<label>-<n>`) or decrypted with the fleet's passphrase. */
+  private async authorityFrom(g: StoredGeneration): Promise<CertificateAuthority> {
+    const certs = { rootCertPem: this.material!.rootCertPem, intermediateCertPem: g.certPem };
+    let signer: CaSigner;
+    if (this.token) {
+      const label = `${this.config.caPkcs11!.keyLabel}-${g.generation}`;
+      if (!this.token.hasKey(label)) throw new Error(`issuing CA generation ${g.generation} (made ${g.createdAt} by ${g.createdBy}): its key "${label}" is not in the PKCS#11 token; every instance must use the fleet's token`);
+      signer = this.token.signer(label);
+    } else {
+      if (!g.keyPem) throw new Error(`issuing CA generation ${g.generation} (made ${g.createdAt} by ${g.createdBy}) keeps its key in a PKCS#11 token: configure FLEETGUARD_CA_PKCS11_* as on that instance`);
+      try {
+        signer = new KeyObjectSigner(decryptPrivateKey(g.keyPem, this.passphraseValue!));
+      } catch (e) {
+        if (e instanceof DomainError && e.code === 'ca.bad-passphrase') throw new Error(`cannot open issuing CA generation ${g.generation}'s key (made ${g.createdAt} by ${g.createdBy}): give every instance the fleet's FLEETGUARD_CA_PASSPHRASE`);
+        throw e;
+      }
+    }
+    return CertificateAuthority.fromSigner(certs, signer);
+  }
+
+  /** The certs directory's copy of a generation (the database holds the fleet's). */
+  private mirrorGeneration(generation: number, certPem: string, keyPem: string | null): void {
+    const dir = this.config.certsDir;
+    if (keyPem) fs.writeFileSync(path.join(dir, generationFile(generation, 'key.enc')), keyPem, { mode: 0o600 });
+    // The certificate last: a generation exists once its certificate file does.
+    fs.writeFileSync(path.join(dir, generationFile(generation, 'crt')), certPem, { mode: 0o644 });
+  }
+
+  /**
+   * At start: the fleet's later issuing CAs from the database. Generations found only in the certs
+   * directory (made before the table existed) are stored as the fleet's; one whose certificate
+   * differs from the fleet's generation of that number stops the service, naming both.
+   */
   private async loadLaterGenerations(): Promise<void> {
     const dir = this.config.certsDir;
     const found = fs.readdirSync(dir).map((f) => GENERATION_FILE.exec(f)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).filter((n) => n >= 2).sort((a, b) => a - b);
-    for (const generation of found) {
-      const certs = { rootCertPem: this.material!.rootCertPem, intermediateCertPem: fs.readFileSync(path.join(dir, generationFile(generation, 'crt')), 'utf8') };
-      const signer = this.token
-        ? this.token.signer(`${this.config.caPkcs11!.keyLabel}-${generation}`)
-        : new KeyObjectSigner(decryptPrivateKey(fs.readFileSync(path.join(dir, generationFile(generation, 'key.enc')), 'utf8'), this.passphraseValue!));
-      this.generationList.push({ generation, authority: await CertificateAuthority.fromSigner(certs, signer) });
+    const stored = await this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [GENERATIONS_LOCK_KEY]);
+      const fleet = new Map((await this.storedGenerations(m, 1)).map((g) => [g.generation, g]));
+      for (const generation of found) {
+        const certPem = fs.readFileSync(path.join(dir, generationFile(generation, 'crt')), 'utf8');
+        const keyFile = path.join(dir, generationFile(generation, 'key.enc'));
+        const keyPem = this.token || !fs.existsSync(keyFile) ? null : fs.readFileSync(keyFile, 'utf8');
+        const theirs = fleet.get(generation);
+        if (theirs) {
+          if (!pemToDer(theirs.certPem).equals(pemToDer(certPem))) {
+            throw new Error(
+              `issuing CA generation ${generation} in ${dir} is not the fleet's (SHA-256 ${fingerprintOf(certPem)}; the fleet's, made ${theirs.createdAt} by ${theirs.createdBy}, is ${fingerprintOf(theirs.certPem)}): ` +
+                `remove ${generationFile(generation, 'crt')} and its key from ${dir} to adopt the fleet's`,
+            );
+          }
+          continue;
+        }
+        await m.query('INSERT INTO ca_generations (generation, intermediate_cert_pem, intermediate_key_pem, created_by) VALUES ($1, $2, $3, $4)', [generation, certPem, keyPem, this.cluster.instanceId]);
+        fleet.set(generation, { generation, certPem, keyPem, createdAt: new Date().toISOString(), createdBy: this.cluster.instanceId });
+        this.logger.log(`stored issuing CA generation ${generation} from ${dir} as the fleet's`);
+      }
+      return [...fleet.values()].sort((a, b) => a.generation - b.generation);
+    });
+    for (const g of stored) {
+      this.generationList.push({ generation: g.generation, authority: await this.authorityFrom(g) });
+      if (!found.includes(g.generation)) this.mirrorGeneration(g.generation, g.certPem, g.keyPem);
     }
     this.authority = this.generationList[this.generationList.length - 1].authority;
+    if (stored.length) fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
+    // Another instance's rollover: told through the cluster bus, and re-read on a timer in case that message was lost.
+    this.cluster.on<{ generation: number }>('ca-rolled-over', () => void this.refreshGenerations().catch((e: Error) => this.logger.warn(`issuing CA re-read failed: ${e.message}`)));
+    this.recheck = setInterval(() => void this.refreshGenerations().catch((e: Error) => this.logger.warn(`issuing CA re-read failed: ${e.message}`)), GENERATIONS_RECHECK_MS);
+    this.recheck.unref();
   }
 
   /**
@@ -441,6 +566,7 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    clearInterval(this.recheck);
     this.token?.close();
   }
 

@@ -6,7 +6,7 @@ import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from './app-config.token';
 
 /** Cache invalidations and presence announced between instances. */
-export type ClusterChannel = 'certificate-revoked' | 'api-key-revoked' | 'crl-updated';
+export type ClusterChannel = 'certificate-revoked' | 'api-key-revoked' | 'crl-updated' | 'ca-rolled-over';
 
 const PREFIX = 'fleetguard:';
 const INSTANCE_TTL_MS = 15_000;
