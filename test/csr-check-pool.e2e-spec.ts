@@ -23,6 +23,29 @@ describe('CsrCheckPool on worker threads (built service)', () => {
     w?.cleanup();
   });
 
+  it("another worker thread that loads the pools' files keeps its own messages (the pools answer only in the workers they start)", async () => {
+    // bench:broker's publishers ran in a worker thread whose imports loaded csr-check.pool.js: its
+    // worker side took that thread's messages for CSR jobs and crashed it ("jobs.map is not a function").
+    const { Worker } = await import('node:worker_threads');
+    const jws = path.resolve(__dirname, '../dist/libs/attestation/src/core/jws.pool.js');
+    const code = `
+      require(${JSON.stringify(built)});
+      require(${JSON.stringify(jws)});
+      const { parentPort } = require('node:worker_threads');
+      parentPort.on('message', (m) => parentPort.postMessage({ echoed: m }));`;
+    const thread = new Worker(code, { eval: true });
+    try {
+      const reply = await new Promise((resolve, reject) => {
+        thread.once('message', resolve);
+        thread.once('error', reject);
+        thread.postMessage({ t: 'not a job' });
+      });
+      expect(reply).toEqual({ echoed: { t: 'not a job' } });
+    } finally {
+      await thread.terminate();
+    }
+  });
+
   it('runs on workers and gives what parseCsr gives, for every accepted key type', async () => {
     expect(pool.mode).toBe('workers');
     for (const spec of ['P-256', 'P-384', 'Ed25519', 'RSA-2048'] as const) {

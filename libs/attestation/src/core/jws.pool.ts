@@ -15,8 +15,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
-import { isMainThread, parentPort } from 'node:worker_threads';
-import { WorkerLanes } from '@fleetguard/common';
+import { WorkerLanes, laneWorkerPort } from '@fleetguard/common';
 import { JwsVerification, signJwsInput, verifyCompactJws } from './jws.compact';
 
 /** Keys a worker keeps before it starts again (a device key is about a kilobyte there). */
@@ -100,8 +99,9 @@ export class JwsPool implements JwsCrypto {
 
 /* ------------------------------------------------------------------- worker side */
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
+const lanePort = laneWorkerPort(__filename);
+if (lanePort) {
+  const port = lanePort;
   const keys = new Map<number, KeyObject>();
   port.on('message', ({ forget, jobs }: Message) => {
     if (forget) keys.clear();

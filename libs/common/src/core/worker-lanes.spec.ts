@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkerLanes } from './worker-lanes';
+import { WorkerLanes, laneWorkerPort } from './worker-lanes';
 
 /** A worker (plain JS, as the pools' compiled files are) that answers each job by what it says. */
 const WORKER = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 parentPort.on('message', (jobs) => {
+  if (jobs.some((j) => j.say === 'mark')) return parentPort.postMessage(jobs.map((j) => ({ id: j.id, said: workerData.fleetguardWorkerLaneFile === __filename ? 'marked' : 'unmarked' })));
   if (jobs.some((j) => j.say === 'crash')) throw new Error('worker crashed');
   const answer = jobs.filter((j) => j.say !== 'hang').map((j) => ({ id: j.id, said: j.say, batch: jobs.length, thread: require('node:worker_threads').threadId }));
   if (answer.length) parentPort.postMessage(answer);
@@ -42,6 +43,12 @@ describe('WorkerLanes', () => {
     const r = await job('b');
     const again = await job('c');
     expect(again.thread).toBe(r.thread);
+  });
+
+  it('starts its workers marked with their file, so a pool file answers only in its own workers (laneWorkerPort)', async () => {
+    lanes = new WorkerLanes<Job, Reply>(file, 1, { encode: (q) => q, newState: () => undefined });
+    expect((await job('mark')).said).toBe('marked');
+    expect(laneWorkerPort(file)).toBeNull(); // the main thread
   });
 
   it('fails the jobs of a worker that dies and replaces it', async () => {

@@ -1,4 +1,17 @@
-import { Worker } from 'node:worker_threads';
+import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+/** Marks a thread WorkerLanes started for one file (workerData), so that file's worker side answers only there. */
+const LANE_FILE = 'fleetguardWorkerLaneFile';
+
+/**
+ * The port a pool's worker side listens on: the parent's, when this thread is a worker WorkerLanes
+ * started for `file`; null anywhere else, including other worker threads that import the file (a
+ * bench's or an embedder's), whose messages are not the pool's.
+ */
+export function laneWorkerPort(file: string): MessagePort | null {
+  if (isMainThread || !parentPort) return null;
+  return (workerData as Record<string, unknown> | null)?.[LANE_FILE] === file ? parentPort : null;
+}
 
 /** One worker and what it holds: the jobs it has not answered, this turn's outbox, and the pool's own per-worker state. */
 interface Lane<Q, R, S> {
@@ -67,7 +80,7 @@ export class WorkerLanes<Q extends { id: number }, R extends { id: number }, S =
   }
 
   private startLane(): Lane<Q, R, S> {
-    const worker = new Worker(this.file);
+    const worker = new Worker(this.file, { workerData: { [LANE_FILE]: this.file } });
     worker.unref();
     const lane: Lane<Q, R, S> = { worker, pending: new Map(), outbox: [], state: this.options.newState() };
     worker.on('message', (replies: R[]) => {

@@ -17,8 +17,7 @@
  * the pool checks inline; `mode` says which.
  */
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort } from 'node:worker_threads';
-import { DomainError, DomainErrorKind, WorkerLanes } from '@fleetguard/common';
+import { DomainError, DomainErrorKind, WorkerLanes, laneWorkerPort } from '@fleetguard/common';
 import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr, subjectOfCheckedCsr, withSubjectOf } from './csr.check';
 
 interface Job {
@@ -69,8 +68,9 @@ export class CsrCheckPool {
 
 /* ------------------------------------------------------------------- worker side */
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
+const lanePort = laneWorkerPort(__filename);
+if (lanePort) {
+  const port = lanePort;
   const checkOne = async (job: Job): Promise<Reply> => {
     try {
       const input = typeof job.input === 'string' ? job.input : Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength);
