@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
-import { DomainError, notFound } from '@fleetguard/common';
+import { DomainError, GroupedCall, notFound } from '@fleetguard/common';
+import { returningRows } from '@fleetguard/persistence';
 import { AuditService, Principal, hasRole } from '@fleetguard/auth/nest';
 import { FleetEventBus } from '@fleetguard/events';
 import { MqttInbound, type InboundOutcome } from '@fleetguard/broker/nest';
@@ -64,10 +65,31 @@ export class DevicesService {
     return { deviceId: id, revokedSerials: revoked.map((r) => r.serial), reason };
   }
 
-  /** Presence (MQTT `fleet/v1/devices/<id>/status`): the device was seen now. */
+  /** Presence (MQTT `fleet/v1/devices/<id>/status`): the device was seen now, recorded before the PUBACK. */
   @MqttInbound('status')
   async notePresent(deviceId: string): Promise<InboundOutcome> {
-    await this.ds.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [deviceId]);
+    await this.presence.call(deviceId);
     return { ack: true };
   }
+
+  /**
+   * The status messages of a burst in one UPDATE (one statement per burst, not per message).
+   * Rows another transaction holds (an appraisal's commit updating the same device) are skipped
+   * there and updated one by one after it: a statement that waited for several rows while holding
+   * others could close a cycle with that commit (a deadlock fails a whole group); a single-row
+   * update holds nothing else while it waits.
+   */
+  private readonly presence = new GroupedCall<string, void>(async (ids) => {
+    const unique = [...new Set(ids)];
+    const done = returningRows<{ id: string }>(
+      await this.ds.query(
+        `WITH l AS (SELECT id FROM devices WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE SKIP LOCKED)
+         UPDATE devices d SET last_seen_at = now() FROM l WHERE d.id = l.id RETURNING d.id`,
+        [unique],
+      ),
+    );
+    const updated = new Set(done.map((r) => r.id));
+    for (const id of unique) if (!updated.has(id)) await this.ds.query('UPDATE devices SET last_seen_at = now() WHERE id = $1', [id]);
+    return ids.map(() => undefined);
+  });
 }
