@@ -14,6 +14,7 @@ import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './conne
 import { ConnectAdmission } from '../core/connect-admission';
 import { RepeatThrottle } from '../core/repeat-throttle';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
+import { coalesceWritesPerTurn } from '../core/write-coalescing';
 import { InboundDispatcher } from './inbound.dispatcher';
 
 /** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
@@ -199,6 +200,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       refuse: (reason, deviceId, message) => this.refuse(reason, deviceId, message),
     });
     const handle = (socket: net.Socket) => {
+      coalesceWritesPerTurn(socket);
       this.aedes.handle(socket as never);
       guard.meter(socket);
     };
