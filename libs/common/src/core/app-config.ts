@@ -94,7 +94,7 @@ const schema = z.object({
   FLEETGUARD_CA_PKCS11_KEY_LABEL: z.string().min(1).max(64).optional(),
   /** Evidence waiting for appraisal in this process; beyond it MQTT evidence is not acknowledged and HTTP gets 503. */
   FLEETGUARD_APPRAISAL_QUEUE_MAX: positiveInt.max(1_000_000).default(2000),
-  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(64),
+  FLEETGUARD_APPRAISAL_CONCURRENCY: positiveInt.max(1024).default(256),
   /** MQTT evidence finding the queue full waits this long for a place before it is shed (0: shed at once). */
   FLEETGUARD_APPRAISAL_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** How long a claimant holds an inbox row before another may take it over. */
