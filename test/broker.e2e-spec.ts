@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { DataSource } from 'typeorm';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 import { Workdir, curl, opensslCsr } from './support/openssl';
@@ -120,6 +121,36 @@ const haveMosquitto = fs.existsSync('/usr/bin/mosquitto_pub') && fs.existsSync('
     const r = await mosquitto('mosquitto_pub', [...tlsArgs(d), '-i', d.id, '-t', `fleet/v1/devices/${d.id}/status`, '-m', '{"online":true}', '-q', '1']);
     expect(r.code).toBe(0);
     expect(Date.parse(await seen())).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('a status message whose device row another transaction holds is acknowledged once that commits, and recorded (grouped presence)', async () => {
+    const d = await enrolled('presence-locked');
+    const other = await enrolled('presence-free');
+    const ds = s.app.get(DataSource);
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    let published: Promise<{ code: number }> | undefined;
+    let free: Promise<{ code: number }> | undefined;
+    let done = false;
+    try {
+      await holder.query('SELECT id FROM devices WHERE id = $1 FOR UPDATE', [d.id]);
+      published = mosquitto('mosquitto_pub', [...tlsArgs(d), '-i', d.id, '-t', `fleet/v1/devices/${d.id}/status`, '-m', '{"online":true}', '-q', '1']);
+      void published.then(() => (done = true));
+      // A status of another device at the same time (the same group, when they meet) also waits: nothing skipped is left unwritten.
+      free = mosquitto('mosquitto_pub', [...tlsArgs(other), '-i', other.id, '-t', `fleet/v1/devices/${other.id}/status`, '-m', '{"online":true}', '-q', '1']);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(done).toBe(false); // no PUBACK while the row is held: it is written before the acknowledgement
+      await holder.commitTransaction();
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release(); // on PGlite the runner holds the one session: released before anything else can go on
+    }
+    expect((await free!).code).toBe(0);
+    expect((await published!).code).toBe(0);
+    const seen = async (id: string) => (await s.api.get(`/api/v1/devices/${id}`, fixture.manufacturer.key)).body.lastSeenAt;
+    expect(Date.parse(await seen(d.id))).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(await seen(other.id))).toBeGreaterThan(Date.now() - 60_000);
   });
 
   it('refuses a revoked certificate at connect', async () => {
