@@ -29,6 +29,9 @@ interface Reply {
   body: any;
 }
 
+// The service's start and the tenants in beforeAll took over a minute on a machine at load 14 (CI beside other runs).
+jest.setTimeout(120_000);
+
 describe('hardening reports and SL-C scores', () => {
   let s: TestService;
   let w: Workdir;
