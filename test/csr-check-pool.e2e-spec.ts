@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DomainError } from '@fleetguard/common';
-import { parseCsr } from '@fleetguard/pki';
-import { Workdir, opensslCsr } from './support/openssl';
+import { CertificateAuthority, parseCsr, writeDeviceCertificate } from '@fleetguard/pki';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import { Workdir, openssl, opensslCsr } from './support/openssl';
 
 /**
  * The CSR check pool as the built service runs it (dist/: the workers need compiled JavaScript):
@@ -10,7 +12,12 @@ import { Workdir, opensslCsr } from './support/openssl';
  */
 describe('CsrCheckPool on worker threads (built service)', () => {
   const built = path.resolve(__dirname, '../dist/libs/pki/src/core/csr-check.pool.js');
-  let pool: { mode: string; check(i: string | Buffer, o?: object): Promise<any>; close(): Promise<void> };
+  let pool: {
+    mode: string;
+    check(i: string | Buffer, o?: object): Promise<any>;
+    checkAndIssue(i: string | Buffer, o: object, issue: unknown, key: unknown): Promise<{ csr: any; der: Buffer; pem: string }>;
+    close(): Promise<void>;
+  };
   let w: Workdir;
   beforeAll(() => {
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first (npm test does)`);
@@ -79,5 +86,28 @@ describe('CsrCheckPool on worker threads (built service)', () => {
     const csrs = Array.from({ length: 12 }, (_, i) => opensslCsr(w, `many-${i}`, 'P-256').csrPem);
     const results = await Promise.all(csrs.map((c) => pool.check(c)));
     expect(new Set(results.map((r) => Buffer.from(r.publicKeySpkiDer).toString('hex'))).size).toBe(12);
+  });
+
+  it('checkAndIssue: the certificate written and signed on a worker is the one the CA writes inline (same TBS, verifies with openssl)', async () => {
+    const passphrase = 'pool-test-passphrase-long-enough';
+    const material = await CertificateAuthority.create({ passphrase });
+    const ca = await CertificateAuthority.load(material, passphrase);
+    const chain = w.write('pool-chain.pem', material.intermediateCertPem + material.rootCertPem);
+    const tbsOf = (der: Uint8Array) => Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, Certificate).tbsCertificate));
+    for (const spec of ['P-256', 'P-384', 'Ed25519', 'RSA-2048'] as const) {
+      const { csrPem } = opensslCsr(w, `issue-${spec}`, spec);
+      const issue = ca.deviceIssue({ deviceId: `fg-pool-${spec.toLowerCase()}`, validityDays: 30, crlDistributionUrl: 'http://ca.example/pki/crl', ocspUrl: 'http://ca.example/pki/ocsp' });
+      const viaPool = await pool.checkAndIssue(csrPem, {}, issue, ca.workerKey);
+      const inline = await writeDeviceCertificate(issue, await parseCsr(csrPem), ca.issuingSigner);
+      expect(tbsOf(viaPool.der).equals(tbsOf(inline.der))).toBe(true);
+      expect(viaPool.pem).toBe(`${Buffer.from(viaPool.der).toString('base64').match(/.{1,64}/g)!.join('\n').replace(/^/, '-----BEGIN CERTIFICATE-----\n')}\n-----END CERTIFICATE-----\n`);
+      const v = openssl(['verify', '-CAfile', chain, w.write(`issued-${spec}.pem`, viaPool.pem)]);
+      expect(v.stdout + v.stderr).toContain(': OK');
+      expect(viaPool.csr.keyType).toBe((await parseCsr(csrPem)).keyType);
+    }
+    // A refused request is refused as by check, and nothing is signed.
+    const issue = ca.deviceIssue({ deviceId: 'fg-pool-garbage', validityDays: 30, crlDistributionUrl: 'http://ca.example/pki/crl' });
+    const e = await pool.checkAndIssue('garbage', {}, issue, ca.workerKey).catch((x: unknown) => x);
+    expect((e as DomainError).code).toBe('csr.malformed');
   });
 });

@@ -2,7 +2,6 @@ import { BadRequestException, INestApplication, ValidationError, ValidationPipe 
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { normalizeOpenApi } from './openapi.document';
 import type { Logger } from 'pino';
-import pinoHttp from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { AppConfig } from '@fleetguard/common';
@@ -68,25 +67,51 @@ function flattenValidationError(e: ValidationError): string[] {
   return [...own, ...(e.children ?? []).flatMap((c) => flattenValidationError(c).map((m) => `${e.property}.${m}`))];
 }
 
+/** Request ids a client may choose (else a fresh UUID): short, of a safe alphabet. */
+const GIVEN_REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/**
+ * The request id (`X-Request-Id`, `req.id`) and one log line per response, the line pino-http
+ * wrote: `req` (id, method, redacted URL), `res` (statusCode), `responseTime`, "request
+ * completed" / "request aborted" / "request errored" (with `err`, for a 5xx or a stream
+ * error), at error for 5xx, warn for 4xx, info otherwise; none for the health and metrics
+ * probes. Unlike pino-http it makes no child logger per request (two per request, their
+ * bindings serialized when made, whether or not the line is written: about 4% of the event
+ * loop per enrollment at 1,000 a second, issue 18); the fields are built only when the level
+ * is enabled.
+ */
+export function requestLog(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && GIVEN_REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    (req as unknown as { id: string }).id = id;
+    if (req.url === '/health/live' || req.url === '/metrics') return next();
+    const start = Date.now();
+    const done = (err?: Error) => {
+      res.removeListener('close', done);
+      res.removeListener('finish', done);
+      res.removeListener('error', done);
+      const failed = err || res.statusCode >= 500;
+      const level = failed ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      const fields = { req: { id, method: req.method, url: redactUrl(req.originalUrl || req.url) }, res: { statusCode: res.statusCode }, responseTime: Date.now() - start };
+      if (failed) logger[level]({ ...fields, err: err ?? new Error(`failed with status code ${res.statusCode}`) }, 'request errored');
+      else logger[level](fields, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
+    };
+    res.on('close', done);
+    res.on('finish', done);
+    res.on('error', done);
+    next();
+  };
+}
+
 /** Validation, errors, body limits, request ids, logs, metrics and OpenAPI for the HTTP listeners. */
 export function configureHttp(app: INestApplication, config: AppConfig, logger: Logger): void {
   const server = app.getHttpAdapter().getInstance() as express.Express;
   server.disable('x-powered-by');
   server.set('query parser', 'simple');
-  server.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      serializers: { req: (r) => ({ id: r.id, method: r.method, url: redactUrl(r.url) }), res: (r) => ({ statusCode: r.statusCode }) },
-    }),
-  );
+  server.use(requestLog(logger));
   server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     const end = httpDuration.startTimer();
     res.on('finish', () => {

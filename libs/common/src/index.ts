@@ -13,3 +13,4 @@ export * from './core/device-id';
 export * from './core/mqtt-topics';
 export * from './core/grouped-call';
 export * from './core/worker-lanes';
+export * from './core/random-pool';

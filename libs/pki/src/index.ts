@@ -22,13 +22,14 @@ export type { ParsedCsr, CsrCheckOptions } from './core/csr.check';
 export { DEFAULT_KEY_POLICY } from './core/public-key.policy';
 export type { DeviceKeyType, KeyPolicy } from './core/public-key.policy';
 
-export { CertificateAuthority } from './core/certificate-authority';
+export { CertificateAuthority, writeDeviceCertificate } from './core/certificate-authority';
 export type {
   CaMaterial,
   CreateCaOptions,
   IssueDeviceCertificateRequest,
   IssuedCertificate,
   BuiltCrl,
+  DeviceIssue,
 } from './core/certificate-authority';
 export { CA_KEY_ALGORITHMS, KeyObjectSigner } from './core/x509.signer';
 export type { CaKeyAlgorithm, CaSigner } from './core/x509.signer';

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '@fleetguard/common';
 
 /** Enrollment tokens: 192 random bits, shown once, stored as SHA-256. */
 export function newEnrollmentToken(): { token: string; hash: string } {
@@ -14,5 +15,5 @@ export const ENROLLMENT_TOKEN = /^fget_[A-Za-z0-9_-]{32}$/;
 
 /** Device ids: `fg-` and 16 hex digits; also the certificate CN and the MQTT client id. */
 export function newDeviceId(): string {
-  return `fg-${randomBytes(8).toString('hex')}`;
+  return `fg-${pooledRandomBytes(8).toString('hex')}`;
 }

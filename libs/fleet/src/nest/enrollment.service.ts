@@ -205,8 +205,11 @@ export class EnrollmentService {
    * checked first, then the token is claimed and the certificate stored (enroll).
    */
   async enrollRequest(body: EnrollRequest): Promise<{ deviceId: string; certificate: string; chain: string }> {
-    const csr = await this.checkCsr(body.csr);
-    const r = await this.enroll({ token: body.token, csr, akPublicKey: body.akPublicKey, psa: { iakPublicKey: body.iakPublicKey, instanceId: body.psaInstanceId, implementationId: body.psaImplementationId }, productId: body.productId, ueid: body.ueid, channel: 'enroll' });
+    // The check and the signature in one round trip to the CSR workers (the certificate is only
+    // handed out once the token is claimed, as in enroll).
+    const deviceId = newDeviceId();
+    const { csr, issued } = await this.ca.checkAndIssueDeviceCertificate(this.csrCheck, body.csr, { minRsaBits: this.config.rsaMinBits }, deviceId, this.config.certValidityDays);
+    const r = await this.enroll({ token: body.token, csr, akPublicKey: body.akPublicKey, psa: { iakPublicKey: body.iakPublicKey, instanceId: body.psaInstanceId, implementationId: body.psaImplementationId }, productId: body.productId, ueid: body.ueid, channel: 'enroll', issued: { deviceId, certificate: issued } });
     return { deviceId: r.deviceId, certificate: r.certificate, chain: r.chain };
   }
 
@@ -215,17 +218,18 @@ export class EnrollmentService {
     return this.csrCheck.check(csr, { minRsaBits: this.config.rsaMinBits });
   }
 
-  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; ueid?: string; channel: 'enroll' | 'est' }): Promise<EnrollmentResult> {
+  /** `issued`: the certificate already made for this request's key (checkAndIssueDeviceCertificate), for the device id it names. */
+  async enroll(input: { token: string; csr: ParsedCsr; akPublicKey?: string; psa?: PsaEnrollment; productId?: string; ueid?: string; channel: 'enroll' | 'est'; issued?: { deviceId: string; certificate: IssuedDeviceCertificate } }): Promise<EnrollmentResult> {
     const akPem = input.akPublicKey ? normaliseAk(input.akPublicKey) : null;
     const ueid = input.ueid === undefined ? null : checkedUeid(input.ueid);
     const iakPem = input.psa?.iakPublicKey ? normaliseIak(input.psa.iakPublicKey) : null;
     if (!ENROLLMENT_TOKEN.test(input.token)) throw denied('enrollment.bad-token', 'the enrollment token is not valid');
     if (ueid) await this.assertUeidFree(ueid);
-    const deviceId = newDeviceId();
+    const deviceId = input.issued?.deviceId ?? newDeviceId();
     // Signed outside any transaction, before the token is looked at: a bad token costs a signature
     // (far less than the request itself), a good one a single statement. The certificate leaves
     // only after the claim committed.
-    const issued = await this.issue(deviceId, input.csr);
+    const issued = input.issued?.certificate ?? (await this.issue(deviceId, input.csr));
     const rows: EnrollmentRows = {
       deviceId,
       tokenHash: hashEnrollmentToken(input.token),

@@ -12,7 +12,7 @@
  * profiles (`pki.bad-device-id`, `pki.bad-crl-url`, `pki.bad-validity`, `pki.bad-server-name`,
  * `cert.bad-public-key`) and of the CRL (`crl.*`, `pki.bad-revocation-reason`).
  */
-import { createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPublicKey, KeyObject, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, id_ce_subjectKeyIdentifier, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { DomainError, invalid } from '@fleetguard/common';
@@ -27,10 +27,10 @@ import {
   VerifyDeviceCertificateOptions,
 } from './device-certificate.check';
 import { assertCrlUrl, assertDeviceId, DeviceCertificateProfile } from './device-certificate.profile';
-import { DeviceCertificateTemplate } from './device-certificate.template';
+import { DeviceCertificateTemplate, DeviceTemplateParts, deviceCertificateDer, deviceTbsDer } from './device-certificate.template';
 import { verifiedPublicKeyOf, verifiedSubjectPublicKeyOf } from './csr.check';
 import { classifyPublicKey } from './public-key.policy';
-import { randomSerialNumber } from './serial-number.generator';
+import { randomSerialNumber, SerialNumber } from './serial-number.generator';
 import { buildServerCertificateTbs } from './server-certificate.profile';
 import {
   CaKeyAlgorithm,
@@ -125,6 +125,8 @@ export class CertificateAuthority {
   private readonly profile: DeviceCertificateProfile;
   private readonly template: DeviceCertificateTemplate;
   private readonly identity: { name: Name; keyIdentifier: Buffer; publicKey: SubjectPublicKeyInfo };
+  /** The last URLs deviceIssue found valid. */
+  private checkedUrls?: { crl: string; ocsp: string | undefined };
 
   private constructor(
     readonly rootCertPem: string,
@@ -349,11 +351,26 @@ export class CertificateAuthority {
 
   /** Issues a device certificate following the device profile (device-certificate.profile.ts). */
   async issueDeviceCertificate(request: IssueDeviceCertificateRequest): Promise<IssuedCertificate> {
+    const issue = this.deviceIssue(request);
+    const { der, pem } = await writeDeviceCertificate(issue, request.csr, this.signer);
+    return { certificatePem: pem, certificateDer: der, serialHex: issue.serial.hex, notBefore: issue.notBefore, notAfter: issue.notAfter };
+  }
+
+  /**
+   * Everything of one device certificate but its key, checked: the fields (a fresh serial, the
+   * validity) and the template's constant DER. writeDeviceCertificate makes the certificate from
+   * it, here or on a worker thread holding `workerKey` (csr-check.pool.ts).
+   */
+  deviceIssue(request: Omit<IssueDeviceCertificateRequest, 'csr'>): DeviceIssue {
     const deviceId = assertDeviceId(request?.deviceId);
-    const crlDistributionUrl = assertCrlUrl(request.crlDistributionUrl);
-    const ocspUrl = request.ocspUrl === undefined ? undefined : assertCrlUrl(request.ocspUrl);
+    const { crlDistributionUrl, ocspUrl } = request;
+    // The URLs are the same for every certificate of a CA: parsed again only when they change.
+    if (this.checkedUrls?.crl !== crlDistributionUrl || this.checkedUrls.ocsp !== ocspUrl) {
+      assertCrlUrl(crlDistributionUrl);
+      if (ocspUrl !== undefined) assertCrlUrl(ocspUrl);
+      this.checkedUrls = { crl: crlDistributionUrl, ocsp: ocspUrl };
+    }
     const validityMs = assertDays(request.validityDays, MAX_DEVICE_VALIDITY_DAYS, 'validityDays') * DAY_MS;
-    const { subjectPublicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(request.csr);
 
     const now = Date.now();
     let start: number;
@@ -375,16 +392,12 @@ export class CertificateAuthority {
     if (notAfter.getTime() <= notBefore.getTime()) {
       throw invalid('pki.bad-validity', 'The certificate would end before it starts');
     }
+    return { deviceId, serial: randomSerialNumber(), notBefore, notAfter, parts: this.template.parts(crlDistributionUrl, ocspUrl) };
+  }
 
-    const serial = randomSerialNumber();
-    // The template writes the same bytes as signCertificate(this.profile.build(...)) (device-certificate.template.spec.ts).
-    const tbs = this.template.tbsDer(
-      { deviceId, publicKeySpkiDer, subjectPublicKey, serial: serial.bytes, notBefore, notAfter },
-      crlDistributionUrl,
-      ocspUrl,
-    );
-    const der = this.template.certificateDer(tbs, await this.signer.sign(tbs));
-    return { certificatePem: pemEncode(der, 'CERTIFICATE'), certificateDer: der, serialHex: serial.hex, notBefore, notAfter };
+  /** The issuing key when worker threads may sign with it (a key in memory; a token's key stays with the token: undefined). */
+  get workerKey(): KeyObject | undefined {
+    return this.signer instanceof KeyObjectSigner ? this.signer.privateKey : undefined;
   }
 
   /**
@@ -473,6 +486,26 @@ function devicePublicKeyWithDer(csr: IssueDeviceCertificateRequest['csr']): { su
   if (verified) return { subjectPublicKey: verified, der: Buffer.from(csr.publicKeySpkiDer) };
   const spki = devicePublicKey(csr);
   return { subjectPublicKey: new Uint8Array(spki.subjectPublicKey), der: Buffer.from(AsnConvert.serialize(spki)) };
+}
+
+/** One device certificate's checked fields and its CA's template DER (CertificateAuthority.deviceIssue). */
+export interface DeviceIssue {
+  deviceId: string;
+  serial: SerialNumber;
+  notBefore: Date;
+  notAfter: Date;
+  parts: DeviceTemplateParts;
+}
+
+/**
+ * The device certificate of `issue` for the request's key, signed by `signer`: the same bytes as
+ * signCertificate(profile.build(...)) (device-certificate.template.spec.ts).
+ */
+export async function writeDeviceCertificate(issue: Omit<DeviceIssue, 'serial'> & { serial: { bytes: Buffer } }, csr: IssueDeviceCertificateRequest['csr'], signer: CaSigner): Promise<{ der: Buffer; pem: string }> {
+  const { subjectPublicKey, der: publicKeySpkiDer } = devicePublicKeyWithDer(csr);
+  const tbs = deviceTbsDer(issue.parts, { deviceId: issue.deviceId, publicKeySpkiDer, subjectPublicKey, serial: issue.serial.bytes, notBefore: issue.notBefore, notAfter: issue.notAfter });
+  const der = deviceCertificateDer(issue.parts.signatureAlgorithmDer, tbs, await signer.sign(tbs));
+  return { der, pem: pemEncode(der, 'CERTIFICATE') };
 }
 
 function assertDays(value: unknown, max: number, field: string): number {

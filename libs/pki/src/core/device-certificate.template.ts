@@ -68,11 +68,53 @@ export interface TemplateFields {
   notAfter: Date;
 }
 
+/**
+ * A template's constant DER for one CA and one pair of URLs, as plain bytes: what a worker
+ * thread needs to write device certificates (csr-check.pool.ts) without the schema classes.
+ */
+export interface DeviceTemplateParts {
+  signatureAlgorithmDer: Buffer;
+  issuerDer: Buffer;
+  /** The fixed extensions before the SAN and the SKI, DER, concatenated. */
+  fixedBefore: Buffer;
+  /** The fixed extensions after them (CRL distribution point, AIA), DER, concatenated. */
+  fixedAfter: Buffer;
+}
+
+/** DER TBSCertificate of the device profile from a template's constant parts and one certificate's fields. */
+export function deviceTbsDer(parts: DeviceTemplateParts, fields: TemplateFields): Buffer {
+  const urn = Buffer.from(deviceUrn(fields.deviceId), 'utf8');
+  // GeneralNames ::= SEQUENCE OF GeneralName; uniformResourceIdentifier is [6] IMPLICIT IA5String.
+  const san = extensionDer(OID_SAN, tlv(SEQUENCE, tlv(0x86, urn)));
+  const ski = extensionDer(OID_SKI, tlv(OCTET_STRING, createHash('sha1').update(fields.subjectPublicKey).digest()));
+  // extensions [3] EXPLICIT Extensions, in the profile's order.
+  const extensionsDer = tlv(0xa3, tlv(SEQUENCE, Buffer.concat([parts.fixedBefore, san, ski, parts.fixedAfter])));
+  const subject = tlv(SEQUENCE, tlv(SET, tlv(SEQUENCE, Buffer.concat([OID_CN, tlv(UTF8_STRING, Buffer.from(fields.deviceId, 'utf8'))]))));
+  return tlv(
+    SEQUENCE,
+    Buffer.concat([
+      VERSION_3,
+      tlv(INTEGER, fields.serial),
+      parts.signatureAlgorithmDer,
+      parts.issuerDer,
+      tlv(SEQUENCE, Buffer.concat([time(fields.notBefore), time(fields.notAfter)])),
+      subject,
+      fields.publicKeySpkiDer,
+      extensionsDer,
+    ]),
+  );
+}
+
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
+export function deviceCertificateDer(signatureAlgorithmDer: Buffer, tbs: Buffer, signature: Buffer): Buffer {
+  return tlv(SEQUENCE, Buffer.concat([tbs, signatureAlgorithmDer, tlv(BIT_STRING, Buffer.concat([Buffer.from([0]), signature]))]));
+}
+
 export class DeviceCertificateTemplate {
   private readonly signatureAlgorithmDer: Buffer;
   private readonly issuerDer: Buffer;
   private readonly fixedBefore: Buffer;
-  private fixedAfter?: { key: string; der: Buffer };
+  private fixedAfter?: { key: string; parts: DeviceTemplateParts };
 
   constructor(
     private readonly profile: DeviceCertificateProfile,
@@ -91,40 +133,22 @@ export class DeviceCertificateTemplate {
 
   /** DER TBSCertificate of the device profile. */
   tbsDer(fields: TemplateFields, crlDistributionUrl: string, ocspUrl?: string): Buffer {
-    const after = this.fixedExtensionsAfter(crlDistributionUrl, ocspUrl);
-    const urn = Buffer.from(deviceUrn(fields.deviceId), 'utf8');
-    // GeneralNames ::= SEQUENCE OF GeneralName; uniformResourceIdentifier is [6] IMPLICIT IA5String.
-    const san = extensionDer(OID_SAN, tlv(SEQUENCE, tlv(0x86, urn)));
-    const ski = extensionDer(OID_SKI, tlv(OCTET_STRING, createHash('sha1').update(fields.subjectPublicKey).digest()));
-    // extensions [3] EXPLICIT Extensions, in the profile's order.
-    const extensionsDer = tlv(0xa3, tlv(SEQUENCE, Buffer.concat([this.fixedBefore, san, ski, after])));
-    const subject = tlv(SEQUENCE, tlv(SET, tlv(SEQUENCE, Buffer.concat([OID_CN, tlv(UTF8_STRING, Buffer.from(fields.deviceId, 'utf8'))]))));
-    return tlv(
-      SEQUENCE,
-      Buffer.concat([
-        VERSION_3,
-        tlv(INTEGER, fields.serial),
-        this.signatureAlgorithmDer,
-        this.issuerDer,
-        tlv(SEQUENCE, Buffer.concat([time(fields.notBefore), time(fields.notAfter)])),
-        subject,
-        fields.publicKeySpkiDer,
-        extensionsDer,
-      ]),
-    );
+    return deviceTbsDer(this.parts(crlDistributionUrl, ocspUrl), fields);
   }
 
   /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
   certificateDer(tbs: Buffer, signature: Buffer): Buffer {
-    return tlv(SEQUENCE, Buffer.concat([tbs, this.signatureAlgorithmDer, tlv(BIT_STRING, Buffer.concat([Buffer.from([0]), signature]))]));
+    return deviceCertificateDer(this.signatureAlgorithmDer, tbs, signature);
   }
 
-  private fixedExtensionsAfter(crlDistributionUrl: string, ocspUrl?: string): Buffer {
+  /** The constant DER for these URLs (the same object while they stay the same). */
+  parts(crlDistributionUrl: string, ocspUrl?: string): DeviceTemplateParts {
     const key = `${crlDistributionUrl}\n${ocspUrl ?? ''}`;
     if (this.fixedAfter?.key !== key) {
       const exts: Extension[] = this.profile.fixedExtensionsAfter(crlDistributionUrl, ocspUrl);
-      this.fixedAfter = { key, der: Buffer.concat(exts.map((e) => Buffer.from(AsnConvert.serialize(e)))) };
+      const fixedAfter = Buffer.concat(exts.map((e) => Buffer.from(AsnConvert.serialize(e))));
+      this.fixedAfter = { key, parts: { signatureAlgorithmDer: this.signatureAlgorithmDer, issuerDer: this.issuerDer, fixedBefore: this.fixedBefore, fixedAfter } };
     }
-    return this.fixedAfter.der;
+    return this.fixedAfter.parts;
   }
 }

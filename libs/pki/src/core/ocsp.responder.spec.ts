@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { OCSPResponse, OCSPResponseStatus } from '@peculiar/asn1-ocsp';
-import { Certificate } from '@peculiar/asn1-x509';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { CertID, OCSPRequest, OCSPResponse, OCSPResponseStatus, Request, TBSRequest } from '@peculiar/asn1-ocsp';
+import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import { ocspErrorResponse, OcspRequestError, parseOcspRequest, serialForIssuer } from './ocsp.responder';
 
 /** Requests made by openssl (not by us), then mutated and fuzzed: the parser either reads them or says malformedRequest. */
@@ -40,6 +40,37 @@ describe('OCSP request parsing', () => {
   it('refuses empty, oversized and trailing-garbage requests with malformedRequest', () => {
     for (const bad of [Buffer.alloc(0), Buffer.alloc(20_000, 0x30), Buffer.concat([requestDer, Buffer.from([0])])]) {
       expect(() => parseOcspRequest(bad)).toThrow(OcspRequestError);
+    }
+  });
+
+  /** Inputs a fuzzer finds: DER that is not an OCSPRequest, a request whose parts are empty, deep nesting, not bytes at all. */
+  const garbage = (): Array<[string, unknown]> => {
+    // A well-formed request but for its CertID's serial: an INTEGER without content octets.
+    const certId = new CertID({ hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26' }), issuerNameHash: new OctetString(20), issuerKeyHash: new OctetString(20), serialNumber: new ArrayBuffer(0) });
+    const emptySerial = Buffer.from(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: certId })] }) })));
+    return [
+      ['an empty SEQUENCE', Buffer.from([0x30, 0x00])],
+      ['a SEQUENCE holding an empty SEQUENCE', Buffer.from([0x30, 0x02, 0x30, 0x00])],
+      ['an INTEGER', Buffer.from([0x02, 0x01, 0x05])],
+      ['5,000 nested indefinite-length SEQUENCEs', Buffer.concat([Buffer.alloc(10_000, 0).map((_, i) => (i % 2 ? 0x80 : 0x30)), Buffer.alloc(10_000, 0)]).subarray(0, 16_000)],
+      ['a length running past the end', Buffer.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30])],
+      ['a CertID with an empty serial', emptySerial],
+      ['a string', 'MEUwQzBBMD8wPTAJBgUrDgMCGgUABBQ='],
+      ['null', null],
+      ['an array of numbers', [0x30, 0x00]],
+    ];
+  };
+
+  it('answers garbage of every shape with malformedRequest, never another error', () => {
+    for (const [what, input] of garbage()) {
+      let thrown: unknown;
+      try {
+        parseOcspRequest(input as Uint8Array);
+      } catch (e) {
+        thrown = e;
+      }
+      expect({ what, error: thrown instanceof OcspRequestError ? 'OcspRequestError' : String(thrown) }).toEqual({ what, error: 'OcspRequestError' });
+      expect((thrown as OcspRequestError).status).toBe(OCSPResponseStatus.malformedRequest);
     }
   });
 

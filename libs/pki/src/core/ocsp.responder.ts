@@ -80,9 +80,24 @@ export class OcspRequestError extends Error {
   }
 }
 
-/** Decodes an OCSPRequest; any problem is an OcspRequestError(malformedRequest) with the reason. */
+const malformed = (why: string) => new OcspRequestError(OCSPResponseStatus.malformedRequest, why);
+
+/**
+ * Decodes an OCSPRequest; any problem is an OcspRequestError(malformedRequest) with the reason.
+ * Whatever the bytes, nothing else is thrown: a failure of the schema classes past decoding
+ * (re-encoding a value they read, a field of an unexpected shape) is a malformed request too,
+ * not an error for the caller to turn into a 500.
+ */
 export function parseOcspRequest(der: Uint8Array): ParsedOcspRequest {
-  const malformed = (why: string) => new OcspRequestError(OCSPResponseStatus.malformedRequest, why);
+  try {
+    return readOcspRequest(der);
+  } catch (e) {
+    if (e instanceof OcspRequestError) throw e;
+    throw malformed(`undecodable OCSPRequest (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function readOcspRequest(der: Uint8Array): ParsedOcspRequest {
   if (!(der instanceof Uint8Array) || der.length === 0) throw malformed('empty request');
   if (der.length > MAX_OCSP_REQUEST_BYTES) throw malformed(`request above ${MAX_OCSP_REQUEST_BYTES} bytes`);
   let request: OCSPRequest;
@@ -93,9 +108,16 @@ export function parseOcspRequest(der: Uint8Array): ParsedOcspRequest {
   }
   // The schema parser tolerates trailing bytes; a strict reader does not.
   if (AsnConvert.serialize(request).byteLength !== der.length) throw malformed('trailing or non-DER bytes');
-  const list = request.tbsRequest.requestList;
-  if (!list.length) throw malformed('no CertID in the request');
+  const list = request.tbsRequest?.requestList;
+  if (!Array.isArray(list) || !list.length) throw malformed('no CertID in the request');
   if (list.length > MAX_CERT_IDS) throw malformed(`more than ${MAX_CERT_IDS} CertIDs`);
+  for (const r of list) {
+    const id = r?.reqCert;
+    if (!id?.hashAlgorithm || !(id.issuerNameHash?.buffer instanceof ArrayBuffer) || !(id.issuerKeyHash?.buffer instanceof ArrayBuffer) || !(id.serialNumber instanceof ArrayBuffer)) {
+      throw malformed('a CertID lacks a field');
+    }
+    if (id.serialNumber.byteLength === 0) throw malformed('a CertID without a serial');
+  }
   const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
   let nonceExtnValue: Buffer | undefined;
   if (nonce) {

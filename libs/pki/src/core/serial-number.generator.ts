@@ -4,8 +4,7 @@
  * positive and needs no padding octet, and with a non-zero first octet, so it always encodes as
  * exactly 16 octets: 127 bits of randomness, shown as 32 lowercase hex digits.
  */
-import { randomBytes } from 'node:crypto';
-import { invalid } from '@fleetguard/common';
+import { invalid, pooledRandomBytes } from '@fleetguard/common';
 
 export const SERIAL_BYTES = 16;
 
@@ -16,7 +15,7 @@ export interface SerialNumber {
 
 export function randomSerialNumber(): SerialNumber {
   for (;;) {
-    const bytes = randomBytes(SERIAL_BYTES);
+    const bytes = pooledRandomBytes(SERIAL_BYTES);
     bytes[0] &= 0x7f;
     if (bytes[0] !== 0) return { bytes, hex: bytes.toString('hex') };
   }

@@ -51,7 +51,7 @@ export class KeyObjectSigner implements CaSigner {
   readonly keyAlgorithm: CaKeyAlgorithm;
   private readonly hash: string | null;
 
-  constructor(private readonly privateKey: KeyObject) {
+  constructor(readonly privateKey: KeyObject) {
     const algorithm = privateKey.type === 'private' ? caKeyAlgorithmOf(privateKey) : undefined;
     if (!algorithm) {
       throw invalid('ca.unsupported-key', `CA keys must be one of ${CA_KEY_ALGORITHMS.join(', ')} private keys`);

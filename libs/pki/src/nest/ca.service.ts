@@ -15,6 +15,8 @@ import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
 import { OcspIssuer } from '../core/ocsp.responder';
 import { DerInput } from '../core/der-input.codec';
+import { CsrCheckOptions, ParsedCsr } from '../core/csr.check';
+import type { CsrCheckService } from './csr-check.service';
 import { VerifiedDeviceCertificate, VerifyDeviceCertificateOptions } from '../core/device-certificate.check';
 
 const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
@@ -162,6 +164,31 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     const generation = this.currentGeneration;
     const issued = await this.authority.issueDeviceCertificate({ csr, deviceId, validityDays, crlDistributionUrl: this.crlUrlOf(generation), ocspUrl: this.ocspUrl });
     return { ...issued, caGeneration: generation };
+  }
+
+  /**
+   * A device certificate for the key of a CSR not checked yet: the check (`csrCheck`, as
+   * CsrCheckService.check) and, when the issuing key is in memory, the certificate's writing and
+   * signature on its worker threads in the same round trip; with the key in a token, the check
+   * there and the signature here. The certificate is the one issueDeviceCertificate writes.
+   */
+  async checkAndIssueDeviceCertificate(
+    csrCheck: CsrCheckService,
+    csrInput: string | Buffer,
+    options: CsrCheckOptions,
+    deviceId: string,
+    validityDays: number,
+  ): Promise<{ csr: ParsedCsr; issued: IssuedDeviceCertificate }> {
+    const generation = this.currentGeneration;
+    const authority = this.authority;
+    const key = authority.workerKey;
+    if (!key) {
+      const csr = await csrCheck.check(csrInput, options);
+      return { csr, issued: await this.issueDeviceCertificate(deviceId, csr, validityDays) };
+    }
+    const issue = authority.deviceIssue({ deviceId, validityDays, crlDistributionUrl: this.crlUrlOf(generation), ocspUrl: this.ocspUrl });
+    const { csr, der, pem } = await csrCheck.checkAndIssue(csrInput, options, issue, key);
+    return { csr, issued: { certificatePem: pem, certificateDer: der, serialHex: issue.serial.hex, notBefore: issue.notBefore, notAfter: issue.notAfter, caGeneration: generation } };
   }
 
   /**

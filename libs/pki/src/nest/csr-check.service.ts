@@ -1,4 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { KeyObject } from 'node:crypto';
+import { DeviceIssue } from '../core/certificate-authority';
 import { CsrCheckPool } from '../core/csr-check.pool';
 import { CsrCheckOptions, ParsedCsr } from '../core/csr.check';
 
@@ -13,6 +15,11 @@ export class CsrCheckService implements OnModuleDestroy {
 
   check(input: string | Buffer, options: CsrCheckOptions): Promise<ParsedCsr> {
     return this.pool.check(input, options);
+  }
+
+  /** The check, then the device certificate of `issue` signed with `key`, on the workers (CsrCheckPool.checkAndIssue). */
+  checkAndIssue(input: string | Buffer, options: CsrCheckOptions, issue: DeviceIssue, key: KeyObject): Promise<{ csr: ParsedCsr; der: Buffer; pem: string }> {
+    return this.pool.checkAndIssue(input, options, issue, key);
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -38,11 +38,10 @@ export class OcspService {
     try {
       request = parseOcspRequest(requestDer);
     } catch (e) {
-      if (e instanceof OcspRequestError) {
-        this.logger.debug(`refused OCSP request: ${e.message}`);
-        return ocspErrorResponse(e.status);
-      }
-      throw e;
+      // parseOcspRequest throws nothing but OcspRequestError; anything else is still the request's fault.
+      const status = e instanceof OcspRequestError ? e.status : OCSPResponseStatus.malformedRequest;
+      this.logger.debug(`refused OCSP request: ${(e as Error)?.message}`);
+      return ocspErrorResponse(status);
     }
     try {
       // The CertIDs name their issuer: the response is signed by the issuing CA the first known one names.
