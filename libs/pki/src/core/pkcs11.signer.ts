@@ -67,12 +67,20 @@ export class Pkcs11Token {
     const labels: string[] = [];
     let slot: pkcs11js.Handle | undefined;
     for (const s of lib.C_GetSlotList(true)) {
-      const label = lib.C_GetTokenInfo(s).label.trim();
-      labels.push(label);
+      // A slot whose token cannot be read (SoftHSM2 answers CKR_GENERAL_ERROR for a token another
+      // process is deleting) is named in the message and skipped: it must not hide the one asked for.
+      let label: string;
+      try {
+        label = lib.C_GetTokenInfo(s).label.trim();
+      } catch (e) {
+        labels.push(`(unreadable: ${ckrName(e)})`);
+        continue;
+      }
+      labels.push(`"${label}"`);
       if (label === options.tokenLabel && slot === undefined) slot = s;
     }
     if (slot === undefined) {
-      throw new Pkcs11SetupError('FLEETGUARD_CA_PKCS11_TOKEN', `no token labelled "${options.tokenLabel}" in ${options.module} (tokens found: ${labels.map((l) => `"${l}"`).join(', ') || 'none'})`);
+      throw new Pkcs11SetupError('FLEETGUARD_CA_PKCS11_TOKEN', `no token labelled "${options.tokenLabel}" in ${options.module} (tokens found: ${labels.join(', ') || 'none'})`);
     }
     const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
     try {
