@@ -2,6 +2,7 @@
  * Many concurrent mutual-TLS MQTT devices on one instance, and a reconnect storm of all of them.
  *
  *   npm run bench:connections [-- --devices 10000 --connect-rate 500 --storm 1 --client-processes 2]
+ *   (and --max-handshakes, --handshake-queue, --handshake-wait: the broker's admission settings for the run)
  *
  * The service runs in this process on a fresh PostgreSQL database; the devices (the `mqtt` npm
  * package, one client each, with its own enrolled certificate) run in `--client-processes` child
@@ -215,6 +216,8 @@ async function main(): Promise<void> {
   const devicesN = numberArg('devices', 10_000, { integer: true, min: 1 });
   const connectRate = numberArg('connect-rate', 500, { integer: true, min: 1 });
   const maxHandshakes = numberArg('max-handshakes', 0, { integer: true, min: 0 });
+  const handshakeQueue = numberArg('handshake-queue', -1, { integer: true, min: -1 });
+  const handshakeWait = numberArg('handshake-wait', 0, { integer: true, min: 0 });
   const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
   const storm = numberArg('storm', 1, { integer: true, min: 0 });
   const timeoutS = numberArg('timeout', 180, { min: 10 });
@@ -223,6 +226,8 @@ async function main(): Promise<void> {
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
     FLEETGUARD_MQTT_CONNECT_RATE: String(connectRate),
     ...(maxHandshakes ? { FLEETGUARD_MQTT_MAX_HANDSHAKES: String(maxHandshakes) } : {}),
+    ...(handshakeQueue >= 0 ? { FLEETGUARD_MQTT_HANDSHAKE_QUEUE: String(handshakeQueue) } : {}),
+    ...(handshakeWait ? { FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: String(handshakeWait) } : {}),
     FLEETGUARD_METRICS_PUBLIC: 'true', // the refusal counters and the handshake gauge are read from /metrics
     ...(process.env.FLEETGUARD_LOG_LEVEL ? { FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_LOG_LEVEL } : {}),
   });
