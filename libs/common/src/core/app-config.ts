@@ -48,9 +48,9 @@ const schema = z.object({
   /** MQTT TLS handshakes in progress at once; a connection beyond it waits for a slot (below) or is closed before TLS. */
   FLEETGUARD_MQTT_MAX_HANDSHAKES: positiveInt.max(100_000).default(64),
   /** MQTT connections that may wait (not read from, no TLS yet) for a handshake slot or the rate; 0: none, refused at once. */
-  FLEETGUARD_MQTT_HANDSHAKE_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  FLEETGUARD_MQTT_HANDSHAKE_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(2000),
   /** How long a connection may wait for a handshake slot before it is closed (the device protocol asks devices to give the handshake 15 s). */
-  FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: positiveInt.max(60).default(10),
+  FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: positiveInt.max(60).default(5),
   /** Open MQTT connections this instance holds; beyond it a new connection is closed (the process's open-file limit bounds it too). */
   FLEETGUARD_MQTT_MAX_CONNECTIONS: positiveInt.max(10_000_000).default(50_000),
   FLEETGUARD_HTTP_MAX_BODY: positiveInt.default(1024 * 1024),
