@@ -2,6 +2,7 @@
  * Many concurrent mutual-TLS MQTT devices on one instance, and a reconnect storm of all of them.
  *
  *   npm run bench:connections [-- --devices 10000 --connect-rate 500 --storm 1 --client-processes 2]
+ *   (and --max-handshakes, --handshake-queue, --handshake-wait: the broker's admission settings for the run)
  *
  * The service runs in this process on a fresh PostgreSQL database; the devices (the `mqtt` npm
  * package, one client each, with its own enrolled certificate) run in `--client-processes` child
@@ -161,6 +162,8 @@ interface PhaseResult {
   connected: number;
   /** Devices connected at the end of each second of the phase. */
   timeline: number[];
+  /** TLS handshakes in progress and connections waiting for a slot, at the end of each second (the broker's gauges). */
+  admissionTimeline: Array<[number, number]>;
   rssBeforeMiB: number;
   rssAfterMiB: number;
   rssPeakMiB: number;
@@ -171,10 +174,40 @@ interface PhaseResult {
   /** Cores used on average over the phase: the service's process, and all the client processes together. */
   serviceCores: number;
   clientCores: number;
+  /** The service process's CPU time over the phase per device connected in it (user + system). */
+  serviceCpuMsPerConnect: number;
+  /** The service process's CPU time over the phase, in ms: user and system, and by thread name (Linux /proc; the main thread is `node`). */
+  serviceCpuSplitMs: { user: number; system: number; threads: Record<string, number> };
   /** The machine's 1-minute load average at the end of the phase. */
   loadAvg1m: number;
   apiLatencyMs: ReturnType<typeof latencySummary>;
   apiFailures: number;
+  /** The phase on the monotonic clock in µs, for `profile-summary --from/--to` (node --cpu-prof). */
+  timedWindowMonotonicUs: [number, number];
+}
+
+/** CPU time per thread name of this process, in ms (Linux; empty elsewhere): threads of one name (libuv's pool, V8's GC helpers) summed. */
+function threadCpuMs(): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync('/proc/self/task');
+  } catch {
+    return byName;
+  }
+  const tick = 1000 / 100; // USER_HZ
+  for (const t of tasks) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return byName;
 }
 
 const REASONS = ['connect-rate', 'handshakes-in-progress', 'handshake-wait', 'max-connections', 'tls'];
@@ -183,6 +216,8 @@ async function main(): Promise<void> {
   const devicesN = numberArg('devices', 10_000, { integer: true, min: 1 });
   const connectRate = numberArg('connect-rate', 500, { integer: true, min: 1 });
   const maxHandshakes = numberArg('max-handshakes', 0, { integer: true, min: 0 });
+  const handshakeQueue = numberArg('handshake-queue', -1, { integer: true, min: -1 });
+  const handshakeWait = numberArg('handshake-wait', 0, { integer: true, min: 0 });
   const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
   const storm = numberArg('storm', 1, { integer: true, min: 0 });
   const timeoutS = numberArg('timeout', 180, { min: 10 });
@@ -191,6 +226,8 @@ async function main(): Promise<void> {
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
     FLEETGUARD_MQTT_CONNECT_RATE: String(connectRate),
     ...(maxHandshakes ? { FLEETGUARD_MQTT_MAX_HANDSHAKES: String(maxHandshakes) } : {}),
+    ...(handshakeQueue >= 0 ? { FLEETGUARD_MQTT_HANDSHAKE_QUEUE: String(handshakeQueue) } : {}),
+    ...(handshakeWait ? { FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: String(handshakeWait) } : {}),
     FLEETGUARD_METRICS_PUBLIC: 'true', // the refusal counters and the handshake gauge are read from /metrics
     ...(process.env.FLEETGUARD_LOG_LEVEL ? { FLEETGUARD_LOG_LEVEL: process.env.FLEETGUARD_LOG_LEVEL } : {}),
   });
@@ -284,6 +321,8 @@ async function main(): Promise<void> {
       const r0 = await refusals();
       const errors0 = errorsNow();
       const cpu0 = { service: serviceCpuMs(), clients: clientCpuMs() };
+      const usage0 = process.cpuUsage();
+      const threads0 = threadCpuMs();
       const latencies: number[] = [];
       let apiFailures = 0;
       let sampling = true;
@@ -302,6 +341,7 @@ async function main(): Promise<void> {
           await sleep(100);
         }
       })();
+      const window0 = Number(process.hrtime.bigint() / 1000n);
       const t0 = performance.now();
       sendAll(cmd);
       if (waitForDropFirst) {
@@ -310,8 +350,15 @@ async function main(): Promise<void> {
       let done: number | null = null;
       // Devices connected at the end of each second of the phase: how a storm converges, not only when.
       const timeline: number[] = [];
+      const admissionTimeline: Array<[number, number]> = [];
       while (performance.now() - t0 < timeoutS * 1000) {
-        if ((performance.now() - t0) / 1000 >= timeline.length + 1) timeline.push(connectedNow());
+        if ((performance.now() - t0) / 1000 >= timeline.length + 1) {
+          timeline.push(connectedNow());
+          void Promise.all([readCounter(service, 'fleetguard_mqtt_tls_handshakes_in_progress'), readCounter(service, 'fleetguard_mqtt_tls_handshakes_waiting')]).then(
+            (g) => admissionTimeline.push(g),
+            () => undefined,
+          );
+        }
         if (connectedNow() >= devicesN) {
           done = performance.now();
           break;
@@ -319,6 +366,11 @@ async function main(): Promise<void> {
         await sleep(50);
       }
       const wallMs = performance.now() - t0;
+      const window1 = Number(process.hrtime.bigint() / 1000n);
+      const serviceCpuPhaseMs = serviceCpuMs() - cpu0.service;
+      const usage = process.cpuUsage(usage0);
+      const threads1 = threadCpuMs();
+      const threads = Object.fromEntries([...threads1].map(([name, ms]) => [name, round(ms - (threads0.get(name) ?? 0))!] as const).filter(([, ms]) => ms > 0));
       const cores = { service: round((serviceCpuMs() - cpu0.service) / wallMs, 2)!, clients: round((clientCpuMs() - cpu0.clients) / wallMs, 2)! };
       sampling = false;
       await sampler;
@@ -329,6 +381,7 @@ async function main(): Promise<void> {
         acceptPerSecond: seconds ? Math.round(devicesN / seconds) : null,
         connected: connectedNow(),
         timeline,
+        admissionTimeline,
         rssBeforeMiB: round(rssBefore / MiB)!,
         rssAfterMiB: round(process.memoryUsage.rss() / MiB)!,
         rssPeakMiB: round(peak / MiB)!,
@@ -338,9 +391,12 @@ async function main(): Promise<void> {
         firstClientError: clients.find((c) => c.last.firstError)?.last.firstError ?? null,
         serviceCores: cores.service,
         clientCores: cores.clients,
+        serviceCpuMsPerConnect: round(serviceCpuPhaseMs / Math.max(1, connectedNow()), 2)!,
+        serviceCpuSplitMs: { user: round(usage.user / 1000)!, system: round(usage.system / 1000)!, threads },
         loadAvg1m: round(os.loadavg()[0], 1)!,
         apiLatencyMs: latencySummary(Float64Array.from(latencies).sort()),
         apiFailures,
+        timedWindowMonotonicUs: [window0, window1],
       };
     };
 
@@ -384,7 +440,7 @@ async function main(): Promise<void> {
       `connections: ${connect.connected}/${devicesN} mTLS devices connected in ${connect.seconds ?? 'timeout'} s (${connect.acceptPerSecond ?? '-'}/s, limit ${connectRate}/s; bare TLS baseline ${Math.round(baselinePerSecond)}/s, ratio ${result.acceptRatioToBaseline}), ` +
         `RSS ${result.settledRssMiB} MiB (${perConnectionKiB} KiB/connection), API p99 ${connect.apiLatencyMs.p99} ms` +
         `; cores: service ${connect.serviceCores}, clients ${connect.clientCores} (baseline ${baselineCores.service}/${baselineCores.clients})` +
-        (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s (${s0.acceptPerSecond ?? '-'}/s, ratio ${result.stormAcceptRatioToBaseline}), ${s0.refusals['connect-rate']} refused by the rate limit, ${s0.refusals['handshakes-in-progress']} by the handshake limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : '') +
+        (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s (${s0.acceptPerSecond ?? '-'}/s, ratio ${result.stormAcceptRatioToBaseline}, service ${s0.serviceCpuMsPerConnect} ms CPU per connect), ${s0.refusals['connect-rate']} refused by the rate limit, ${s0.refusals['handshakes-in-progress']} by the handshake limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : '') +
         `; load ${result.machine.loadAvg1m}`,
     );
   } finally {

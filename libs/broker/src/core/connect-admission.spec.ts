@@ -3,7 +3,29 @@ import { AdmissionTicket, ConnectAdmission, ConnectLimits } from './connect-admi
 describe('ConnectAdmission', () => {
   let now = 0;
   const clock = () => now;
-  beforeEach(() => (now = 0));
+  /** Timers the admission asked for: due time and callback (run by `advance`). */
+  let timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
+  const schedule = (fn: () => void, ms: number) => {
+    const t = { at: now + ms, fn, cancelled: false };
+    timers.push(t);
+    return () => (t.cancelled = true);
+  };
+  /** Moves the clock on, running the timers that fall due on the way, in order. */
+  function advance(ms: number) {
+    const until = now + ms;
+    for (;;) {
+      const due = timers.filter((t) => !t.cancelled && t.at <= until).sort((x, y) => x.at - y.at)[0];
+      if (!due) break;
+      timers = timers.filter((t) => t !== due);
+      now = due.at;
+      due.fn();
+    }
+    now = until;
+  }
+  beforeEach(() => {
+    now = 0;
+    timers = [];
+  });
 
   /** A connection as the broker handles it: what happened to it, and its ticket. */
   function connection(a: ConnectAdmission) {
@@ -17,9 +39,9 @@ describe('ConnectAdmission', () => {
     c.ticket = ticket;
     return c;
   }
-  const make = (limits: ConnectLimits) => new ConnectAdmission(limits, clock);
+  const make = (limits: ConnectLimits) => new ConnectAdmission(limits, clock, schedule);
 
-  it('admits a burst, then refuses until tokens come back at the rate', () => {
+  it('without a wait room: admits a burst, then refuses until tokens come back at the rate', () => {
     const a = make({ ratePerSecond: 10, burst: 5, maxHandshakes: 100 });
     for (let i = 0; i < 5; i++) expect(connection(a).state).toBe('running');
     expect(connection(a)).toMatchObject({ state: 'refused', reason: 'connect-rate' });
@@ -89,10 +111,53 @@ describe('ConnectAdmission', () => {
     expect(gone.state).toBe('waiting'); // never started
   });
 
-  it('a waiting connection spends a token: the rate bounds the waiters too', () => {
-    const a = make({ ratePerSecond: 1, burst: 3, maxHandshakes: 1, maxWaiting: 10 });
-    expect([connection(a).state, connection(a).state, connection(a).state]).toEqual(['running', 'waiting', 'waiting']);
-    expect(connection(a)).toMatchObject({ reason: 'connect-rate' });
+  it('lets connections over the rate wait, and starts them as tokens come back, at the rate', () => {
+    const a = make({ ratePerSecond: 10, burst: 2, maxHandshakes: 100, maxWaiting: 3, maxWaitMs: 5000 });
+    const [r1, r2, w1, w2, w3] = [connection(a), connection(a), connection(a), connection(a), connection(a)];
+    expect([r1.state, r2.state, w1.state, w2.state, w3.state]).toEqual(['running', 'running', 'waiting', 'waiting', 'waiting']);
+    // The room is full: the next is refused, named after the rate (the slots are free).
+    expect(connection(a)).toMatchObject({ state: 'refused', reason: 'connect-rate' });
+    advance(99);
+    expect(w1.state).toBe('waiting');
+    advance(1); // 10/s: a token after 100 ms starts the first waiter, without a new connection
+    expect([w1.state, w2.state, w3.state]).toEqual(['running', 'waiting', 'waiting']);
+    advance(100);
+    expect([w2.state, w3.state]).toEqual(['running', 'waiting']);
+    advance(100);
+    expect(w3.state).toBe('running');
+    expect([a.handshakesInProgress, a.handshakesWaiting]).toEqual([5, 0]);
+    expect(timers.filter((t) => !t.cancelled)).toHaveLength(0); // nobody waits: no timer left
+  });
+
+  it('a newcomer does not pass a connection waiting for a token, and a waiter needs a slot and a token both', () => {
+    const a = make({ ratePerSecond: 10, burst: 1, maxHandshakes: 1, maxWaiting: 5, maxWaitMs: 5000 });
+    const r = connection(a);
+    const w1 = connection(a);
+    advance(500); // tokens back, but the slot is taken
+    expect(w1.state).toBe('waiting');
+    const late = connection(a);
+    expect(late.state).toBe('waiting');
+    r.ticket!.settled(); // a slot and a token: the first waiter, not the newcomer
+    expect([w1.state, late.state]).toEqual(['running', 'waiting']);
+    w1.ticket!.settled(); // a slot, no token left (burst 1)
+    expect(late.state).toBe('waiting');
+    advance(100);
+    expect(late.state).toBe('running');
+  });
+
+  it('a waiter waiting for a token expires like one waiting for a slot, and close() cancels the token timer', () => {
+    const a = make({ ratePerSecond: 0.5, burst: 1, maxHandshakes: 10, maxWaiting: 5, maxWaitMs: 1000 });
+    connection(a);
+    const w = connection(a);
+    advance(1000);
+    a.sweep();
+    expect(w.state).toBe('expired');
+    const w2 = connection(a);
+    a.close();
+    advance(10_000);
+    expect(w2.state).toBe('waiting'); // no timer ran after close (it is expired by the next sweep)
+    a.sweep();
+    expect(w2.state).toBe('expired');
   });
 
   it('rejects nonsensical limits', () => {

@@ -58,6 +58,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   private front?: net.Server;
   private plainServer?: net.Server;
   private admissionSweep?: NodeJS.Timeout;
+  private admission?: ConnectAdmission;
   private readonly refusalLog = new RepeatThrottle(REFUSAL_LOG_WINDOW_MS);
   private readonly readyListeners: Array<(deviceId: string) => void> = [];
   private readonly pkiReadyListeners: Array<(deviceId: string) => void> = [];
@@ -217,14 +218,14 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     // After an issuing CA rollover: the new server certificate, and devices of every CA trusted.
     this.ca.onTlsChanged((n) => this.server?.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
     // Admission before TLS: a refused connection costs an accept and a close, not a handshake;
-    // one waiting for a slot is not read from (pauseOnConnect) until its handshake starts.
-    const admission = new ConnectAdmission({
+    // one waiting for a slot or a token is not read from (pauseOnConnect) until its handshake starts.
+    const admission = (this.admission = new ConnectAdmission({
       ratePerSecond: this.config.mqttConnectRate,
       burst: this.config.mqttConnectRate,
       maxHandshakes: this.config.mqttMaxHandshakes,
       maxWaiting: this.config.mqttHandshakeQueue,
       maxWaitMs: this.config.mqttHandshakeWaitSeconds * 1000,
-    });
+    }));
     const showAdmission = () => {
       handshakes.set(admission.handshakesInProgress);
       handshakesWaiting.set(admission.handshakesWaiting);
@@ -242,7 +243,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
         tlsServer.emit('connection', raw);
       };
       const { verdict, ticket } = admission.admit(startTls, () => {
-        this.refuse('handshake-wait', null, `waited ${this.config.mqttHandshakeWaitSeconds} s for one of ${this.config.mqttMaxHandshakes} TLS handshake slots`);
+        this.refuse('handshake-wait', null, `waited ${this.config.mqttHandshakeWaitSeconds} s for one of ${this.config.mqttMaxHandshakes} TLS handshake slots (at ${this.config.mqttConnectRate} a second)`);
         raw.destroy();
       });
       if (!verdict.ok) {
@@ -262,7 +263,12 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     });
     this.front.maxConnections = this.config.mqttMaxConnections;
     this.front.on('drop', () => this.refuse('max-connections', null, `${this.config.mqttMaxConnections} MQTT connections already open`));
-    const tlsPort = await listen(this.front, this.config.mqttPort, host);
+    // A reconnect storm's connections arrive in well under a second; past the accept queue
+    // (Node's default 511) the kernel drops them and each client retransmits its SYN after 1, 2,
+    // 4, 8 s: plateaus of seconds without a connection while the broker idles (measured). Every
+    // waiting connection is meant to be accepted at once, so the queue is sized to the wait room.
+    const backlog = Math.min(65_535, Math.max(511, this.config.mqttHandshakeQueue + this.config.mqttMaxHandshakes));
+    const tlsPort = await listen(this.front, this.config.mqttPort, host, backlog);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
       this.plainServer = net.createServer(handle);
@@ -340,6 +346,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.admissionSweep);
+    this.admission?.close();
     await new Promise<void>((r) => (this.front ? this.front.close(() => r()) : r()));
     await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
     if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));

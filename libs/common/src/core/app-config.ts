@@ -43,13 +43,13 @@ const schema = z.object({
   /** A hardening report older than this no longer counts as evidence (SPEC: evidence-graded scoring). */
   FLEETGUARD_MAX_REPORT_AGE_SECONDS: z.coerce.number().int().min(60).max(366 * 86400).default(7 * 86400),
   FLEETGUARD_MQTT_MAX_PAYLOAD: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
-  /** New MQTT connections a second this instance starts a TLS handshake for (burst: one second's worth); more are closed before TLS. */
+  /** New MQTT connections a second this instance starts a TLS handshake for (burst: one second's worth); more wait (below) or are closed before TLS. */
   FLEETGUARD_MQTT_CONNECT_RATE: positiveInt.max(1_000_000).default(500),
   /** MQTT TLS handshakes in progress at once; a connection beyond it waits for a slot (below) or is closed before TLS. */
   FLEETGUARD_MQTT_MAX_HANDSHAKES: positiveInt.max(100_000).default(64),
-  /** MQTT connections that may wait (not read from, no TLS yet) for a handshake slot; 0: none, refused at once. */
+  /** MQTT connections that may wait (not read from, no TLS yet) for a handshake slot or the rate; 0: none, refused at once. */
   FLEETGUARD_MQTT_HANDSHAKE_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(2000),
-  /** How long a connection may wait for a handshake slot before it is closed. */
+  /** How long a connection may wait for a handshake slot before it is closed (the device protocol asks devices to give the handshake 15 s). */
   FLEETGUARD_MQTT_HANDSHAKE_WAIT_SECONDS: positiveInt.max(60).default(5),
   /** Open MQTT connections this instance holds; beyond it a new connection is closed (the process's open-file limit bounds it too). */
   FLEETGUARD_MQTT_MAX_CONNECTIONS: positiveInt.max(10_000_000).default(50_000),
