@@ -21,3 +21,14 @@ describe('file descriptor watch', () => {
     expect(warnings[2]).toMatch(/at 81 %/);
   });
 });
+
+describe('metrics of descriptors and handles', () => {
+  it('the scrape does not list descriptors or handles (O(connections) per scrape); the count is the watch\'s sample', async () => {
+    const { metricsRegistry } = await import('./metrics');
+    for (const gone of ['fleetguard_nodejs_active_handles', 'fleetguard_nodejs_active_resources', 'fleetguard_nodejs_active_handles_total']) expect(metricsRegistry.getSingleMetric(gone)).toBeUndefined();
+    const watch = watchFileDescriptors(() => undefined, { everyMs: 3600_000, read: () => ({ open: 1234, limit: Number.POSITIVE_INFINITY }) });
+    watch.stop();
+    const text = await metricsRegistry.metrics();
+    expect(text).toMatch(/^fleetguard_process_open_fds 1234$/m);
+  });
+});

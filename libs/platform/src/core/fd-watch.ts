@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import { gauge } from './metrics';
 
 const openFds = gauge('fleetguard_open_fds_ratio', 'Open file descriptors as a share of the soft limit (sockets of MQTT, HTTP, PostgreSQL and webhooks share it)');
+/** prom-client's own listed /proc/self/fd at every scrape (see metrics.ts); this one is sampled with the ratio. */
+const openFdCount = gauge('fleetguard_process_open_fds', 'Number of open file descriptors (sampled every 10 s)');
 
 export interface FdUsage {
   open: number;
@@ -36,7 +38,9 @@ export function watchFileDescriptors(
   let high = false;
   const check = () => {
     const u = read();
-    if (!u || !Number.isFinite(u.limit) || u.limit <= 0) return;
+    if (!u) return;
+    openFdCount.set(u.open);
+    if (!Number.isFinite(u.limit) || u.limit <= 0) return;
     const ratio = u.open / u.limit;
     openFds.set(ratio);
     if (!high && ratio >= threshold) {

@@ -6,11 +6,17 @@ collectDefaultMetrics({ register: metricsRegistry, prefix: 'fleetguard_' });
 
 /*
  * prom-client also exports three gauges named `*_total` (active handles, requests, resources),
- * a suffix Prometheus reserves for counters: `promtool check metrics` refuses them. The same
- * figures stay available, split by type, as `fleetguard_nodejs_active_{handles,requests,resources}`
- * (sum them for the totals), so the misnamed ones are dropped.
+ * a suffix Prometheus reserves for counters: `promtool check metrics` refuses them, so they are
+ * dropped. Dropped too, for their cost: the active handles and resources by type (each scrape
+ * made a JavaScript object of every socket, `process._getActiveHandles()`) and prom-client's
+ * `process_open_fds` (each scrape listed /proc/self/fd). With 10,000 MQTT connections and the
+ * connections bench scraping every second they took a fifth of the service's thread during a
+ * reconnect storm. `fleetguard_process_open_fds` is kept, sampled every 10 s by the
+ * file-descriptor watch (fd-watch.ts) instead of at each scrape; the connections are counted by
+ * the broker's own gauges. `fleetguard_nodejs_active_requests` (libuv requests: few) stays.
  */
 for (const what of ['handles', 'requests', 'resources']) metricsRegistry.removeSingleMetric(`fleetguard_nodejs_active_${what}_total`);
+for (const name of ['nodejs_active_handles', 'nodejs_active_resources', 'process_open_fds']) metricsRegistry.removeSingleMetric(`fleetguard_${name}`);
 
 export const httpRequests = new Counter({
   name: 'fleetguard_http_requests_total',
