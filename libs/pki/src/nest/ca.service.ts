@@ -355,8 +355,11 @@ export class CaService implements OnModuleInit, OnModuleDestroy {
     this.authority = this.generationList[this.generationList.length - 1].authority;
     if (stored.length) fs.writeFileSync(path.join(dir, 'ca-chain.pem'), this.chainPem);
     // Another instance's rollover: told through the cluster bus, and re-read on a timer in case that message was lost.
-    this.cluster.on<{ generation: number }>('ca-rolled-over', () => void this.refreshGenerations().catch((e: Error) => this.logger.warn(`issuing CA re-read failed: ${e.message}`)));
-    this.recheck = setInterval(() => void this.refreshGenerations().catch((e: Error) => this.logger.warn(`issuing CA re-read failed: ${e.message}`)), GENERATIONS_RECHECK_MS);
+    // Only with other instances (FLEETGUARD_REDIS_URL): alone, this instance made every generation it has.
+    if (!this.cluster.clustered) return;
+    const reread = () => void this.refreshGenerations().catch((e: Error) => this.logger.warn(`issuing CA re-read failed: ${e.message}`));
+    this.cluster.on<{ generation: number }>('ca-rolled-over', reread);
+    this.recheck = setInterval(reread, GENERATIONS_RECHECK_MS);
     this.recheck.unref();
   }
 
