@@ -57,6 +57,8 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
   /** The TCP listener in front of the TLS one: connections are admitted here (rate, handshakes) before TLS. */
   private front?: net.Server;
   private plainServer?: net.Server;
+  /** Every connection the listeners accepted and did not refuse, until it closes: a shutdown ends them (a Set: O(1) per connect and close). */
+  private readonly sockets = new Set<net.Socket>();
   private admissionSweep?: NodeJS.Timeout;
   private admission?: ConnectAdmission;
   private readonly refusalLog = new RepeatThrottle(REFUSAL_LOG_WINDOW_MS);
@@ -200,6 +202,10 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       isRevoked: (serial) => this.status.isRevoked(serial),
       refuse: (reason, deviceId, message) => this.refuse(reason, deviceId, message),
     });
+    const track = (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    };
     const handle = (socket: net.Socket) => {
       coalesceWritesPerTurn(socket);
       this.aedes.handle(socket as never);
@@ -258,6 +264,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       };
       inHandshake.set(key, settle);
       raw.once('close', settle);
+      track(raw);
       showAdmission();
       if (!verdict.waiting) startTls();
     });
@@ -271,7 +278,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     const tlsPort = await listen(this.front, this.config.mqttPort, host, backlog);
     let plain: number | undefined;
     if (this.config.mqttPlainPort !== undefined) {
-      this.plainServer = net.createServer(handle);
+      this.plainServer = net.createServer((socket) => (track(socket), handle(socket)));
       plain = await listen(this.plainServer, this.config.mqttPlainPort, host);
       this.logger.warn(`plain-text MQTT enabled on port ${plain} (development only; devices are refused without a certificate)`);
     }
@@ -344,11 +351,21 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
     return null;
   }
 
+  /**
+   * A shutdown: no new connections, then every device's connection closed (aedes ends its
+   * clients; connections still in their handshake or waiting for a slot are destroyed), so the
+   * devices reconnect to another instance or to this one's successor at once. A listener's
+   * close() alone waits for its connections to end, and devices with a 300 s keepalive would
+   * hold the shutdown (a SIGTERM, a rolling deploy) until they went away.
+   */
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.admissionSweep);
     this.admission?.close();
-    await new Promise<void>((r) => (this.front ? this.front.close(() => r()) : r()));
-    await new Promise<void>((r) => (this.plainServer ? this.plainServer.close(() => r()) : r()));
+    const listenersClosed = Promise.all(
+      [this.front, this.plainServer].map((server) => new Promise<void>((r) => (server ? server.close(() => r()) : r()))),
+    );
     if (this.aedes) await new Promise<void>((r) => this.aedes.close(() => r()));
+    for (const socket of this.sockets) socket.destroy();
+    await listenersClosed;
   }
 }
