@@ -18,6 +18,13 @@
  *    until all have a CONNACK, accept rate, refusals by reason, RSS before and after and per
  *    connection, and the latency of an operator API call made every 100 ms meanwhile.
  * 3. Storm: every device's socket is destroyed at once and each reconnects; the same figures again.
+ * 4. Restart storm (`--restarts`, default 1): the service is closed (every connection with it) and
+ *    started again in this process on the same database, certs directory and ports, while the
+ *    devices retry with their back-off; timed from the close, with the new instance's boot time
+ *    and the time from its listening to all devices back. Every provider, cache and pool of the
+ *    new instance is new (its certificate-status cache warmed at boot as at any start); what an
+ *    in-process restart keeps that a new process would not is V8's compiled code. API calls that
+ *    fail while no instance listens are counted apart (`apiFailuresWhileDown`).
  * The connect-rate limit (FLEETGUARD_MQTT_CONNECT_RATE) is what bounds the accept rate by design;
  * `--connect-rate` sets it for the run.
  */
@@ -182,6 +189,8 @@ interface PhaseResult {
   loadAvg1m: number;
   apiLatencyMs: ReturnType<typeof latencySummary>;
   apiFailures: number;
+  /** Restart storms only: API calls that failed before the new instance listened, the close and boot times, and the time from listening to all devices back. */
+  restart?: { apiFailuresWhileDown: number; closeSeconds: number; bootSeconds: number; listeningToAllBackSeconds: number | null };
   /** The phase on the monotonic clock in µs, for `profile-summary --from/--to` (node --cpu-prof). */
   timedWindowMonotonicUs: [number, number];
 }
@@ -220,6 +229,7 @@ async function main(): Promise<void> {
   const handshakeWait = numberArg('handshake-wait', 0, { integer: true, min: 0 });
   const baselineN = numberArg('baseline', 2000, { integer: true, min: 1 });
   const storm = numberArg('storm', 1, { integer: true, min: 0 });
+  const restarts = numberArg('restarts', 1, { integer: true, min: 0 });
   const timeoutS = numberArg('timeout', 180, { min: 10 });
   const processesN = Math.min(16, numberArg('client-processes', 2, { integer: true, min: 1 }));
   const service = await startBenchService({
@@ -314,11 +324,14 @@ async function main(): Promise<void> {
     const refusals = async () => Object.fromEntries(await Promise.all(REASONS.map(async (r) => [r, await readCounter(service, 'fleetguard_mqtt_rejections_total', { reason: r })] as const)));
 
     /** Runs one phase: sends `cmd`, waits until every device is connected (again), sampling RSS and API latency. */
-    const phase = async (cmd: ToChild, waitForDropFirst: boolean): Promise<PhaseResult> => {
+    const phase = async (cmd: ToChild | 'restart', waitForDropFirst: boolean): Promise<PhaseResult> => {
       global.gc?.();
       const rssBefore = process.memoryUsage.rss();
       let peak = rssBefore;
-      const r0 = await refusals();
+      // A restarted instance counts its refusals from zero.
+      const r0 = cmd === 'restart' ? Object.fromEntries(REASONS.map((r) => [r, 0])) : await refusals();
+      let listening: number | null = cmd === 'restart' ? null : 0;
+      let downFailures = 0;
       const errors0 = errorsNow();
       const cpu0 = { service: serviceCpuMs(), clients: clientCpuMs() };
       const usage0 = process.cpuUsage();
@@ -334,7 +347,8 @@ async function main(): Promise<void> {
             await res.arrayBuffer();
             if (res.status !== 200) apiFailures++;
           } catch {
-            apiFailures++;
+            if (listening === null) downFailures++;
+            else apiFailures++;
           }
           latencies.push(performance.now() - s);
           peak = Math.max(peak, process.memoryUsage.rss());
@@ -343,7 +357,14 @@ async function main(): Promise<void> {
       })();
       const window0 = Number(process.hrtime.bigint() / 1000n);
       const t0 = performance.now();
-      sendAll(cmd);
+      let restartTimes: { closeMs: number; bootMs: number } | undefined;
+      let restartError: unknown;
+      if (cmd === 'restart') {
+        void service.restart().then(
+          (t) => ((restartTimes = t), (listening = performance.now())),
+          (e: unknown) => (restartError = e),
+        );
+      } else sendAll(cmd);
       if (waitForDropFirst) {
         for (let i = 0; i < 100 && connectedNow() > devicesN * 0.5; i++) await sleep(50);
       }
@@ -352,6 +373,7 @@ async function main(): Promise<void> {
       const timeline: number[] = [];
       const admissionTimeline: Array<[number, number]> = [];
       while (performance.now() - t0 < timeoutS * 1000) {
+        if (restartError) throw restartError;
         if ((performance.now() - t0) / 1000 >= timeline.length + 1) {
           timeline.push(connectedNow());
           void Promise.all([readCounter(service, 'fleetguard_mqtt_tls_handshakes_in_progress'), readCounter(service, 'fleetguard_mqtt_tls_handshakes_waiting')]).then(
@@ -396,6 +418,16 @@ async function main(): Promise<void> {
         loadAvg1m: round(os.loadavg()[0], 1)!,
         apiLatencyMs: latencySummary(Float64Array.from(latencies).sort()),
         apiFailures,
+        ...(restartTimes
+          ? {
+              restart: {
+                apiFailuresWhileDown: downFailures,
+                closeSeconds: round(restartTimes.closeMs / 1000, 2)!,
+                bootSeconds: round(restartTimes.bootMs / 1000, 2)!,
+                listeningToAllBackSeconds: done === null || listening === null ? null : round((done - listening) / 1000, 2)!,
+              },
+            }
+          : {}),
         timedWindowMonotonicUs: [window0, window1],
       };
     };
@@ -409,6 +441,8 @@ async function main(): Promise<void> {
     const perConnectionKiB = heldAfterConnect ? round((settledRss - connect.rssBeforeMiB * MiB) / heldAfterConnect / 1024) : null;
     const storms: PhaseResult[] = [];
     for (let i = 0; i < storm; i++) storms.push(await phase({ t: 'storm' }, true));
+    const restartStorms: PhaseResult[] = [];
+    for (let i = 0; i < restarts; i++) restartStorms.push(await phase('restart', true));
     sendAll({ t: 'quit' });
 
     const result = {
@@ -431,16 +465,21 @@ async function main(): Promise<void> {
       connectionsHeld: heldAfterConnect,
       perConnectionKiB,
       storms,
+      restartStorms,
       acceptRatioToBaseline: connect.acceptPerSecond ? round(connect.acceptPerSecond / baselinePerSecond, 3) : null,
       stormAcceptRatioToBaseline: storms[0]?.acceptPerSecond ? round(storms[0].acceptPerSecond / baselinePerSecond, 3) : null,
     };
     const s0 = storms[0];
+    const r0 = restartStorms[0];
     emit(
       result,
       `connections: ${connect.connected}/${devicesN} mTLS devices connected in ${connect.seconds ?? 'timeout'} s (${connect.acceptPerSecond ?? '-'}/s, limit ${connectRate}/s; bare TLS baseline ${Math.round(baselinePerSecond)}/s, ratio ${result.acceptRatioToBaseline}), ` +
         `RSS ${result.settledRssMiB} MiB (${perConnectionKiB} KiB/connection), API p99 ${connect.apiLatencyMs.p99} ms` +
         `; cores: service ${connect.serviceCores}, clients ${connect.clientCores} (baseline ${baselineCores.service}/${baselineCores.clients})` +
         (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s (${s0.acceptPerSecond ?? '-'}/s, ratio ${result.stormAcceptRatioToBaseline}, service ${s0.serviceCpuMsPerConnect} ms CPU per connect), ${s0.refusals['connect-rate']} refused by the rate limit, ${s0.refusals['handshakes-in-progress']} by the handshake limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : '') +
+        (r0
+          ? `; restart: all back in ${r0.seconds ?? 'timeout'} s from the close (boot ${r0.restart?.bootSeconds} s, ${r0.restart?.listeningToAllBackSeconds ?? '-'} s from listening, service ${r0.serviceCpuMsPerConnect} ms CPU per connect), RSS peak ${r0.rssPeakMiB} MiB, API p99 ${r0.apiLatencyMs.p99} ms, ${r0.apiFailures} API failures once listening`
+          : '') +
         `; load ${result.machine.loadAvg1m}`,
     );
   } finally {

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { AppConfig, parseConfig } from '@fleetguard/common';
 import { createRootLogger } from '@fleetguard/platform/nest';
@@ -43,6 +44,14 @@ export interface BenchService extends RunningService {
   databaseUrl: string;
   databaseName: string;
   stop(): Promise<void>;
+  /**
+   * Closes the service (every listener and connection, as a shutdown does) and starts a new one
+   * in this process on the same database, certs directory and ports: a restart of the instance.
+   * The fields of this object (app, urls, config, ...) are the new instance's afterwards. What
+   * an in-process restart keeps that a new process would not: V8's compiled code and the
+   * modules' load; every Nest provider, cache and pool is new.
+   */
+  restart(): Promise<{ closeMs: number; bootMs: number }>;
 }
 
 async function withPg<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
@@ -75,7 +84,7 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
   };
   const adminKey = `fg-bench-admin-${randomBytes(16).toString('hex')}`;
   try {
-    const config = parseConfig({
+    const configEnv: Record<string, string> = {
       FLEETGUARD_ENV: 'production',
       ...ephemeralEnv(dir),
       FLEETGUARD_ADMIN_KEY: adminKey,
@@ -85,20 +94,47 @@ export async function startBenchService(env: Record<string, string> = {}): Promi
       FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
       DATABASE_URL: databaseUrl,
       ...env,
-    });
-    const service = await startService(config, createRootLogger(config.logLevel));
+    };
+    const config = parseConfig(configEnv);
+    const logger = createRootLogger(config.logLevel);
+    let current = await startService(config, logger);
     let stopped = false;
     const stop = async () => {
       if (stopped) return;
       stopped = true;
       try {
-        await service.close();
+        await current.close();
       } finally {
         await drop();
       }
     };
     onInterrupt(stop);
-    return { ...service, config, api: new Api(service.urls.operator), adminKey, databaseUrl, databaseName, stop };
+    const handle: BenchService = {
+      ...current,
+      config,
+      api: new Api(current.urls.operator),
+      adminKey,
+      databaseUrl,
+      databaseName,
+      stop,
+      restart: async () => {
+        const t0 = performance.now();
+        const { ports } = current;
+        await current.close();
+        const t1 = performance.now();
+        const again = parseConfig({
+          ...configEnv,
+          FLEETGUARD_HTTP_PORT: String(ports.http),
+          FLEETGUARD_DEVICE_PORT: String(ports.device),
+          FLEETGUARD_MQTT_PORT: String(ports.mqtt),
+          ...(ports.mqttPlain !== undefined ? { FLEETGUARD_MQTT_PLAIN_PORT: String(ports.mqttPlain) } : {}),
+        });
+        current = await startService(again, logger);
+        Object.assign(handle, { app: current.app, logger: current.logger, urls: current.urls, ports: current.ports, close: current.close, config: again });
+        return { closeMs: t1 - t0, bootMs: performance.now() - t1 };
+      },
+    };
+    return handle;
   } catch (e) {
     await drop().catch(() => undefined);
     throw e;
