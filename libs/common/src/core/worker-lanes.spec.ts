@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkerLanes, laneWorkerPort } from './worker-lanes';
+import { MessageChannel } from 'node:worker_threads';
+import { WorkerLanes, laneWorkerPort, ownBytes } from './worker-lanes';
 
 /** A worker (plain JS, as the pools' compiled files are) that answers each job by what it says. */
 const WORKER = `
@@ -62,5 +63,28 @@ describe('WorkerLanes', () => {
     const held = job('hang');
     await lanes.close(50);
     await expect(held).rejects.toThrow('the workers stopped');
+  });
+});
+
+describe('ownBytes', () => {
+  it('gives a view into a larger buffer (a pooled Buffer) its own bytes, which alone cross to another thread', async () => {
+    const pooled = Buffer.from('0a0b0c0d', 'hex');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+    const own = ownBytes(pooled);
+    expect(own.buffer.byteLength).toBe(4);
+    expect(Buffer.from(own).equals(pooled)).toBe(true);
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<{ own: Uint8Array; pooled: Uint8Array }>((resolve) => port2.once('message', resolve));
+    port1.postMessage({ own, pooled });
+    const got = await received;
+    port1.close();
+    expect(got.own.buffer.byteLength).toBe(4);
+    expect(got.pooled.buffer.byteLength).toBe(pooled.buffer.byteLength);
+    expect([...got.own]).toEqual([0x0a, 0x0b, 0x0c, 0x0d]);
+  });
+
+  it('returns a view that is its whole buffer as it is', () => {
+    const whole = new Uint8Array([1, 2, 3]);
+    expect(ownBytes(whole)).toBe(whole);
   });
 });

@@ -13,6 +13,16 @@ export function laneWorkerPort(file: string): MessagePort | null {
   return (workerData as Record<string, unknown> | null)?.[LANE_FILE] === file ? parentPort : null;
 }
 
+/**
+ * `bytes` as a message between threads should carry them: its own bytes only. A message carries a
+ * typed array's whole ArrayBuffer, and a small Buffer (Buffer.from, allocUnsafe, a base64 decode,
+ * Buffer.concat) is a view into Node's shared 8 KiB pool: sent as it is, each would copy, clone
+ * and allocate 8 KiB on both threads (issue 18). A view that is its whole buffer is returned as it is.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
 /** One worker and what it holds: the jobs it has not answered, this turn's outbox, and the pool's own per-worker state. */
 interface Lane<Q, R, S> {
   worker: Worker;

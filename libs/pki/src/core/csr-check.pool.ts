@@ -24,7 +24,7 @@
  */
 import { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { DomainError, DomainErrorKind, WorkerLanes, laneWorkerPort } from '@fleetguard/common';
+import { DomainError, DomainErrorKind, WorkerLanes, laneWorkerPort, ownBytes } from '@fleetguard/common';
 import { DeviceIssue, writeDeviceCertificate } from './certificate-authority';
 import { CsrCheckOptions, ParsedCsr, parseCsr, rememberVerifiedCsr, subjectOfCheckedCsr, withSubjectOf } from './csr.check';
 import { DeviceTemplateParts } from './device-certificate.template';
@@ -56,7 +56,7 @@ interface Message {
   issuers: Issuer[];
 }
 type Reply =
-  | { id: number; ok: true; parsed: Omit<ParsedCsr, 'subject' | 'commonName'>; certificate?: { der: Uint8Array; pem: string } }
+  | { id: number; ok: true; parsed: Omit<ParsedCsr, 'subject' | 'commonName' | 'publicKeySpkiDer' | 'raw'> & { publicKeySpkiDer: Uint8Array; raw: Uint8Array }; certificate?: { der: Uint8Array; pem: string } }
   | { id: number; ok: false; error: { domain: boolean; code?: string; message: string; kind?: DomainErrorKind; details?: Record<string, unknown> } };
 
 export class CsrCheckPool {
@@ -93,14 +93,14 @@ export class CsrCheckPool {
       return { csr, ...(await writeDeviceCertificate(issue, csr, new KeyObjectSigner(key))) };
     }
     const issuer = this.issuerOf(issue.parts, key);
-    const reply = await this.send(input, options, { issuer: issuer.id, deviceId: issue.deviceId, serial: issue.serial.bytes, notBefore: issue.notBefore.getTime(), notAfter: issue.notAfter.getTime() });
+    const reply = await this.send(input, options, { issuer: issuer.id, deviceId: issue.deviceId, serial: ownBytes(issue.serial.bytes), notBefore: issue.notBefore.getTime(), notAfter: issue.notAfter.getTime() });
     const csr = this.parsedOf(reply);
     const certificate = (reply as Extract<Reply, { ok: true }>).certificate!;
     return { csr, der: Buffer.from(certificate.der.buffer, certificate.der.byteOffset, certificate.der.byteLength), pem: certificate.pem };
   }
 
   private send(input: string | Buffer, options: CsrCheckOptions, issue?: IssueJob): Promise<Reply> {
-    // A Buffer is copied to its own bytes: a pooled one would carry its whole 8 KiB pool across.
+    // Bytes travel as their own (ownBytes): a pooled Buffer would carry its whole 8 KiB pool across.
     return this.lanes!.run({ id: this.nextId++, input: typeof input === 'string' ? input : Uint8Array.from(input), options, issue });
   }
 
@@ -155,7 +155,8 @@ if (lanePort) {
     try {
       const input = typeof job.input === 'string' ? job.input : Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength);
       const p = await parseCsr(input, job.options);
-      const parsed = { publicKeySpkiDer: p.publicKeySpkiDer, keyType: p.keyType, keyBits: p.keyBits, raw: p.raw };
+      // The replies' bytes as their own (ownBytes): decoded and signed bytes are views into Node's 8 KiB pool.
+      const parsed = { publicKeySpkiDer: ownBytes(p.publicKeySpkiDer), keyType: p.keyType, keyBits: p.keyBits, raw: ownBytes(p.raw) };
       if (!job.issue) return { id: job.id, ok: true, parsed };
       const { issuer: issuerId, deviceId, serial, notBefore, notAfter } = job.issue;
       const issuer = issuers.get(issuerId)!;
@@ -164,7 +165,7 @@ if (lanePort) {
         p,
         issuer.signer,
       );
-      return { id: job.id, ok: true, parsed, certificate };
+      return { id: job.id, ok: true, parsed, certificate: { der: ownBytes(certificate.der), pem: certificate.pem } };
     } catch (e) {
       return e instanceof DomainError
         ? { id: job.id, ok: false, error: { domain: true, code: e.code, message: e.message, kind: e.kind, details: e.details } }
