@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { poolQuery } from '@fleetguard/persistence/nest';
 
 export interface AttestedReleaseRow {
   deviceId: string;
@@ -27,7 +28,8 @@ export class AttestedReleaseReader {
 
   async attestedReleases(deviceIds: readonly string[]): Promise<AttestedReleaseRow[]> {
     if (!deviceIds.length) return [];
-    const rows = await this.ds.query(
+    const rows = await poolQuery<Parameters<typeof toRow>[0]>(
+      this.ds,
       `SELECT id, product_id, firmware_version, manufacturer_org_id, operator_org_id FROM device_directory
        WHERE id = ANY($1::varchar[]) AND status = 'active' AND affirmed_at IS NOT NULL AND firmware_version IS NOT NULL`,
       [deviceIds],
