@@ -185,6 +185,85 @@ describe('POST /enroll: the fast paths answer as the full ones', () => {
     expect((await post({ token: t, csr })).status).toBe(201);
   });
 
+  /** A raw request on the device listener: `path` as given, the body's bytes as given. */
+  function send(path: string, data: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number; rawHeaders: string[]; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const u = new URL(s.urls.device);
+    return new Promise((resolve, reject) => {
+      const req = https.request({ hostname: u.hostname, port: u.port, path, method: 'POST', ca, headers: { 'content-length': String(Buffer.byteLength(data)), ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, rawHeaders: res.rawHeaders, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  /** What a device sees of an answer: status, header names in order with their values (those that differ per request masked), body. */
+  function seen(r: Awaited<ReturnType<typeof send>>) {
+    const varies = (name: string) => name === 'date' || name === 'etag' || name === 'x-request-id' || (name === 'content-length' && r.status === 201);
+    const headers: string[] = [];
+    for (let i = 0; i < r.rawHeaders.length; i += 2) {
+      const name = r.rawHeaders[i].toLowerCase();
+      headers.push(`${name}: ${varies(name) ? '<varies>' : r.rawHeaders[i + 1]}`);
+    }
+    const body = r.text.startsWith('{') ? JSON.parse(r.text) : r.text;
+    if (r.status === 201) for (const k of ['deviceId', 'certificate']) body[k] = '<varies>';
+    return { status: r.status, headers, body };
+  }
+
+  /** The metrics' count of POST /enroll answers on the device listener with this status. */
+  async function enrollCount(status: number): Promise<number> {
+    const text = await (await fetch(`${s.urls.operator}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('fleetguard_http_requests_total{') && l.includes('listener="device"') && l.includes('method="POST"') && l.includes('route="/enroll"') && l.includes(`status="${status}"`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  it('answers on the handler ahead of Express as through the Express chain: headers, errors, request id, metrics', async () => {
+    const csr = opensslCsr(w, 'ahead', 'P-256').csrPem;
+    const cases: Array<[string, (t: string) => { data: string | Buffer; headers?: Record<string, string> }]> = [
+      ['a plain body', (t) => ({ data: JSON.stringify({ token: t, csr }) })],
+      ['a plain body with a request id', (t) => ({ data: JSON.stringify({ token: t, csr }), headers: { 'content-type': 'application/json', 'x-request-id': `given-${t.slice(-12)}` } })],
+      ['malformed JSON', () => ({ data: '{"token": ' })],
+      ['not an object or array', () => ({ data: '"text"' })],
+      ['a body over the limit', (t) => ({ data: JSON.stringify({ token: t, csr: 'x'.repeat(1024 * 1024) }) })],
+      ['an unsupported charset', (t) => ({ data: JSON.stringify({ token: t, csr }), headers: { 'content-type': 'application/json; charset=latin1' } })],
+      ['another content type', (t) => ({ data: JSON.stringify({ token: t, csr }), headers: { 'content-type': 'text/plain' } })],
+      ['a NUL in a string', (t) => ({ data: JSON.stringify({ token: t, csr: csr + '\u0000' }) })],
+      ['deep nesting', () => ({ data: '['.repeat(70) + ']'.repeat(70) })],
+      ['an unknown property', (t) => ({ data: JSON.stringify({ token: t, csr, extra: 1 }) })],
+      ['an unknown token', () => ({ data: JSON.stringify({ token: 'fget_' + 'a'.repeat(43), csr }) })],
+      ['a CSR that is not one', (t) => ({ data: JSON.stringify({ token: t, csr: 'hello' }) })],
+    ];
+    // The service's log lines, by request id: the one line per request that requestLog writes.
+    const lines: Array<{ level: string; fields: any; msg: string }> = [];
+    s.logger.level = 'info';
+    const spies = (['info', 'warn', 'error'] as const).map((level) => jest.spyOn(s.logger, level).mockImplementation(((fields: unknown, msg: string) => void lines.push({ level, fields, msg })) as never));
+    const linesOf = (id: unknown) => lines.filter((l) => l.fields?.req?.id === id).map((l) => ({ level: l.level, msg: l.msg, statusCode: l.fields.res.statusCode, method: l.fields.req.method, url: l.fields.req.url.replace('?via=express', ''), err: l.fields.err?.message }));
+    for (const [what, make] of cases) {
+      const ahead = make(await token());
+      const before = await enrollCount(201);
+      const a = await send('/enroll', ahead.data, ahead.headers);
+      const viaExpress = make(await token());
+      const b = await send('/enroll?via=express', viaExpress.data, viaExpress.headers);
+      expect({ what, ...seen(a) }).toEqual({ what, ...seen(b) });
+      expect(a.status).toBeLessThan(500);
+      expect(a.headers['x-request-id']).toEqual(ahead.headers?.['x-request-id'] ?? expect.stringMatching(/^[0-9a-f-]{36}$/));
+      if (a.status === 201) expect(await enrollCount(201)).toBe(before + 2);
+      await new Promise((r) => setTimeout(r, 20)); // the lines are written on the responses' 'finish'
+      expect({ what, lines: linesOf(a.headers['x-request-id']) }).toEqual({ what, lines: linesOf(b.headers['x-request-id']) });
+      expect(linesOf(a.headers['x-request-id'])).toHaveLength(1);
+      lines.length = 0;
+    }
+    for (const spy of spies) spy.mockRestore();
+    s.logger.level = 'silent';
+    // The 4xx answers of the route (after the body checks) are counted under the route too, once per request.
+    const beforeRefused = await enrollCount(401);
+    expect((await send('/enroll', JSON.stringify({ token: 'fget_' + 'b'.repeat(43), csr }))).status).toBe(401);
+    expect(await enrollCount(401)).toBe(beforeRefused + 1);
+  });
+
   it('is not served on the operator listener', async () => {
     const r = await s.api.post('/enroll', { token: await token(), csr: opensslCsr(w, 'operator', 'P-256').csrPem });
     expect(r.status).toBe(404);
