@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { poolQuery } from '@fleetguard/persistence/nest';
 
 export interface AttestedReleaseRow {
   deviceId: string;
@@ -28,8 +27,7 @@ export class AttestedReleaseReader {
 
   async attestedReleases(deviceIds: readonly string[]): Promise<AttestedReleaseRow[]> {
     if (!deviceIds.length) return [];
-    const rows = await poolQuery<Parameters<typeof toRow>[0]>(
-      this.ds,
+    const rows = await this.ds.query(
       `SELECT id, product_id, firmware_version, manufacturer_org_id, operator_org_id FROM device_directory
        WHERE id = ANY($1::varchar[]) AND status = 'active' AND affirmed_at IS NOT NULL AND firmware_version IS NOT NULL`,
       [deviceIds],

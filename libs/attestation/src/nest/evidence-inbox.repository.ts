@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import { poolQuery } from '@fleetguard/persistence/nest';
 import { deviceAttestationUpdate, writeDeviceAttestation } from '@fleetguard/fleet/nest';
 import type { NonceState } from '../core/appraisal.pipeline';
 
@@ -86,8 +85,7 @@ export class EvidenceInboxRepository {
    */
   async recordMany(claimant: string, leaseSeconds: number, items: Array<{ deviceId: string; hash: string; id: string; evidence: string; channel: 'mqtt' | 'http' }>): Promise<Array<{ inboxId: string; duplicate: boolean; receivedAt: Date }>> {
     if (!items.length) return [];
-    const inserted = await poolQuery<{ id: string; evidence_hash: string; received_at: Date }>(
-      this.ds,
+    const raw = await this.ds.query(
       `INSERT INTO attestation_inbox (id, device_id, evidence_hash, evidence, channel, claimed_by, lease_until, attempts)
        SELECT id, device_id, evidence_hash, evidence, channel, $1, now() + make_interval(secs => $2), 1
        FROM unnest($3::uuid[], $4::varchar[], $5::varchar[], $6::text[], $7::varchar[]) AS t(id, device_id, evidence_hash, evidence, channel)
@@ -95,10 +93,10 @@ export class EvidenceInboxRepository {
       [claimant, leaseSeconds, items.map((x) => x.id), items.map((x) => x.deviceId), items.map((x) => x.hash), items.map((x) => x.evidence), items.map((x) => x.channel)],
     );
     const byHash = new Map<string, { id: string; received_at: Date | string; duplicate: boolean }>();
-    for (const r of inserted) byHash.set(r.evidence_hash, { ...r, duplicate: false });
+    for (const r of returningRows<{ id: string; evidence_hash: string; received_at: Date }>(raw)) byHash.set(r.evidence_hash, { ...r, duplicate: false });
     const missing = items.filter((x) => !byHash.has(x.hash)).map((x) => x.hash);
     if (missing.length) {
-      const existing = await poolQuery<{ id: string; evidence_hash: string; received_at: Date }>(this.ds, 'SELECT id, evidence_hash, received_at FROM attestation_inbox WHERE evidence_hash = ANY($1::varchar[])', [missing]);
+      const existing: Array<{ id: string; evidence_hash: string; received_at: Date }> = await this.ds.query('SELECT id, evidence_hash, received_at FROM attestation_inbox WHERE evidence_hash = ANY($1::varchar[])', [missing]);
       for (const r of existing) byHash.set(r.evidence_hash, { ...r, duplicate: true });
     }
     return items.map((x) => {
@@ -167,9 +165,10 @@ export class EvidenceInboxRepository {
   /** nonceStateAt() for many pieces of evidence in one statement. */
   async nonceStatesAt(items: ReadonlyArray<{ deviceId: string; nonce: string; receivedAt: Date }>): Promise<NonceState[]> {
     if (!items.length) return [];
-    const rows = await poolQuery<{ nonce: string; device_id: string; used_at: Date | null; expires_at: Date }>(this.ds, 'SELECT nonce, device_id, used_at, expires_at FROM nonces WHERE nonce = ANY($1::varchar[])', [
-      [...new Set(items.map((x) => x.nonce))],
-    ]);
+    const rows: Array<{ nonce: string; device_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
+      'SELECT nonce, device_id, used_at, expires_at FROM nonces WHERE nonce = ANY($1::varchar[])',
+      [[...new Set(items.map((x) => x.nonce))]],
+    );
     const byNonce = new Map(rows.map((r) => [r.nonce, r]));
     return items.map(({ deviceId, nonce, receivedAt }) => {
       const n = byNonce.get(nonce);
@@ -239,8 +238,7 @@ export class EvidenceInboxRepository {
       fw_version: r.firmware?.version ?? null,
       fw_counter: r.firmware?.securityCounter ?? null,
     }));
-    const rows = await poolQuery<{ inbox_id: string; held: unknown; committed: unknown; manufacturer_org_id: string | null; operator_org_id: string | null; current: unknown }>(
-      this.ds,
+    const raw = await this.ds.query(
       `WITH input AS (
          SELECT * FROM json_to_recordset($2::json) AS t(inbox_id uuid, device_id varchar, nonce varchar, received_at timestamptz, result_id uuid, status varchar,
            trust_vector jsonb, reasons jsonb, findings jsonb, firmware_version varchar, security_counter bigint, claims jsonb, ear text, affirming bool, fw_version varchar, fw_counter bigint)
@@ -276,6 +274,7 @@ export class EvidenceInboxRepository {
        FROM input LEFT JOIN dev ON dev.inbox_id = input.inbox_id`,
       [claimant, JSON.stringify(batch), items.map((x) => x.job.inboxId)],
     );
+    const rows = returningRows<{ inbox_id: string; held: unknown; committed: unknown; manufacturer_org_id: string | null; operator_org_id: string | null; current: unknown }>(raw);
     const byId = new Map(rows.map((x) => [x.inbox_id, x]));
     const truthy = (v: unknown) => v === true || v === 't';
     return items.map(({ job }) => {

@@ -7,7 +7,6 @@ import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter, gauge } from '@fleetguard/platform';
 import { returningRows } from '@fleetguard/persistence';
-import { poolQuery } from '@fleetguard/persistence/nest';
 import { FleetEvent } from '../core/fleet-event';
 import { BackoffSettings, ReceiverBreakers, afterFailure, receiverOf } from '../core/webhook-delivery.policy';
 import { DeliveryStatus } from '../core/webhook.rules';
@@ -147,8 +146,7 @@ export class WebhookOutboxService implements OnApplicationBootstrap, OnModuleDes
     if (this.closed) return 0;
     const orgs = [...new Set(events.flatMap((e) => e.audience))];
     if (!orgs.length) return 0;
-    const hooks = await poolQuery<{ id: string; organization_id: string; url: string; events: string[] }>(
-      this.ds,
+    const hooks: Array<{ id: string; organization_id: string; url: string; events: string[] }> = await this.ds.query(
       `SELECT id, organization_id, url, events FROM webhooks WHERE organization_id = ANY($1::uuid[]) ORDER BY created_at, id`,
       [orgs],
     );

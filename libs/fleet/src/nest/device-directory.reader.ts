@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { poolQuery } from '@fleetguard/persistence/nest';
 
 /** What a verifier needs of a device to appraise its EAT evidence. */
 export interface DeviceKeysRecord {
@@ -44,8 +43,8 @@ export class DeviceDirectoryReader {
   /** The devices of `ids` that exist, by id (one statement for all). */
   async deviceKeys(ids: readonly string[]): Promise<Map<string, DeviceKeysRecord>> {
     if (!ids.length) return new Map();
-    const rows = await poolQuery<{ id: string; product_id: string; status: string; public_key_spki: Buffer | Uint8Array; ak_public_key: string | null; cert_serial: string | null; max_security_counter_seen: string | number | null; ueid: string | null }>(
-        this.ds,
+    const rows: Array<{ id: string; product_id: string; status: string; public_key_spki: Buffer | Uint8Array; ak_public_key: string | null; cert_serial: string | null; max_security_counter_seen: string | number | null; ueid: string | null }> =
+      await this.ds.query(
         'SELECT id, product_id, status, public_key_spki, ak_public_key, cert_serial, max_security_counter_seen, ueid FROM devices WHERE id = ANY($1::varchar[])',
         [[...new Set(ids)]],
       );

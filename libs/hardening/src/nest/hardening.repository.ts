@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import { poolQuery } from '@fleetguard/persistence/nest';
 import { deviceLevelsUpdate } from '@fleetguard/fleet/nest';
 import type { ApplicabilityStatement, HardeningReport, NegotiatedTlsVersion, ObservedFacts, SlVector } from '../core';
 import type { StoredScoreSummary } from './scoring-inputs';
@@ -200,7 +199,9 @@ export class HardeningRepository {
 
   async subjects(deviceIds: readonly string[]): Promise<ScoringSubject[]> {
     if (!deviceIds.length) return [];
-    const rows = await poolQuery<SubjectRow>(this.ds, `SELECT ${SUBJECT_COLUMNS} FROM device_directory d ${LATEST_REPORT} WHERE d.id = ANY($1::varchar[])`, [deviceIds]);
+    const rows = returningRows<SubjectRow>(
+      await this.ds.query(`SELECT ${SUBJECT_COLUMNS} FROM device_directory d ${LATEST_REPORT} WHERE d.id = ANY($1::varchar[])`, [deviceIds]),
+    );
     return rows.map(toSubject);
   }
 
@@ -234,14 +235,15 @@ export class HardeningRepository {
 
   async products(ids: readonly string[]): Promise<ProductScoringRow[]> {
     if (!ids.length) return [];
-    const rows = await poolQuery<{ id: string; component_type: string; declared_requirements: string[]; target_levels: Record<string, number>; applicability: ApplicabilityStatement[] | null }>(
-        this.ds,
+    const rows = returningRows<{ id: string; component_type: string; declared_requirements: string[]; target_levels: Record<string, number>; applicability: ApplicabilityStatement[] | null }>(
+      await this.ds.query(
         `SELECT p.id, p.component_type, p.declared_requirements, p.target_levels,
            (SELECT jsonb_agg(jsonb_build_object('requirement', a.requirement, 'applicable', a.applicable, 'justification', a.justification) ORDER BY a.requirement)
               FROM product_applicability a WHERE a.product_id = p.id) AS applicability
          FROM product_directory p WHERE p.id = ANY($1::uuid[])`,
         [ids],
-      );
+      ),
+    );
     return rows.map((r) => ({
       id: r.id,
       componentType: r.component_type,
@@ -308,8 +310,7 @@ export class HardeningRepository {
    */
   async recordAttestations(results: ReadonlyArray<{ deviceId: string; resultId: string }>): Promise<void> {
     if (!results.length) return;
-    await poolQuery(
-      this.ds,
+    await this.ds.query(
       `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
        SELECT a.device_id,
               COALESCE(jsonb_agg(DISTINCT a.firmware_version) FILTER (WHERE a.firmware_version IS NOT NULL), '[]'::jsonb),
@@ -352,8 +353,8 @@ export class HardeningRepository {
         catalog_version: w.catalogVersion,
       })),
     );
-    const rows = await poolQuery<{ device_id: string }>(
-        this.ds,
+    const rows = returningRows<{ device_id: string }>(
+      await this.ds.query(
         `WITH x AS (
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
              device_id varchar, evidenced jsonb, declared jsonb, items jsonb, below_target boolean, cause varchar,
@@ -374,7 +375,8 @@ export class HardeningRepository {
          )
          SELECT device_id FROM fresh`,
         [payload],
-      );
+      ),
+    );
     return new Set(rows.map((r) => r.device_id));
   }
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { returningRows } from '@fleetguard/persistence';
-import { poolQuery } from '@fleetguard/persistence/nest';
 import type { SbomComponent } from '../core/component';
 import type { AdvisoryProduct, AdvisoryStatement, AdvisoryVulnerability, ParsedCsaf } from '../core/csaf.advisory';
 import type { ReleaseFinding } from '../core/exposure.rules';
@@ -166,8 +165,8 @@ export class LifecycleRepository {
   }
 
   async findingsOf(productId: string, version: string): Promise<Array<{ advisoryId: string; findings: ReleaseFinding[] }>> {
-    const rows = await poolQuery<{ advisory_id: string; findings: ReleaseFinding[] }>(this.ds, `SELECT advisory_id, findings FROM release_findings WHERE product_id = $1 AND version = $2`, [productId, version]);
-    return rows.map((r) => ({ advisoryId: r.advisory_id, findings: r.findings }));
+    const rows = await this.ds.query(`SELECT advisory_id, findings FROM release_findings WHERE product_id = $1 AND version = $2`, [productId, version]);
+    return rows.map((r: any) => ({ advisoryId: r.advisory_id, findings: r.findings }));
   }
 
   /**
@@ -218,8 +217,7 @@ export class LifecycleRepository {
   async exposureKeysOf(deviceIds: readonly string[]): Promise<Map<string, Array<{ advisoryId: string; version: string }>>> {
     const out = new Map<string, Array<{ advisoryId: string; version: string }>>();
     if (!deviceIds.length) return out;
-    const rows = await poolQuery<{ device_id: string; advisory_id: string; version: string }>(
-      this.ds,
+    const rows: Array<{ device_id: string; advisory_id: string; version: string }> = await this.ds.query(
       `SELECT device_id, advisory_id, version FROM device_exposures WHERE device_id = ANY($1::varchar[])`,
       [deviceIds],
     );
