@@ -29,7 +29,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
-  const enrollOnDevice = configureHttp(app, config, logger);
+  configureHttp(app, config, logger);
   await app.init();
   const expressApp = app.getHttpAdapter().getInstance() as express.Express;
   // Errors raised before Nest's routing (body parser: malformed JSON, too large) get the same JSON shape.
@@ -65,7 +65,7 @@ export async function startService(config: AppConfig, logger: Logger = createRoo
   const tls = ca.serverTls;
   const device = https.createServer({ ...slowClientServerOptions(limits), key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
     (req as unknown as { listener: string }).listener = 'device';
-    if (!enrollOnDevice(req, res)) expressApp(req, res);
+    expressApp(req, res);
   });
   ca.onTlsChanged((n) => device.setSecureContext({ key: n.key, cert: n.cert, ca: n.ca, minVersion: 'TLSv1.2' }));
   guardSlowBodies(device, limits, onSlow);

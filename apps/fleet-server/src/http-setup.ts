@@ -3,7 +3,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { normalizeOpenApi } from './openapi.document';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
-import type * as http from 'node:http';
 import express from 'express';
 import { AppConfig } from '@fleetguard/common';
 import { AllExceptionsFilter } from '@fleetguard/platform/nest';
@@ -107,64 +106,39 @@ export function requestLog(logger: Logger): express.RequestHandler {
   };
 }
 
-/** Set on a request whose start deviceEnrollHandler already ran: the same middlewares in the Express app pass it on (or pass its error on). */
-const STARTED = Symbol('started before Express');
-type StartedRequest = express.Request & { [STARTED]?: { err: unknown } };
-
-/** A middleware of the chain every request goes through, which passes a request deviceEnrollHandler started on untouched (or its error). */
-function once(middleware: express.RequestHandler): express.RequestHandler {
-  return (req, res, next) => {
-    const started = (req as StartedRequest)[STARTED];
-    if (!started) return middleware(req, res, next);
-    // With an error, Express's router skips the chain's next middlewares (it looks for error handlers).
-    next(started.err);
-  };
-}
-
-/**
- * Validation, errors, body limits, request ids, logs, metrics and OpenAPI for the HTTP listeners.
- * Returns the device listener's handler for `POST /enroll` (deviceEnrollHandler), which the
- * listener calls before the Express app.
- */
-export function configureHttp(app: INestApplication, config: AppConfig, logger: Logger): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+/** Validation, errors, body limits, request ids, logs, metrics and OpenAPI for the HTTP listeners. */
+export function configureHttp(app: INestApplication, config: AppConfig, logger: Logger): void {
   const server = app.getHttpAdapter().getInstance() as express.Express;
   server.disable('x-powered-by');
   server.set('query parser', 'simple');
-  const start: express.RequestHandler[] = [
-    requestLog(logger),
-    (req: express.Request, res: express.Response, next: express.NextFunction) => {
-      const end = httpDuration.startTimer();
-      res.on('finish', () => {
-        const route = (req.route?.path as string | undefined) ?? 'unmatched';
-        const listener = (req as unknown as { listener?: string }).listener ?? 'operator';
-        httpRequests.inc({ listener, method: req.method, route, status: String(res.statusCode) });
-        end({ listener, method: req.method, route });
-      });
-      next();
-    },
-    securityHeaders,
-    express.json({ limit: config.httpMaxBody, strict: true }),
-    // PostgreSQL text cannot hold NUL: refuse it in the path, the query and JSON strings up front
-    // (a clear 400) instead of letting it reach the database.
-    (req: express.Request, res: express.Response, next: express.NextFunction) => {
-      if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
-        res.status(400).json({ statusCode: 400, error: 'Bad Request', message: `JSON bodies may nest at most ${MAX_JSON_DEPTH} levels` });
-        return;
-      }
-      if (/%00/.test(req.url) || hasNul(req.body)) {
-        res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'NUL characters (\\u0000) are not accepted in paths, queries or JSON strings' });
-        return;
-      }
-      next();
-    },
-  ];
-  for (const middleware of start) server.use(once(middleware));
+  server.use(requestLog(logger));
+  server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const end = httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const listener = (req as unknown as { listener?: string }).listener ?? 'operator';
+      httpRequests.inc({ listener, method: req.method, route, status: String(res.statusCode) });
+      end({ listener, method: req.method, route });
+    });
+    next();
+  });
+  server.use(securityHeaders);
+  server.use(express.json({ limit: config.httpMaxBody, strict: true }));
+  // PostgreSQL text cannot hold NUL: refuse it in the path, the query and JSON strings up front
+  // (a clear 400) instead of letting it reach the database.
+  server.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: `JSON bodies may nest at most ${MAX_JSON_DEPTH} levels` });
+      return;
+    }
+    if (/%00/.test(req.url) || hasNul(req.body)) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: 'NUL characters (\\u0000) are not accepted in paths, queries or JSON strings' });
+      return;
+    }
+    next();
+  });
   // Enrollment's plain bodies are answered here, ahead of Nest's router (libs/fleet enrollment.fast-route.ts); any other goes on to EnrollmentController.
-  const enrollRoute = server.route('/enroll');
-  const enroll = enrollmentFastRoute(app.get(EnrollmentService));
-  enrollRoute.post(enroll);
-  const enrollOnDevice = deviceEnrollHandler(server, start, enrollRoute, enroll);
-
+  server.post('/enroll', enrollmentFastRoute(app.get(EnrollmentService)));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -185,55 +159,4 @@ export function configureHttp(app: INestApplication, config: AppConfig, logger: 
       .build(),
   ));
   SwaggerModule.setup('docs', app, doc);
-  return enrollOnDevice;
-}
-
-/**
- * `POST /enroll` on the device listener without Express's router. At 1,000 enrollments a second
- * the router's walk (a match of every layer's path per middleware, its `next` closures, the route's
- * own dispatch) cost about a tenth of the main thread (issue 18). The request gets what Express
- * gives it (app.handle: the request and response prototypes, `res.locals`), then the very
- * middlewares of the app's chain in their order, then the enrollment route (req.route as Express
- * sets it, for the metrics). Whatever does not end there goes on to the Express app at the point
- * it reached, marked STARTED so that the chain's middlewares do not run twice: an error (body
- * parser: malformed JSON, too large, a bad charset) takes Express's error path to the same error
- * handlers; a body that is not plain enrollment goes to the route and on to EnrollmentController.
- * Any other request (method, path, query) returns false and is the Express app's.
- */
-function deviceEnrollHandler(server: express.Express, start: express.RequestHandler[], enrollRoute: { path: string }, enroll: express.RequestHandler): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
-  return (rawReq, rawRes) => {
-    if (rawReq.method !== 'POST' || rawReq.url !== '/enroll') return false;
-    const req = rawReq as express.Request;
-    const res = rawRes as express.Response;
-    req.res = res;
-    res.req = req;
-    Object.setPrototypeOf(req, server.request);
-    Object.setPrototypeOf(res, server.response);
-    if (!res.locals) res.locals = Object.create(null) as Record<string, unknown>;
-    const toExpress = (err: unknown) => {
-      (req as StartedRequest)[STARTED] = { err };
-      server(req, res);
-    };
-    let i = 0;
-    const next = (err?: unknown) => {
-      if (err !== undefined && err !== null) return toExpress(err);
-      if (i < start.length) {
-        const middleware = start[i++];
-        try {
-          middleware(req, res, next);
-        } catch (e) {
-          toExpress(e);
-        }
-        return;
-      }
-      req.route = enrollRoute;
-      try {
-        enroll(req, res, () => toExpress(undefined));
-      } catch (e) {
-        toExpress(e);
-      }
-    };
-    next();
-    return true;
-  };
 }
