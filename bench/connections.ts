@@ -470,15 +470,15 @@ async function main(): Promise<void> {
       stormAcceptRatioToBaseline: storms[0]?.acceptPerSecond ? round(storms[0].acceptPerSecond / baselinePerSecond, 3) : null,
     };
     const s0 = storms[0];
-    const r0 = restartStorms[0];
+    const restart0 = restartStorms[0];
     emit(
       result,
       `connections: ${connect.connected}/${devicesN} mTLS devices connected in ${connect.seconds ?? 'timeout'} s (${connect.acceptPerSecond ?? '-'}/s, limit ${connectRate}/s; bare TLS baseline ${Math.round(baselinePerSecond)}/s, ratio ${result.acceptRatioToBaseline}), ` +
         `RSS ${result.settledRssMiB} MiB (${perConnectionKiB} KiB/connection), API p99 ${connect.apiLatencyMs.p99} ms` +
         `; cores: service ${connect.serviceCores}, clients ${connect.clientCores} (baseline ${baselineCores.service}/${baselineCores.clients})` +
         (s0 ? `; storm: all back in ${s0.seconds ?? 'timeout'} s (${s0.acceptPerSecond ?? '-'}/s, ratio ${result.stormAcceptRatioToBaseline}, service ${s0.serviceCpuMsPerConnect} ms CPU per connect), ${s0.refusals['connect-rate']} refused by the rate limit, ${s0.refusals['handshakes-in-progress']} by the handshake limit, RSS peak ${s0.rssPeakMiB} MiB, API p99 ${s0.apiLatencyMs.p99} ms, ${s0.apiFailures} API failures` : '') +
-        (r0
-          ? `; restart: all back in ${r0.seconds ?? 'timeout'} s from the close (boot ${r0.restart?.bootSeconds} s, ${r0.restart?.listeningToAllBackSeconds ?? '-'} s from listening, service ${r0.serviceCpuMsPerConnect} ms CPU per connect), RSS peak ${r0.rssPeakMiB} MiB, API p99 ${r0.apiLatencyMs.p99} ms, ${r0.apiFailures} API failures once listening`
+        (restart0
+          ? `; restart: all back in ${restart0.seconds ?? 'timeout'} s from the close (boot ${restart0.restart?.bootSeconds} s, ${restart0.restart?.listeningToAllBackSeconds ?? '-'} s from listening, service ${restart0.serviceCpuMsPerConnect} ms CPU per connect), RSS peak ${restart0.rssPeakMiB} MiB, API p99 ${restart0.apiLatencyMs.p99} ms, ${restart0.apiFailures} API failures once listening`
           : '') +
         `; load ${result.machine.loadAvg1m}`,
     );

@@ -31,7 +31,7 @@ export function listeningUrl(line: string): { name: string; url: string } | null
 /**
  * Starts the service as a child process with `env`, waits until it has printed every listener's
  * URL (within `timeoutMs`), and gives them back; its own output goes on to this process's stderr.
- * It gets the same V8 young-generation size as `npm start` (README, "Memory and reconnect storms").
+ * It gets the same V8 young-generation size as `npm start` (the README's quick start says why).
  */
 export function startServiceProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServiceProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=64', '--enable-source-maps', serverEntry()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
