@@ -452,6 +452,21 @@ export class CertificateAuthority {
     return this.identity;
   }
 
+  /** A device certificate this CA issued, as issued: a device presenting it is answered from memory (DeviceCertificateVerifier.remember). */
+  rememberIssued(der: Buffer, issued: { deviceId: string; serialHex: string; notBefore: Date; notAfter: Date }): boolean {
+    return this.verifier.remember(der, issued);
+  }
+
+  /** What `previous`, the same issuing key and name under an earlier certificate, knows of the certificates it issued. */
+  adoptKnownCertificates(previous: CertificateAuthority): void {
+    this.verifier.adoptKnown(previous.verifier);
+  }
+
+  /** Device certificates answered from memory (checked, or remembered as issued). */
+  get knownCertificates(): number {
+    return this.verifier.remembered;
+  }
+
   /** Checks a certificate a device presents (see device-certificate.check.ts). */
   verifyDeviceCertificate(certificate: DerInput | NodeX509Certificate, options?: VerifyDeviceCertificateOptions): VerifiedDeviceCertificate {
     return this.verifier.verify(certificate, options);

@@ -91,6 +91,26 @@ describe('verifyDeviceCertificate', () => {
     for (let i = 0; i < 2; i++) expect(domainError(() => verifier.verify(foreign.certificateDer)).code).toBe('cert.untrusted');
   });
 
+  it('answers a certificate it was told the CA issued from memory, judging its validity still, and only those exact bytes', async () => {
+    const issued = await issue('dev-remembered');
+    const verifier = DeviceCertificateVerifier.fromPem(material);
+    // What it was told is what it answers (the fields the CA's records hold): no parse, no check.
+    const told = { deviceId: 'dev-as-recorded', serialHex: issued.serialHex.toUpperCase(), notBefore: issued.notBefore, notAfter: issued.notAfter };
+    expect(verifier.remember(issued.certificateDer, told)).toBe(true);
+    expect(verifier.remembered).toBe(1);
+    const answer = verifier.verify(issued.certificateDer);
+    expect(answer).toMatchObject({ deviceId: 'dev-as-recorded', serialHex: issued.serialHex, expired: false });
+    // The key is read from the presented certificate when asked.
+    expect(answer.publicKeySpkiDer).toEqual(csr.publicKeySpkiDer);
+    expect(domainError(() => verifier.verify(issued.certificateDer, { at: new Date(issued.notAfter.getTime() + 1000) })).code).toBe('cert.expired');
+    // Other bytes (the same certificate re-encoded as another one would be) are checked for real.
+    const other = await issue('dev-other');
+    expect(verifier.verify(other.certificateDer).deviceId).toBe('dev-other');
+    const { ca: foreign } = await createTestCa();
+    const stranger = await foreign.issueDeviceCertificate({ csr, deviceId: 'dev-remembered', validityDays: 1, crlDistributionUrl: TEST_CRL_URL });
+    expect(domainError(() => verifier.verify(stranger.certificateDer)).code).toBe('cert.untrusted');
+  });
+
   it('refuses a certificate from another CA, or the CA certificates themselves', async () => {
     const { ca: other } = await createTestCa();
     const foreign = await other.issueDeviceCertificate({ csr, deviceId: 'dev-42', validityDays: 1, crlDistributionUrl: TEST_CRL_URL });

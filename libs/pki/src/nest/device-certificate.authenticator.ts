@@ -41,9 +41,11 @@ export class DeviceCertificateAuthenticator {
 
   /**
    * The certificate a socket presented, verified now (the CA remembers a certificate it has
-   * checked, so a device's next request or connection does not parse it again). The DER from
-   * getPeerCertificate: getPeerX509Certificate cost several times as much in a profile of a
-   * reconnect storm.
+   * checked, and at boot every valid one it issued, so a device's next request or connection does
+   * not parse it again). The DER from getPeerCertificate(false), measured in a reconnect storm's
+   * profile (Node 20, OpenSSL 3.0): about 0.15 ms a connection, against 0.22 ms for
+   * getPeerX509Certificate, which copies every certificate of the chain the device sent (each copy
+   * decodes its key again through OpenSSL 3's decoders).
    */
   inspect(socket: Socket, graceSeconds = 0): PeerCertificate {
     const der = typeof (socket as TLSSocket).getPeerCertificate === 'function' ? (socket as TLSSocket).getPeerCertificate(false)?.raw : undefined;

@@ -10,7 +10,8 @@ export interface DeviceIdentity {
   serialHex: string;
   notAfter: Date;
   expired: boolean;
-  publicKeySpkiDer: Buffer;
+  /** Read when asked for (exported from the certificate then). */
+  readonly publicKeySpkiDer: Buffer;
 }
 
 const ALLOW_GRACE = 'fleetguard:allow-expired-within-grace';
@@ -50,7 +51,15 @@ export class DeviceCertificateGuard implements CanActivate {
       throw new DomainError(`device.certificate-${auth.state}`, refusalMessage[auth.state], 'unauthorized');
     }
     const verified = auth.certificate;
-    const identity: DeviceIdentity = { deviceId: verified.deviceId, serialHex: verified.serialHex, notAfter: verified.notAfter, expired: verified.expired, publicKeySpkiDer: verified.publicKeySpkiDer };
+    const identity: DeviceIdentity = {
+      deviceId: verified.deviceId,
+      serialHex: verified.serialHex,
+      notAfter: verified.notAfter,
+      expired: verified.expired,
+      get publicKeySpkiDer() {
+        return verified.publicKeySpkiDer;
+      },
+    };
     req.device = identity;
     return true;
   }
