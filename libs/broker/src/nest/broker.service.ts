@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { constants } from 'node:crypto';
 import { Aedes } from 'aedes';
 import Redis from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
@@ -212,7 +213,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       guard.meter(socket);
     };
     this.server = tls.createServer(
-      { key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      { key: t.key, cert: t.cert, ca: t.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, secureOptions: this.config.mqttTlsTickets ? 0 : constants.SSL_OP_NO_TICKET },
       (socket) => guard.admitTls(socket) && handle(socket),
     );
     // With a 'tlsClientError' listener Node leaves the socket open (even after the handshake
