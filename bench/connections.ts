@@ -328,8 +328,9 @@ async function main(): Promise<void> {
       global.gc?.();
       const rssBefore = process.memoryUsage.rss();
       let peak = rssBefore;
-      // A restarted instance counts its refusals from zero.
-      const r0 = cmd === 'restart' ? Object.fromEntries(REASONS.map((r) => [r, 0])) : await refusals();
+      // Read before the phase, a restart's too: the counters live in this process's registry
+      // (module scope), so a restarted instance goes on counting from where the last one stopped.
+      const r0 = await refusals();
       let listening: number | null = cmd === 'restart' ? null : 0;
       let downFailures = 0;
       const errors0 = errorsNow();
