@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import * as mqtt from 'mqtt';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
-import { Workdir, curl, opensslCsr } from './support/openssl';
+import { Workdir, enrollWithOpenssl } from './support/openssl';
 
 jest.setTimeout(120_000);
 
@@ -30,11 +30,8 @@ describe('broker shutdown with devices connected', () => {
     w = new Workdir();
     const operator = await createTenant(s.api, 'operator');
     const fixture = await productWithRelease(s.api, { operator });
-    const cafile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
-    const [token] = await fixture.tokens(1);
-    const { key, csrPem } = opensslCsr(w, 'dev', 'P-256');
-    const body = w.write('dev.json', JSON.stringify({ token, csr: csrPem }));
-    const enrolled = JSON.parse((await curl(['--cacert', cafile, '-H', 'content-type: application/json', '--data-binary', `@${body}`, `${s.urls.device}/enroll`])).stdout);
+    const enrolled = await enrollWithOpenssl(w, s, fixture);
+    const { key, cafile } = enrolled;
     const port = Number(new URL(s.urls.mqtt).port);
 
     const device = mqtt.connect({

@@ -5,7 +5,7 @@ import { startService, RunningService } from '../apps/fleet-server/src/bootstrap
 import { createRootLogger } from '@fleetguard/platform/nest';
 import { TestService, createTenant, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
-import { Workdir, curl, opensslCsr } from './support/openssl';
+import { Workdir, enrollWithOpenssl } from './support/openssl';
 
 jest.setTimeout(120_000);
 
@@ -40,11 +40,8 @@ describe('a restart knows the fleet’s certificates before the first device con
     w = new Workdir();
     const operator = await createTenant(s.api, 'operator');
     const fixture = await productWithRelease(s.api, { operator });
-    const cafile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
-    const [token] = await fixture.tokens(1);
-    const { key, csrPem } = opensslCsr(w, 'dev', 'P-256');
-    const body = w.write('dev.json', JSON.stringify({ token, csr: csrPem }));
-    const enrolled = JSON.parse((await curl(['--cacert', cafile, '-H', 'content-type: application/json', '--data-binary', `@${body}`, `${s.urls.device}/enroll`])).stdout);
+    const enrolled = await enrollWithOpenssl(w, s, fixture);
+    const { key, cafile } = enrolled;
     const first = await connect(s.ports.mqtt, enrolled.deviceId, fs.readFileSync(key), enrolled.certificate, fs.readFileSync(cafile));
     first.end(true);
 

@@ -55,3 +55,21 @@ export function curl(args: string[]): Promise<{ status: number; stdout: string; 
     });
   });
 }
+
+/**
+ * One device of a product with a release (fleet-fixture's productWithRelease), enrolled as a
+ * device without our code would be: an openssl P-256 key and CSR, POSTed with curl. Returns what
+ * an MQTT client needs: the device id, its key file, its certificate chain and the CA chain file.
+ */
+export async function enrollWithOpenssl(
+  w: Workdir,
+  s: { api: { get(path: string): Promise<{ body: string }> }; urls: { device: string } },
+  fixture: { tokens(n: number): Promise<string[]> },
+): Promise<{ deviceId: string; key: string; certificate: string; cafile: string }> {
+  const cafile = w.write('chain.pem', (await s.api.get('/pki/ca')).body);
+  const [token] = await fixture.tokens(1);
+  const { key, csrPem } = opensslCsr(w, 'dev', 'P-256');
+  const body = w.write('dev.json', JSON.stringify({ token, csr: csrPem }));
+  const enrolled = JSON.parse((await curl(['--cacert', cafile, '-H', 'content-type: application/json', '--data-binary', `@${body}`, `${s.urls.device}/enroll`])).stdout);
+  return { deviceId: enrolled.deviceId, key, certificate: enrolled.certificate, cafile };
+}
