@@ -77,13 +77,14 @@ export class DeviceCertificateVerifier {
    * construction, so a device presenting exactly these bytes is answered from memory (validity is
    * still judged at each call, revocation still the caller's). Used at boot with the certificates
    * the database holds, so the first connection of every device after a restart costs no parse.
-   * Fills free room only: it never evicts a certificate checked for real.
+   * Fills free room only: it never evicts a certificate checked for real. Never throws (boot
+   * goes on whatever a row holds); the serial is kept in lower case, as the status cache keeps it.
    */
   remember(der: Buffer, issued: { deviceId: string; serialHex: string; notBefore: Date; notAfter: Date }): boolean {
     if (this.known.size >= KNOWN_CERTIFICATES) return false;
     const fingerprint = createHash('sha256').update(der).digest('base64');
     if (!this.known.has(fingerprint)) {
-      this.known.set(fingerprint, { deviceId: issued.deviceId, serialHex: parseSerialHex(issued.serialHex, 'cert').hex, notBefore: new Date(issued.notBefore), notAfter: new Date(issued.notAfter) });
+      this.known.set(fingerprint, { deviceId: issued.deviceId, serialHex: issued.serialHex.toLowerCase(), notBefore: new Date(issued.notBefore), notAfter: new Date(issued.notAfter) });
     }
     return true;
   }

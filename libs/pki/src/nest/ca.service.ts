@@ -14,7 +14,7 @@ import { Pkcs11Token } from '../core/pkcs11.signer';
 import { CaSigner, KeyObjectSigner } from '../core/x509.signer';
 import { crlDistributionUrlOf } from '../core/certificate-fields.reader';
 import { OcspIssuer } from '../core/ocsp.responder';
-import { DerInput, decodeDerInput as decodeCertificate } from '../core/der-input.codec';
+import { DerInput } from '../core/der-input.codec';
 import { CsrCheckOptions, ParsedCsr } from '../core/csr.check';
 import type { CsrCheckService } from './csr-check.service';
 import { KNOWN_CERTIFICATES, VerifiedDeviceCertificate, VerifyDeviceCertificateOptions } from '../core/device-certificate.check';
@@ -477,15 +477,9 @@ export class CaService implements OnModuleInit, OnApplicationBootstrap, OnModule
     );
     let remembered = 0;
     for (const r of rows) {
+      // A row whose PEM were not a certificate gives bytes no device presents: nothing is answered from it.
       const authority = this.authorityOf(Number(r.ca_generation));
-      if (!authority) continue;
-      let der: Buffer;
-      try {
-        der = decodeCertificate(r.pem, { pemLabels: ['CERTIFICATE'], errorPrefix: 'cert', what: 'certificate', maxBytes: 16 * 1024 });
-      } catch {
-        continue; // a row that is not a certificate is checked for real if it is ever presented
-      }
-      if (authority.rememberIssued(der, { deviceId: r.device_id, serialHex: r.serial, notBefore: new Date(r.not_before), notAfter: new Date(r.not_after) })) remembered++;
+      if (authority?.rememberIssued(pemToDer(r.pem), { deviceId: r.device_id, serialHex: r.serial, notBefore: new Date(r.not_before), notAfter: new Date(r.not_after) })) remembered++;
     }
     if (remembered) this.logger.log(`${remembered} device certificate(s) known to the issuing CA(s) in ${Date.now() - started} ms`);
   }
