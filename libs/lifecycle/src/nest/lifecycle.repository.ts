@@ -164,11 +164,6 @@ export class LifecycleRepository {
     });
   }
 
-  async findingsOf(productId: string, version: string): Promise<Array<{ advisoryId: string; findings: ReleaseFinding[] }>> {
-    const rows = await this.ds.query(`SELECT advisory_id, findings FROM release_findings WHERE product_id = $1 AND version = $2`, [productId, version]);
-    return rows.map((r: any) => ({ advisoryId: r.advisory_id, findings: r.findings }));
-  }
-
   /**
    * Sets the devices an advisory exposes, set-based: the stored set is read once and compared in
    * memory, then the devices no longer exposed (or now on another release) go in one DELETE and
@@ -208,25 +203,39 @@ export class LifecycleRepository {
     });
   }
 
-  /** The advisories exposing a device now, with the release they were computed for. */
-  async exposureKeys(deviceId: string): Promise<Array<{ advisoryId: string; version: string }>> {
-    return (await this.exposureKeysOf([deviceId])).get(deviceId) ?? [];
-  }
-
-  /** exposureKeys() of many devices in one query (a device with none has no entry). */
-  async exposureKeysOf(deviceIds: readonly string[]): Promise<Map<string, Array<{ advisoryId: string; version: string }>>> {
-    const out = new Map<string, Array<{ advisoryId: string; version: string }>>();
-    if (!deviceIds.length) return out;
-    const rows: Array<{ device_id: string; advisory_id: string; version: string }> = await this.ds.query(
-      `SELECT device_id, advisory_id, version FROM device_exposures WHERE device_id = ANY($1::varchar[])`,
-      [deviceIds],
+  /**
+   * What a recompute of these devices compares, in one statement: the advisories with findings on
+   * each of `releases`, and the exposures stored for each of `deviceIds` (with the release they
+   * were computed for). A burst of results on several releases costs this one read, not one per
+   * release plus one.
+   */
+  async exposureInputs(
+    releases: ReadonlyArray<{ productId: string; version: string }>,
+    deviceIds: readonly string[],
+  ): Promise<{ findings: Map<string, string[]>; stored: Map<string, Array<{ advisoryId: string; version: string }>> }> {
+    const findings = new Map<string, string[]>();
+    const stored = new Map<string, Array<{ advisoryId: string; version: string }>>();
+    if (!releases.length && !deviceIds.length) return { findings, stored };
+    const rows: Array<{ kind: 'f' | 'e'; k1: string; k2: string; advisory_id: string }> = await this.ds.query(
+      `SELECT 'f' AS kind, f.product_id::text AS k1, f.version AS k2, f.advisory_id::text AS advisory_id
+         FROM release_findings f JOIN unnest($1::uuid[], $2::varchar[]) AS r(product_id, version) ON f.product_id = r.product_id AND f.version = r.version
+       UNION ALL
+       SELECT 'e', e.device_id, e.version, e.advisory_id::text FROM device_exposures e WHERE e.device_id = ANY($3::varchar[])`,
+      [releases.map((r) => r.productId), releases.map((r) => r.version), deviceIds],
     );
     for (const r of rows) {
-      const list = out.get(r.device_id) ?? [];
-      list.push({ advisoryId: r.advisory_id, version: r.version });
-      out.set(r.device_id, list);
+      if (r.kind === 'f') {
+        const key = releaseKey(r.k1, r.k2);
+        const list = findings.get(key) ?? [];
+        list.push(r.advisory_id);
+        findings.set(key, list);
+      } else {
+        const list = stored.get(r.k1) ?? [];
+        list.push({ advisoryId: r.advisory_id, version: r.k2 });
+        stored.set(r.k1, list);
+      }
     }
-    return out;
+    return { findings, stored };
   }
 
   /** Sets one device's exposures to these advisories on this release; returns the advisories newly exposing it. */
@@ -330,4 +339,9 @@ function toAdvisory(r: any): StoredAdvisory {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+/** The key of a release in exposureInputs()'s findings. */
+export function releaseKey(productId: string, version: string): string {
+  return `${productId}\n${version}`;
 }

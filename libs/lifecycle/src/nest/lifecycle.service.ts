@@ -12,7 +12,7 @@ import { MatchableComponent } from '../core/product-matcher';
 import { checkLifecycle, isUnsupported } from '../core/product-lifecycle.rules';
 import { parseSbom } from '../core/sbom.parser';
 import { parseVex } from '../core/vex.parser';
-import { LifecycleRepository, StoredAdvisory } from './lifecycle.repository';
+import { LifecycleRepository, StoredAdvisory, releaseKey } from './lifecycle.repository';
 
 const UNSUPPORTED_SWEEP_MS = 60_000;
 
@@ -223,24 +223,21 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
 
   /**
    * The exposure of these devices on the release each is attested on. Most results re-affirm the
-   * same release: then three reads for the whole batch (releases, their findings, the stored
-   * exposures) and nothing is written.
+   * same release: then two reads for the whole batch (the releases through the port; their
+   * findings and the stored exposures in one statement) and nothing is written.
    */
   async recomputeDevices(deviceIds: readonly string[]): Promise<void> {
     const releases = new Map((await this.attested.attestedReleases(deviceIds)).map((r) => [r.deviceId, r]));
-    const findingsByRelease = new Map<string, Array<{ advisoryId: string }>>();
-    for (const r of releases.values()) {
-      const key = `${r.productId}\n${r.version}`;
-      if (!findingsByRelease.has(key)) findingsByRelease.set(key, await this.repo.findingsOf(r.productId, r.version));
-    }
-    const stored = await this.repo.exposureKeysOf(deviceIds);
+    const distinct = new Map<string, { productId: string; version: string }>();
+    for (const r of releases.values()) distinct.set(releaseKey(r.productId, r.version), { productId: r.productId, version: r.version });
+    const inputs = await this.repo.exposureInputs([...distinct.values()], deviceIds);
     for (const deviceId of deviceIds) {
       const release = releases.get(deviceId) ?? null;
-      const findings = release ? findingsByRelease.get(`${release.productId}\n${release.version}`)! : [];
-      const now = stored.get(deviceId) ?? [];
-      const want = new Set(findings.map((f) => f.advisoryId));
+      const advisoryIds = release ? (inputs.findings.get(releaseKey(release.productId, release.version)) ?? []) : [];
+      const now = inputs.stored.get(deviceId) ?? [];
+      const want = new Set(advisoryIds);
       if (now.length === want.size && now.every((e) => want.has(e.advisoryId) && e.version === release?.version)) continue;
-      const newly = await this.repo.setDeviceExposures(deviceId, release, findings.map((f) => f.advisoryId));
+      const newly = await this.repo.setDeviceExposures(deviceId, release, advisoryIds);
       if (!release || !newly.length) continue;
       for (const advisoryId of newly) {
         const a = await this.repo.advisory(advisoryId);
