@@ -307,6 +307,8 @@ export class HardeningRepository {
    * What affirming results showed (their release joins the attested releases, a verified TPM
    * quote its time), for many results in one statement: grouped per device (one upsert per row),
    * a release already listed is not listed twice, new ones are appended (in version order within one call).
+   * A row that would not change (the release listed already, no newer quote: most results) is not
+   * written again, so re-affirming the same release costs no new row version and no WAL.
    */
   async recordAttestations(results: ReadonlyArray<{ deviceId: string; resultId: string }>): Promise<void> {
     if (!results.length) return;
@@ -321,7 +323,9 @@ export class HardeningRepository {
        ON CONFLICT (device_id) DO UPDATE SET
          attested_releases = device_observations.attested_releases || COALESCE(
            (SELECT jsonb_agg(v) FROM jsonb_array_elements(EXCLUDED.attested_releases) v WHERE NOT device_observations.attested_releases @> jsonb_build_array(v)), '[]'::jsonb),
-         tpm_quote_at = GREATEST(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()`,
+         tpm_quote_at = GREATEST(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()
+       WHERE NOT device_observations.attested_releases @> EXCLUDED.attested_releases
+          OR EXCLUDED.tpm_quote_at > COALESCE(device_observations.tpm_quote_at, '-infinity'::timestamptz)`,
       [results.map((r) => r.resultId), results.map((r) => r.deviceId)],
     );
   }

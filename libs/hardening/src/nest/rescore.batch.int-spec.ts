@@ -211,6 +211,24 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     expect(d6.observed.firmwareUpdated).toBe(true);
   });
 
+  it('does not write a row again that would not change (the release listed already, no newer quote)', async () => {
+    const version = async (id: string) => (await ds.query(`SELECT xmin::text AS v, attested_releases, tpm_quote_at FROM device_observations WHERE device_id = $1`, [id]))[0];
+    await repo.recordAttestations([await storedResult('d6', 'affirming', '3.1.0', false)]);
+    const first = await version('d6');
+    await repo.recordAttestations([await storedResult('d6', 'affirming', '3.1.0', false)]);
+    expect(await version('d6')).toEqual(first);
+    // A TPM quote, then a newer one: each is written.
+    await repo.recordAttestations([await storedResult('d6', 'affirming', '3.1.0', true)]);
+    const quoted = await version('d6');
+    expect(quoted.v).not.toBe(first.v);
+    expect(quoted.tpm_quote_at).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 5));
+    await repo.recordAttestations([await storedResult('d6', 'affirming', '3.1.0', true)]);
+    const again = await version('d6');
+    expect(new Date(again.tpm_quote_at).getTime()).toBeGreaterThan(new Date(quoted.tpm_quote_at).getTime());
+    expect(again.attested_releases).toEqual(['3.0.0', '3.1.0']);
+  });
+
   it('stores and reads back a product statement of applicability', async () => {
     await repo.replaceApplicability(edr, [{ requirement: 'CR 1.14', applicable: false, justification: 'no symmetric keys' }]);
     await repo.replaceApplicability(edr, [
