@@ -61,6 +61,72 @@ describe('appraiseEvidence: good evidence', () => {
   });
 });
 
+describe('appraiseEvidence: a store that can look at a nonce without using it (peekNonce)', () => {
+  /** The scenario's ports with peekNonce (calls recorded), as the service's store gives them. */
+  const peeking = (s: ReturnType<typeof createAppraisalScenario>) => ({
+    ...s.ports,
+    peekNonce: async (id: string, nonce: string) => {
+      s.ports.calls.push(`peekNonce:${id}`);
+      return s.nonces.peek(id, nonce);
+    },
+  });
+
+  it('looks the nonce up before the device is found and the signature checked, and judges freshness by that answer', async () => {
+    const s = createAppraisalScenario();
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, peeking(s));
+    expect(r.status).toBe('affirming');
+    expect(s.ports.calls).toEqual(['peekNonce:dev-0001', 'findDevice:dev-0001', 'findRelease:2.4.1']);
+    expect(s.nonces.isUsed(r.nonce!)).toBe(false); // used when the result commits, not here
+  });
+
+  it.each([
+    ['used', (s: ReturnType<typeof createAppraisalScenario>) => {
+      const n = s.nonces.issue(s.deviceId);
+      void s.ports.consumeNonce(s.deviceId, n);
+      return n;
+    }, 'was already used'],
+    ['expired', (s: ReturnType<typeof createAppraisalScenario>) => s.nonces.issueExpired(s.deviceId), 'has expired'],
+    ['unknown', (s: ReturnType<typeof createAppraisalScenario>) => s.nonces.issue('dev-other'), 'was not issued to this device'],
+  ] as const)('a nonce the early look finds %s: contraindicated', async (state, nonceOf, text) => {
+    const s = createAppraisalScenario();
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce: nonceOf(s) }) }, peeking(s));
+    expect(r.status).toBe('contraindicated');
+    expect(r.findings.map((f) => f.code)).toEqual([`nonce-${state}`]);
+    expectReason(r, text);
+  });
+
+  it('a signature by another key: contraindicated on identity; the early look used nothing, and its failure is nobody\'s unhandled rejection', async () => {
+    const s = createAppraisalScenario();
+    const evidence = await s.evidence({ deviceKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey });
+    const nonce = JSON.parse(Buffer.from(evidence.split('.')[1], 'base64url').toString()).eat_nonce as string;
+    const unhandled: unknown[] = [];
+    const note = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', note);
+    try {
+      const r = await appraiseEvidence({ deviceId: s.deviceId, evidence }, { ...peeking(s), peekNonce: () => Promise.reject(new Error('database down')) });
+      expect(r.status).toBe('contraindicated');
+      expectReason(r, 'signature does not verify with the device key');
+      expect(s.nonces.isUsed(nonce)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', note);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a failed early look fails the appraisal when it is needed (the worker retries it)', async () => {
+    const s = createAppraisalScenario();
+    await expect(appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, { ...peeking(s), peekNonce: () => Promise.reject(new Error('database down')) })).rejects.toThrow('database down');
+  });
+
+  it('a payload that names no nonce string is not looked up early (the claims check refuses it after the signature)', async () => {
+    const s = createAppraisalScenario();
+    const ports = peeking(s);
+    await expect(appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce: 42 as unknown as string }) }, ports)).rejects.toBeInstanceOf(DomainError);
+    expect(s.ports.calls).toEqual(['findDevice:dev-0001']);
+  });
+});
+
 describe('appraiseEvidence: identity (a)', () => {
   it('signature by another key: contraindicated, stops before the nonce is consumed', async () => {
     const s = createAppraisalScenario();

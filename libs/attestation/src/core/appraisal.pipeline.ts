@@ -49,6 +49,14 @@ export interface AppraisalPorts extends LinuxAppraisalPorts {
   findDevice(deviceId: string): Promise<DeviceAppraisalRecord | null>;
   /** Atomically marks the nonce used for this device and tells what it was before. */
   consumeNonce(deviceId: string, nonce: string): Promise<NonceState>;
+  /**
+   * How the nonce stands for this device, WITHOUT using it (the store uses it when the result
+   * commits). Given, the pipeline asks it at once, beside the device look-up, for the nonce the
+   * payload names, and judges freshness by its answer only after the signature verified and only
+   * for the same nonce: freshness then costs no round trip of its own. Absent: consumeNonce(),
+   * after the signature.
+   */
+  peekNonce?(deviceId: string, nonce: string): Promise<NonceState>;
   findRelease(productId: string, version: string): Promise<FirmwareReleaseRecord | null>;
   /** The product's minimum firmware security counter (anti-rollback floor). */
   minimumSecurityCounter(productId: string): Promise<number>;
@@ -161,10 +169,36 @@ const { instanceIdentity: II, hardware: HW, executables: EX } = AR4SI;
  * The caller records the last security counter after an affirming result; this function does
  * not write anything except consuming the nonce.
  */
+/**
+ * The nonce named by a compact JWS's payload, read before its signature is checked, and the
+ * store's look at it (no use). Null when the payload names no nonce string. Nothing read here is
+ * believed: appraiseEvidence takes the answer only for the nonce of the verified claims. A failed
+ * look-up is left to whoever awaits it (handled here, so an appraisal that stops earlier leaves
+ * no unhandled rejection).
+ */
+function earlyNonceLookup(deviceId: string, jws: string, peek: (deviceId: string, nonce: string) => Promise<NonceState>): { nonce: string; state: Promise<NonceState> } | null {
+  const first = jws.indexOf('.');
+  const second = jws.indexOf('.', first + 1);
+  if (first < 0 || second < 0) return null;
+  let nonce: unknown;
+  try {
+    nonce = (JSON.parse(Buffer.from(jws.slice(first + 1, second), 'base64url').toString('utf8')) as { eat_nonce?: unknown } | null)?.eat_nonce;
+  } catch {
+    return null;
+  }
+  if (typeof nonce !== 'string' || !nonce || nonce.length > 256) return null;
+  const state = peek(deviceId, nonce);
+  state.catch(() => undefined);
+  return { nonce, state };
+}
+
 export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPorts): Promise<AppraisalResult> {
   const now = input.now ?? new Date();
   const a = new Appraisal();
   assertCompactJws(input.evidence);
+
+  // (b)'s look-up, started now beside (a)'s when the store can look without using the nonce.
+  const early = ports.peekNonce ? earlyNonceLookup(input.deviceId, input.evidence, ports.peekNonce) : null;
 
   /* (a) identity */
   const device = await ports.findDevice(input.deviceId);
@@ -194,7 +228,8 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   }
 
   /* (b) freshness */
-  const nonceState = await ports.consumeNonce(device.deviceId, claims.eatNonce);
+  const nonceState =
+    early && early.nonce === claims.eatNonce && device.deviceId === input.deviceId ? await early.state : await ports.consumeNonce(device.deviceId, claims.eatNonce);
   if (nonceState !== 'ok') {
     const what = { unknown: 'was not issued to this device', used: 'was already used (replayed evidence)', expired: 'has expired' }[nonceState];
     a.find('freshness', `nonce-${nonceState}`, 'instance-identity', AR4SI.CRYPTO_VALIDATION_FAILED, `the evidence nonce ${what}`);

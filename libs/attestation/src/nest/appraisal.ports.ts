@@ -60,6 +60,8 @@ export class AppraisalPortsFactory {
         };
       },
       consumeNonce: (deviceId, nonce) => this.nonceStateAt(deviceId, nonce, job.receivedAt),
+      // The same look (this store never uses a nonce before the commit): asked beside the device look-up.
+      peekNonce: (deviceId, nonce) => this.nonceStateAt(deviceId, nonce, job.receivedAt),
       findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
       findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
       findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),

@@ -13,6 +13,10 @@ export interface MemoryNonceStore {
   issue(deviceId: string, ttlSeconds?: number): string;
   /** Issues a nonce that is already past its expiry. */
   issueExpired(deviceId: string): string;
+  /** How a nonce stands for a device, without using it (the port's peekNonce, as the service's store answers). */
+  peek(deviceId: string, nonce: string): NonceState;
+  /** Whether a nonce was used. */
+  isUsed(nonce: string): boolean;
 }
 
 export interface AppraisalScenario {
@@ -62,6 +66,13 @@ export function createAppraisalScenario(options: { deviceKey?: KeyObject; now?: 
       issued.set(c.nonce, { deviceId: id, expiresAt: c.expiresAt, used: false });
       return c.nonce;
     },
+    peek(id, nonce) {
+      const entry = issued.get(nonce);
+      if (!entry || entry.deviceId !== id) return 'unknown';
+      if (entry.used) return 'used';
+      return entry.expiresAt.getTime() < now().getTime() ? 'expired' : 'ok';
+    },
+    isUsed: (nonce) => issued.get(nonce)?.used === true,
   };
   const ports: AppraisalScenario['ports'] = {
     calls,
