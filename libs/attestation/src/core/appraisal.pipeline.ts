@@ -170,13 +170,10 @@ const { instanceIdentity: II, hardware: HW, executables: EX } = AR4SI;
  * not write anything except consuming the nonce.
  */
 /**
- * The nonce named by a compact JWS's payload, read before its signature is checked, and the
- * store's look at it (no use). Null when the payload names no nonce string. Nothing read here is
- * believed: appraiseEvidence takes the answer only for the nonce of the verified claims. A failed
- * look-up is left to whoever awaits it (handled here, so an appraisal that stops earlier leaves
- * no unhandled rejection).
+ * The nonce a compact JWS's payload names, read WITHOUT checking its signature (to look it up
+ * early; nothing read here is believed). Null when the payload names no nonce string.
  */
-function earlyNonceLookup(deviceId: string, jws: string, peek: (deviceId: string, nonce: string) => Promise<NonceState>): { nonce: string; state: Promise<NonceState> } | null {
+export function unverifiedEvidenceNonce(jws: string): string | null {
   const first = jws.indexOf('.');
   const second = jws.indexOf('.', first + 1);
   if (first < 0 || second < 0) return null;
@@ -186,7 +183,17 @@ function earlyNonceLookup(deviceId: string, jws: string, peek: (deviceId: string
   } catch {
     return null;
   }
-  if (typeof nonce !== 'string' || !nonce || nonce.length > 256) return null;
+  return typeof nonce === 'string' && nonce && nonce.length <= 256 ? nonce : null;
+}
+
+/**
+ * The store's look (no use) at the nonce the unverified payload names. appraiseEvidence takes
+ * the answer only for the nonce of the verified claims. A failed look-up is left to whoever
+ * awaits it (handled here, so an appraisal that stops earlier leaves no unhandled rejection).
+ */
+function earlyNonceLookup(deviceId: string, jws: string, peek: (deviceId: string, nonce: string) => Promise<NonceState>): { nonce: string; state: Promise<NonceState> } | null {
+  const nonce = unverifiedEvidenceNonce(jws);
+  if (nonce === null) return null;
   const state = peek(deviceId, nonce);
   state.catch(() => undefined);
   return { nonce, state };

@@ -10,7 +10,7 @@ import { FleetEventBus } from '@fleetguard/events';
 import { appraiseEvidence, AppraisalResult } from '../core/appraisal.pipeline';
 import { retryDelayMs } from '../core/appraisal-retry';
 import { EarForm, reformEar, signEar } from '../core/ear.builder';
-import { AppraisalPortsFactory } from './appraisal.ports';
+import { AppraisalPortsFactory, EarlyLook } from './appraisal.ports';
 import { CommitOutcome, CommitRefused, EvidenceInboxRepository, InboxJob, ResultRecord, StoredResult } from './evidence-inbox.repository';
 import { VerifierKeyService } from './verifier-key.service';
 import { evidenceRefused as refused } from './attestation.metrics';
@@ -188,8 +188,17 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Queues a row this process holds (recorded by it, or claimed); `reserved`: it takes the place tryReserve() gave. */
-  enqueue(job: InboxJob, reserved = false): void {
+  /**
+   * EAT evidence just admitted: its device and signature are looked up while its row is being
+   * recorded (given to enqueue()/runNow() with the job). PSA tokens: null (their own appraisal).
+   */
+  lookEarly(deviceId: string, evidence: string): EarlyLook | null {
+    return psaTokenOf(evidence) ? null : this.ports.lookEarly(deviceId, evidence);
+  }
+
+  /** Queues a row this process holds (recorded by it, or claimed); `reserved`: it takes the place tryReserve() gave; `early`: what lookEarly() started for it. */
+  enqueue(job: InboxJob, reserved = false, early?: EarlyLook | null): void {
+    if (early) this.ports.attach(job, early);
     if (reserved) this.reserved--;
     this.queue.push(job);
     queueDepth.set(this.depth);
@@ -236,7 +245,8 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   /** Appraises a row now, outside the queue (HTTP answers synchronously), counted against the bound. */
-  async runNow(job: InboxJob, reserved = false): Promise<AppraisalOutcome> {
+  async runNow(job: InboxJob, reserved = false, early?: EarlyLook | null): Promise<AppraisalOutcome> {
+    if (early) this.ports.attach(job, early);
     if (reserved) this.reserved--;
     this.active++;
     queueDepth.set(this.depth);

@@ -53,6 +53,22 @@ export type CommitOutcome = { kind: 'committed'; audience: Array<string | null> 
 
 const JOB_COLUMNS = 'id, device_id, evidence, channel, received_at, attempts';
 
+/** A stored challenge nonce as nonceRows() reads it. */
+export interface NonceRow {
+  nonce: string;
+  device_id: string;
+  used_at: Date | null;
+  expires_at: Date;
+}
+
+/** How a nonce (its row, or none) stood for a device's evidence received at `receivedAt`. */
+export function nonceStateOf(n: NonceRow | undefined, deviceId: string, receivedAt: Date): NonceState {
+  if (!n || n.device_id !== deviceId) return 'unknown';
+  if (n.used_at) return 'used';
+  if (new Date(n.expires_at).getTime() <= receivedAt.getTime()) return 'expired';
+  return 'ok';
+}
+
 /**
  * The evidence inbox and its results (tables owned by attestation): evidence recorded durably
  * before it is acknowledged, claimed with a lease, committed exactly once. Queries only; the
@@ -165,18 +181,15 @@ export class EvidenceInboxRepository {
   /** nonceStateAt() for many pieces of evidence in one statement. */
   async nonceStatesAt(items: ReadonlyArray<{ deviceId: string; nonce: string; receivedAt: Date }>): Promise<NonceState[]> {
     if (!items.length) return [];
-    const rows: Array<{ nonce: string; device_id: string; used_at: Date | null; expires_at: Date }> = await this.ds.query(
-      'SELECT nonce, device_id, used_at, expires_at FROM nonces WHERE nonce = ANY($1::varchar[])',
-      [[...new Set(items.map((x) => x.nonce))]],
-    );
-    const byNonce = new Map(rows.map((r) => [r.nonce, r]));
-    return items.map(({ deviceId, nonce, receivedAt }) => {
-      const n = byNonce.get(nonce);
-      if (!n || n.device_id !== deviceId) return 'unknown';
-      if (n.used_at) return 'used';
-      if (new Date(n.expires_at).getTime() <= receivedAt.getTime()) return 'expired';
-      return 'ok';
-    });
+    const byNonce = await this.nonceRows(items.map((x) => x.nonce));
+    return items.map(({ deviceId, nonce, receivedAt }) => nonceStateOf(byNonce.get(nonce), deviceId, receivedAt));
+  }
+
+  /** The stored nonces among these (one statement), to be judged with nonceStateOf(). */
+  async nonceRows(nonces: readonly string[]): Promise<Map<string, NonceRow>> {
+    if (!nonces.length) return new Map();
+    const rows: NonceRow[] = await this.ds.query('SELECT nonce, device_id, used_at, expires_at FROM nonces WHERE nonce = ANY($1::varchar[])', [[...new Set(nonces)]]);
+    return new Map(rows.map((r) => [r.nonce, r]));
   }
 
   /**

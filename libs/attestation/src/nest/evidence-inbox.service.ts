@@ -72,13 +72,15 @@ export class EvidenceInbox {
       shed.inc({ channel: 'mqtt' });
       return { ack: false, busy: true, code: 'overloaded', message: 'the appraisal queue is full' };
     }
+    // The device and the signature are looked up while the row is inserted (a duplicate's look is dropped).
+    const early = this.worker.lookEarly(deviceId, evidence as string);
     const stored = await this.recordReserved(deviceId, evidence as string, 'mqtt');
     if (stored.duplicate) {
       const prior = await this.repo.resultForInbox(stored.inboxId);
       if (prior) republish(prior.ear);
       return { ack: true };
     }
-    this.worker.enqueue(stored.job, true);
+    this.worker.enqueue(stored.job, true, early);
     return { ack: true };
   }
 
@@ -103,6 +105,7 @@ export class EvidenceInbox {
       shed.inc({ channel: 'http' });
       throw unavailable('evidence.overloaded', 'the appraisal queue is full; send the evidence again later', 5);
     }
+    const early = this.worker.lookEarly(deviceId, evidence as string);
     const stored = await this.recordReserved(deviceId, evidence as string, 'http');
     if (stored.duplicate) {
       const prior = await this.repo.resultForInbox(stored.inboxId);
@@ -111,7 +114,7 @@ export class EvidenceInbox {
     }
     let outcome;
     try {
-      outcome = await this.worker.runNow(stored.job, true);
+      outcome = await this.worker.runNow(stored.job, true, early);
     } catch (e) {
       // Given back for a retry (database error): the device sends the same evidence again and
       // gets the result the retry stored.
