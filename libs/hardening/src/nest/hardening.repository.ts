@@ -124,6 +124,22 @@ const LATEST_REPORT = `
   ) ar ON true
   LEFT JOIN device_observations o ON o.device_id = d.id`;
 
+const PRODUCT_COLUMNS = `p.id, p.component_type, p.declared_requirements, p.target_levels,
+  (SELECT jsonb_agg(jsonb_build_object('requirement', a.requirement, 'applicable', a.applicable, 'justification', a.justification) ORDER BY a.requirement)
+     FROM product_applicability a WHERE a.product_id = p.id) AS applicability`;
+
+interface ProductRow {
+  id: string;
+  component_type: string;
+  declared_requirements: string[];
+  target_levels: Record<string, number>;
+  applicability: ApplicabilityStatement[] | null;
+}
+
+function toProduct(r: ProductRow): ProductScoringRow {
+  return { id: r.id, componentType: r.component_type, declaredRequirements: r.declared_requirements ?? [], targetLevels: r.target_levels, applicability: r.applicability ?? [] };
+}
+
 /** AEAD suites as OpenSSL names them (TLS 1.3 suites are all AEAD). */
 const AEAD = /GCM|CCM|CHACHA20|POLY1305|^TLS_AES_|^TLS_CHACHA20_/i;
 
@@ -235,22 +251,28 @@ export class HardeningRepository {
 
   async products(ids: readonly string[]): Promise<ProductScoringRow[]> {
     if (!ids.length) return [];
-    const rows = returningRows<{ id: string; component_type: string; declared_requirements: string[]; target_levels: Record<string, number>; applicability: ApplicabilityStatement[] | null }>(
+    const rows = returningRows<ProductRow>(await this.ds.query(`SELECT ${PRODUCT_COLUMNS} FROM product_directory p WHERE p.id = ANY($1::uuid[])`, [ids]));
+    return rows.map(toProduct);
+  }
+
+  /**
+   * subjects() and the products() of their devices in ONE statement (a rescore's two reads): the
+   * products ride as one JSON array on the first row only.
+   */
+  async subjectsWithProducts(deviceIds: readonly string[]): Promise<{ subjects: ScoringSubject[]; products: Map<string, ProductScoringRow> }> {
+    if (!deviceIds.length) return { subjects: [], products: new Map() };
+    const rows = returningRows<SubjectRow & { products: ProductRow[] | null }>(
       await this.ds.query(
-        `SELECT p.id, p.component_type, p.declared_requirements, p.target_levels,
-           (SELECT jsonb_agg(jsonb_build_object('requirement', a.requirement, 'applicable', a.applicable, 'justification', a.justification) ORDER BY a.requirement)
-              FROM product_applicability a WHERE a.product_id = p.id) AS applicability
-         FROM product_directory p WHERE p.id = ANY($1::uuid[])`,
-        [ids],
+        `WITH s AS MATERIALIZED (SELECT ${SUBJECT_COLUMNS} FROM device_directory d ${LATEST_REPORT} WHERE d.id = ANY($1::varchar[]))
+         SELECT s.*, CASE WHEN row_number() OVER () = 1 THEN
+             (SELECT jsonb_agg(to_jsonb(x)) FROM (SELECT ${PRODUCT_COLUMNS} FROM product_directory p WHERE p.id IN (SELECT product_id FROM s)) x)
+           END AS products
+         FROM s`,
+        [deviceIds],
       ),
     );
-    return rows.map((r) => ({
-      id: r.id,
-      componentType: r.component_type,
-      declaredRequirements: r.declared_requirements ?? [],
-      targetLevels: r.target_levels,
-      applicability: r.applicability ?? [],
-    }));
+    const products = new Map((rows[0]?.products ?? []).map((r) => [r.id, toProduct(r)]));
+    return { subjects: rows.map(toSubject), products };
   }
 
   /** The active devices of a product (to rescore after its statement of applicability changed). */

@@ -239,9 +239,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
       await this.repo.recordAttestations(recorded).catch((err) => this.logger.error(`recording ${recorded.length} attestation result(s) failed: ${(err as Error).message}`));
     }
     const pending = new Map(batch);
-    const subjects = await this.repo.subjects(batch.map(([id]) => id));
-    const productIds = [...new Set(subjects.map((s) => s.productId))];
-    const products = new Map((await this.repo.products(productIds)).map((p) => [p.id, p]));
+    const { subjects, products } = await this.repo.subjectsWithProducts(batch.map(([id]) => id));
     const clock = this.clock();
     const writes = [];
     const changes: ScoreChange[] = [];
@@ -289,9 +287,9 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async rescoreNow(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }): Promise<RescoreResult | null> {
-    const [subject] = await this.repo.subjects([deviceId]);
+    const { subjects: [subject], products } = await this.repo.subjectsWithProducts([deviceId]);
     if (!subject) return null;
-    const [product] = await this.repo.products([subject.productId]);
+    const product = products.get(subject.productId);
     if (!product) return null;
     const p = productScoring(this.scorers, product);
     const clock = this.clock();
@@ -380,8 +378,8 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   /** The device's score now (latest report, current attestation state), its gaps and history. 404 for another tenant's device. */
   async scoreView(principal: Principal, deviceId: string): Promise<ScoreView> {
     await this.devices.get(principal, deviceId);
-    const [subject] = await this.repo.subjects([deviceId]);
-    const [product] = subject ? await this.repo.products([subject.productId]) : [];
+    const { subjects: [subject], products } = await this.repo.subjectsWithProducts([deviceId]);
+    const product = subject ? products.get(subject.productId) : undefined;
     if (!subject || !product) throw notFound('device.not-found', `no device ${deviceId}`);
     const p = productScoring(this.scorers, product);
     const score = scoreSubject(subject, p, this.clock());

@@ -243,4 +243,16 @@ describe('stored scoring on the real schema (PGlite, or PostgreSQL with FLEETGUA
     const [sarRow] = await repo.products([sar]);
     expect(sarRow.applicability).toEqual([]);
   });
+
+  it('reads subjects and their products in one statement as the two reads give them', async () => {
+    const ids = ['d1', 'd2', 'd3', 'd5', 'd6', 'nobody'];
+    const both = await repo.subjectsWithProducts(ids);
+    const byId = (list: Array<{ deviceId: string }>) => [...list].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    expect(byId(both.subjects)).toEqual(byId(await repo.subjects(ids)));
+    const productIds = [...new Set(both.subjects.map((x) => x.productId))];
+    expect(productIds.length).toBe(2); // EDR and SAR
+    expect([...both.products.keys()].sort()).toEqual([...productIds].sort());
+    for (const p of await repo.products(productIds)) expect(both.products.get(p.id)).toEqual(p);
+    expect(await repo.subjectsWithProducts(['nobody'])).toEqual({ subjects: [], products: new Map() });
+  });
 });
