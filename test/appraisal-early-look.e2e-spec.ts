@@ -1,8 +1,6 @@
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { DeviceDirectoryReader } from '@fleetguard/fleet/nest';
-import { AppraisalPortsFactory } from '../libs/attestation/src/nest/appraisal.ports';
-import { JwsCryptoService } from '../libs/attestation/src/nest/jws-crypto.service';
-import type { InboxJob } from '../libs/attestation/src/nest/evidence-inbox.repository';
+import { AppraisalPortsFactory, JwsCryptoService, type InboxJob } from '@fleetguard/attestation/nest';
 import { TestService, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
 
