@@ -190,9 +190,12 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
 
   /**
    * EAT evidence just admitted: its device and signature are looked up while its row is being
-   * recorded (given to enqueue()/runNow() with the job). PSA tokens: null (their own appraisal).
+   * recorded (given to enqueue()/runNow() with the job). Null for PSA tokens (their own
+   * appraisal), and when the queue is longer than the appraisals running at once: that job would
+   * not start within the look's 2 s, and the look would be done twice.
    */
   lookEarly(deviceId: string, evidence: string): EarlyLook | null {
+    if (this.queue.length + this.active >= this.config.appraisalConcurrency) return null;
     return psaTokenOf(evidence) ? null : this.ports.lookEarly(deviceId, evidence);
   }
 
