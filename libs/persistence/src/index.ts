@@ -5,3 +5,4 @@ export * from './core/embedded.lock';
 export * from './core/returning-rows';
 export * from './core/scratch-database';
 export * from './core/private-directory';
+export * from './core/named-statement';

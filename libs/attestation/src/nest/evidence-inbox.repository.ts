@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '@fleetguard/persistence';
+import { returningRows, namedStatement } from '@fleetguard/persistence';
 import { deviceAttestationUpdate, writeDeviceAttestation } from '@fleetguard/fleet/nest';
 import type { NonceState } from '../core/appraisal.pipeline';
 
@@ -102,10 +102,10 @@ export class EvidenceInboxRepository {
   async recordMany(claimant: string, leaseSeconds: number, items: Array<{ deviceId: string; hash: string; id: string; evidence: string; channel: 'mqtt' | 'http' }>): Promise<Array<{ inboxId: string; duplicate: boolean; receivedAt: Date }>> {
     if (!items.length) return [];
     const raw = await this.ds.query(
-      `INSERT INTO attestation_inbox (id, device_id, evidence_hash, evidence, channel, claimed_by, lease_until, attempts)
+      namedStatement('attestation.inbox.record-many', `INSERT INTO attestation_inbox (id, device_id, evidence_hash, evidence, channel, claimed_by, lease_until, attempts)
        SELECT id, device_id, evidence_hash, evidence, channel, $1, now() + make_interval(secs => $2), 1
        FROM unnest($3::uuid[], $4::varchar[], $5::varchar[], $6::text[], $7::varchar[]) AS t(id, device_id, evidence_hash, evidence, channel)
-       ON CONFLICT (evidence_hash) DO NOTHING RETURNING id, evidence_hash, received_at`,
+       ON CONFLICT (evidence_hash) DO NOTHING RETURNING id, evidence_hash, received_at`),
       [claimant, leaseSeconds, items.map((x) => x.id), items.map((x) => x.deviceId), items.map((x) => x.hash), items.map((x) => x.evidence), items.map((x) => x.channel)],
     );
     const byHash = new Map<string, { id: string; received_at: Date | string; duplicate: boolean }>();
@@ -254,7 +254,7 @@ export class EvidenceInboxRepository {
       fw_counter: r.firmware?.securityCounter ?? null,
     }));
     const raw = await this.ds.query(
-      `WITH input AS (
+      namedStatement('attestation.inbox.commit-many', `WITH input AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(inbox_id uuid, device_id varchar, nonce varchar, received_at timestamptz, result_id uuid, status varchar,
            trust_vector jsonb, reasons jsonb, findings jsonb, firmware_version varchar, security_counter bigint, claims jsonb, ear text, affirming bool, fw_version varchar, fw_counter bigint)
        ),
@@ -286,7 +286,7 @@ export class EvidenceInboxRepository {
               EXISTS (SELECT 1 FROM marked WHERE marked.id = input.inbox_id) AS committed,
               EXISTS (SELECT 1 FROM stored WHERE stored.inbox_id = input.inbox_id) AS stored,
               dev.manufacturer_org_id, dev.operator_org_id, dev.current
-       FROM input LEFT JOIN dev ON dev.inbox_id = input.inbox_id`,
+       FROM input LEFT JOIN dev ON dev.inbox_id = input.inbox_id`),
       [claimant, JSON.stringify(batch), items.map((x) => x.job.inboxId)],
     );
     const rows = returningRows<{ inbox_id: string; held: unknown; committed: unknown; manufacturer_org_id: string | null; operator_org_id: string | null; current: unknown }>(raw);

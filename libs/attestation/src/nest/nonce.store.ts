@@ -5,6 +5,7 @@ import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { newNonce, type Challenge } from '../core/nonce';
 import { GroupedCall } from '@fleetguard/common';
+import { namedStatement } from '@fleetguard/persistence';
 
 /** Challenge nonces, stored so that a restart does not forget them; single use, short TTL. */
 @Injectable()
@@ -12,7 +13,7 @@ export class NonceStore implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   /** Challenges issued in one burst are stored in one INSERT (each nonce is fresh: no keys). */
   private readonly inserts = new GroupedCall<{ deviceId: string; c: Challenge }, void>(async (items) => {
-    await this.ds.query('INSERT INTO nonces (nonce, device_id, expires_at) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[])', [
+    await this.ds.query(namedStatement('attestation.nonces.insert', 'INSERT INTO nonces (nonce, device_id, expires_at) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[])'), [
       items.map((x) => x.c.nonce),
       items.map((x) => x.deviceId),
       items.map((x) => x.c.expiresAt.toISOString()),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { returningRows } from '@fleetguard/persistence';
+import { returningRows, namedStatement } from '@fleetguard/persistence';
 import { deviceLevelsUpdate } from '@fleetguard/fleet/nest';
 import type { ApplicabilityStatement, HardeningReport, NegotiatedTlsVersion, ObservedFacts, SlVector } from '../core';
 import type { StoredScoreSummary } from './scoring-inputs';
@@ -302,7 +302,7 @@ export class HardeningRepository {
     if (!seen.length) return [];
     // `prev` reads the rows as they stood before this statement (one snapshot for the whole statement).
     const rows: Array<{ device_id: string; changed: boolean }> = await this.ds.query(
-      `WITH input AS (SELECT * FROM unnest($1::varchar[], $2::text[], $3::text[], $4::boolean[]) AS t(device_id, version, cipher, mutual)),
+      namedStatement('hardening.record-tls-many', `WITH input AS (SELECT * FROM unnest($1::varchar[], $2::text[], $3::text[], $4::boolean[]) AS t(device_id, version, cipher, mutual)),
        prev AS (SELECT o.device_id, o.tls_versions, o.ciphers, o.mutual_tls_at FROM device_observations o JOIN input i ON i.device_id = o.device_id),
        up AS (
          INSERT INTO device_observations (device_id, tls_versions, ciphers, mutual_tls_at, tls_seen_at)
@@ -318,7 +318,7 @@ export class HardeningRepository {
          SELECT 1 FROM prev p JOIN input i ON i.device_id = p.device_id
           WHERE p.device_id = up.device_id AND p.tls_versions ? i.version AND p.ciphers ? i.cipher AND (NOT i.mutual OR p.mutual_tls_at IS NOT NULL)
        ) AS changed
-         FROM up`,
+         FROM up`),
       [seen.map((s) => s.deviceId), seen.map((s) => s.version), seen.map((s) => s.cipher), seen.map((s) => s.mutual)],
     );
     const changed = new Map(rows.map((r) => [r.device_id, r.changed === true]));
@@ -335,7 +335,7 @@ export class HardeningRepository {
   async recordAttestations(results: ReadonlyArray<{ deviceId: string; resultId: string }>): Promise<void> {
     if (!results.length) return;
     await this.ds.query(
-      `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
+      namedStatement('hardening.record-attestations', `INSERT INTO device_observations (device_id, attested_releases, tpm_quote_at)
        SELECT a.device_id,
               COALESCE(jsonb_agg(DISTINCT a.firmware_version) FILTER (WHERE a.firmware_version IS NOT NULL), '[]'::jsonb),
               max(CASE WHEN a.tpm_quoted THEN a.created_at END)
@@ -347,7 +347,7 @@ export class HardeningRepository {
            (SELECT jsonb_agg(v) FROM jsonb_array_elements(EXCLUDED.attested_releases) v WHERE NOT device_observations.attested_releases @> jsonb_build_array(v)), '[]'::jsonb),
          tpm_quote_at = GREATEST(EXCLUDED.tpm_quote_at, device_observations.tpm_quote_at), updated_at = now()
        WHERE NOT device_observations.attested_releases @> EXCLUDED.attested_releases
-          OR EXCLUDED.tpm_quote_at > COALESCE(device_observations.tpm_quote_at, '-infinity'::timestamptz)`,
+          OR EXCLUDED.tpm_quote_at > COALESCE(device_observations.tpm_quote_at, '-infinity'::timestamptz)`),
       [results.map((r) => r.resultId), results.map((r) => r.deviceId)],
     );
   }
@@ -381,7 +381,7 @@ export class HardeningRepository {
     );
     const rows = returningRows<{ device_id: string }>(
       await this.ds.query(
-        `WITH x AS (
+        namedStatement('hardening.write-scores', `WITH x AS (
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
              device_id varchar, evidenced jsonb, declared jsonb, items jsonb, below_target boolean, cause varchar,
              history boolean, do_update boolean, report_id uuid, att_us text, result_id uuid, firmware_release varchar,
@@ -399,7 +399,7 @@ export class HardeningRepository {
          ), upd AS (
            ${deviceLevelsUpdate('fresh', 'l.do_update')}
          )
-         SELECT device_id FROM fresh`,
+         SELECT device_id FROM fresh`),
         [payload],
       ),
     );

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PGlite, types } from '@electric-sql/pglite';
+import { statementText } from '../core/named-statement';
 
 type QueryCallback = (err: unknown, result: unknown) => void;
 
@@ -66,7 +67,7 @@ export abstract class SerialPGlitePool extends EventEmitter {
     });
   }
 
-  async query(sql: string, params?: unknown, callback?: QueryCallback): Promise<unknown> {
+  async query(query: unknown, params?: unknown, callback?: QueryCallback): Promise<unknown> {
     let cb = callback;
     let p = params;
     if (typeof params === 'function') {
@@ -74,6 +75,8 @@ export abstract class SerialPGlitePool extends EventEmitter {
       p = undefined;
     }
     try {
+      // A namedStatement is prepared per connection on PostgreSQL; the embedded engine plans in process, so its text is enough.
+      const sql = statementText(query);
       const db = await this.instance();
       const hasParams = Array.isArray(p) && p.length > 0;
       const raw = hasParams ? await db.query(sql, p as unknown[]) : ((await db.exec(sql)).slice(-1)[0] ?? { rows: [], fields: [] });
