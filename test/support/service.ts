@@ -102,20 +102,36 @@ export async function mintTokens(api: Api, key: string, productId: string, count
   return out;
 }
 
-/** The built service's entry point (dist/), from test/support or from dist/test/support. */
-export function builtServerEntry(): string {
+function repositoryRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return path.join(dir, 'dist', 'apps', 'fleet-server', 'src', 'main.js');
+  return dir;
+}
+
+/** The built service's entry point (dist/), from test/support or from dist/test/support. */
+export function builtServerEntry(): string {
+  return path.join(repositoryRoot(), 'dist', 'apps', 'fleet-server', 'src', 'main.js');
+}
+
+/**
+ * The Node options `npm start` gives the service (package.json's start script: e.g. the young
+ * generation's size, which sets how often V8 collects), so that a spawned service runs as a
+ * started one does.
+ */
+export function serviceNodeOptions(): string[] {
+  const start: string = JSON.parse(fs.readFileSync(path.join(repositoryRoot(), 'package.json'), 'utf8')).scripts?.start ?? '';
+  const m = /(?:^|&&\s*)node\s+((?:--[\w-]+(?:=\S+)?\s+)*)dist\/apps\/fleet-server\/src\/main\.js/.exec(start);
+  if (!m) throw new Error(`package.json's start script does not run dist/apps/fleet-server/src/main.js with node: ${start}`);
+  return m[1].split(/\s+/).filter(Boolean);
 }
 
 const SPAWN_TIMEOUT_MS = 180_000;
 
-/** Spawns the built service (dist/) as a separate process, the way the README starts it, and waits for its listeners. */
+/** Spawns the built service (dist/) as a separate process, the way the README starts it (`npm start`'s Node options), and waits for its listeners. */
 export async function spawnBuiltService(env: Record<string, string>): Promise<{ proc: ChildProcess; urls: Record<string, string>; output: () => string; stdout: () => string; kill: (signal?: NodeJS.Signals) => Promise<number | null> }> {
   const main = builtServerEntry();
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
-  const proc = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...serviceNodeOptions(), main], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
   const urls: Record<string, string> = {};
