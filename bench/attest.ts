@@ -36,7 +36,8 @@
  * `--latency-seconds 0` / `--overload-seconds 0` skip phases 2 / 3; `--cpu-profile <file>` writes
  * a V8 CPU profile of the main thread during phase 1 only (node:inspector; setup not included),
  * `--heap-profile <file>` a sampled allocation profile of the same (.heapprofile);
- * `--appraisal-concurrency <n>` sets FLEETGUARD_APPRAISAL_CONCURRENCY (default: the service's).
+ * `--appraisal-concurrency <n>` sets FLEETGUARD_APPRAISAL_CONCURRENCY (default: the service's),
+ * `--followup-window-ms <n>` FLEETGUARD_FOLLOWUP_WINDOW_MS (default: the service's, 25; 0 to compare with no window).
  * Goals: >= 3,000 appraisals/s sustained; p99 < 100 ms at 1,000/s.
  */
 import 'reflect-metadata';
@@ -378,10 +379,12 @@ async function main(): Promise<void> {
   const baseline = es256VerifyRate(2);
 
   const concurrency = stringArg('appraisal-concurrency');
+  const followupWindow = stringArg('followup-window-ms');
   const service = await startBenchService({
     FLEETGUARD_ATTEST_INTERVAL_SECONDS: '86400',
     FLEETGUARD_DEVICE_RATE_PER_MINUTE: '100000',
     ...(concurrency ? { FLEETGUARD_APPRAISAL_CONCURRENCY: concurrency } : {}),
+    ...(followupWindow ? { FLEETGUARD_FOLLOWUP_WINDOW_MS: followupWindow } : {}),
   });
   let worker: WorkerChannel | undefined;
   try {

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
 
     const repo = new LifecycleRepository(ds);
     // recomputeAdvisory uses the repository, the attested-release port and the event bus only.
-    const service = new LifecycleService(repo, undefined as never, undefined as never, events, new AttestedReleaseReader(ds));
+    const service = new LifecycleService(repo, undefined as never, undefined as never, events, new AttestedReleaseReader(ds), config);
     let published = 0;
     const sub = events.stream(null, ['device.exposed']).subscribe(() => published++);
     const doc = rangeAdvisory();

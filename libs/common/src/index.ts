@@ -14,3 +14,4 @@ export * from './core/mqtt-topics';
 export * from './core/grouped-call';
 export * from './core/worker-lanes';
 export * from './core/random-pool';
+export * from './core/coalesced-batches';

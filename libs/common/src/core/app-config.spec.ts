@@ -18,6 +18,12 @@ describe('parseConfig', () => {
     expect(parseConfig({ FLEETGUARD_MAX_REPORT_AGE_SECONDS: '3600' }).maxReportAgeSeconds).toBe(3600);
   });
 
+  it('gathers result follow-ups for 25 ms unless told otherwise (0: at once), and refuses a negative window', () => {
+    expect(parseConfig({}).followupWindowMs).toBe(25);
+    expect(parseConfig({ FLEETGUARD_FOLLOWUP_WINDOW_MS: '0' }).followupWindowMs).toBe(0);
+    expect(() => parseConfig({ FLEETGUARD_FOLLOWUP_WINDOW_MS: '-1' })).toThrow(/FLEETGUARD_FOLLOWUP_WINDOW_MS/);
+  });
+
   it('accepts port 0 (any free port)', () => {
     expect(parseConfig({ FLEETGUARD_HTTP_PORT: '0' }).httpPort).toBe(0);
   });

@@ -111,6 +111,8 @@ const schema = z.object({
   FLEETGUARD_INBOX_RETENTION_HOURS: positiveInt.max(8760).default(24),
   /** Per device: evidence, challenges and hardening reports a minute (each counted separately), with a burst of twice that. */
   FLEETGUARD_DEVICE_RATE_PER_MINUTE: positiveInt.max(100_000).default(120),
+  /** Rescores and exposure recomputes after attestation results gather this long before they run as one batch (0: at once). */
+  FLEETGUARD_FOLLOWUP_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(25),
   /** Several instances on one fleet: their brokers join through this Redis (requires DATABASE_URL). */
   FLEETGUARD_REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
 });
@@ -183,6 +185,8 @@ export interface AppConfig {
   appraisalLeaseSeconds: number;
   inboxRetentionHours: number;
   deviceRatePerMinute: number;
+  /** FLEETGUARD_FOLLOWUP_WINDOW_MS: how long a result's follow-ups (rescore, exposure) gather before their batch runs. */
+  followupWindowMs: number;
   /** Set: this instance is one of several serving the fleet (brokers joined through Redis). Secret (may hold a password): never logged. */
   redisUrl?: string;
 }
@@ -363,6 +367,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     appraisalLeaseSeconds: c.FLEETGUARD_APPRAISAL_LEASE_SECONDS,
     inboxRetentionHours: c.FLEETGUARD_INBOX_RETENTION_HOURS,
     deviceRatePerMinute: c.FLEETGUARD_DEVICE_RATE_PER_MINUTE,
+    followupWindowMs: c.FLEETGUARD_FOLLOWUP_WINDOW_MS,
     redisUrl: c.FLEETGUARD_REDIS_URL,
   };
 }

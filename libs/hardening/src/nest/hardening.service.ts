@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import { AppConfig, GroupedCall, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
+import { AppConfig, CoalescedBatches, GroupedCall, KeyedRateLimiter, isDomainError, notFound, rateLimited } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter } from '@fleetguard/platform';
 import type { Principal } from '@fleetguard/auth/nest';
@@ -72,13 +72,13 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly subscriptions: Unsubscribe[] = [];
-  private readonly attestationPending = new Map<string, PendingAttestation>();
+  /** Attestation events by device, rescored together after FLEETGUARD_FOLLOWUP_WINDOW_MS (one entry per device, the newest hint wins). */
+  private attestationPending!: CoalescedBatches<string, PendingAttestation>;
   /** The TLS of connections made at once, recorded in one statement (a device once per statement). */
   private readonly tlsSeen = new GroupedCall<Parameters<HardeningRepository['recordTlsMany']>[0][number], boolean>(
     (seen) => this.repo.recordTlsMany(seen),
     (s) => [s.deviceId],
   );
-  private attestationFlushing = false;
   private catalog?: CatalogView;
   /** Reports per device and minute (FLEETGUARD_DEVICE_RATE_PER_MINUTE, burst 2×); refusals counted. */
   private rate?: KeyedRateLimiter;
@@ -96,6 +96,12 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    this.attestationPending = new CoalescedBatches<string, PendingAttestation>({
+      windowMs: this.config.followupWindowMs,
+      maxBatch: ATTESTATION_BATCH,
+      run: (batch) => this.rescoreBatch(batch),
+      onError: (err, size) => this.logger.error(`rescoring ${size} device(s) after attestation failed: ${(err as Error)?.stack ?? String(err)}`),
+    });
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
     this.broker.onDeviceConnected((c) => this.observeConnection(c));
     this.subscriptions.push(
@@ -107,7 +113,8 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     for (const off of this.subscriptions.splice(0)) off();
     const deadline = new Promise((r) => setTimeout(r, 5000).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    // Results already received are rescored now, not after their window.
+    await Promise.race([this.attestationPending.flush().then(() => Promise.allSettled([...this.inFlight])), deadline]);
   }
 
   /* ------------------------------------------------------------------ reports */
@@ -196,27 +203,18 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   }
 
   private queueAttestationRescore(deviceId: string, cause: ScoreCause, hint?: { status: string; at: Date }, affirmingResultId?: string): void {
-    const entry = this.attestationPending.get(deviceId) ?? { cause, resultIds: [] };
-    entry.cause = cause;
-    if (hint && (!entry.hint || entry.hint.at.getTime() <= hint.at.getTime())) entry.hint = hint;
-    if (affirmingResultId) entry.resultIds.push(affirmingResultId);
-    this.attestationPending.set(deviceId, entry);
-    if (!this.attestationFlushing) {
-      this.attestationFlushing = true;
-      setImmediate(() => void this.flushAttestationRescores());
-    }
+    this.attestationPending.add(deviceId, (pending) => {
+      const entry = pending ?? { cause, resultIds: [] };
+      entry.cause = cause;
+      if (hint && (!entry.hint || entry.hint.at.getTime() <= hint.at.getTime())) entry.hint = hint;
+      if (affirmingResultId) entry.resultIds.push(affirmingResultId);
+      return entry;
+    });
   }
 
-  private async flushAttestationRescores(): Promise<void> {
-    try {
-      while (this.attestationPending.size) {
-        const batch = [...this.attestationPending].slice(0, ATTESTATION_BATCH);
-        for (const [id] of batch) this.attestationPending.delete(id);
-        await this.rescoreBatch(batch).catch((err) => this.logger.error(`rescoring ${batch.length} device(s) after attestation failed: ${(err as Error).stack ?? String(err)}`));
-      }
-    } finally {
-      this.attestationFlushing = false;
-    }
+  /** Runs the attestation rescores still gathering (tests; shutdown does it too). */
+  flushAttestationRescores(): Promise<void> {
+    return this.attestationPending.flush();
   }
 
   /** One batch: waits for the devices' earlier rescores, holds their queues until it is written. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { notFound } from '@fleetguard/common';
+import { AppConfig, CoalescedBatches, notFound } from '@fleetguard/common';
+import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { Principal, hasRole } from '@fleetguard/auth/nest';
 import { DevicesService, ProductsService } from '@fleetguard/fleet/nest';
 import { FleetEventBus, type Unsubscribe } from '@fleetguard/events';
@@ -27,8 +28,8 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly logger = new Logger('Lifecycle');
   private unsubscribe?: Unsubscribe;
   private timer?: NodeJS.Timeout;
-  private readonly recomputePending = new Set<string>();
-  private recomputing = false;
+  /** Devices whose exposure follows an affirming result, recomputed together after FLEETGUARD_FOLLOWUP_WINDOW_MS. */
+  private readonly recomputePending: CoalescedBatches<string, true>;
 
   constructor(
     private readonly repo: LifecycleRepository,
@@ -36,7 +37,15 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly devices: DevicesService,
     private readonly events: FleetEventBus,
     @Inject(ATTESTED_RELEASES) private readonly attested: AttestedReleasePort,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.recomputePending = new CoalescedBatches<string, true>({
+      windowMs: config.followupWindowMs,
+      maxBatch: 500,
+      run: (batch) => this.recomputeDevices(batch.map(([id]) => id)),
+      onError: (err, size) => this.logger.warn(`exposure of ${size} device(s): ${(err as Error)?.message ?? String(err)}`),
+    });
+  }
 
   onApplicationBootstrap(): void {
     // An affirming result may move a device to another release: its exposure follows.
@@ -47,9 +56,12 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    // Affirming results already received get their exposure now, not after their window.
+    const deadline = new Promise((r) => setTimeout(r, 5000).unref());
+    await Promise.race([this.recomputePending.flush(), deadline]);
   }
 
   /* ------------------------------------------------------------- SBOM */
@@ -201,24 +213,14 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     await this.recomputeDevices([deviceId]);
   }
 
-  /** Affirming results arriving while a recompute runs are recomputed together in the next one. */
+  /** Affirming results gathering in the window are recomputed together. */
   private queueRecompute(deviceId: string): void {
-    this.recomputePending.add(deviceId);
-    if (this.recomputing) return;
-    this.recomputing = true;
-    setImmediate(() => void this.flushRecomputes());
+    this.recomputePending.add(deviceId, () => true);
   }
 
-  private async flushRecomputes(): Promise<void> {
-    try {
-      while (this.recomputePending.size) {
-        const ids = [...this.recomputePending].slice(0, 500);
-        for (const id of ids) this.recomputePending.delete(id);
-        await this.recomputeDevices(ids).catch((err) => this.logger.warn(`exposure of ${ids.length} device(s): ${(err as Error).message}`));
-      }
-    } finally {
-      this.recomputing = false;
-    }
+  /** Runs the exposure recomputes still gathering (tests; shutdown does it too). */
+  flushRecomputes(): Promise<void> {
+    return this.recomputePending.flush();
   }
 
   /**
