@@ -8,8 +8,8 @@
  * Why a window and not GroupedCall's "whatever arrived while the last one ran": these batches
  * run statements whose fixed cost (parse, plan, round trip, wake-ups) is the larger part at low
  * and moderate rates. With no window, 200 results a second made batches of one device and four
- * statements each; PostgreSQL then spent 3-6 ms of CPU per appraisal instead of 1.5 (bench:attest,
- * docs/scale.md). The price is a delay of up to `windowMs` on the follow-up, never on the result.
+ * statements each, and PostgreSQL spent 3-6 ms of CPU per appraisal, most of it on them
+ * (bench:attest; the window's figures are in docs/scale.md). The price is a delay of up to `windowMs` on the follow-up, never on the result.
  *
  * A failing batch is the runner's to report (`run` should not throw; a throw is passed to
  * `onError`). flush() runs everything pending now, for shutdown and for tests.
@@ -17,7 +17,6 @@
 export class CoalescedBatches<K, V> {
   private readonly pending = new Map<K, V>();
   private timer?: NodeJS.Timeout;
-  private timerWait = 0;
   private running?: Promise<void>;
 
   constructor(
@@ -52,15 +51,17 @@ export class CoalescedBatches<K, V> {
 
   private schedule(): void {
     if (this.running) return;
+    // Full: the batch goes on the next turn, whatever the window had left.
     const full = this.pending.size >= this.opts.maxBatch;
-    if (this.timer && !(full && this.timerWait > 0)) return;
+    if (this.timer && !full) return;
     this.cancelTimer();
-    const wait = full ? 0 : this.opts.windowMs;
-    this.timerWait = wait;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.runOne();
-    }, wait);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.runOne();
+      },
+      full ? 0 : this.opts.windowMs,
+    );
     // Shutdown runs flush(); a pending window alone does not keep the process alive.
     this.timer.unref();
   }

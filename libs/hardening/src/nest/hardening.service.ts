@@ -73,7 +73,7 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly subscriptions: Unsubscribe[] = [];
   /** Attestation events by device, rescored together after FLEETGUARD_FOLLOWUP_WINDOW_MS (one entry per device, the newest hint wins). */
-  private attestationPending!: CoalescedBatches<string, PendingAttestation>;
+  private readonly attestationPending: CoalescedBatches<string, PendingAttestation>;
   /** The TLS of connections made at once, recorded in one statement (a device once per statement). */
   private readonly tlsSeen = new GroupedCall<Parameters<HardeningRepository['recordTlsMany']>[0][number], boolean>(
     (seen) => this.repo.recordTlsMany(seen),
@@ -93,15 +93,16 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
     private readonly products: ProductsService,
     /** Bound at the composition root to the lifecycle's reader; absent, the view has no lifecycle findings. */
     @Optional() @Inject(LIFECYCLE_FACTS) private readonly lifecycle?: LifecycleFactsPort,
-  ) {}
-
-  onModuleInit(): void {
+  ) {
     this.attestationPending = new CoalescedBatches<string, PendingAttestation>({
-      windowMs: this.config.followupWindowMs,
+      windowMs: config.followupWindowMs,
       maxBatch: ATTESTATION_BATCH,
       run: (batch) => this.rescoreBatch(batch),
       onError: (err, size) => this.logger.error(`rescoring ${size} device(s) after attestation failed: ${(err as Error)?.stack ?? String(err)}`),
     });
+  }
+
+  onModuleInit(): void {
     for (const t of COMPONENT_TYPES) this.scorers.scorer(t); // rules and catalog errors surface at boot
     this.broker.onDeviceConnected((c) => this.observeConnection(c));
     this.subscriptions.push(
@@ -210,11 +211,6 @@ export class HardeningService implements OnModuleInit, OnModuleDestroy {
       if (affirmingResultId) entry.resultIds.push(affirmingResultId);
       return entry;
     });
-  }
-
-  /** Runs the attestation rescores still gathering (tests; shutdown does it too). */
-  flushAttestationRescores(): Promise<void> {
-    return this.attestationPending.flush();
   }
 
   /** One batch: waits for the devices' earlier rescores, holds their queues until it is written. */

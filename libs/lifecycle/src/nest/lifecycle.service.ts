@@ -218,11 +218,6 @@ export class LifecycleService implements OnApplicationBootstrap, OnModuleDestroy
     this.recomputePending.add(deviceId, () => true);
   }
 
-  /** Runs the exposure recomputes still gathering (tests; shutdown does it too). */
-  flushRecomputes(): Promise<void> {
-    return this.recomputePending.flush();
-  }
-
   /**
    * The exposure of these devices on the release each is attested on. Most results re-affirm the
    * same release: then two reads for the whole batch (the releases through the port; their
