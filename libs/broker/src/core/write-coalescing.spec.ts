@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { coalesceWritesPerTurn } from './write-coalescing';
+import * as net from 'node:net';
+import { coalesceWritesPerTurn, writePromptly } from './write-coalescing';
 
 /** A stream that records each call of the underlying write path (one entry per _write/_writev). */
 function recorder() {
@@ -58,5 +59,31 @@ describe('coalesceWritesPerTurn', () => {
     stream.destroy();
     await turn();
     expect(calls).toEqual([]);
+  });
+});
+
+describe('writePromptly', () => {
+  it('turns Nagle off on a real TCP connection and still sends the writes of a turn as one segment', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const socket = await accepted;
+    try {
+      const noDelay = jest.spyOn(socket, 'setNoDelay');
+      writePromptly(socket);
+      expect(noDelay).toHaveBeenCalledWith(true);
+      const got: string[] = [];
+      client.on('data', (d) => got.push(d.toString()));
+      socket.write('puback');
+      socket.write('result');
+      await new Promise<void>((r) => client.once('data', () => r()));
+      expect(got.join('')).toBe('pubackresult');
+      expect(got).toHaveLength(1);
+    } finally {
+      client.destroy();
+      socket.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

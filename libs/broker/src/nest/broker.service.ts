@@ -15,7 +15,7 @@ import { ConnectionGuard, TLS_HANDSHAKE_TIMEOUT_MS, packetLimits } from './conne
 import { ConnectAdmission } from '../core/connect-admission';
 import { RepeatThrottle } from '../core/repeat-throttle';
 import { checkPublish, checkSubscribe } from '../core/topic-acl';
-import { coalesceWritesPerTurn } from '../core/write-coalescing';
+import { writePromptly } from '../core/write-coalescing';
 import { InboundDispatcher } from './inbound.dispatcher';
 
 /** What a device's accepted connection negotiated (`protocol` as Node names it: `TLSv1.3`; `cipher` its OpenSSL/IANA name). */
@@ -208,7 +208,7 @@ export class BrokerService implements OnModuleInit, OnModuleDestroy {
       socket.once('close', () => this.sockets.delete(socket));
     };
     const handle = (socket: net.Socket) => {
-      coalesceWritesPerTurn(socket);
+      writePromptly(socket);
       this.aedes.handle(socket as never);
       guard.meter(socket);
     };
