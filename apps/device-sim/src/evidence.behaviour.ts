@@ -97,6 +97,8 @@ export interface BehaviourEvidenceInput {
   iat?: number;
   /** The device's RFC 9711 UEID (enrolled): sent as `ueid`, base64url, instead of the device id. */
   ueid?: Buffer;
+  /** What signs the evidence (buildEvidence's `signer`); default `jose`. */
+  signer?: 'jose' | 'node:crypto';
 }
 
 export interface BehaviourEvidence {
@@ -124,6 +126,7 @@ export async function buildBehaviourEvidence(input: BehaviourEvidenceInput): Pro
     events,
     tpm,
     iat: input.iat,
+    signer: input.signer,
     ...(input.ueid ? { extraClaims: { ueid: input.ueid.toString('base64url') } } : {}),
   });
   return { evidence, nonce };

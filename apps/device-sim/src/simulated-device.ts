@@ -59,6 +59,8 @@ export interface SimulatedDeviceOptions {
   reconnectPeriodMs?: number;
   /** MQTT keepalive. Default 30 s. */
   keepaliveSeconds?: number;
+  /** What signs the evidence (device-kit's buildEvidence `signer`): default `jose`; bench load generators use `node:crypto`. */
+  evidenceSigner?: 'jose' | 'node:crypto';
 }
 
 export type ConnectionState = 'connected' | 'reconnecting' | 'offline' | 'closed';
@@ -391,7 +393,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     if (this.linux) {
       const { tpm: quote, ...extraClaims } = await this.linux.evidenceClaims(nonce);
       const fw = this.options.profile.fw;
-      return { evidence: await buildEvidence({ deviceKey: this.key!.privateKey, deviceId: this.deviceId, nonce, fw, events: [], tpm: quote, extraClaims }), nonce };
+      return { evidence: await buildEvidence({ deviceKey: this.key!.privateKey, deviceId: this.deviceId, nonce, fw, events: [], tpm: quote, extraClaims, signer: this.options.evidenceSigner }), nonce };
     }
     const tpm = this.tpm;
     return buildBehaviourEvidence({
@@ -403,6 +405,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       impostorKey: this.impostorKey,
       events: this.bootEvents,
       quote: tpm ? (pcrs, data) => tpm.quote(pcrs, data) : undefined,
+      signer: this.options.evidenceSigner,
       ...(this.options.ueid ? { ueid: Buffer.from(this.options.ueid.replace(/[:-]/g, ''), 'hex') } : {}),
     });
   }

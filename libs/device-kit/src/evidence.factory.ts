@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
-import { BootEvent, PcrValues, replayEventLog, jwsAlgorithmsFor } from '@fleetguard/attestation';
+import { BootEvent, PcrValues, replayEventLog, jwsAlgorithmsFor, jwsSigningInput, signJwsInput } from '@fleetguard/attestation';
 
 export interface BuildEvidenceOptions {
   /** The device's private key (KeyObject or PKCS#8 PEM). */
@@ -20,12 +20,23 @@ export interface BuildEvidenceOptions {
   alg?: string;
   /** Extra or overriding claims (for malformed-evidence tests). */
   extraClaims?: Record<string, unknown>;
+  /**
+   * What signs the JWS. `jose` (default): an implementation independent of the service's
+   * verifier, so tests check one against the other. `node:crypto`: one-shot sign, about a quarter
+   * of jose's CPU (WebCrypto job, promise): for load generators that share the machine with the
+   * service they measure (bench). Same header, same payload bytes.
+   */
+  signer?: 'jose' | 'node:crypto';
 }
+
+/** The first JWS algorithm each key allows, found once per key (a fleet signs with the same keys). */
+const defaultAlg = new WeakMap<KeyObject, string | undefined>();
 
 /** Builds and signs an EAT as a device does (device simulator, unit and e2e tests). */
 export async function buildEvidence(options: BuildEvidenceOptions): Promise<string> {
   const key = typeof options.deviceKey === 'string' ? createPrivateKey(options.deviceKey) : options.deviceKey;
-  const alg = options.alg ?? jwsAlgorithmsFor(createPublicKey(key))[0];
+  if (!defaultAlg.has(key)) defaultAlg.set(key, jwsAlgorithmsFor(createPublicKey(key))[0]);
+  const alg = options.alg ?? defaultAlg.get(key);
   if (!alg) throw new Error('buildEvidence: unsupported device key type');
   const claims: Record<string, unknown> = {
     eat_nonce: options.nonce,
@@ -42,6 +53,10 @@ export async function buildEvidence(options: BuildEvidenceOptions): Promise<stri
       : {}),
     ...options.extraClaims,
   };
+  if (options.signer === 'node:crypto') {
+    const input = jwsSigningInput({ alg, typ: 'JWT' }, claims);
+    return `${input}.${signJwsInput(input, alg, key)}`;
+  }
   return new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg, typ: 'JWT' })
     .sign(key);
