@@ -36,6 +36,7 @@
  * `--latency-seconds 0` / `--overload-seconds 0` skip phases 2 / 3; `--cpu-profile <file>` writes
  * a V8 CPU profile of the main thread during phase 1 only (node:inspector; setup not included),
  * `--heap-profile <file>` a sampled allocation profile of the same (.heapprofile);
+ * `--profile-phase latency` profiles the open loop at `--rate` instead of phase 1;
  * `--appraisal-concurrency <n>` sets FLEETGUARD_APPRAISAL_CONCURRENCY (default: the service's),
  * `--followup-window-ms <n>` FLEETGUARD_FOLLOWUP_WINDOW_MS (default: the service's, 25; 0 to compare with no window).
  * Goals: >= 3,000 appraisals/s sustained; p99 < 100 ms at 1,000/s.
@@ -374,6 +375,8 @@ async function main(): Promise<void> {
   const overloadSeconds = numberArg('overload-seconds', 20, { min: 0 });
   const profileFile = stringArg('cpu-profile');
   const heapProfileFile = stringArg('heap-profile');
+  const profilePhase = stringArg('profile-phase') ?? 'closed';
+  if (profilePhase !== 'closed' && profilePhase !== 'latency') throw new Error('--profile-phase is closed or latency');
   const machine = machineInfo();
 
   const baseline = es256VerifyRate(2);
@@ -420,7 +423,8 @@ async function main(): Promise<void> {
     const h: Harness = { ids: ready.ids, attestation, setHandler: (fn) => (handler = fn), devicesTid: ready.tid, backends };
     const warmup = warmupSeconds > 0 ? await closedLoop(h, warmupSeconds, 15_000) : null;
     const rss = rssSampler(100);
-    const stopProfile = profileFile ? await startProfile(profileFile) : heapProfileFile ? await startProfile(heapProfileFile, 'heap') : undefined;
+    const profile = () => (profileFile ? startProfile(profileFile) : heapProfileFile ? startProfile(heapProfileFile, 'heap') : Promise.resolve(undefined));
+    const stopProfile = profilePhase === 'closed' ? await profile() : undefined;
     const throughput = await closedLoop(h, seconds, 15_000);
     await stopProfile?.();
 
@@ -429,7 +433,11 @@ async function main(): Promise<void> {
     if (latencySeconds > 0 && throughput.perSecond < rate && sustainable >= 10) {
       latencyRuns.push({ label: 'sustainable (80% of phase 1)', ...(await openLoop(h, sustainable, latencySeconds, graceMs)) });
     }
-    if (latencySeconds > 0) latencyRuns.push({ label: rate === GOAL_RATE ? 'goal load' : 'requested load', ...(await openLoop(h, rate, latencySeconds, graceMs)) });
+    if (latencySeconds > 0) {
+      const stopLatencyProfile = profilePhase === 'latency' ? await profile() : undefined;
+      latencyRuns.push({ label: rate === GOAL_RATE ? 'goal load' : 'requested load', ...(await openLoop(h, rate, latencySeconds, graceMs)) });
+      await stopLatencyProfile?.();
+    }
     const overloadRun = overloadSeconds > 0 ? await overload(h, service, Math.max(10, Math.round(throughput.perSecond * overloadFactor)), overloadSeconds, 120_000) : null;
     handler = () => undefined;
     const memory = rss.stop();
