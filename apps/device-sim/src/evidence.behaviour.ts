@@ -14,7 +14,7 @@
  */
 import { createHash, KeyObject, randomBytes } from 'node:crypto';
 import { BootEvent, decodeNonce } from '@fleetguard/attestation';
-import { buildEvidence } from '@fleetguard/device-kit';
+import { buildEvidence, type EvidenceSigner } from '@fleetguard/device-kit';
 import { DeviceProfile, FirmwareIdentity } from './device-profile.schema';
 import type { TpmQuote } from './device-tpm';
 
@@ -98,7 +98,7 @@ export interface BehaviourEvidenceInput {
   /** The device's RFC 9711 UEID (enrolled): sent as `ueid`, base64url, instead of the device id. */
   ueid?: Buffer;
   /** What signs the evidence (buildEvidence's `signer`); default `jose`. */
-  signer?: 'jose' | 'node:crypto';
+  signer?: EvidenceSigner;
 }
 
 export interface BehaviourEvidence {

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { deviceTopic, type DeviceTopicKind } from '@fleetguard/common';
-import { buildEvidence, goodHardeningReport, weakHardeningReport } from '@fleetguard/device-kit';
+import { buildEvidence, type EvidenceSigner, goodHardeningReport, weakHardeningReport } from '@fleetguard/device-kit';
 import { decodeNonce, type BootEvent } from '@fleetguard/attestation';
 import type { HardeningReport } from '@fleetguard/hardening';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
@@ -60,7 +60,7 @@ export interface SimulatedDeviceOptions {
   /** MQTT keepalive. Default 30 s. */
   keepaliveSeconds?: number;
   /** What signs the evidence (device-kit's buildEvidence `signer`): default `jose`; bench load generators use `node:crypto`. */
-  evidenceSigner?: 'jose' | 'node:crypto';
+  evidenceSigner?: EvidenceSigner;
 }
 
 export type ConnectionState = 'connected' | 'reconnecting' | 'offline' | 'closed';

@@ -2,6 +2,9 @@ import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { BootEvent, PcrValues, replayEventLog, jwsAlgorithmsFor, jwsSigningInput, signJwsInput } from '@fleetguard/attestation';
 
+/** What signs a device's JWS (BuildEvidenceOptions.signer). */
+export type EvidenceSigner = 'jose' | 'node:crypto';
+
 export interface BuildEvidenceOptions {
   /** The device's private key (KeyObject or PKCS#8 PEM). */
   deviceKey: KeyObject | string;
@@ -26,17 +29,21 @@ export interface BuildEvidenceOptions {
    * of jose's CPU (WebCrypto job, promise): for load generators that share the machine with the
    * service they measure (bench). Same header, same payload bytes.
    */
-  signer?: 'jose' | 'node:crypto';
+  signer?: EvidenceSigner;
 }
 
 /** The first JWS algorithm each key allows, found once per key (a fleet signs with the same keys). */
-const defaultAlg = new WeakMap<KeyObject, string | undefined>();
+const defaultAlgs = new WeakMap<KeyObject, string | undefined>();
+
+function defaultAlg(key: KeyObject): string | undefined {
+  if (!defaultAlgs.has(key)) defaultAlgs.set(key, jwsAlgorithmsFor(createPublicKey(key))[0]);
+  return defaultAlgs.get(key);
+}
 
 /** Builds and signs an EAT as a device does (device simulator, unit and e2e tests). */
 export async function buildEvidence(options: BuildEvidenceOptions): Promise<string> {
   const key = typeof options.deviceKey === 'string' ? createPrivateKey(options.deviceKey) : options.deviceKey;
-  if (!defaultAlg.has(key)) defaultAlg.set(key, jwsAlgorithmsFor(createPublicKey(key))[0]);
-  const alg = options.alg ?? defaultAlg.get(key);
+  const alg = options.alg ?? defaultAlg(key);
   if (!alg) throw new Error('buildEvidence: unsupported device key type');
   const claims: Record<string, unknown> = {
     eat_nonce: options.nonce,
