@@ -49,7 +49,7 @@ import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { AttestationService } from '@fleetguard/attestation/nest';
 import { runFleetWorker, type FleetInput, type ResultMessage } from './support/fleet-worker';
-import { productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
+import { benchPgConnection, productWithRelease, queryBenchDb, readCounter, startBenchService, type BenchService } from './support/bench-service';
 import { cpuMeter, CpuReport, emit, fail, latencySummary, machineInfo, nowMs, numberArg, round, rssSampler, postgresMeter, sleep, stringArg, threadCpuByTid, threadCpuMeter } from './support/measure';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
 
@@ -449,6 +449,7 @@ async function main(): Promise<void> {
       bench: 'attest',
       devices,
       transport: 'MQTT over mutual TLS (embedded aedes), evidence ES256 EAT, results stored in PostgreSQL',
+      postgresConnection: benchPgConnection(),
       baseline: { what: 'Node crypto.verify ES256, fixed JWS signing input, one thread, 2 s', ...baseline },
       warmup: warmup && { seconds: warmupSeconds, perSecond: warmup.perSecond, msPerAppraisal: warmup.cpu.msPerAppraisal, outstandingAfterDrain: warmup.outstandingAfterDrain },
       throughput: { ...throughput, ratioToRawVerify: round(throughput.perSecond / baseline.verifyPerSecond, 4) },

@@ -41,7 +41,7 @@ import { runFleetWorker, type FleetInput, type ResultMessage } from './support/f
 import { Api, ephemeralEnv, spawnBuiltService } from '../test/support/service';
 import { productWithRelease } from '../test/support/fleet-fixture';
 import { HAPROXY, RunningHaproxy, claimRedisDb, frontPorts, redisReachable, startHaproxy } from '../test/support/cluster';
-import { BENCH_PG_SERVER, onInterrupt, queryBenchDb, readMetric } from './support/bench-service';
+import { BENCH_PG_SERVER, benchPgConnection, onInterrupt, queryBenchDb, readMetric } from './support/bench-service';
 import { cpuMeter, emit, fail, latencySummary, machineInfo, nowMs, numberArg, pidsNamed, processCpuSeconds, round, sleep } from './support/measure';
 import { startWorker, workerFailed, WorkerChannel } from './support/worker-channel';
 
@@ -286,6 +286,7 @@ async function main(): Promise<void> {
     seconds,
     warmupSeconds,
     load: 'closed loop per device: next challenge (POST /api/v1/devices/<id>/attest through HAProxy, any instance) when its result arrives',
+    postgresConnection: benchPgConnection(),
     front: 'HAProxy: operator API round robin per request, device HTTPS and MQTT as TCP, MQTT least connections',
     redis: 'redis://127.0.0.1:6379/<a free database number per run> (keys apart; pub/sub channels are shared across numbers)',
     baseline: `${base.instances} instance(s), same run`,
