@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { AppConfig, DomainError, isDomainError, GroupedCall } from '@fleetguard/common';
+import { AppConfig, DomainError, isDomainError, GroupedCall, MAX_GROUP } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { counter, gauge, histogram } from '@fleetguard/platform';
 import { isEmbedded } from '@fleetguard/persistence/nest';
@@ -28,6 +28,16 @@ const backlogGauge = gauge('fleetguard_attestation_inbox_backlog', 'Evidence rec
 
 const purged = counter('fleetguard_attestation_inbox_purged_total', 'Appraised inbox rows removed after the retention (FLEETGUARD_INBOX_RETENTION_HOURS)');
 const PURGE_EVERY_MS = 60_000;
+/**
+ * Grouped commits that may run at once. One after the other, a result that became ready while a
+ * commit ran waited for it to finish and then for its own: at 1,000/s offered in bench:attest
+ * (2026-12-04, 7 runs against 5, alternated) the p99 was 68-146 ms (median 93) with two against
+ * 83-176 ms (median 142) with one, throughput and CPU per appraisal the same. The groups hold
+ * disjoint devices and nonces (the keys), so their transactions lock disjoint rows. More than two
+ * was not measured; the nonce and inbox inserts with two each made the median worse (30 against
+ * 21-23 ms) and stay one after the other.
+ */
+const COMMITS_IN_FLIGHT = 2;
 const PURGE_CHUNK = 5000;
 const PURGE_MAX_ROWS = 500_000;
 
@@ -59,10 +69,15 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly roomWaiters: Array<{ resolve(ok: boolean): void; timer: NodeJS.Timeout }> = [];
   private closing = false;
   private polling = false;
-  /** Appraisals that are ready commit together: one statement per group (commitMany: one row per device and per nonce). */
+  /**
+   * Appraisals that are ready commit together: one statement per group (commitMany: one row per
+   * device and per nonce among the groups in flight). Two groups may run at once (COMMITS_IN_FLIGHT).
+   */
   private readonly commits = new GroupedCall<{ job: InboxJob; r: ResultRecord }, CommitOutcome>(
     (items) => this.inbox.commitMany(this.claimant, items),
     ({ job, r }) => [`d:${job.deviceId}`, r.nonce === null ? null : `n:${job.deviceId}:${r.nonce}`],
+    MAX_GROUP,
+    COMMITS_IN_FLIGHT,
   );
   private pollTimer?: NodeJS.Timeout;
   private backlogTimer?: NodeJS.Timeout;
