@@ -28,6 +28,8 @@ const backlogGauge = gauge('fleetguard_attestation_inbox_backlog', 'Evidence rec
 
 const purged = counter('fleetguard_attestation_inbox_purged_total', 'Appraised inbox rows removed after the retention (FLEETGUARD_INBOX_RETENTION_HOURS)');
 const PURGE_EVERY_MS = 60_000;
+const PURGE_CHUNK = 5000;
+const PURGE_MAX_ROWS = 500_000;
 /**
  * Grouped commits that may run at once. One after the other, a result that became ready while a
  * commit ran waited for it to finish and then for its own: at 1,000/s offered in bench:attest
@@ -38,8 +40,6 @@ const PURGE_EVERY_MS = 60_000;
  * 21-23 ms) and stay one after the other.
  */
 const COMMITS_IN_FLIGHT = 2;
-const PURGE_CHUNK = 5000;
-const PURGE_MAX_ROWS = 500_000;
 
 const VERIFIER_ID = { build: 'fleetguard-0.1.0', developer: 'https://fleetguard.dev' };
 
