@@ -362,17 +362,20 @@ describe('hardening reports and SL-C scores', () => {
       try {
         const topic = `fleet/v1/devices/${dev.deviceId}`;
         await client.subscribeAsync(`${topic}/result`, { qos: 1 });
-        const changed = nextEvent('score.changed', dev.deviceId, 'report');
-        await client.publishAsync(`${topic}/hardening`, JSON.stringify(freshReport()), { qos: 1 }); // resolves on PUBACK
-        expect(await count('hardening_reports', dev.deviceId)).toBe(1);
-        expect((await changed).data).toMatchObject({ evidenced: { FR1: 4 }, cause: 'report' });
-        // The broker recorded what the connection negotiated (TLS 1.3, an AEAD suite, the client certificate).
+        // The broker recorded what the connection negotiated (TLS 1.3, an AEAD suite, the client
+        // certificate), and queued the rescore that follows a new observation. Waited for before
+        // the report: a slow observation rescored after the report was stored took the report's
+        // change (cause 'observation'), and the report's own rescore then had nothing to publish.
         let seen: any[] = [];
         for (let i = 0; i < 50 && !seen.length; i++) {
           seen = await ds.query(`SELECT tls_versions, ciphers, mutual_tls_at FROM device_observations WHERE device_id = $1 AND tls_versions ? '1.3'`, [dev.deviceId]);
           if (!seen.length) await new Promise((r) => setTimeout(r, 100));
         }
         expect(seen[0]).toMatchObject({ tls_versions: ['1.3'], ciphers: [expect.stringMatching(/^TLS_(AES|CHACHA20)_/)], mutual_tls_at: expect.any(Date) });
+        const changed = nextEvent('score.changed', dev.deviceId, 'report');
+        await client.publishAsync(`${topic}/hardening`, JSON.stringify(freshReport()), { qos: 1 }); // resolves on PUBACK
+        expect(await count('hardening_reports', dev.deviceId)).toBe(1);
+        expect((await changed).data).toMatchObject({ evidenced: { FR1: 4 }, cause: 'report' });
         expect(item((await score(dev.deviceId)).body, 'CR 3.1 RE(1)')).toMatchObject({ status: 'evidenced', grade: 'observed' });
         // The attestation scored first (no report yet), then the report.
         expect((await score(dev.deviceId)).body.history.map((h: any) => h.cause)).toEqual(['report', 'attestation']);
