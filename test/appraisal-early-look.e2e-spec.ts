@@ -1,5 +1,6 @@
 import { SimulatedDevice, summarizeEar } from '../apps/device-sim/src';
 import { DeviceDirectoryReader } from '@fleetguard/fleet/nest';
+import { DataSource } from 'typeorm';
 import { AppraisalPortsFactory, JwsCryptoService, type InboxJob } from '@fleetguard/attestation/nest';
 import { TestService, startTestService } from './support/service';
 import { productWithRelease } from './support/fleet-fixture';
@@ -18,6 +19,7 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
   let ports: AppraisalPortsFactory;
   let directory: DeviceDirectoryReader;
   let crypto: JwsCryptoService;
+  let ds: DataSource;
   const devices: SimulatedDevice[] = [];
 
   beforeAll(async () => {
@@ -26,6 +28,7 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
     ports = s.app.get(AppraisalPortsFactory);
     directory = s.app.get(DeviceDirectoryReader);
     crypto = s.app.get(JwsCryptoService);
+    ds = s.app.get(DataSource);
   });
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.close()));
@@ -117,5 +120,47 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
     ports.attach(other, look);
     await ports.forJob(other).findDevice(d.deviceId);
     expect(keys).toHaveBeenCalledTimes(1);
+  });
+
+  const nonceOf = (evidence: string) => JSON.parse(Buffer.from(evidence.split('.')[1], 'base64url').toString()).eat_nonce as string;
+  /** The statements that read nonce rows, from now on. */
+  const nonceReads = () => {
+    const spy = jest.spyOn(ds, 'query');
+    return () => spy.mock.calls.filter(([q]) => /FROM nonces WHERE/.test(String(q))).length;
+  };
+  const deviceApi = (d: SimulatedDevice) => (d as unknown as { deviceApi(): { evidence(e: string): Promise<string> } }).deviceApi();
+
+  it('the nonce row of a nonce this instance issued comes from its memory of it, without a statement', async () => {
+    const d = await device();
+    const evidence = await evidenceOf(d);
+    const reads = nonceReads();
+    const look = ports.lookEarly(d.deviceId, evidence);
+    expect(await look.nonce!.row).toMatchObject({ nonce: nonceOf(evidence), device_id: d.deviceId, used_at: null });
+    expect(reads()).toBe(0);
+    const j = job(d.deviceId, evidence);
+    ports.attach(j, look);
+    expect(await ports.forJob(j).peekNonce!(d.deviceId, nonceOf(evidence))).toBe('ok');
+    // For another device it is not this device's nonce, as the stored row would say.
+    expect(await ports.forJob(job('someone-else', evidence)).peekNonce!('someone-else', nonceOf(evidence))).toBe('unknown');
+  });
+
+  it('a nonce used behind the back of the instance that issued it (by another instance) is judged replayed, not affirming', async () => {
+    const d = await device();
+    const evidence = await evidenceOf(d);
+    // What another instance's commit of other evidence with this nonce leaves in the database.
+    await ds.query('UPDATE nonces SET used_at = now() WHERE nonce = $1', [nonceOf(evidence)]);
+    const ear = summarizeEar(await deviceApi(d).evidence(evidence));
+    expect(ear.status).toBe('contraindicated');
+    expect(ear.reasons.join(' ')).toMatch(/already used/);
+  });
+
+  it('once a result with the nonce is committed, evidence naming it again reads the stored row and is judged replayed', async () => {
+    const d = await device();
+    const evidence = await evidenceOf(d);
+    expect(summarizeEar(await deviceApi(d).evidence(evidence)).status).toBe('affirming');
+    const reads = nonceReads();
+    const look = ports.lookEarly(d.deviceId, evidence);
+    expect((await look.nonce!.row)?.used_at).toBeTruthy();
+    expect(reads()).toBe(1);
   });
 });

@@ -12,6 +12,7 @@ import type { JwsCrypto } from '../core/jws.pool';
 import type { JwsVerification } from '../core/jws.compact';
 import { jwsAlgorithmsFor } from '../core/public-key';
 import { JwsCryptoService } from './jws-crypto.service';
+import { NonceStore } from './nonce.store';
 
 /** How old an early look may be when its appraisal starts (the look-up cache's two seconds: a revoked key is untrusted within them). */
 const EARLY_LOOK_MS = 2000;
@@ -69,6 +70,7 @@ export class AppraisalPortsFactory {
     private readonly firmware: FirmwareService,
     private readonly measuredBoot: MeasuredBootStore,
     private readonly crypto: JwsCryptoService,
+    private readonly issuedNonces: NonceStore,
   ) {}
 
   /** Early looks by job: taken by the job's first forJob() (a second appraisal of it, after a lost nonce or a retry, looks again). */
@@ -93,7 +95,7 @@ export class AppraisalPortsFactory {
     device.catch(() => undefined);
     verification.catch(() => undefined);
     const value = unverifiedEvidenceNonce(evidence);
-    const nonce = value === null ? null : { value, row: this.nonceRows.call(value) };
+    const nonce = value === null ? null : { value, row: this.nonceRow(value) };
     nonce?.row.catch(() => undefined);
     return { at: Date.now(), deviceId, evidence, device, verification, nonce };
   }
@@ -145,6 +147,22 @@ export class AppraisalPortsFactory {
       },
       sign: (input, alg, key) => this.crypto.sign(input, alg, key),
     };
+  }
+
+  /**
+   * The early look's row of a nonce: as this instance issued it, when it did and has not
+   * committed a result with it (no round trip; a nonce used elsewhere meanwhile is caught by the
+   * commit, and the appraisal runs again on the stored row), else the stored row.
+   */
+  private nonceRow(nonce: string): Promise<NonceRow | undefined> {
+    const here = this.issuedNonces.issuedHere(nonce);
+    if (here) return Promise.resolve({ nonce, device_id: here.deviceId, used_at: null, expires_at: here.expiresAt });
+    return this.nonceRows.call(nonce);
+  }
+
+  /** A result with this nonce committed: later evidence naming it reads the stored row (and sees it used). */
+  nonceUsed(nonce: string): void {
+    this.issuedNonces.used(nonce);
   }
 
   /** How a nonce stood when evidence carrying it was received (grouped with the burst's other lookups). */

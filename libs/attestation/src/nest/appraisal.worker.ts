@@ -304,7 +304,11 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
         try {
           return { kind: 'result', result: await this.store(job, result) };
         } catch (e) {
-          if (e instanceof CommitRefused && e.reason === 'nonce-taken' && round < 2) continue;
+          if (e instanceof CommitRefused && e.reason === 'nonce-taken') {
+            // Used elsewhere: this instance's memory of it must not answer for it again.
+            if (result.nonce) this.ports.nonceUsed(result.nonce);
+            if (round < 2) continue;
+          }
           throw e;
         }
       }
@@ -373,6 +377,7 @@ export class AppraisalWorker implements OnApplicationBootstrap, OnModuleDestroy 
     };
     // With more state to write in its transaction (IMA) an appraisal commits alone; the rest in batches.
     const committed = record.alsoWrite ? await this.inbox.commit(job, this.claimant, record) : await this.commitGrouped(job, record);
+    if (record.nonce) this.ports.nonceUsed(record.nonce);
     appraisals.inc({ status: result.status, channel: job.channel });
     latency.observe({ channel: job.channel }, (Date.now() - job.receivedAt.getTime()) / 1000);
     if (committed.audience && committed.current) {

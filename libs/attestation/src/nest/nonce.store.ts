@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '@fleetguard/common';
 import { APP_CONFIG } from '@fleetguard/platform/nest';
 import { newNonce, type Challenge } from '../core/nonce';
+import { IssuedNonces, type IssuedNonce } from '../core/issued-nonces';
 import { GroupedCall } from '@fleetguard/common';
 import { namedStatement } from '@fleetguard/persistence';
 
@@ -11,6 +12,8 @@ import { namedStatement } from '@fleetguard/persistence';
 @Injectable()
 export class NonceStore implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
+  /** What this instance issued and has not seen used: the early look's answer without a round trip (a hint; core/issued-nonces.ts). */
+  private readonly issued = new IssuedNonces();
   /** Challenges issued in one burst are stored in one INSERT (each nonce is fresh: no keys). */
   private readonly inserts = new GroupedCall<{ deviceId: string; c: Challenge }, void>(async (items) => {
     await this.ds.query(namedStatement('attestation.nonces.insert', 'INSERT INTO nonces (nonce, device_id, expires_at) SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::timestamptz[])'), [
@@ -29,7 +32,18 @@ export class NonceStore implements OnModuleInit, OnModuleDestroy {
   async issue(deviceId: string): Promise<{ nonce: string; expiresAt: Date }> {
     const n = newNonce(this.config.nonceTtlSeconds);
     await this.inserts.call({ deviceId, c: n });
+    this.issued.remember(n.nonce, deviceId, n.expiresAt);
     return n;
+  }
+
+  /** The nonce as this instance stored it, when it issued it and has not committed a result with it; undefined: read the stored row. */
+  issuedHere(nonce: string): IssuedNonce | undefined {
+    return this.issued.lookup(nonce);
+  }
+
+  /** A result with this nonce committed (its evidence reads the stored row from now on). */
+  used(nonce: string): void {
+    this.issued.used(nonce);
   }
 
   onModuleInit(): void {
