@@ -50,6 +50,8 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
     return (await d.buildEvidence((await api.challenge()).nonce)).evidence;
   }
 
+  /** The nonce the evidence names (its unverified payload). */
+  const nonceOf = (evidence: string) => JSON.parse(Buffer.from(evidence.split('.')[1], 'base64url').toString()).eat_nonce as string;
   const job = (deviceId: string, evidence: string): InboxJob => ({ inboxId: '00000000-0000-4000-8000-000000000000', deviceId, evidence, channel: 'http', receivedAt: new Date(), attempts: 1 });
 
   it('an HTTP appraisal looks its device up and checks its signature once, before the row is recorded, and is affirming', async () => {
@@ -77,8 +79,7 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
     expect(found).toMatchObject({ deviceId: d.deviceId, certificateStatus: 'valid' });
     const v = await p.crypto!.verify(evidence, found!.publicKey as never, ['ES256']);
     expect(v.ok).toBe(true);
-    const nonce = JSON.parse(Buffer.from(evidence.split('.')[1], 'base64url').toString()).eat_nonce as string;
-    expect(await p.peekNonce!(d.deviceId, nonce)).toBe('ok');
+    expect(await p.peekNonce!(d.deviceId, nonceOf(evidence))).toBe('ok');
     expect(keys).not.toHaveBeenCalled();
     expect(verify).not.toHaveBeenCalled();
     // A second appraisal of the same job (a lost nonce race, a retry) looks again.
@@ -122,7 +123,6 @@ describe('appraisal: the look-ups made while evidence is recorded', () => {
     expect(keys).toHaveBeenCalledTimes(1);
   });
 
-  const nonceOf = (evidence: string) => JSON.parse(Buffer.from(evidence.split('.')[1], 'base64url').toString()).eat_nonce as string;
   /** The statements that read nonce rows, from now on. */
   const nonceReads = () => {
     const spy = jest.spyOn(ds, 'query');

@@ -14,12 +14,12 @@
  * Bounded: at `max` entries the oldest is dropped (its evidence then reads the database).
  */
 export interface IssuedNonce {
-  deviceId: string;
-  expiresAt: Date;
+  readonly deviceId: string;
+  readonly expiresAt: Date;
 }
 
 export class IssuedNonces {
-  private readonly entries = new Map<string, { deviceId: string; expiresAtMs: number }>();
+  private readonly entries = new Map<string, IssuedNonce>();
 
   constructor(private readonly max = 100_000) {
     if (!Number.isInteger(max) || max < 1) throw new Error('IssuedNonces: max must be a positive integer');
@@ -36,18 +36,18 @@ export class IssuedNonces {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
-    this.entries.set(nonce, { deviceId, expiresAtMs: expiresAt.getTime() });
+    this.entries.set(nonce, { deviceId, expiresAt });
   }
 
   /** The nonce as this instance stored it, unused as far as it knows; undefined: ask the database. */
   lookup(nonce: string, nowMs = Date.now()): IssuedNonce | undefined {
     const e = this.entries.get(nonce);
     if (!e) return undefined;
-    if (e.expiresAtMs <= nowMs) {
+    if (e.expiresAt.getTime() <= nowMs) {
       this.entries.delete(nonce);
       return undefined;
     }
-    return { deviceId: e.deviceId, expiresAt: new Date(e.expiresAtMs) };
+    return e;
   }
 
   /** A result with this nonce committed: from now on its evidence reads the stored row (a replay sees it used). */
