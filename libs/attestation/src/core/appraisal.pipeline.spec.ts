@@ -114,6 +114,36 @@ describe('appraiseEvidence: a store that can look at a nonce without using it (p
     expect(unhandled).toEqual([]);
   });
 
+  it('asks peekNonce for the nonce the caller already read from this payload (unverifiedNonce), without reading the payload again', async () => {
+    const s = createAppraisalScenario();
+    const told = s.nonces.issue(s.deviceId);
+    const asked: string[] = [];
+    const ports = { ...peeking(s), unverifiedNonce: told, peekNonce: async (id: string, n: string) => (asked.push(n), s.nonces.peek(id, n)) };
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, ports);
+    expect(asked).toEqual([told]); // the payload names another nonce: it was not decoded for the look
+    // A nonce told that is not the verified claims' one is only a wasted look: freshness is judged
+    // on the claims' nonce, used through consumeNonce after the signature.
+    expect(r.status).toBe('affirming');
+    expect(s.nonces.isUsed(r.nonce!)).toBe(true);
+    expect(s.nonces.isUsed(told)).toBe(false);
+  });
+
+  it('a replayed nonce is caught though unverifiedNonce named another', async () => {
+    const s = createAppraisalScenario();
+    const used = s.nonces.issue(s.deviceId);
+    void s.ports.consumeNonce(s.deviceId, used);
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence({ nonce: used }) }, { ...peeking(s), unverifiedNonce: s.nonces.issue(s.deviceId) });
+    expect(r.findings.map((f) => f.code)).toEqual(['nonce-used']);
+  });
+
+  it('unverifiedNonce null (the caller read none): no early look, freshness through consumeNonce', async () => {
+    const s = createAppraisalScenario();
+    const r = await appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, { ...peeking(s), unverifiedNonce: null });
+    expect(r.status).toBe('affirming');
+    expect(s.ports.calls.filter((c) => c.startsWith('peekNonce'))).toEqual([]);
+    expect(s.nonces.isUsed(r.nonce!)).toBe(true);
+  });
+
   it('a failed early look fails the appraisal when it is needed (the worker retries it)', async () => {
     const s = createAppraisalScenario();
     await expect(appraiseEvidence({ deviceId: s.deviceId, evidence: await s.evidence() }, { ...peeking(s), peekNonce: () => Promise.reject(new Error('database down')) })).rejects.toThrow('database down');

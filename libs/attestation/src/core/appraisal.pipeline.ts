@@ -57,6 +57,12 @@ export interface AppraisalPorts extends LinuxAppraisalPorts {
    * after the signature.
    */
   peekNonce?(deviceId: string, nonce: string): Promise<NonceState>;
+  /**
+   * The nonce this very evidence's unverified payload names, when the caller has already read it
+   * (unverifiedEvidenceNonce of the same JWS; null: it names none). Given, the pipeline does not
+   * decode the payload a second time for peekNonce; nothing read from it is believed either way.
+   */
+  unverifiedNonce?: string | null;
   findRelease(productId: string, version: string): Promise<FirmwareReleaseRecord | null>;
   /** The product's minimum firmware security counter (anti-rollback floor). */
   minimumSecurityCounter(productId: string): Promise<number>;
@@ -191,8 +197,8 @@ export function unverifiedEvidenceNonce(jws: string): string | null {
  * the answer only for the nonce of the verified claims. A failed look-up is left to whoever
  * awaits it (handled here, so an appraisal that stops earlier leaves no unhandled rejection).
  */
-function earlyNonceLookup(deviceId: string, jws: string, peek: (deviceId: string, nonce: string) => Promise<NonceState>): { nonce: string; state: Promise<NonceState> } | null {
-  const nonce = unverifiedEvidenceNonce(jws);
+function earlyNonceLookup(deviceId: string, jws: string, known: string | null | undefined, peek: (deviceId: string, nonce: string) => Promise<NonceState>): { nonce: string; state: Promise<NonceState> } | null {
+  const nonce = known === undefined ? unverifiedEvidenceNonce(jws) : known;
   if (nonce === null) return null;
   const state = peek(deviceId, nonce);
   state.catch(() => undefined);
@@ -205,7 +211,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   assertCompactJws(input.evidence);
 
   // (b)'s look-up, started now beside (a)'s when the store can look without using the nonce.
-  const early = ports.peekNonce ? earlyNonceLookup(input.deviceId, input.evidence, ports.peekNonce) : null;
+  const early = ports.peekNonce ? earlyNonceLookup(input.deviceId, input.evidence, ports.unverifiedNonce, ports.peekNonce) : null;
 
   /* (a) identity */
   const device = await ports.findDevice(input.deviceId);

@@ -129,6 +129,8 @@ export class AppraisalPortsFactory {
       // The same look (this store never uses a nonce before the commit): asked beside the device look-up.
       peekNonce: (deviceId, nonce) =>
         early?.nonce && early.nonce.value === nonce ? early.nonce.row.then((row) => nonceStateOf(row, deviceId, job.receivedAt)) : this.nonceStateAt(deviceId, nonce, job.receivedAt),
+      // The early look read this evidence's payload for its nonce already (attach: same evidence).
+      ...(early ? { unverifiedNonce: early.nonce?.value ?? null } : {}),
       findRelease: (productId, version) => this.cached(`release:${productId}:${version}`, () => this.firmware.findRelease(productId, version)),
       findMeasuredBoot: (productId, version) => this.cached(`mb:${productId}:${version}`, () => this.measuredBoot.find(productId, version)),
       findRuntimePolicy: (productId) => this.cached(`rp:${productId}`, () => this.measuredBoot.findRuntimePolicy(productId)),
