@@ -60,6 +60,35 @@ describe('replayEventLog', () => {
     expect(() => replayEventLog([event as BootEvent])).toThrow(expect.objectContaining({ code: 'event-log-invalid', message: expect.stringContaining(message) }));
   });
 
+  it('answers a log it replayed before the same way, with a copy the caller may change', () => {
+    const log: BootEvent[] = [0, 1, 2, 7].map((pcr) => ({ pcr, component: `c${pcr}`, digest: sha(`r${pcr}`) }));
+    const first = replayEventLog(log);
+    first['0'] = 'changed';
+    const again = replayEventLog(log.map((e) => ({ ...e })));
+    expect(again['0']).toBe(createHash('sha256').update(Buffer.concat([Buffer.from(ZERO_PCR, 'hex'), Buffer.from(sha('r0'), 'hex')])).digest('hex'));
+    expect(again).toEqual(replayEventLog(log.slice().reverse().reverse()));
+    // One digest different: a different answer, not the remembered one.
+    expect(replayEventLog([...log.slice(0, 3), { ...log[3], digest: sha('other') }])['7']).not.toBe(again['7']);
+  });
+
+  it('still checks a log that reads like one it remembers', () => {
+    const log: BootEvent[] = [{ pcr: 1, component: 'k', digest: sha('k') }];
+    replayEventLog(log);
+    expect(() => replayEventLog([{ pcr: '1' as unknown as number, component: 'k', digest: sha('k') }])).toThrow(/pcr must be an integer/);
+    expect(() => replayEventLog([{ pcr: 1, component: 'k', digest: `${sha('k').slice(0, 63)}g` }])).toThrow(/64 hex/);
+  });
+
+  it('replays logs longer than the ones it remembers, and many different logs', () => {
+    const long: BootEvent[] = Array.from({ length: 100 }, (_, i) => ({ pcr: i % 3, component: `c${i}`, digest: sha(`l${i}`) }));
+    let pcr0 = ZERO_PCR;
+    for (let i = 0; i < 100; i += 3) pcr0 = createHash('sha256').update(Buffer.from(pcr0 + sha(`l${i}`), 'hex')).digest('hex');
+    expect(replayEventLog(long)['0']).toBe(pcr0);
+    for (let i = 0; i < 600; i++) {
+      const d = sha(`m${i}`);
+      expect(replayEventLog([{ pcr: 5, component: 'x', digest: d }])['5']).toBe(createHash('sha256').update(Buffer.from(ZERO_PCR + d, 'hex')).digest('hex'));
+    }
+  });
+
   it('refuses more than 512 events', () => {
     const events = Array.from({ length: 513 }, () => ({ pcr: 0, component: 'c', digest: ZERO_PCR }));
     expect(() => replayEventLog(events)).toThrow(expect.objectContaining({ code: 'event-log-invalid' }));
