@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { encodeUeidText, isDomainError, ueidCreationProblem } from '@fleetguard/common';
 import { normalizeSha256, showDigest, ZERO_PCR } from './digest';
-import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyEvidenceSignature } from './eat-evidence.parser';
+import { BootClaims, EvidenceClaims, FirmwareClaims, parseEvidenceClaims, assertCompactJws, verifyCheckedEvidenceSignature } from './eat-evidence.parser';
 import { BootEvent, comparePcrs, PcrValues, replayEventLog } from './event-log.replay';
 import { appraiseLinuxEvidence, LinuxAppraisalPorts, LinuxEvidenceSummary } from './linux-evidence.appraisal';
 import { ImaDeviceState } from './ima-runtime.policy';
@@ -222,7 +222,7 @@ export async function appraiseEvidence(input: AppraisalInput, ports: AppraisalPo
   const key = toPublicKey(device.publicKey, 'device-key-invalid');
   let payload: unknown;
   try {
-    payload = (await verifyEvidenceSignature(input.evidence, key, ports.crypto)).payload;
+    payload = (await verifyCheckedEvidenceSignature(input.evidence, key, ports.crypto)).payload; // checked at the start
   } catch (e) {
     if (!isDomainError(e) || e.code !== 'evidence-signature-invalid') throw e;
     a.find('identity', 'signature-invalid', 'instance-identity', AR4SI.CRYPTO_VALIDATION_FAILED, `${e.message} (enrolled key of device '${device.deviceId}')`);

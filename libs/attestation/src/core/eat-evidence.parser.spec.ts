@@ -1,7 +1,7 @@
 import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { DomainError, isDomainError } from '@fleetguard/common';
-import { assertCompactJws, MAX_EVIDENCE_CHARS, parseEvidenceClaims, verifyEvidence } from './eat-evidence.parser';
+import { assertCompactJws, MAX_EVIDENCE_CHARS, parseEvidenceClaims, verifyCheckedEvidenceSignature, verifyEvidence } from './eat-evidence.parser';
 import { newNonce } from './nonce';
 import { sampleBootEvents, sha256Hex, buildEvidence } from '@fleetguard/device-kit';
 
@@ -111,6 +111,13 @@ describe('verifyEvidence', () => {
     expect(await codeOf(verifyEvidence(hs, p256pub))).toBe('evidence-signature-invalid');
     const [h, p] = jws.split('.');
     expect(await codeOf(verifyEvidence(`${h}.${p}.`, p256pub))).toBe('evidence-signature-invalid');
+  });
+
+  it('the checked form (its caller ran assertCompactJws) still refuses what is not a JWS it can verify, as malformed', async () => {
+    const [, p256, p256pub] = keys[0];
+    const jws = await buildEvidence({ deviceKey: p256, deviceId: 'dev-1', nonce: newNonce(60).nonce, fw, events: [] });
+    await expect(verifyCheckedEvidenceSignature(jws, p256pub)).resolves.toMatchObject({ alg: 'ES256' });
+    for (const bad of ['not a jws', 'a.b.c', `${jws}.x`, jws.replace('.', '.*')]) expect(await codeOf(verifyCheckedEvidenceSignature(bad, p256pub))).toBe('evidence-malformed');
   });
 
   it('refuses what is not a compact JWS, or too large', async () => {
