@@ -43,15 +43,6 @@ describe('evidence per behaviour', () => {
     expect(p.tpm).toBeUndefined();
   });
 
-  it('reports the PCR values the caller holds for its boot (a device replays its log once), else the replay of the events', async () => {
-    const { profile, build } = setup();
-    const held = replayEventLog(profile.events);
-    expect(payloadOf((await build('good', { pcrs: held })).evidence).boot.pcrs).toEqual(held);
-    // What it is given is what it reports: the caller's values are not replayed again over them.
-    const stale = { ...held, '0': '00'.repeat(32) };
-    expect(payloadOf((await build('good', { pcrs: stale })).evidence).boot.pcrs).toEqual(stale);
-  });
-
   it.each<[DeviceBehaviour]>([['weak-config'], ['silent']])('%s: the evidence itself is good', async (behaviour) => {
     const { build } = setup();
     const good = payloadOf((await build('good')).evidence);

@@ -13,7 +13,7 @@
  *   silent              never answers challenges over MQTT
  */
 import { createHash, KeyObject, randomBytes } from 'node:crypto';
-import { BootEvent, decodeNonce, type PcrValues } from '@fleetguard/attestation';
+import { BootEvent, decodeNonce } from '@fleetguard/attestation';
 import { buildEvidence, type EvidenceSigner } from '@fleetguard/device-kit';
 import { DeviceProfile, FirmwareIdentity } from './device-profile.schema';
 import type { TpmQuote } from './device-tpm';
@@ -92,8 +92,6 @@ export interface BehaviourEvidenceInput {
   impostorKey?: KeyObject;
   /** What the device booted; defaults to bootEventsFor(behaviour, profile). */
   events?: BootEvent[];
-  /** The PCR values `events` replay to, when the caller holds them (a device's boot does not change between challenges); else replayed here. */
-  pcrs?: PcrValues;
   /** Quotes with the device's TPM, when it has one: (PCRs, nonce bytes) → TPMS_ATTEST + signature. */
   quote?: (pcrs: number[], qualifyingData: Buffer) => Promise<TpmQuote>;
   iat?: number;
@@ -126,7 +124,6 @@ export async function buildBehaviourEvidence(input: BehaviourEvidenceInput): Pro
     nonce,
     fw: firmwareFor(input.behaviour, input.profile),
     events,
-    ...(input.pcrs ? { pcrs: input.pcrs } : {}),
     tpm,
     iat: input.iat,
     signer: input.signer,

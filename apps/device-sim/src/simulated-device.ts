@@ -11,7 +11,7 @@ import { KeyObject, X509Certificate } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { deviceTopic, type DeviceTopicKind } from '@fleetguard/common';
 import { buildEvidence, type EvidenceSigner, goodHardeningReport, weakHardeningReport } from '@fleetguard/device-kit';
-import { decodeNonce, replayEventLog, type BootEvent, type PcrValues } from '@fleetguard/attestation';
+import { decodeNonce, type BootEvent } from '@fleetguard/attestation';
 import type { HardeningReport } from '@fleetguard/hardening';
 import { DeviceApiClient, fetchCaChain } from './device-api.client';
 import { createCsrPem, DeviceKeyPair, DeviceKeyType, generateDeviceKey } from './device-key.generator';
@@ -113,8 +113,6 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   /** What this device booted: reported in evidence and extended into its TPM. */
   readonly bootEvents: BootEvent[];
-  /** What bootEvents replay to, once: every evidence reports them, and a device's boot does not change between challenges. */
-  private bootPcrs?: PcrValues;
 
   private key?: DeviceKeyPair;
   private impostorKey?: KeyObject;
@@ -406,7 +404,6 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       deviceKey: this.key!.privateKey,
       impostorKey: this.impostorKey,
       events: this.bootEvents,
-      pcrs: (this.bootPcrs ??= replayEventLog(this.bootEvents)),
       quote: tpm ? (pcrs, data) => tpm.quote(pcrs, data) : undefined,
       signer: this.options.evidenceSigner,
       ...(this.options.ueid ? { ueid: Buffer.from(this.options.ueid.replace(/[:-]/g, ''), 'hex') } : {}),
