@@ -16,6 +16,7 @@ import { InboxRetention1764300100000 } from './1764300100000-inbox-retention';
 import { PublishedViews1764300200000 } from './1764300200000-published-views';
 import { HotPathStorage1764420000000 } from './1764420000000-hot-path-storage';
 import { CaGenerations1764440000000 } from './1764440000000-ca-generations';
+import { HotNonceObservationUpdates1764460000000 } from './1764460000000-hot-nonce-observation-updates';
 
 /** Every migration, in order. New ones are appended here (timestamped class names). */
 export const ALL_MIGRATIONS = [
@@ -37,4 +38,5 @@ export const ALL_MIGRATIONS = [
   PublishedViews1764300200000,
   HotPathStorage1764420000000,
   CaGenerations1764440000000,
+  HotNonceObservationUpdates1764460000000,
 ];
