@@ -11,8 +11,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   key's comparisons were the largest item in a perf profile of the backends). At 60 every
  *   update was HOT: 0.53-0.57 -> 0.39 ms per batch of 20 updates, the inserts 0.50 -> 0.44-0.46
  *   ms (smaller indexes: 7.7 -> 5.7 MB for 60,000 rows; the heap 10.5 -> 11.7 MB).
- * - `device_observations`: each result rewrites its device's row (attested releases, the time of
- *   its TPM quote): 0.30-0.37 -> 0.25-0.32 ms per batch of 20 upserts.
+ * - `device_observations`: a result with a TPM quote (its time) or a release not yet listed
+ *   rewrites its device's row, and so does each TLS observation: 0.30-0.37 -> 0.25-0.32 ms per
+ *   batch of 20 such upserts.
  *
  * As with `devices` (hot-path-storage), the setting applies to new pages; existing rows move to
  * roomier pages as they are updated or at the next VACUUM FULL.
